@@ -1,0 +1,34 @@
+# HubLedger: `make run` starts a local network, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HUBS ?= beijing,shanghai,shenzhen,hangzhou
+NETWORK_DIR ?= .localnet
+
+.PHONY: install run test lint unit bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --editable '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/hubledger localnet --hubs $(HUBS) --dir $(NETWORK_DIR)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy ledger storage contracts consensus p2p node scripts
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+clean:
+	rm -rf $(VENV) $(NETWORK_DIR) .pytest_cache .mypy_cache .ruff_cache *.egg-info

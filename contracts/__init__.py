@@ -1,0 +1,1 @@
+"""HubLedger contracts package."""

@@ -1,0 +1,124 @@
+"""Blocks and their headers.
+
+A header commits to its height, its parent, the view that committed it, the
+proposer's timestamp, the Merkle root of its transaction ids, and the state
+digest after executing it. The block hash is the hash of the header alone,
+so a light client can follow the chain from headers and certificates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from ledger import cbor
+from ledger.errors import DecodeError
+from ledger.hashing import Domain, compute_hash, compute_merkle_root
+from ledger.limits import BLOCK_BYTES_MAX, BLOCK_TRANSACTIONS_MAX, TEXT_MAX
+from ledger.transaction import Transaction
+from ledger.types import HASH_BYTES, Hash, Height, TimestampMs, ValidatorIndex, View
+
+_HEADER_FIELDS = (
+    "chain_id",
+    "height",
+    "previous_hash",
+    "view",
+    "timestamp_ms",
+    "proposer",
+    "transactions_root",
+    "transaction_count",
+    "state_digest",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    chain_id: str
+    height: Height
+    previous_hash: Hash
+    view: View
+    timestamp_ms: TimestampMs
+    proposer: ValidatorIndex
+    transactions_root: Hash
+    transaction_count: int
+    state_digest: Hash
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _HEADER_FIELDS}
+
+    @property
+    def hash(self) -> Hash:
+        return compute_hash(Domain.BLOCK, cbor.encode(self.to_cbor_map()))
+
+    @classmethod
+    def from_cbor_map(cls, value: Any) -> BlockHeader:
+        fields = cbor.expect_map(value, _HEADER_FIELDS, "block header")
+        return cls(
+            chain_id=cbor.expect_text(fields["chain_id"], "chain_id", size_max=TEXT_MAX),
+            height=Height(cbor.expect_int(fields["height"], "height")),
+            previous_hash=Hash(cbor.expect_bytes(fields["previous_hash"], "previous_hash", size=HASH_BYTES)),
+            view=View(cbor.expect_int(fields["view"], "view")),
+            timestamp_ms=TimestampMs(cbor.expect_int(fields["timestamp_ms"], "timestamp_ms")),
+            proposer=ValidatorIndex(cbor.expect_int(fields["proposer"], "proposer", high=1023)),
+            transactions_root=Hash(
+                cbor.expect_bytes(fields["transactions_root"], "transactions_root", size=HASH_BYTES)
+            ),
+            transaction_count=cbor.expect_int(
+                fields["transaction_count"], "transaction_count", high=BLOCK_TRANSACTIONS_MAX
+            ),
+            state_digest=Hash(cbor.expect_bytes(fields["state_digest"], "state_digest", size=HASH_BYTES)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            name: value.hex() if isinstance(value, bytes) else value
+            for name, value in self.to_cbor_map().items()
+        }
+
+
+@dataclass(frozen=True)
+class Block:
+    header: BlockHeader
+    transactions: tuple[Transaction, ...]
+
+    @cached_property
+    def hash(self) -> Hash:
+        return self.header.hash
+
+    @property
+    def height(self) -> Height:
+        return self.header.height
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {
+            "header": self.header.to_cbor_map(),
+            "transactions": [transaction.to_cbor_map() for transaction in self.transactions],
+        }
+
+    def encode(self) -> bytes:
+        return cbor.encode(self.to_cbor_map())
+
+    @classmethod
+    def decode(cls, data: bytes) -> Block:
+        return cls.from_cbor_map(cbor.decode(data, bytes_max=BLOCK_BYTES_MAX))
+
+    @classmethod
+    def from_cbor_map(cls, value: Any) -> Block:
+        fields = cbor.expect_map(value, ("header", "transactions"), "block")
+        header = BlockHeader.from_cbor_map(fields["header"])
+        items = cbor.expect_list(fields["transactions"], "transactions", count_max=BLOCK_TRANSACTIONS_MAX)
+        block = cls(header, tuple(Transaction.from_cbor_map(item) for item in items))
+        block.validate_body()
+        return block
+
+    def validate_body(self) -> None:
+        """Raise DecodeError unless the transactions are the ones the header commits to."""
+        if self.header.transaction_count != len(self.transactions):
+            raise DecodeError("block header's transaction_count does not match its transactions")
+        if compute_transactions_root(self.transactions) != self.header.transactions_root:
+            raise DecodeError("block header's transactions_root does not match its transactions")
+
+
+def compute_transactions_root(transactions: tuple[Transaction, ...]) -> Hash:
+    return compute_merkle_root([transaction.id for transaction in transactions])

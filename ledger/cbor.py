@@ -1,0 +1,119 @@
+"""Canonical CBOR (RFC 8949 deterministic encoding) and a strict decoder.
+
+Everything HubLedger hashes or signs is encoded here. The decoder accepts only
+the canonical encoding: it decodes, then re-encodes and compares byte for byte,
+so a second spelling of the same value (long-form lengths, unsorted or duplicate
+map keys, indefinite lengths, bignums for small integers) is refused. The value
+space is deliberately small: integers within 64 bits, text, bytes, booleans,
+null, arrays and maps with text keys. Floats and tags are refused because they
+have no place in money or in anything whose hash must be reproducible.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+import cbor2
+
+from ledger.errors import DecodeError, TooLarge
+
+Value: TypeAlias = Any  # int | str | bytes | bool | None | list[Value] | dict[str, Value]
+
+DEPTH_MAX = 16
+INT_MIN = -(2**64)
+INT_MAX = 2**64 - 1
+
+
+def encode(value: Value) -> bytes:
+    """Encode ``value`` canonically; raises DecodeError if it holds a type outside the value space."""
+    validate_value(value, depth=0)
+    return cbor2.dumps(value, canonical=True)
+
+
+def decode(data: bytes, *, bytes_max: int, depth_max: int = DEPTH_MAX) -> Value:
+    """Decode canonical CBOR of at most ``bytes_max`` bytes, refusing anything else."""
+    if len(data) > bytes_max:
+        raise TooLarge(f"encoding is {len(data)} bytes, over the limit of {bytes_max}")
+    try:
+        value = cbor2.loads(
+            data,
+            max_depth=depth_max,
+            allow_indefinite=False,
+            allow_duplicate_keys=False,
+        )
+    except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as error:
+        raise DecodeError(f"not valid CBOR: {error}") from None
+    validate_value(value, depth=0)
+    if cbor2.dumps(value, canonical=True) != data:
+        raise DecodeError("CBOR is not in canonical (deterministic) form")
+    return value
+
+
+def validate_value(value: Value, *, depth: int) -> None:
+    """Raise DecodeError unless ``value`` lies within the canonical value space."""
+    if depth > DEPTH_MAX:
+        raise DecodeError(f"value is nested deeper than {DEPTH_MAX} levels")
+    if value is None or isinstance(value, bool | str | bytes):
+        return
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise DecodeError("integer does not fit in 64 bits")
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            validate_value(item, depth=depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise DecodeError("map keys must be text strings")
+            validate_value(item, depth=depth + 1)
+        return
+    raise DecodeError(f"type {type(value).__name__} is not allowed in HubLedger CBOR")
+
+
+def expect_map(value: Value, required: Sequence[str], what: str) -> Mapping[str, Value]:
+    """Check that ``value`` is a map with exactly the ``required`` keys."""
+    if not isinstance(value, dict):
+        raise DecodeError(f"{what} must be a map")
+    keys = set(value)
+    missing = [name for name in required if name not in keys]
+    unknown = sorted(keys.difference(required))
+    if missing:
+        raise DecodeError(f"{what} is missing field(s): {', '.join(missing)}")
+    if unknown:
+        raise DecodeError(f"{what} has unknown field(s): {', '.join(unknown)}")
+    return value
+
+
+def expect_int(value: Value, what: str, *, low: int = 0, high: int = 2**63 - 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise DecodeError(f"{what} must be an integer")
+    if not low <= value <= high:
+        raise DecodeError(f"{what} must be between {low} and {high}")
+    return value
+
+
+def expect_bytes(value: Value, what: str, *, size: int | None = None, size_max: int = 1 << 20) -> bytes:
+    if not isinstance(value, bytes):
+        raise DecodeError(f"{what} must be a byte string")
+    if size is not None and len(value) != size:
+        raise DecodeError(f"{what} must be exactly {size} bytes")
+    if len(value) > size_max:
+        raise DecodeError(f"{what} is longer than {size_max} bytes")
+    return value
+
+
+def expect_text(value: Value, what: str, *, size_max: int = 256) -> str:
+    if not isinstance(value, str):
+        raise DecodeError(f"{what} must be a text string")
+    if len(value) > size_max:
+        raise DecodeError(f"{what} is longer than {size_max} characters")
+    return value
+
+
+def expect_list(value: Value, what: str, *, count_max: int) -> list[Value]:
+    if not isinstance(value, list):
+        raise DecodeError(f"{what} must be an array")
+    if len(value) > count_max:
+        raise DecodeError(f"{what} has more than {count_max} items")
+    return value

@@ -1,0 +1,86 @@
+"""SHA-256 with domain separation, and Merkle trees over transaction ids.
+
+Each kind of hashed object gets its own tag, prefixed with its length, so a
+transaction id, a block hash, a Merkle leaf and a Merkle node can never be the
+same digest of different things (a leaf can never pose as an inner node).
+"""
+
+import hashlib
+from collections.abc import Sequence
+from enum import Enum
+
+from ledger.types import Hash
+
+
+class Domain(Enum):
+    TRANSACTION = b"hubledger/transaction"
+    BLOCK = b"hubledger/block"
+    MERKLE_LEAF = b"hubledger/merkle-leaf"
+    MERKLE_NODE = b"hubledger/merkle-node"
+    MERKLE_EMPTY = b"hubledger/merkle-empty"
+    STATE = b"hubledger/state"
+    GENESIS = b"hubledger/genesis"
+    ADDRESS = b"hubledger/address"
+
+
+def compute_hash(domain: Domain, data: bytes) -> Hash:
+    tag = domain.value
+    return Hash(hashlib.sha256(bytes([len(tag)]) + tag + data).digest())
+
+
+def compute_merkle_root(leaves: Sequence[bytes]) -> Hash:
+    """Root of a binary Merkle tree; an odd node is promoted, never duplicated
+    (duplication lets two different lists share a root, as CVE-2012-2459 showed)."""
+    if not leaves:
+        return compute_hash(Domain.MERKLE_EMPTY, b"")
+    level = [compute_hash(Domain.MERKLE_LEAF, leaf) for leaf in leaves]
+    while len(level) > 1:
+        level = _next_level(level)
+    return level[0]
+
+
+def compute_merkle_path(leaves: Sequence[bytes], index: int) -> list[tuple[bool, Hash]]:
+    """Sibling hashes from leaf ``index`` up to the root; the flag says the sibling is on the left."""
+    if not 0 <= index < len(leaves):
+        raise IndexError(f"leaf {index} is outside a tree of {len(leaves)} leaves")
+    level = [compute_hash(Domain.MERKLE_LEAF, leaf) for leaf in leaves]
+    path: list[tuple[bool, Hash]] = []
+    while len(level) > 1:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append((sibling < index, level[sibling]))
+        level = _next_level(level)
+        index //= 2
+    return path
+
+
+def compute_root_from_path(leaf: bytes, path: Sequence[tuple[bool, bytes]]) -> Hash:
+    node = compute_hash(Domain.MERKLE_LEAF, leaf)
+    for sibling_on_left, sibling in path:
+        pair = sibling + node if sibling_on_left else node + sibling
+        node = compute_hash(Domain.MERKLE_NODE, pair)
+    return node
+
+
+def compute_state_digest(previous: bytes, changes: Sequence[tuple[bytes, bytes | None]]) -> Hash:
+    """Chain the state digest through one block's writes, sorted by key so that
+    the digest depends on what changed and never on the order of execution."""
+    hasher = hashlib.sha256()
+    for key, value in sorted(changes, key=lambda change: change[0]):
+        hasher.update(len(key).to_bytes(4, "big") + key)
+        if value is None:
+            hasher.update(b"\x00")
+        else:
+            hasher.update(b"\x01" + len(value).to_bytes(4, "big") + value)
+    return compute_hash(Domain.STATE, previous + hasher.digest())
+
+
+def _next_level(level: list[Hash]) -> list[Hash]:
+    parents = [
+        compute_hash(Domain.MERKLE_NODE, level[index] + level[index + 1])
+        for index in range(0, len(level) - 1, 2)
+    ]
+    if len(level) % 2:
+        parents.append(level[-1])
+    return parents
+

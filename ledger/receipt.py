@@ -1,0 +1,75 @@
+"""Receipts: what executing a transaction did.
+
+A receipt says whether the transaction succeeded, and if not, a stable error
+code and a sentence; on success it lists the events the contract emitted
+(for example Transfer{from, to, amount}).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger import cbor
+from ledger.errors import DecodeError
+from ledger.limits import EVENTS_MAX
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    name: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {"name": self.name, "attributes": dict(self.attributes)}
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    success: bool
+    code: str = ""
+    message: str = ""
+    events: tuple[Event, ...] = ()
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "code": self.code,
+            "message": self.message,
+            "events": [event.to_cbor_map() for event in self.events],
+        }
+
+    def encode(self) -> bytes:
+        return cbor.encode(self.to_cbor_map())
+
+    @classmethod
+    def decode(cls, data: bytes) -> Receipt:
+        return cls.from_cbor_map(cbor.decode(data, bytes_max=1 << 20))
+
+    @classmethod
+    def from_cbor_map(cls, value: Any) -> Receipt:
+        fields = cbor.expect_map(value, ("success", "code", "message", "events"), "receipt")
+        events = []
+        for item in cbor.expect_list(fields["events"], "events", count_max=EVENTS_MAX):
+            event = cbor.expect_map(item, ("name", "attributes"), "event")
+            attributes = event["attributes"]
+            if not isinstance(attributes, dict):
+                raise DecodeError("event attributes must be a map")
+            events.append(Event(cbor.expect_text(event["name"], "event name"), attributes))
+        success = fields["success"]
+        if not isinstance(success, bool):
+            raise DecodeError("receipt success must be a boolean")
+        return cls(
+            success=success,
+            code=cbor.expect_text(fields["code"], "code"),
+            message=cbor.expect_text(fields["message"], "message", size_max=4096),
+            events=tuple(events),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "code": self.code,
+            "message": self.message,
+            "events": [event.to_cbor_map() for event in self.events],
+        }

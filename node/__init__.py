@@ -1,0 +1,1 @@
+"""HubLedger node package."""

@@ -1,0 +1,1 @@
+"""HubLedger p2p package."""

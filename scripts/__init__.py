@@ -1,0 +1,1 @@
+"""HubLedger scripts package."""
