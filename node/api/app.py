@@ -1,0 +1,28 @@
+"""The client API application: routes and middleware."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from node.api import accounts, chain, transactions
+from node.api.errors import error_middleware
+from node.api.keys import NODE
+from node.service import Node
+
+
+def build_api(node: Node) -> web.Application:
+    # Bodies are read with explicit, per-route limits (node.api.bodies); this is the outer bound.
+    app = web.Application(
+        middlewares=[error_middleware], client_max_size=node.config.api.request_bytes_max * 16
+    )
+    app[NODE] = node
+    app.router.add_post("/v1/transactions", transactions.post_transaction)
+    app.router.add_post("/v1/transactions/batch", transactions.post_transaction_batch)
+    app.router.add_get("/v1/transactions/{id}", transactions.get_transaction)
+    app.router.add_get("/v1/blocks/{height}", chain.get_block)
+    app.router.add_get("/v1/accounts/{address}", accounts.get_account_handler)
+    app.router.add_get("/v1/status", chain.get_status)
+    app.router.add_get("/v1/evidence", chain.get_evidence)
+    app.router.add_get("/healthz", chain.get_healthz)
+    app.router.add_get("/readyz", chain.get_readyz)
+    return app

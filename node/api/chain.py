@@ -1,0 +1,89 @@
+"""Reading the chain: blocks, node status, evidence and health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from consensus.evidence import Evidence
+from ledger.block import Block
+from ledger.types import Height
+from node.api.keys import NODE
+from node.errors import ApiError
+from node.service import Node
+
+EVIDENCE_LIST_MAX = 100
+
+
+def render_block(node: Node, block: Block) -> dict[str, Any]:
+    certificate = node.chain.get_certificate(block.height)
+    return {
+        "height": block.height,
+        "hash": block.hash.hex(),
+        "header": block.header.to_json(),
+        "transactions": [
+            {"id": transaction.id.hex(), **transaction.to_json()} for transaction in block.transactions
+        ],
+        "certificate": certificate.to_json() if certificate else None,
+    }
+
+
+async def get_block(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    text = request.match_info["height"]
+    if text == "latest":
+        height = node.chain.latest_height()
+    elif text.isdigit() and len(text) <= 19:
+        height = Height(int(text))
+    else:
+        raise ApiError(400, "BAD_IDENTIFIER", "a block is named by its height (a whole number) or 'latest'")
+    if height == 0:
+        raise ApiError(404, "NOT_FOUND", "no block has been committed yet; height 0 is the genesis")
+    block = node.chain.get_block(height)
+    if block is None:
+        latest = node.chain.latest_height()
+        raise ApiError(404, "NOT_FOUND", f"no block at height {height}; the chain is at {latest}")
+    return web.json_response(render_block(node, block))
+
+
+def compute_status(node: Node) -> dict[str, Any]:
+    replica = node.replica.get_status()
+    height = node.chain.latest_height()
+    names = [validator.name for validator in node.genesis.validators]
+    return {
+        "chain_id": node.genesis.chain_id,
+        "node": node.config.node.name,
+        "height": height,
+        "last_block_hash": node.chain.get_latest_hash().hex(),
+        "view": replica.view,
+        "primary": names[replica.primary],
+        "is_primary": replica.primary == node.index,
+        "stable_checkpoint": replica.stable_checkpoint,
+        "validators": names,
+        "connected_peers": sorted(names[peer] for peer in node.network.connected_peers()),
+        "mempool_size": len(node.mempool),
+    }
+
+
+async def get_status(request: web.Request) -> web.Response:
+    return web.json_response(compute_status(request.app[NODE]))
+
+
+async def get_evidence(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    records = [Evidence.decode(data).to_json() for data in node.evidence.list(EVIDENCE_LIST_MAX)]
+    return web.json_response({"count": node.evidence.count(), "evidence": records})
+
+
+async def get_healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def get_readyz(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    peers = len(node.network.connected_peers())
+    needed = node.quorum - 1
+    if peers < needed:
+        raise ApiError(503, "NOT_READY", f"connected to {peers} peers; a quorum needs {needed}")
+    return web.json_response({"status": "ready", "connected_peers": peers})

@@ -1,0 +1,48 @@
+"""Every API error is ``{"error": {"code": ..., "message": ...}}`` with a 4xx (or 503) status.
+
+Codes are stable: clients may switch on them. Statuses follow from the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from ledger.errors import LedgerError
+
+log = structlog.get_logger("hubledger.api")
+
+STATUS_BY_CODE = {
+    "NOT_FOUND": 404,
+    "TOO_LARGE": 413,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "FORBIDDEN": 403,
+    "UNAUTHORIZED": 401,
+    "MEMPOOL_FULL": 503,
+    "NOT_READY": 503,
+}
+
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(code: str, message: str, status: int | None = None) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status or STATUS_BY_CODE.get(code, 400)
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except LedgerError as error:
+        status = getattr(error, "status", None)
+        return error_response(error.code, error.message, status)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        code = HTTP_CODES.get(error.status, "BAD_REQUEST")
+        return error_response(code, error.reason, error.status)

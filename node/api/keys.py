@@ -1,0 +1,7 @@
+"""Typed keys for what the client API stores on its aiohttp application."""
+
+from aiohttp import web
+
+from node.service import Node
+
+NODE = web.AppKey("node", Node)

@@ -1,0 +1,168 @@
+"""Block execution for the consensus replica: building, checking and committing blocks.
+
+The replica proposes and votes on blocks before they are committed, and with
+pipelining block h + 1 is built on top of block h while h is still in flight.
+So execution is speculative: each proposed block's state changes live in an
+overlay stacked on its parent's, keyed by block hash, until the block is
+committed (written to LevelDB in one batch) or abandoned by a view change.
+Signatures are verified once per transaction id, and never skipped.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from consensus.application import InvalidBlock
+from contracts.context import BlockContext
+from contracts.errors import TransactionRejected
+from contracts.execution import BlockResult, execute_block
+from contracts.state import StateReader
+from ledger.block import Block, BlockHeader, compute_transactions_root
+from ledger.certificate import CommitCertificate
+from ledger.hashing import compute_state_digest
+from ledger.receipt import Receipt
+from ledger.transaction import Transaction
+from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
+from storage.chain import ChainStore
+
+VERIFIED_IDS_MAX = 200_000
+
+
+class ChainStateReader:
+    """The committed state, read straight from the chain store."""
+
+    def __init__(self, chain: ChainStore) -> None:
+        self._chain = chain
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._chain.get_state(key)
+
+    def iterate(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return self._chain.iterate_state(prefix)
+
+
+@dataclass(frozen=True)
+class SpeculativeBlock:
+    block: Block
+    result: BlockResult
+
+
+class LedgerApplication:
+    """Implements consensus.application.Application over the contracts and the chain store."""
+
+    def __init__(self, *, chain: ChainStore, chain_id: str) -> None:
+        self._chain = chain
+        self._chain_id = chain_id
+        self._committed = ChainStateReader(chain)
+        self._speculative: dict[Hash, SpeculativeBlock] = {}
+        self._verified: OrderedDict[Hash, None] = OrderedDict()
+
+    @property
+    def committed_state(self) -> ChainStateReader:
+        return self._committed
+
+    def mark_verified(self, transaction: Transaction) -> None:
+        """Record a transaction whose signature the caller has just checked."""
+        self._verified[transaction.id] = None
+        if len(self._verified) > VERIFIED_IDS_MAX:
+            self._verified.popitem(last=False)
+
+    def has_valid_signature(self, transaction: Transaction) -> bool:
+        if transaction.id in self._verified:
+            return True
+        if not transaction.has_valid_signature():
+            return False
+        self.mark_verified(transaction)
+        return True
+
+    def build_block(
+        self,
+        *,
+        previous_hash: Hash,
+        height: Height,
+        view: View,
+        proposer: ValidatorIndex,
+        timestamp_ms: TimestampMs,
+        transactions: Sequence[Transaction],
+    ) -> Block:
+        signed = [tx for tx in transactions if self.has_valid_signature(tx)]
+        context = BlockContext(self._chain_id, height, timestamp_ms)
+        result = execute_block(
+            self._state_after(previous_hash), signed, context, skip_inadmissible=True
+        )
+        included = tuple(result.transactions)
+        header = BlockHeader(
+            chain_id=self._chain_id,
+            height=height,
+            previous_hash=previous_hash,
+            view=view,
+            timestamp_ms=timestamp_ms,
+            proposer=proposer,
+            transactions_root=compute_transactions_root(included),
+            transaction_count=len(included),
+            state_digest=compute_state_digest(self._digest_after(previous_hash), result.changes),
+        )
+        block = Block(header, included)
+        self._speculative[block.hash] = SpeculativeBlock(block, result)
+        return block
+
+    def validate_block(self, block: Block) -> None:
+        header = block.header
+        if header.chain_id != self._chain_id:
+            raise InvalidBlock(f"block is for chain {header.chain_id!r}, not {self._chain_id!r}")
+        for transaction in block.transactions:
+            if not self.has_valid_signature(transaction):
+                raise InvalidBlock(f"transaction {transaction.id.hex()} has a bad signature")
+        result = self._execute(block)
+        digest = compute_state_digest(self._digest_after(header.previous_hash), result.changes)
+        if digest != header.state_digest:
+            raise InvalidBlock("block's state digest differs from the result of executing it")
+        self._speculative[block.hash] = SpeculativeBlock(block, result)
+
+    def commit(self, block: Block, certificate: CommitCertificate) -> Sequence[Receipt]:
+        """Write a committed block with everything it changed in one synced batch."""
+        speculative = self._speculative.get(block.hash)
+        if speculative is None:  # fetched by state transfer: execute on the committed state
+            self.validate_block(block)
+            speculative = self._speculative[block.hash]
+        result = speculative.result
+        self._chain.commit_block(block, certificate, result.receipts, result.changes)
+        self._forget_up_to(block.height)
+        return result.receipts
+
+    def _execute(self, block: Block) -> BlockResult:
+        header = block.header
+        context = BlockContext(self._chain_id, header.height, header.timestamp_ms)
+        try:
+            result = execute_block(
+                self._state_after(header.previous_hash),
+                block.transactions,
+                context,
+                skip_inadmissible=False,
+            )
+        except TransactionRejected as error:
+            raise InvalidBlock(f"block holds an inadmissible transaction: {error.message}") from None
+        return result
+
+    def _state_after(self, block_hash: Hash) -> StateReader:
+        if block_hash == self._chain.get_latest_hash():
+            return self._committed
+        speculative = self._speculative.get(block_hash)
+        if speculative is None:
+            raise InvalidBlock(f"parent block {block_hash.hex()} is neither committed nor proposed")
+        return speculative.result.overlay
+
+    def _digest_after(self, block_hash: Hash) -> Hash:
+        if block_hash == self._chain.get_latest_hash():
+            return self._chain.get_state_digest(self._chain.latest_height())
+        speculative = self._speculative.get(block_hash)
+        if speculative is None:
+            raise InvalidBlock(f"parent block {block_hash.hex()} is neither committed nor proposed")
+        return speculative.block.header.state_digest
+
+    def _forget_up_to(self, height: Height) -> None:
+        stale = [h for h, s in self._speculative.items() if s.block.height <= height]
+        for block_hash in stale:
+            del self._speculative[block_hash]

@@ -1,0 +1,171 @@
+"""The HubLedger client library: build, sign and submit transactions, wait for commits, read the chain.
+
+``Client`` is async (aiohttp); ``SyncClient`` wraps it for scripts that are not.
+
+    async with Client("http://127.0.0.1:8101") as client:
+        key = PrivateKey.load(Path("accounts/bank-beijing.pem"))
+        receipt = await client.call(key, "cbdc", "transfer", {"to": address, "amount": 100}, wait=True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from ledger.keys import PrivateKey
+from ledger.transaction import Transaction
+
+WAIT_TIMEOUT_MS_DEFAULT = 30_000
+
+
+class ClientError(Exception):
+    """Raised when the node answers with an error; carries its stable code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class Client:
+    def __init__(self, base_url: str, *, timeout_ms: int = 10_000) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
+        self._session: aiohttp.ClientSession | None = None
+        self._chain_id: str | None = None
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        async with self._session.request(method, self.base_url + path, json=body) as response:
+            document = await response.json(content_type=None)
+            if response.status >= 400:
+                error = (document or {}).get("error", {})
+                raise ClientError(response.status, error.get("code", "HTTP_ERROR"), error.get("message", ""))
+            return document
+
+    async def get_status(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", "/v1/status")
+        return result
+
+    async def get_chain_id(self) -> str:
+        if self._chain_id is None:
+            self._chain_id = (await self.get_status())["chain_id"]
+        return self._chain_id
+
+    async def get_account(self, address: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/v1/accounts/{address}")
+        return result
+
+    async def get_block(self, height: int | str = "latest") -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/v1/blocks/{height}")
+        return result
+
+    async def get_transaction(self, transaction_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/v1/transactions/{transaction_id}")
+        return result
+
+    async def get_next_nonce(self, key: PrivateKey) -> int:
+        account = await self.get_account(key.public_key.address.hex())
+        return int(account.get("pending_nonce", account["nonce"]))
+
+    async def build(
+        self,
+        key: PrivateKey,
+        contract: str,
+        method: str,
+        args: Mapping[str, Any],
+        *,
+        nonce: int | None = None,
+    ) -> Transaction:
+        return Transaction.create(
+            key,
+            chain_id=await self.get_chain_id(),
+            nonce=await self.get_next_nonce(key) if nonce is None else nonce,
+            contract=contract,
+            method=method,
+            args=args,
+        )
+
+    async def submit(self, transaction: Transaction) -> str:
+        result = await self.request("POST", "/v1/transactions", transaction.to_json())
+        return str(result["id"])
+
+    async def submit_batch(self, transactions: list[Transaction]) -> list[dict[str, Any]]:
+        body = {"transactions": [transaction.to_json() for transaction in transactions]}
+        result = await self.request("POST", "/v1/transactions/batch", body)
+        return list(result["results"])
+
+    async def wait(self, transaction_id: str, *, timeout_ms: int = WAIT_TIMEOUT_MS_DEFAULT) -> dict[str, Any]:
+        """Poll until the transaction is committed or rejected; raises TimeoutError at the deadline."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        delay = 0.02
+        while True:
+            try:
+                record = await self.get_transaction(transaction_id)
+            except ClientError as error:
+                if error.code != "NOT_FOUND":
+                    raise
+                record = {"status": "unknown"}
+            if record["status"] in ("committed", "rejected"):
+                return record
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"transaction {transaction_id} not committed within {timeout_ms} ms")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def call(
+        self,
+        key: PrivateKey,
+        contract: str,
+        method: str,
+        args: Mapping[str, Any],
+        *,
+        wait: bool = True,
+        nonce: int | None = None,
+    ) -> dict[str, Any]:
+        """Build, sign and submit one contract call; with ``wait`` return its committed record."""
+        transaction = await self.build(key, contract, method, args, nonce=nonce)
+        transaction_id = await self.submit(transaction)
+        if not wait:
+            return {"id": transaction_id, "status": "pending"}
+        return await self.wait(transaction_id)
+
+
+class SyncClient:
+    """A blocking wrapper of Client for scripts; one event loop per instance."""
+
+    def __init__(self, base_url: str, *, timeout_ms: int = 10_000) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._client = Client(base_url, timeout_ms=timeout_ms)
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._loop.run_until_complete(method(*args, **kwargs))
+
+        return call
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._client.close())
+        self._loop.close()

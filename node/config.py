@@ -1,0 +1,200 @@
+"""Node configuration: a TOML file under config/, overridden by environment variables.
+
+The whole tree is built and validated once at start-up and handed to
+constructors as frozen dataclasses. Any mistake stops the node with the file,
+the field and what is wrong. An override is ``HUBLEDGER_<SECTION>_<FIELD>``,
+for example ``HUBLEDGER_API_PORT=8101``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from node.errors import ConfigError
+
+ENV_PREFIX = "HUBLEDGER_"
+
+
+@dataclass(frozen=True)
+class NodeSection:
+    name: str
+    data_dir: Path
+    key_file: Path
+    genesis_file: Path
+
+
+@dataclass(frozen=True)
+class ApiSection:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    request_bytes_max: int = 1024 * 1024
+    batch_transactions_max: int = 5000
+
+
+@dataclass(frozen=True)
+class P2PSection:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    peers: dict[str, str] = field(default_factory=dict)  # validator name -> ws:// URL of its /p2p
+
+
+@dataclass(frozen=True)
+class ConsensusSection:
+    block_transactions_max: int = 2000
+    block_bytes_max: int = 4 * 1024 * 1024
+    batch_delay_ms: int = 20
+    window_max: int = 8
+    checkpoint_interval: int = 50
+    view_timeout_ms: int = 2000
+    view_timeout_max_ms: int = 60_000
+    request_timeout_ms: int = 4000
+    timestamp_skew_max_ms: int = 30_000
+
+
+@dataclass(frozen=True)
+class MempoolSection:
+    transactions_max: int = 100_000
+    nonce_window: int = 1000
+
+
+@dataclass(frozen=True)
+class LogSection:
+    level: str = "info"
+    format: str = "auto"  # auto: JSON unless stderr is a terminal
+
+
+@dataclass(frozen=True)
+class AdminSection:
+    token: str = ""  # empty: operator endpoints are closed
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    node: NodeSection
+    api: ApiSection = ApiSection()
+    p2p: P2PSection = P2PSection()
+    consensus: ConsensusSection = ConsensusSection()
+    mempool: MempoolSection = MempoolSection()
+    log: LogSection = LogSection()
+    admin: AdminSection = AdminSection()
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NodeConfig:
+    """Read, override and validate a node config; raises ConfigError naming file and field."""
+    environ = os.environ if environ is None else environ
+    try:
+        document = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    _apply_overrides(document, environ, path)
+    config = _build(NodeConfig, document, path, "")
+    config = _resolve_paths(config, path.parent)
+    validate_config(config, path)
+    return config
+
+
+def _apply_overrides(document: dict[str, Any], environ: Mapping[str, str], path: Path) -> None:
+    sections = {f.name: f.type for f in dataclasses.fields(NodeConfig)}
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
+        if section not in sections or not key:
+            raise ConfigError(f"{path}: environment variable {name} names no config section")
+        document.setdefault(section, {})[key] = _parse_env_value(value)
+
+
+def _parse_env_value(value: str) -> Any:
+    try:
+        return tomllib.loads(f"value = {value}")["value"]
+    except tomllib.TOMLDecodeError:
+        return value  # a bare word is taken as a string
+
+
+def _build(cls: type, values: Any, path: Path, where: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: [{where}] must be a table")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{path}: [{where or 'top level'}] has unknown field(s): {', '.join(unknown)}")
+    arguments = {}
+    for item in dataclasses.fields(cls):
+        label = f"{where}.{item.name}" if where else item.name
+        if item.name not in values:
+            if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{path}: {label} is required")
+            continue
+        arguments[item.name] = _convert(hints[item.name], values[item.name], path, label)
+    return cls(**arguments)
+
+
+def _convert(hint: Any, value: Any, path: Path, label: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path, label)
+    if hint is Path:
+        return Path(_expect(str, value, path, label))
+    if isinstance(hint, types.GenericAlias) and hint.__origin__ is dict:
+        table = _expect(dict, value, path, label)
+        return {str(key): _expect(str, item, path, f"{label}.{key}") for key, item in table.items()}
+    return _expect(hint, value, path, label)
+
+
+def _expect(kind: type, value: Any, path: Path, label: str) -> Any:
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+        raise ConfigError(f"{path}: {label} must be {_describe(kind)}, not {value!r}")
+    return value
+
+
+def _describe(kind: type) -> str:
+    return {int: "an integer", str: "a string", dict: "a table", bool: "true or false"}.get(
+        kind, kind.__name__
+    )
+
+
+def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
+    section = config.node
+    resolved = dataclasses.replace(
+        section,
+        data_dir=base / section.data_dir,
+        key_file=base / section.key_file,
+        genesis_file=base / section.genesis_file,
+    )
+    return dataclasses.replace(config, node=resolved)
+
+
+def validate_config(config: NodeConfig, path: Path) -> None:
+    """Check ranges and relations between settings once, at load time."""
+    checks = [
+        (1 <= config.api.port <= 65535, "api.port must be between 1 and 65535"),
+        (1 <= config.p2p.port <= 65535, "p2p.port must be between 1 and 65535"),
+        (config.api.port != config.p2p.port or config.api.host != config.p2p.host,
+         "api.port and p2p.port must differ"),
+        (config.api.request_bytes_max >= 1024, "api.request_bytes_max must be at least 1024"),
+        (config.consensus.block_transactions_max >= 1, "consensus.block_transactions_max must be at least 1"),
+        (config.consensus.batch_delay_ms >= 0, "consensus.batch_delay_ms must not be negative"),
+        (config.consensus.view_timeout_ms > config.consensus.batch_delay_ms,
+         "consensus.view_timeout_ms must be longer than consensus.batch_delay_ms"),
+        (config.consensus.view_timeout_max_ms >= config.consensus.view_timeout_ms,
+         "consensus.view_timeout_max_ms must be at least consensus.view_timeout_ms"),
+        (config.consensus.window_max >= 1, "consensus.window_max must be at least 1"),
+        (config.consensus.checkpoint_interval >= 1, "consensus.checkpoint_interval must be at least 1"),
+        (config.mempool.transactions_max >= 1, "mempool.transactions_max must be at least 1"),
+        (config.mempool.nonce_window >= 1, "mempool.nonce_window must be at least 1"),
+        (config.log.level in ("debug", "info", "warning", "error"),
+         "log.level must be one of debug, info, warning, error"),
+        (config.log.format in ("auto", "json", "console"), "log.format must be auto, json or console"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{path}: {message}")

@@ -1,0 +1,69 @@
+"""Running one node process: load and check everything, serve, stop cleanly on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import structlog
+import uvloop
+from aiohttp import web
+
+from ledger.errors import LedgerError
+from ledger.genesis import Genesis
+from ledger.keys import PrivateKey
+from node.api.app import build_api
+from node.config import NodeConfig, load_config
+from node.errors import ConfigError
+from node.logs import configure_logging
+from node.service import Node
+
+log = structlog.get_logger("hubledger.node")
+
+
+def load_node_inputs(config_path: Path) -> tuple[NodeConfig, Genesis, PrivateKey]:
+    """Config, genesis and key, each checked, or one ConfigError that names the file."""
+    config = load_config(config_path)
+    try:
+        genesis = Genesis.load(config.node.genesis_file)
+        key = PrivateKey.load(config.node.key_file)
+    except LedgerError as error:
+        raise ConfigError(f"{config_path}: {error.message}") from None
+    names = [validator.name for validator in genesis.validators]
+    if config.node.name not in names:
+        raise ConfigError(
+            f"{config_path}: node.name {config.node.name!r} is not a validator in genesis "
+            f"({', '.join(names)})"
+        )
+    return config, genesis, key
+
+
+def run_node(config_path: Path) -> None:
+    config, genesis, key = load_node_inputs(config_path)
+    configure_logging(level=config.log.level, format=config.log.format, hub=config.node.name)
+    uvloop.run(serve(config, genesis, key))
+
+
+async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
+    node = Node(config, genesis, key)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    api_runner = web.AppRunner(build_api(node), access_log=None)
+    peer_app = web.Application(client_max_size=0)
+    node.network.add_routes(peer_app)
+    peer_runner = web.AppRunner(peer_app, access_log=None)
+    await api_runner.setup()
+    await peer_runner.setup()
+    try:
+        await web.TCPSite(peer_runner, config.p2p.host, config.p2p.port).start()
+        await web.TCPSite(api_runner, config.api.host, config.api.port).start()
+        await node.start()
+        log.info("serving", api=f"http://{config.api.host}:{config.api.port}", p2p_port=config.p2p.port)
+        await stop.wait()
+    finally:
+        await api_runner.cleanup()
+        await peer_runner.cleanup()
+        await node.stop()

@@ -1,0 +1,274 @@
+"""The running node: wires the PBFT replica to LevelDB, the peer links, timers and the client API.
+
+Everything runs on one event loop. The replica is a state machine that answers
+each input with a list of actions; ``_run`` carries them out in order (a
+Persist is on disk before any message after it is sent). Blocks are committed
+through LedgerApplication, which writes each with its certificate, receipts
+and state changes in one synced LevelDB batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from consensus.actions import (
+    Action,
+    Broadcast,
+    CancelTimer,
+    Deliver,
+    Fetch,
+    Persist,
+    RecordEvidence,
+    Send,
+    SetTimer,
+)
+from consensus.config import ReplicaConfig
+from consensus.errors import PeerFault
+from consensus.messages import decode_message
+from consensus.replica import Replica
+from contracts.execution import get_next_nonce
+from contracts.genesis import compute_genesis_changes
+from ledger.block import Block
+from ledger.certificate import CommitCertificate, compute_quorum
+from ledger.genesis import Genesis
+from ledger.hashing import compute_state_digest
+from ledger.keys import PrivateKey
+from ledger.receipt import Receipt
+from ledger.transaction import Transaction
+from ledger.types import Address, Hash, Height, TimestampMs, ValidatorIndex
+from node.application import LedgerApplication
+from node.clock import now_ms
+from node.config import NodeConfig
+from node.mempool import Mempool
+from node.state_transfer import StateTransferServer, fetch_blocks
+from p2p.network import PeerNetwork
+from storage.chain import ChainStore
+from storage.consensus_log import ConsensusLogStore
+from storage.evidence import EvidenceStore
+from storage.kv import LevelDBStore
+
+log = structlog.get_logger("hubledger.node")
+CommitListener = Callable[[Block, CommitCertificate, Sequence[Receipt]], None]
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    transaction_id: Hash
+    status: str  # pending | committed
+
+
+class Node:
+    def __init__(self, config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
+        self.config = config
+        self.genesis = genesis
+        self.index = ValidatorIndex(genesis.validator_index(config.node.name))
+        if genesis.validators[self.index].public_key != key.public_key:
+            raise ValueError(
+                f"{config.node.key_file} is not the key of validator {config.node.name} in genesis"
+            )
+        self._key = key
+        self.kv = LevelDBStore.open(Path(config.node.data_dir))
+        self.chain = ChainStore(self.kv)
+        genesis_changes = compute_genesis_changes(genesis)
+        self.chain.initialize(
+            genesis.hash, genesis_changes, compute_state_digest(genesis.hash, genesis_changes)
+        )
+        self.consensus_log = ConsensusLogStore(self.kv)
+        self.evidence = EvidenceStore(self.kv)
+        self.application = LedgerApplication(chain=self.chain, chain_id=genesis.chain_id)
+        self.mempool = Mempool(transactions_max=config.mempool.transactions_max)
+        self.replica = Replica(
+            config=_replica_config(config, genesis, self.index),
+            key=key,
+            application=self.application,
+            committed_height=self.chain.latest_height(),
+            committed_hash=self.chain.get_latest_hash(),
+            committed_timestamp_ms=self._latest_timestamp(),
+            log_entries=self.consensus_log.load(),
+        )
+        self.network = self._make_network()
+        self._timers: dict[object, asyncio.TimerHandle] = {}
+        self._listeners: list[CommitListener] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.started_ms = now_ms()
+
+    def _make_network(self) -> PeerNetwork:
+        names = [validator.name for validator in self.genesis.validators]
+        peer_urls = {}
+        for name, url in self.config.p2p.peers.items():
+            if name not in names:
+                raise ValueError(f"p2p.peers names {name!r}, which is not a validator in genesis")
+            peer_urls[names.index(name)] = url
+        return PeerNetwork(
+            chain_id=self.genesis.chain_id,
+            validator_keys=self.genesis.validator_keys,
+            self_index=self.index,
+            key=self._key,
+            peer_urls=peer_urls,
+            on_message=self._on_peer_message,
+            on_request=StateTransferServer(self.chain).handle,
+        )
+
+    def _latest_timestamp(self) -> TimestampMs:
+        header = self.chain.get_header(self.chain.latest_height())
+        return header.timestamp_ms if header else self.genesis.genesis_time_ms
+
+    @property
+    def quorum(self) -> int:
+        return compute_quorum(len(self.genesis.validators))
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        await self.network.start()
+        self._run(self.replica.start(now_ms()))
+        log.info(
+            "node_started",
+            validator=self.config.node.name,
+            height=self.chain.latest_height(),
+            validators=len(self.genesis.validators),
+        )
+
+    async def stop(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.network.stop()
+        self.kv.close()
+        log.info("node_stopped", height=self.chain.latest_height())
+
+    # Client input
+
+    def get_committed_nonce(self, address: Address) -> int:
+        return get_next_nonce(self.application.committed_state, address)
+
+    def submit(self, transactions: Sequence[Transaction]) -> list[SubmitOutcome]:
+        """Admit already-validated transactions and hand the new ones to the replica."""
+        outcomes, admitted = [], []
+        for transaction in transactions:
+            record = self.chain.get_transaction(transaction.id)
+            if record is not None:
+                outcomes.append(SubmitOutcome(transaction.id, "committed"))
+                continue
+            nonce = self.get_committed_nonce(transaction.sender_address)
+            if self.mempool.add(transaction, nonce):
+                admitted.append(transaction)
+            outcomes.append(SubmitOutcome(transaction.id, "pending"))
+        if admitted:
+            self._run(self.replica.on_request(admitted, now_ms()))
+        return outcomes
+
+    # Peer input (the one door: decode and verify, or blame the peer)
+
+    def _on_peer_message(self, peer: int, payload: bytes) -> None:
+        try:
+            message = decode_message(
+                payload, chain_id=self.genesis.chain_id, validator_keys=self.genesis.validator_keys
+            )
+        except PeerFault as fault:
+            self.network.report_fault(peer, fault.code)
+            log.debug("peer_fault", peer=peer, reason=fault.message)
+            return
+        if message.sender != peer:
+            self.network.report_fault(peer, "SENDER_MISMATCH")
+            return
+        self._run(self.replica.on_message(message, now_ms()))
+
+    # Actions
+
+    def _run(self, actions: Sequence[Action]) -> None:
+        for action in actions:
+            self._run_one(action)
+
+    def _run_one(self, action: Action) -> None:
+        match action:
+            case Send(to=to, message=message):
+                self.network.send(to, message.encode())
+            case Broadcast(message=message):
+                self.network.broadcast(message.encode())
+            case Persist(puts=puts, deletes=deletes):
+                self.consensus_log.put(puts)
+                if deletes:
+                    self.consensus_log.delete(deletes)
+            case Deliver(block=block, certificate=certificate):
+                self._commit(block, certificate)
+            case SetTimer(timer=timer, delay_ms=delay_ms):
+                self._set_timer(timer, delay_ms)
+            case CancelTimer(timer=timer):
+                handle = self._timers.pop(timer, None)
+                if handle is not None:
+                    handle.cancel()
+            case Fetch(peer=peer, from_height=first, to_height=last):
+                self._spawn(self._fetch(peer, first, last))
+            case RecordEvidence(evidence=evidence):
+                if self.evidence.add(evidence.id, evidence.encode()):
+                    log.warning("evidence_recorded", validator=evidence.validator)
+
+    def _set_timer(self, timer: object, delay_ms: int) -> None:
+        previous = self._timers.pop(timer, None)
+        if previous is not None:
+            previous.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[timer] = loop.call_later(delay_ms / 1000, self._on_timer, timer)
+
+    def _on_timer(self, timer: object) -> None:
+        self._timers.pop(timer, None)
+        self._run(self.replica.on_timer(timer, now_ms()))  # type: ignore[arg-type]
+
+    def _commit(self, block: Block, certificate: CommitCertificate) -> None:
+        started = now_ms()
+        receipts = self.application.commit(block, certificate)
+        self.mempool.remove_committed(block.transactions)
+        self.mempool.remove_stale(self.get_committed_nonce)
+        log.info(
+            "block_committed",
+            height=block.height,
+            transactions=len(block.transactions),
+            view=certificate.view,
+            latency_ms=max(0, started - block.header.timestamp_ms),
+        )
+        for listener in self._listeners:
+            listener(block, certificate, receipts)
+
+    async def _fetch(self, peer: int, first: Height, last: Height) -> None:
+        blocks: Sequence[tuple[Block, CommitCertificate]] = ()
+        try:
+            blocks = await fetch_blocks(self.network, peer, first, last)
+        except Exception as error:  # any failure of a peer is the peer's: the replica asks another
+            log.info("state_transfer_failed", peer=peer, reason=str(error))
+        self._run(self.replica.on_fetched(ValidatorIndex(peer), blocks, now_ms()))
+
+    def _spawn(self, coroutine: object) -> None:
+        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+
+def _replica_config(config: NodeConfig, genesis: Genesis, index: ValidatorIndex) -> ReplicaConfig:
+    section = config.consensus
+    replica_config = ReplicaConfig(
+        chain_id=genesis.chain_id,
+        validator_keys=genesis.validator_keys,
+        self_index=index,
+        block_transactions_max=section.block_transactions_max,
+        block_bytes_max=section.block_bytes_max,
+        batch_delay_ms=section.batch_delay_ms,
+        window_max=section.window_max,
+        checkpoint_interval=section.checkpoint_interval,
+        view_timeout_ms=section.view_timeout_ms,
+        view_timeout_max_ms=section.view_timeout_max_ms,
+        request_timeout_ms=section.request_timeout_ms,
+        timestamp_skew_max_ms=section.timestamp_skew_max_ms,
+    )
+    replica_config.validate()
+    return replica_config
