@@ -1,0 +1,78 @@
+"""A config mistake stops the node at start with the file, the field and what is wrong."""
+
+from pathlib import Path
+
+import pytest
+
+from node.config import load_config
+from node.errors import ConfigError
+
+VALID = """
+[node]
+name = "beijing"
+data_dir = "data/beijing"
+key_file = "keys/beijing.pem"
+genesis_file = "genesis.json"
+
+[api]
+port = 8101
+
+[p2p]
+port = 9101
+
+[p2p.peers]
+shanghai = "ws://127.0.0.1:9102/p2p"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "beijing.toml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_config_resolves_paths_relative_to_the_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID), environ={})
+    assert config.node.name == "beijing"
+    assert config.node.data_dir == tmp_path / "data/beijing"
+    assert config.api.port == 8101
+    assert config.p2p.peers == {"shanghai": "ws://127.0.0.1:9102/p2p"}
+    assert config.consensus.view_timeout_ms > config.consensus.batch_delay_ms
+
+
+def test_environment_overrides_a_field(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, VALID), environ={"HUBLEDGER_API_PORT": "8555", "HUBLEDGER_LOG_LEVEL": "debug"}
+    )
+    assert config.api.port == 8555
+    assert config.log.level == "debug"
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "expected"),
+    [
+        (VALID.replace("port = 8101", 'port = "8101"'), {}, "api.port must be an integer"),
+        (VALID.replace("port = 8101", "port = 70000"), {}, "api.port must be between 1 and 65535"),
+        (VALID + "\n[consensus]\nbatch_delay_ms = 5000\n", {}, "view_timeout_ms must be longer"),
+        (VALID.replace('name = "beijing"', 'name = "beijing"\ncolour = 1'), {}, "unknown field(s): colour"),
+        (VALID.replace('key_file = "keys/beijing.pem"\n', ""), {}, "node.key_file is required"),
+        (VALID + "\n[logs]\nlevel = 1\n", {}, "unknown field(s): logs"),
+        (VALID.replace("[api]", "[api"), {}, "not valid TOML"),
+        (VALID, {"HUBLEDGER_BOGUS_PORT": "1"}, "HUBLEDGER_BOGUS_PORT names no config section"),
+        (VALID, {"HUBLEDGER_LOG_LEVEL": "loud"}, "log.level must be one of"),
+        (VALID.replace("port = 9101", "port = 8101"), {}, "api.port and p2p.port must differ"),
+    ],
+)
+def test_mistakes_name_the_file_and_field(
+    tmp_path: Path, text: str, environ: dict[str, str], expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ=environ)
+    assert str(path) in caught.value.message
+    assert expected in caught.value.message
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path / "absent.toml", environ={})
