@@ -1,0 +1,164 @@
+"""Real HubLedger networks for integration tests: node processes on 127.0.0.1 with real LevelDB.
+
+Nothing here sleeps and hopes: every wait polls a condition until a deadline
+and fails with what it last saw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ledger.genesis import Genesis
+from ledger.keys import PrivateKey
+from node.netgen import NetworkLayout, generate_network
+
+T = TypeVar("T")
+DEADLINE_S = 30.0
+
+
+def wait_for(condition: Callable[[], T | None], *, timeout_s: float = DEADLINE_S, what: str) -> T:
+    """Poll ``condition`` until it returns something truthy; fail naming ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    delay = 0.02
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+            if result:
+                return result
+        except (OSError, urllib.error.URLError, ValueError, KeyError) as error:
+            last_error = error
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last error: {last_error})")
+
+
+def find_port_base(count: int) -> int:
+    """A base port with ``count`` consecutive free ports on 127.0.0.1."""
+    for _ in range(200):
+        base = random.randrange(20_000, 60_000)
+        if all(_is_free(base + offset) for offset in range(count)):
+            return base
+    raise RuntimeError("no free port range found on 127.0.0.1")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def http_json(url: str, body: Any = None, *, timeout_s: float = 5.0) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+class LocalNetwork:
+    """A generated network in ``directory`` whose hubs run as separate processes."""
+
+    def __init__(self, directory: Path, hubs: list[str], env: dict[str, str] | None = None) -> None:
+        self.directory = directory
+        self.hubs = hubs
+        base = find_port_base(2 * len(hubs))
+        self.genesis: Genesis = generate_network(
+            hubs,
+            directory,
+            layout=NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs)),
+        )
+        self.api_ports = {hub: base + index for index, hub in enumerate(hubs)}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = {**os.environ, "HUBLEDGER_LOG_FORMAT": "json", **(env or {})}
+
+    def url(self, hub: str) -> str:
+        return f"http://127.0.0.1:{self.api_ports[hub]}"
+
+    def account_key(self, name: str) -> PrivateKey:
+        return PrivateKey.load(self.directory / "accounts" / f"{name}.pem")
+
+    def start(self, hub: str) -> None:
+        log = (self.directory / f"{hub}.log").open("ab")
+        self.processes[hub] = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "node", "--config", str(self.directory / f"{hub}.toml")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
+        wait_for(lambda: self._healthy(hub), what=f"{hub} to answer /healthz")
+
+    def start_all(self) -> None:
+        for hub in self.hubs:
+            self.start(hub)
+
+    def _healthy(self, hub: str) -> bool:
+        process = self.processes[hub]
+        if process.poll() is not None:
+            log = (self.directory / f"{hub}.log").read_text()[-3000:]
+            raise AssertionError(f"{hub} exited with status {process.returncode}:\n{log}")
+        return http_json(self.url(hub) + "/healthz", timeout_s=1.0)[0] == 200
+
+    def kill(self, hub: str, signum: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(hub)
+        process.send_signal(signum)
+        process.wait(timeout=15)
+
+    def stop_all(self) -> None:
+        for hub in list(self.processes):
+            process = self.processes[hub]
+            if process.poll() is None:
+                process.terminate()
+        for hub in list(self.processes):
+            try:
+                self.processes[hub].wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.processes[hub].kill()
+                self.processes[hub].wait()
+            del self.processes[hub]
+
+    def status(self, hub: str) -> dict[str, Any]:
+        code, document = http_json(self.url(hub) + "/v1/status")
+        if code != 200:
+            raise ValueError(f"status answered {code}")
+        return dict(document)
+
+    def height(self, hub: str) -> int:
+        return int(self.status(hub)["height"])
+
+    def block_hashes(self, hub: str, up_to: int) -> list[str]:
+        return [http_json(f"{self.url(hub)}/v1/blocks/{height}")[1]["hash"] for height in range(1, up_to + 1)]
+
+    def log_text(self, hub: str) -> str:
+        return (self.directory / f"{hub}.log").read_text()
+
+
+def signed_get(network: LocalNetwork, hub: str, path: str, key: PrivateKey) -> tuple[int, Any]:
+    """GET a private resource, signed as ``key``'s account (see node/read_auth.py)."""
+    from node.read_auth import sign_read
+
+    now_ms = time.time_ns() // 1_000_000
+    headers = sign_read(key, chain_id=network.genesis.chain_id, method="GET", path=path, timestamp_ms=now_ms)
+    request = urllib.request.Request(network.url(hub) + path, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
