@@ -19,6 +19,8 @@ import aiohttp
 
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
+from node.clock import now_ms
+from node.read_auth import sign_read
 
 WAIT_TIMEOUT_MS_DEFAULT = 30_000
 
@@ -53,10 +55,18 @@ class Client:
             await self._session.close()
             self._session = None
 
-    async def request(self, method: str, path: str, body: Any = None) -> Any:
+    async def request(
+        self, method: str, path: str, body: Any = None, *, signer: PrivateKey | None = None
+    ) -> Any:
+        """One API call; a ``signer`` signs the read so private account data is served."""
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        async with self._session.request(method, self.base_url + path, json=body) as response:
+        headers = {}
+        if signer is not None:
+            headers = sign_read(
+                signer, chain_id=await self.get_chain_id(), method=method, path=path, timestamp_ms=now_ms()
+            )
+        async with self._session.request(method, self.base_url + path, json=body, headers=headers) as response:
             document = await response.json(content_type=None)
             if response.status >= 400:
                 error = (document or {}).get("error", {})
@@ -72,8 +82,9 @@ class Client:
             self._chain_id = (await self.get_status())["chain_id"]
         return self._chain_id
 
-    async def get_account(self, address: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", f"/v1/accounts/{address}")
+    async def get_account(self, address: str, *, signer: PrivateKey) -> dict[str, Any]:
+        """Account details, signed as ``signer`` (the account, its bank, the central bank or a regulator)."""
+        result: dict[str, Any] = await self.request("GET", f"/v1/accounts/{address}", signer=signer)
         return result
 
     async def get_block(self, height: int | str = "latest") -> dict[str, Any]:
@@ -85,7 +96,7 @@ class Client:
         return result
 
     async def get_next_nonce(self, key: PrivateKey) -> int:
-        account = await self.get_account(key.public_key.address.hex())
+        account = await self.get_account(key.public_key.address.hex(), signer=key)
         return int(account.get("pending_nonce", account["nonce"]))
 
     async def build(

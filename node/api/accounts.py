@@ -1,13 +1,24 @@
-"""Reading accounts."""
+"""Reading accounts: private data, served only to those entitled to see it.
+
+An account's details are served to requests signed (node/read_auth.py) by the
+account itself, its sponsoring bank, the central bank or a regulator.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from contracts.queries import get_account
 from ledger.types import ADDRESS_BYTES, Address
 from node.api.keys import NODE
+from node.clock import now_ms
 from node.errors import ApiError
+from node.read_auth import ReadAuthError, verify_read
+from node.service import Node
+
+SUPERVISOR_ROLES = ("central_bank", "regulator")
 
 
 def parse_address(text: str) -> Address:
@@ -20,10 +31,42 @@ def parse_address(text: str) -> Address:
     return Address(value)
 
 
+def authorize_read(request: web.Request, node: Node, account: dict[str, Any]) -> None:
+    """Raise ApiError unless the request is signed by someone entitled to read ``account``."""
+    try:
+        reader = verify_read(
+            request.headers,
+            chain_id=node.genesis.chain_id,
+            method=request.method,
+            path=request.path_qs,
+            now_ms=now_ms(),
+        )
+    except ReadAuthError as error:
+        raise ApiError(401, error.code, error.message) from None
+    if reader is None:
+        raise ApiError(
+            401,
+            "SIGNATURE_REQUIRED",
+            "account data is private: sign the request as the account, its bank, the central bank "
+            "or a regulator (see the signed-read scheme in the API reference)",
+        )
+    reader_hex = reader.address.hex()
+    if reader_hex in (account["address"], account.get("sponsor")):
+        return
+    reader_account = get_account(node.application.committed_state, reader.address)
+    if reader_account is not None and reader_account["role"] in SUPERVISOR_ROLES:
+        return
+    raise ApiError(
+        403, "FORBIDDEN", f"account {reader_hex} may not read account {account['address']}"
+    )
+
+
 async def get_account_handler(request: web.Request) -> web.Response:
     node = request.app[NODE]
     address = parse_address(request.match_info["address"])
     account = get_account(node.application.committed_state, address)
     if account is None:
         raise ApiError(404, "NOT_FOUND", f"no account {address.hex()} on this chain")
+    authorize_read(request, node, account)
+    account["pending_nonce"] = node.mempool.get_pending_nonce(address, int(account["nonce"]))
     return web.json_response(account)
