@@ -66,7 +66,8 @@ class Client:
             headers = sign_read(
                 signer, chain_id=await self.get_chain_id(), method=method, path=path, timestamp_ms=now_ms()
             )
-        async with self._session.request(method, self.base_url + path, json=body, headers=headers) as response:
+        url = self.base_url + path
+        async with self._session.request(method, url, json=body, headers=headers) as response:
             document = await response.json(content_type=None)
             if response.status >= 400:
                 error = (document or {}).get("error", {})
