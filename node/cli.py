@@ -16,6 +16,7 @@ from typing import Any
 
 from ledger.errors import LedgerError
 from ledger.keys import PrivateKey
+from node.cli_settlement import add_settlement_commands, parse_address
 from node.client import Client, ClientError
 from node.errors import ConfigError
 from node.netgen import NetworkLayout, generate_network, parse_hubs
@@ -70,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--args", default="{}", help="the call's arguments as a JSON object")
     submit.add_argument("--nonce", type=int, help="default: the sender's next nonce, asked from the node")
     submit.set_defaults(handler=_submit)
+
+    for name, help_text in (("balance", "print an account's balance"), ("account", "print an account")):
+        reader = commands.add_parser(name, help=help_text)
+        reader.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
+        reader.add_argument("--key", type=Path, required=True, help="PEM key file of the reader")
+        reader.add_argument("--account", help="address or @key.pem (default: the reader's own)")
+        reader.add_argument("--json", action="store_true", help="print JSON")
+        reader.set_defaults(handler=_read_account, balance_only=name == "balance")
+
+    add_settlement_commands(commands, _add_client_arguments)
 
     status = commands.add_parser("status", help="print a node's status")
     status.add_argument("--node", default=DEFAULT_NODE_URL)
@@ -145,6 +156,37 @@ def _status(arguments: argparse.Namespace) -> int:
 
     print(json.dumps(asyncio.run(fetch()), indent=2))
     return 0
+
+
+def _read_account(arguments: argparse.Namespace) -> int:
+    key = PrivateKey.load(arguments.key)
+    address = parse_address(arguments.account) if arguments.account else key.public_key.address.hex()
+
+    async def fetch() -> dict[str, Any]:
+        async with Client(arguments.node) as client:
+            return await client.get_account(address, signer=key)
+
+    account = asyncio.run(fetch())
+    if arguments.json:
+        print(
+            json.dumps(
+                {"address": address, "balance": account["balance"]} if arguments.balance_only else account,
+                indent=2,
+            )
+        )
+    elif arguments.balance_only:
+        print(f"{address} {format_fen(int(account['balance']))}")
+    else:
+        for name, value in account.items():
+            print(f"{name:<16} {value}")
+    return 0
+
+
+def format_fen(amount: int) -> str:
+    """Fen as yuan for people: 1234567 -> '12,345.67 CNY' (integer arithmetic only)."""
+    sign = "-" if amount < 0 else ""
+    yuan, fen = divmod(abs(amount), 100)
+    return f"{sign}{yuan:,}.{fen:02d} CNY"
 
 
 def print_record(record: dict[str, Any], *, as_json: bool) -> None:
