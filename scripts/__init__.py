@@ -1,1 +1,1 @@
-"""HubLedger scripts package."""
+"""Command-line tools and examples for people: end-of-day settlement, benchmarks, image builds."""
