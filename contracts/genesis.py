@@ -68,5 +68,3 @@ def _validate_account(account: GenesisAccount, banks: set[str]) -> None:
             raise GenesisInvalid(f"institution {account.name!r} is sponsored by no genesis bank")
     elif account.sponsor:
         raise GenesisInvalid(f"only institutions have a sponsor; {account.name!r} is a {account.role}")
-
-

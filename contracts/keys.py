@@ -23,6 +23,7 @@ ESCROW_PREFIX = VERSION + b"escrow/"
 ESCROW_OPEN_PREFIX = VERSION + b"escrow-open/"
 TOTAL_SUPPLY = VERSION + b"meta/total-supply"
 LOCKED_IN_ESCROW = VERSION + b"meta/locked-in-escrow"
+INDEX_MARK = b"\xf5"  # CBOR true: the value of an index entry, whose key says everything
 
 
 def _address(address: Address) -> bytes:

@@ -49,7 +49,9 @@ def make_genesis() -> Genesis:
     return Genesis(CHAIN_ID, TimestampMs(0), validators, tuple(accounts))
 
 
-def make_transaction(state: Any, secret: int, contract: str, method: str, args: dict[str, Any]) -> Transaction:
+def make_transaction(
+    state: Any, secret: int, contract: str, method: str, args: dict[str, Any]
+) -> Transaction:
     """An unsigned transaction carrying the sender's next nonce (contracts never check signatures)."""
     key = get_key(secret)
     nonce = get_next_nonce(state, key.public_key.address)

@@ -44,7 +44,12 @@ def test_issue_grows_supply_and_redeem_shrinks_it(chain: Any) -> None:
 def test_overdraft_fails_and_changes_only_the_nonce(chain: Any) -> None:
     payer, payee = chain.BANKS[0], chain.BANKS[1]
     receipt = chain.fails(
-        "INSUFFICIENT_FUNDS", payer, "cbdc", "transfer", to=chain.address_of(payee), amount=chain.BANK_BALANCE + 1
+        "INSUFFICIENT_FUNDS",
+        payer,
+        "cbdc",
+        "transfer",
+        to=chain.address_of(payee),
+        amount=chain.BANK_BALANCE + 1,
     )
     assert chain.address_of(payer) in receipt.message
     assert balance(chain, payer) == chain.BANK_BALANCE
@@ -53,7 +58,9 @@ def test_overdraft_fails_and_changes_only_the_nonce(chain: Any) -> None:
 def test_only_the_central_bank_issues_and_only_to_banks(chain: Any) -> None:
     bank = chain.BANKS[0]
     chain.fails("NOT_AUTHORIZED", bank, "cbdc", "issue", to=chain.address_of(bank), amount=1)
-    chain.fails("NOT_AUTHORIZED", chain.CENTRAL_BANK, "cbdc", "issue", to=chain.address_of(chain.REGULATOR), amount=1)
+    chain.fails(
+        "NOT_AUTHORIZED", chain.CENTRAL_BANK, "cbdc", "issue", to=chain.address_of(chain.REGULATOR), amount=1
+    )
     chain.fails("NOT_AUTHORIZED", chain.CENTRAL_BANK, "cbdc", "redeem", amount=1)
 
 
