@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import event as note_event
 from hypothesis import strategies as st
 
 from contracts import accessors, keys
@@ -65,7 +66,7 @@ operation = st.tuples(
     st.integers(0, 2),
     st.integers(0, 6),
 )  # fmt: skip
-operations = st.lists(operation, max_size=36)
+operations = st.lists(operation, min_size=10, max_size=36)
 # Securities and institutions exist from the start, so deals and limits have something to work on.
 PRELUDE = [
     ("create", BANKS[0], BANKS[0], BANKS[0], 500, 0, 0),
@@ -150,6 +151,7 @@ def snapshot_values(state: StateReader, keys_of_interest: list[bytes]) -> list[b
 def check_receipt(
     before: dict[bytes, bytes | None], overlay: Overlay, tx: Transaction, receipt: Receipt
 ) -> None:
+    note_event(f"{tx.contract}.{tx.method}: {receipt.code or 'ok'}")  # shown by --hypothesis-show-statistics
     after = dict(overlay.changes())
     changed = {k for k in before.keys() | after.keys() if before.get(k, b"?") != after.get(k, b"?")}
     if not receipt.success:
