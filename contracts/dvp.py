@@ -2,11 +2,11 @@
 
 The proposer offers ``quantity`` of a security to a counterparty for
 ``amount`` fen. Proposing locks the securities inside the DvP record, so the
-proposer cannot deliver them twice. The counterparty accepts before the
-expiry height: its payment and the delivery happen in the same transaction,
+proposer cannot deliver them twice. The counterparty accepts at the latest
+in the block at the expiry height: its payment and the delivery happen in the same transaction,
 and if the payment fails (funds, limit, frozen) the whole transaction is
 rolled back, so neither leg happens. Before acceptance either party may
-cancel; from the expiry height on, anyone may expire the DvP. Both return the
+cancel; after the expiry height, anyone may expire the DvP. Both return the
 locked securities to the proposer. A DvP id is never reused.
 """
 
@@ -115,8 +115,10 @@ def process_accept(state: Overlay, sender: Address, args: DvpIdArgs, context: Bl
     dvp = _require_dvp(state, args.dvp_id)
     if sender != dvp.counterparty:
         raise ContractError("NOT_AUTHORIZED", "only the counterparty may accept a DvP")
-    if context.height >= dvp.expiry_height:
-        raise ContractError("EXPIRED", f"DvP {args.dvp_id!r} expired at height {dvp.expiry_height}")
+    if context.height > dvp.expiry_height:
+        raise ContractError(
+            "EXPIRED", f"DvP {args.dvp_id!r} could be accepted until height {dvp.expiry_height}"
+        )
     payer = accessors.require_active(state, sender, "counterparty")
     accessors.validate_within_limit(payer, dvp.amount)
     accessors.require_active(state, dvp.proposer, "proposer")
@@ -138,7 +140,7 @@ def process_cancel(state: Overlay, sender: Address, args: DvpIdArgs, context: Bl
 
 def process_expire(state: Overlay, sender: Address, args: DvpIdArgs, context: BlockContext) -> list[Event]:
     dvp = _require_dvp(state, args.dvp_id)
-    if context.height < dvp.expiry_height:
+    if context.height <= dvp.expiry_height:
         raise ContractError("INVALID_STATE", f"DvP {args.dvp_id!r} is open until height {dvp.expiry_height}")
     accessors.give_securities(state, dvp.proposer, dvp.security_id, dvp.quantity)
     _close(state, args.dvp_id, dvp, "expired")

@@ -35,7 +35,7 @@ ERROR_CODES: Mapping[str, str] = {
     "NOT_AUTHORIZED": "the sender's role or relation to the record does not allow the operation",
     "ACCOUNT_FROZEN": "the sender or the receiving account is frozen by the regulator",
     "LIMIT_EXCEEDED": "the amount is over the account's transfer limit or a supply bound",
-    "EXPIRED": "the deal or escrow has reached its expiry height, or the expiry given is not ahead",
+    "EXPIRED": "the deal or escrow is past its expiry height, or the expiry given is not ahead",
     "UNKNOWN_SECURITY": "no security has that id",
     "UNKNOWN_ACCOUNT": "no account is registered at that address",
     "ALREADY_EXISTS": "an account, security, DvP or escrow with that identity already exists",

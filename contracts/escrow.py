@@ -2,8 +2,8 @@
 
 Locking moves the amount out of the payer's balance into the escrow record
 (and into the ``locked in escrow`` total), so it cannot be spent twice yet
-still counts in total supply. Before the expiry height the arbiter or the
-payer may release it to the payee; from the expiry height on only the payer
+still counts in total supply. Up to and including the expiry height the
+arbiter or the payer may release it to the payee; after it, only the payer
 may reclaim it. An escrow id is never reused.
 """
 
@@ -109,8 +109,10 @@ def process_release(
     escrow = _require_open(state, args.escrow_id)
     if sender not in (escrow.arbiter, escrow.payer):
         raise ContractError("NOT_AUTHORIZED", "only the arbiter or the payer may release an escrow")
-    if context.height >= escrow.expiry_height:
-        raise ContractError("EXPIRED", f"escrow {args.escrow_id!r} expired at height {escrow.expiry_height}")
+    if context.height > escrow.expiry_height:
+        raise ContractError(
+            "EXPIRED", f"escrow {args.escrow_id!r} could be released until {escrow.expiry_height}"
+        )
     accessors.require_active(state, escrow.payee, "payee")
     return [_close(state, args.escrow_id, escrow, "released", escrow.payee)]
 
@@ -121,9 +123,9 @@ def process_reclaim(
     escrow = _require_open(state, args.escrow_id)
     if sender != escrow.payer:
         raise ContractError("NOT_AUTHORIZED", "only the payer may reclaim an escrow")
-    if context.height < escrow.expiry_height:
+    if context.height <= escrow.expiry_height:
         raise ContractError(
-            "INVALID_STATE", f"escrow {args.escrow_id!r} can be reclaimed from height {escrow.expiry_height}"
+            "INVALID_STATE", f"escrow {args.escrow_id!r} can be reclaimed after height {escrow.expiry_height}"
         )
     return [_close(state, args.escrow_id, escrow, "reclaimed", escrow.payer)]
 
