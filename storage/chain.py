@@ -1,0 +1,292 @@
+"""The committed chain on disk: blocks, certificates, receipts, transaction index and state.
+
+Theory of operation. ``initialize`` records the genesis hash and the genesis
+state once, and afterwards only checks that a reopened database belongs to the
+same genesis. ``commit_block`` appends exactly one block: it checks that the
+block extends the latest one (height + 1, previous_hash = latest hash), that
+its certificate, receipts and state changes belong to it, then writes the
+block, its hash index, its certificate, the location and receipt of every
+transaction, the state changes and the new latest height in ONE synced write
+batch. A crash therefore leaves either the whole block or none of it; the
+latest height is never ahead of what is stored.
+
+Everything is read back from the store on demand; the only cache holds decoded
+blocks, which never change once written, so it cannot go stale.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ledger.block import Block, BlockHeader
+from ledger.certificate import CommitCertificate
+from ledger.errors import LedgerError
+from ledger.hashing import compute_state_digest
+from ledger.receipt import Receipt
+from ledger.transaction import Transaction
+from ledger.types import HASH_BYTES, Hash, Height
+from storage import schema
+from storage.errors import BlockMismatch, ChainMismatch, CorruptRecord, HeightConflict, StorageError
+from storage.kv import KeyValueStore, WriteBatch
+
+BLOCK_CACHE_MAX = 64
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    """A committed transaction, where it was committed and what executing it did."""
+
+    height: Height
+    index: int
+    transaction: Transaction
+    receipt: Receipt
+
+
+class ChainStore:
+    def __init__(self, kv: KeyValueStore, *, block_cache_max: int = BLOCK_CACHE_MAX) -> None:
+        self._kv = kv
+        self._blocks: OrderedDict[int, Block] = OrderedDict()
+        self._block_cache_max = block_cache_max
+
+    # Writing
+
+    def initialize(
+        self, genesis_hash: Hash, state_changes: Sequence[tuple[bytes, bytes]], state_digest: Hash
+    ) -> None:
+        """Write the genesis record and state on a new database; on an existing one,
+        raise ChainMismatch unless it was initialized with the same genesis hash."""
+        stored = self._kv.get(schema.GENESIS_HASH_KEY)
+        if stored is not None:
+            if stored != genesis_hash:
+                raise ChainMismatch(
+                    f"the database belongs to the chain with genesis {stored.hex()}, "
+                    f"not to the one with genesis {genesis_hash.hex()}"
+                )
+            self._validate_schema_version()
+            return
+        self._validate_no_foreign_keys()
+        batch = WriteBatch()
+        batch.put(schema.GENESIS_HASH_KEY, genesis_hash)
+        batch.put(schema.GENESIS_STATE_DIGEST_KEY, state_digest)
+        batch.put(schema.SCHEMA_VERSION_KEY, bytes([schema.SCHEMA_VERSION]))
+        batch.put(schema.LATEST_HEIGHT_KEY, schema.encode_height(0))
+        for key, value in state_changes:
+            batch.put(schema.state_key(key), value)
+        self._kv.write(batch, sync=True)
+
+    def commit_block(
+        self,
+        block: Block,
+        certificate: CommitCertificate,
+        receipts: Sequence[Receipt],
+        state_changes: Sequence[tuple[bytes, bytes | None]],
+    ) -> None:
+        """Append ``block`` with everything it changed in one synced write batch.
+
+        Raises HeightConflict unless the block is at the latest height + 1 and links
+        to the latest block, and BlockMismatch when the certificate, receipts,
+        transactions or state changes do not belong to it; nothing is written then.
+        """
+        latest = self.latest_height()
+        self._validate_extends(block, latest)
+        self._validate_belongs(block, certificate, receipts, state_changes, latest)
+        batch = WriteBatch()
+        batch.put(schema.block_key(block.height), block.encode())
+        batch.put(schema.block_hash_key(block.hash), schema.encode_height(block.height))
+        batch.put(schema.certificate_key(block.height), certificate.encode())
+        for index, (transaction, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):
+            location = schema.encode_location(block.height, index)
+            batch.put(schema.transaction_location_key(transaction.id), location)
+            batch.put(schema.receipt_key(transaction.id), receipt.encode())
+        for key, value in state_changes:
+            if value is None:
+                batch.delete(schema.state_key(key))
+            else:
+                batch.put(schema.state_key(key), value)
+        batch.put(schema.LATEST_HEIGHT_KEY, schema.encode_height(block.height))
+        self._kv.write(batch, sync=True)
+        self._remember(block)
+
+    def _validate_extends(self, block: Block, latest: Height) -> None:
+        if block.height != latest + 1:
+            raise HeightConflict(f"block at height {block.height} cannot follow the latest block at {latest}")
+        latest_hash = self.get_latest_hash()
+        if block.header.previous_hash != latest_hash:
+            raise HeightConflict(
+                f"block {block.height} names parent {block.header.previous_hash.hex()}, "
+                f"but the block at {latest} is {latest_hash.hex()}"
+            )
+
+    def _validate_belongs(
+        self,
+        block: Block,
+        certificate: CommitCertificate,
+        receipts: Sequence[Receipt],
+        state_changes: Sequence[tuple[bytes, bytes | None]],
+        latest: Height,
+    ) -> None:
+        if certificate.height != block.height or certificate.block_hash != block.hash:
+            raise BlockMismatch(
+                f"the certificate is not for block {block.hash.hex()} at height {block.height}"
+            )
+        if len(receipts) != len(block.transactions):
+            raise BlockMismatch(
+                f"block {block.height} has {len(block.transactions)} transactions "
+                f"but {len(receipts)} receipts"
+            )
+        try:
+            block.validate_body()
+        except LedgerError as error:
+            raise BlockMismatch(f"block {block.height}: {error.message}") from None
+        transaction_ids = {transaction.id for transaction in block.transactions}
+        if len(transaction_ids) != len(block.transactions) or any(
+            self._kv.get(schema.transaction_location_key(transaction_id)) is not None
+            for transaction_id in transaction_ids
+        ):
+            raise BlockMismatch(
+                f"block {block.height} holds a transaction that is repeated or already committed",
+                code="DUPLICATE_TRANSACTION",
+            )
+        expected = compute_state_digest(self.get_state_digest(latest), state_changes)
+        if expected != block.header.state_digest:
+            raise BlockMismatch(f"the state changes of block {block.height} do not produce its state digest")
+
+    # Reading the chain
+
+    def latest_height(self) -> Height:
+        """Height of the latest committed block; 0 before any block."""
+        data = self._kv.get(schema.LATEST_HEIGHT_KEY)
+        if data is None:
+            return Height(0)
+        return _decode(schema.LATEST_HEIGHT_KEY, data, schema.decode_height)
+
+    def get_genesis_hash(self) -> Hash:
+        return self._get_meta_hash(schema.GENESIS_HASH_KEY)
+
+    def get_latest_hash(self) -> Hash:
+        """Hash of the latest committed block; the genesis hash at height 0."""
+        latest = self.latest_height()
+        if latest == 0:
+            return self.get_genesis_hash()
+        block = self.get_block(latest)
+        if block is None:
+            raise CorruptRecord(schema.block_key(latest), f"the latest block {latest} is missing")
+        return block.hash
+
+    def get_block(self, height: int) -> Block | None:
+        cached = self._blocks.get(height)
+        if cached is not None:
+            self._blocks.move_to_end(height)
+            return cached
+        key = schema.block_key(height)
+        data = self._kv.get(key)
+        if data is None:
+            return None
+        block = _decode(key, data, Block.decode)
+        if block.height != height:
+            raise CorruptRecord(key, f"it holds block {block.height}")
+        self._remember(block)
+        return block
+
+    def get_header(self, height: int) -> BlockHeader | None:
+        block = self.get_block(height)
+        return None if block is None else block.header
+
+    def get_block_by_hash(self, block_hash: Hash) -> Block | None:
+        key = schema.block_hash_key(block_hash)
+        data = self._kv.get(key)
+        if data is None:
+            return None
+        height = _decode(key, data, schema.decode_height)
+        block = self.get_block(height)
+        if block is None or block.hash != block_hash:
+            raise CorruptRecord(key, f"it points at height {height}, which holds another block")
+        return block
+
+    def get_certificate(self, height: int) -> CommitCertificate | None:
+        key = schema.certificate_key(height)
+        data = self._kv.get(key)
+        return None if data is None else _decode(key, data, CommitCertificate.decode)
+
+    def get_state_digest(self, height: int) -> Hash:
+        """State digest after block ``height``: the genesis state digest at 0."""
+        if height == 0:
+            return self._get_meta_hash(schema.GENESIS_STATE_DIGEST_KEY)
+        header = self.get_header(height)
+        if header is None:
+            raise StorageError(f"no block at height {height}", code="UNKNOWN_HEIGHT")
+        return header.state_digest
+
+    def get_transaction(self, transaction_id: Hash) -> TransactionRecord | None:
+        key = schema.transaction_location_key(transaction_id)
+        data = self._kv.get(key)
+        if data is None:
+            return None
+        height, index = _decode(key, data, schema.decode_location)
+        block = self.get_block(height)
+        if block is None or index >= len(block.transactions):
+            raise CorruptRecord(key, f"it points at transaction {index} of block {height}, which is missing")
+        transaction = block.transactions[index]
+        if transaction.id != transaction_id:
+            raise CorruptRecord(key, f"transaction {index} of block {height} has another id")
+        receipt_key = schema.receipt_key(transaction_id)
+        receipt_data = self._kv.get(receipt_key)
+        if receipt_data is None:
+            raise CorruptRecord(receipt_key, "the receipt of a committed transaction is missing")
+        receipt = _decode(receipt_key, receipt_data, Receipt.decode)
+        return TransactionRecord(height, index, transaction, receipt)
+
+    # Reading the state
+
+    def get_state(self, key: bytes) -> bytes | None:
+        return self._kv.get(schema.state_key(key))
+
+    def iterate_state(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Committed state entries whose key starts with ``prefix``, in key order."""
+        skip = len(schema.STATE_PREFIX)
+        for key, value in self._kv.iterate(prefix=schema.state_key(prefix)):
+            yield key[skip:], value
+
+    # Internals
+
+    def _remember(self, block: Block) -> None:
+        self._blocks[block.height] = block
+        self._blocks.move_to_end(block.height)
+        while len(self._blocks) > self._block_cache_max:
+            self._blocks.popitem(last=False)
+
+    def _get_meta_hash(self, key: bytes) -> Hash:
+        data = self._kv.get(key)
+        if data is None:
+            raise StorageError("the chain store holds no genesis yet", code="NOT_INITIALIZED")
+        if len(data) != HASH_BYTES:
+            raise CorruptRecord(key, f"a hash is {HASH_BYTES} bytes, not {len(data)}")
+        return Hash(data)
+
+    def _validate_schema_version(self) -> None:
+        data = self._kv.get(schema.SCHEMA_VERSION_KEY)
+        if data != bytes([schema.SCHEMA_VERSION]):
+            raise CorruptRecord(schema.SCHEMA_VERSION_KEY, f"expected schema version {schema.SCHEMA_VERSION}")
+
+    def _validate_no_foreign_keys(self) -> None:
+        # A database of another schema version (or another program) keeps keys outside our prefix.
+        before = next(self._kv.iterate(stop=schema.VERSION_PREFIX), None)
+        after = next(self._kv.iterate(start=bytes([schema.SCHEMA_VERSION + 1])), None)
+        if before is not None or after is not None:
+            raise StorageError(
+                f"the database holds records of another schema version than {schema.SCHEMA_VERSION}",
+                code="SCHEMA_MISMATCH",
+            )
+
+
+def _decode(key: bytes, data: bytes, decoder: Callable[[bytes], T]) -> T:
+    """Decode a stored record strictly; a record that does not decode is corrupt, named by its key."""
+    try:
+        return decoder(data)
+    except (LedgerError, ValueError) as error:
+        reason = error.message if isinstance(error, LedgerError) else str(error)
+        raise CorruptRecord(key, reason) from None

@@ -1,0 +1,234 @@
+"""The key-value contract every HubLedger store keeps, and its two implementations.
+
+``KeyValueStore`` is what the rest of ``storage`` is written against: point
+reads, ordered iteration over a key range, atomic write batches and close.
+``LevelDBStore`` runs it on LevelDB through plyvel (this module is the only
+place in HubLedger that imports plyvel); ``MemoryStore`` runs it on a sorted
+list in pure Python for the simulator and for tests. One test suite runs
+against both, so the two cannot drift apart.
+
+Iteration sees the store as it was when ``iterate`` was called: LevelDB gives
+its iterators an implicit snapshot, and the memory store copies the range.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import plyvel
+
+from storage.errors import StorageError
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    key: bytes
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Puts and deletes applied in order, all or none, by ``KeyValueStore.write``."""
+
+    operations: list[Put | Delete] = field(default_factory=list)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        if not isinstance(key, bytes) or not isinstance(value, bytes):
+            raise TypeError("keys and values in a write batch are bytes")
+        self.operations.append(Put(key, value))
+
+    def delete(self, key: bytes) -> None:
+        if not isinstance(key, bytes):
+            raise TypeError("keys in a write batch are bytes")
+        self.operations.append(Delete(key))
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+
+class KeyValueStore(Protocol):
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def iterate(
+        self,
+        *,
+        prefix: bytes = b"",
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Pairs with keys under ``prefix`` and in [start, stop), in key order (or reversed)."""
+        ...
+
+    def write(self, batch: WriteBatch, *, sync: bool = True) -> None:
+        """Apply every operation of ``batch`` atomically; with ``sync`` it is on disk on return."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def compute_key_range(prefix: bytes, start: bytes | None, stop: bytes | None) -> tuple[bytes, bytes | None]:
+    """The half-open range [lower, upper) of keys under ``prefix`` and in [start, stop);
+    ``upper`` is None when the range runs to the end of the key space."""
+    lower = max(prefix, start) if start is not None else prefix
+    upper = compute_prefix_end(prefix)
+    if stop is not None:
+        upper = stop if upper is None else min(upper, stop)
+    return lower, upper
+
+
+def compute_prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key greater than every key starting with ``prefix`` (None if there is none)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+class MemoryStore:
+    """A sorted in-memory store: the simulator's disk, and the tests' fast twin of LevelDB."""
+
+    def __init__(self) -> None:
+        self._values: dict[bytes, bytes] = {}
+        self._keys: list[bytes] = []  # sorted
+        self._closed = False
+
+    def get(self, key: bytes) -> bytes | None:
+        self._check_open()
+        return self._values.get(key)
+
+    def iterate(
+        self,
+        *,
+        prefix: bytes = b"",
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        self._check_open()
+        lower, upper = compute_key_range(prefix, start, stop)
+        first = bisect.bisect_left(self._keys, lower)
+        last = len(self._keys) if upper is None else bisect.bisect_left(self._keys, upper)
+        pairs = [(key, self._values[key]) for key in self._keys[first:last]]
+        if reverse:
+            pairs.reverse()
+        return iter(pairs)
+
+    def write(self, batch: WriteBatch, *, sync: bool = True) -> None:
+        self._check_open()
+        for operation in batch.operations:
+            if isinstance(operation, Put):
+                if operation.key not in self._values:
+                    bisect.insort(self._keys, operation.key)
+                self._values[operation.key] = operation.value
+            elif self._values.pop(operation.key, None) is not None:
+                del self._keys[bisect.bisect_left(self._keys, operation.key)]
+
+    def close(self) -> None:
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("the in-memory store is closed", code="STORE_CLOSED")
+
+
+class LevelDBStore:
+    """A LevelDB database on disk, opened with ``LevelDBStore.open``."""
+
+    def __init__(self, db: plyvel.DB, path: Path) -> None:
+        self._db: plyvel.DB | None = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> LevelDBStore:
+        """Open (creating if missing) the database in directory ``path``.
+
+        Raises StorageError with code DATABASE_LOCKED when another process (or
+        another open store in this one) holds it, DATABASE_CORRUPT when LevelDB
+        finds it damaged, and DATABASE_UNAVAILABLE when it cannot be created or read.
+        """
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(
+                f"cannot create the database directory {path}: {error.strerror}", code="DATABASE_UNAVAILABLE"
+            ) from None
+        try:
+            db = plyvel.DB(str(path), create_if_missing=True)
+        except plyvel.CorruptionError as error:
+            raise StorageError(
+                f"the database in {path} is corrupt: {_describe(error)}", code="DATABASE_CORRUPT"
+            ) from None
+        except plyvel.Error as error:
+            text = _describe(error)
+            if "lock" in text.lower() and ("held" in text or "unavailable" in text.lower()):
+                raise StorageError(
+                    f"the database in {path} is in use by another process (or already open): {text}",
+                    code="DATABASE_LOCKED",
+                ) from None
+            raise StorageError(
+                f"cannot open the database in {path}: {text}", code="DATABASE_UNAVAILABLE"
+            ) from None
+        return cls(db, path)
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self._get_db().get(key)
+        return value
+
+    def iterate(
+        self,
+        *,
+        prefix: bytes = b"",
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        lower, upper = compute_key_range(prefix, start, stop)
+        if upper is not None and lower >= upper:
+            return iter(())
+        # Created here, not inside a generator, so its snapshot is taken at call time.
+        iterator = self._get_db().iterator(start=lower or None, stop=upper, reverse=reverse)
+        return _closing(iterator)
+
+    def write(self, batch: WriteBatch, *, sync: bool = True) -> None:
+        db_batch = self._get_db().write_batch(sync=sync)
+        for operation in batch.operations:
+            if isinstance(operation, Put):
+                db_batch.put(operation.key, operation.value)
+            else:
+                db_batch.delete(operation.key)
+        try:
+            db_batch.write()
+        except plyvel.Error as error:
+            raise StorageError(
+                f"writing to the database in {self.path} failed: {_describe(error)}", code="WRITE_FAILED"
+            ) from None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _get_db(self) -> plyvel.DB:
+        if self._db is None:
+            raise StorageError(f"the database in {self.path} is closed", code="STORE_CLOSED")
+        return self._db
+
+
+def _closing(iterator: plyvel.Iterator) -> Iterator[tuple[bytes, bytes]]:
+    with iterator:
+        yield from iterator
+
+
+def _describe(error: Exception) -> str:
+    text = error.args[0] if error.args else error
+    return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
