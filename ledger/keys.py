@@ -29,6 +29,7 @@ CURVE_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 HALF_ORDER = CURVE_ORDER // 2
 SIGNATURE_BYTES = 64
 PUBLIC_KEY_BYTES = 33
+UNCOMPRESSED_PUBLIC_KEY_BYTES = 65
 _ECDSA = ec.ECDSA(hashes.SHA256())
 
 
@@ -56,6 +57,11 @@ class PublicKey:
 
     def hex(self) -> str:
         return self.data.hex()
+
+    @classmethod
+    def from_uncompressed(cls, data: bytes) -> PublicKey:
+        """The key of an uncompressed SEC1 point ``04 || X || Y`` (65 bytes), as others publish it."""
+        return cls(compress_public_key(data))
 
 
 class PrivateKey:
@@ -165,6 +171,53 @@ def _load_public(data: bytes) -> ec.EllipticCurvePublicKey:
         return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data)
     except ValueError:
         raise KeyInvalid("bytes are not a point on P-256") from None
+
+
+def compress_public_key(uncompressed: bytes) -> bytes:
+    """Compressed SEC1 form of an uncompressed P-256 point; raises KeyInvalid off the curve."""
+    if len(uncompressed) != UNCOMPRESSED_PUBLIC_KEY_BYTES or uncompressed[0] != 0x04:
+        raise KeyInvalid(f"an uncompressed P-256 point is 04||X||Y, {UNCOMPRESSED_PUBLIC_KEY_BYTES} bytes")
+    try:
+        key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), uncompressed)
+    except ValueError:
+        raise KeyInvalid("bytes are not a point on P-256") from None
+    return key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+
+
+def decode_der_signature(der: bytes) -> bytes:
+    """The 64-byte r||s of a strict ASN.1 DER ``SEQUENCE { INTEGER r, INTEGER s }``.
+
+    Only the one DER spelling is accepted (short-form lengths, minimal non-negative
+    integers, no trailing bytes): BER variants of a signature would otherwise be
+    distinct byte strings for the same signature. Raises SignatureInvalid.
+    """
+    # The largest valid body is two 33-byte integers with their headers: 70 bytes,
+    # so a length byte with the high bit set (long form) is never minimal.
+    if len(der) < 2 or der[0] != 0x30 or der[1] & 0x80 or der[1] != len(der) - 2:
+        raise SignatureInvalid("signature is not a DER SEQUENCE of the right length")
+    r, offset = _decode_der_integer(der, 2)
+    s, offset = _decode_der_integer(der, offset)
+    if offset != len(der):
+        raise SignatureInvalid("DER signature has bytes after its two integers")
+    return r + s
+
+
+def _decode_der_integer(der: bytes, offset: int) -> tuple[bytes, int]:
+    if offset + 2 > len(der) or der[offset] != 0x02:
+        raise SignatureInvalid("DER signature does not hold an INTEGER where one is due")
+    size = der[offset + 1]
+    start = offset + 2
+    end = start + size
+    if size & 0x80 or size == 0 or end > len(der):
+        raise SignatureInvalid("DER INTEGER has a bad length")
+    content = der[start:end]
+    if content[0] & 0x80:
+        raise SignatureInvalid("DER INTEGER in a signature is negative")
+    if size > 1 and content[0] == 0 and not content[1] & 0x80:
+        raise SignatureInvalid("DER INTEGER has a superfluous leading zero")
+    if size > 33 or (size == 33 and content[0] != 0):
+        raise SignatureInvalid("DER INTEGER is larger than 256 bits")
+    return content[-32:].rjust(32, b"\x00"), end
 
 
 def load_public_pem(pem: bytes) -> PublicKey:
