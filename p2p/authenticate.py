@@ -1,0 +1,82 @@
+"""Run the handshake of handshake.py over a freshly opened WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aiohttp import WSMsgType
+
+from ledger.errors import DecodeError
+from ledger.keys import PrivateKey
+from p2p.errors import HandshakeRefused
+from p2p.handshake import (
+    Hello,
+    decode_hello,
+    decode_proof,
+    encode_hello,
+    encode_proof,
+    get_hello_refusal,
+    is_proof_valid,
+    make_challenge,
+)
+from p2p.link import SEND_ERRORS, WebSocket
+
+
+async def authenticate_peer(
+    ws: WebSocket,
+    *,
+    chain_id: str,
+    validator_keys: Sequence[bytes],
+    self_index: int,
+    key: PrivateKey,
+    expected_index: int | None,
+    timeout_ms: int,
+) -> int:
+    """Prove who we are and check who the other side is; returns its validator index.
+
+    Raises HandshakeRefused, whose ``code`` says why, for anything but a
+    validator of this chain proving its index in time.
+    """
+    try:
+        async with asyncio.timeout(timeout_ms / 1000):
+            challenge = make_challenge()
+            await ws.send_bytes(encode_hello(Hello(chain_id, self_index, challenge)))
+            hello = decode_hello(await _receive_binary(ws))
+            refusal = get_hello_refusal(
+                hello,
+                chain_id=chain_id,
+                validator_count=len(validator_keys),
+                self_index=self_index,
+                expected_index=expected_index,
+            )
+            if refusal is not None:
+                raise HandshakeRefused(f"peer claiming index {hello.index} refused: {refusal}", code=refusal)
+            await ws.send_bytes(encode_proof(key, chain_id, self_index, hello.challenge))
+            signature = decode_proof(await _receive_binary(ws))
+    except TimeoutError:
+        raise HandshakeRefused("handshake timed out", code="timeout") from None
+    except DecodeError as error:
+        raise HandshakeRefused(f"malformed handshake frame: {error.message}", code="malformed") from None
+    except SEND_ERRORS as error:
+        raise HandshakeRefused(f"link lost during handshake: {error}", code="closed") from None
+    valid = is_proof_valid(
+        signature,
+        chain_id=chain_id,
+        validator_keys=validator_keys,
+        peer_index=hello.index,
+        own_challenge=challenge,
+    )
+    if not valid:
+        raise HandshakeRefused(f"signature for index {hello.index} does not verify", code="bad_signature")
+    return hello.index
+
+
+async def _receive_binary(ws: WebSocket) -> bytes:
+    message = await ws.receive()
+    if message.type is WSMsgType.BINARY:
+        data: bytes = message.data
+        return data
+    if message.type is WSMsgType.TEXT:
+        raise DecodeError("handshake frames are binary")
+    raise HandshakeRefused(f"link closed during handshake ({message.type.name})", code="closed")

@@ -1,0 +1,443 @@
+"""PeerNetwork: authenticated links between the validators of one chain.
+
+Theory of operation. Every pair of validators shares one WebSocket link; the
+lower index dials the higher one's ``/p2p`` endpoint and redials with
+exponential backoff and jitter whenever the link is lost. A new link first
+runs the handshake (handshake.py): no frame of anyone who has not proved
+its validator index is ever read. If a pair ends up with two links (a peer
+restarted before we noticed its old link died), the newer replaces the older,
+on both sides, because only one side dials.
+
+Payloads are opaque. ``send`` and ``broadcast`` enqueue on the peer's bounded
+queue (queue.py) and return at once; the writer of the peer's current link
+drains it, so order is kept per peer. ``request`` sends a request frame and
+waits for the response with the same id over the same link.
+
+Faults: the node decodes payloads and calls ``report_fault``; p2p itself
+reports malformed envelopes, text frames and oversize messages. A peer with
+more than ``faults_max`` faults loses its link and is refused (neither dialled
+nor accepted) for ``fault_ban_ms``; its queue is emptied, then it starts over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from ledger.errors import DecodeError
+from ledger.keys import PrivateKey
+from p2p.authenticate import authenticate_peer
+from p2p.envelope import (
+    ENVELOPE_BYTES_OVERHEAD,
+    Frame,
+    FrameKind,
+    decode_frame,
+    encode_frame,
+    make_error_frame,
+)
+from p2p.errors import (
+    HandshakeRefused,
+    P2PError,
+    PayloadTooLarge,
+    PeerUnavailable,
+    RequestFailed,
+    RequestTimeout,
+    SettingsInvalid,
+)
+from p2p.faults import LinkRule, LinkRules, get_drop_reason
+from p2p.link import CLOSE_TIMEOUT_S, Link, WebSocket
+from p2p.queue import Outbound, SendQueue
+from p2p.requests import PendingRequests
+from p2p.settings import P2PSettings
+from p2p.stats import PeerStats
+
+P2P_PATH = "/p2p"
+CLOSE_REFUSED = 4001
+CLOSE_BANNED = 4003
+CLOSE_FAULTS = 4004
+
+DEFAULT_SETTINGS = P2PSettings()
+
+log = structlog.get_logger("p2p")
+
+
+class _Peer:
+    """What we keep about one other validator across its links."""
+
+    def __init__(self, index: int, settings: P2PSettings) -> None:
+        self.index = index
+        self.queue = SendQueue(settings.send_queue_max)
+        self.stats = PeerStats()
+        self.link: Link | None = None
+        self.banned_until_s = 0.0
+        self.faults_since_ban = 0
+        self.requests_inbound = 0
+
+
+class PeerNetwork:
+    def __init__(
+        self,
+        *,
+        chain_id: str,
+        validator_keys: Sequence[bytes],
+        self_index: int,
+        key: PrivateKey,
+        peer_urls: Mapping[int, str],
+        on_message: Callable[[int, bytes], None],
+        on_request: Callable[[int, bytes], Awaitable[bytes]] | None = None,
+        settings: P2PSettings = DEFAULT_SETTINGS,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not 0 <= self_index < len(validator_keys):
+            raise SettingsInvalid(f"self_index {self_index} is not one of {len(validator_keys)} validators")
+        if key.public_key.data != validator_keys[self_index]:
+            raise SettingsInvalid(f"the key given is not the key of validator {self_index} in genesis")
+        for index in peer_urls:
+            if not 0 <= index < len(validator_keys) or index == self_index:
+                raise SettingsInvalid(f"peer_urls names {index}, which is not another validator")
+        self.chain_id = chain_id
+        self.self_index = self_index
+        self.settings = settings
+        self._validator_keys = tuple(validator_keys)
+        self._key = key
+        self._peer_urls = dict(peer_urls)
+        self._on_message = on_message
+        self._on_request = on_request
+        self._rng = rng if rng is not None else random.Random(secrets.randbits(64))
+        self._rules = LinkRules()
+        self._peers = {i: _Peer(i, settings) for i in range(len(validator_keys)) if i != self_index}
+        self._requests = PendingRequests()
+        self._refused: Counter[str] = Counter()
+        self._session: aiohttp.ClientSession | None = None
+        self._dialers: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._handshaking: set[WebSocket] = set()
+        self._links: set[Link] = set()
+        self._stopping = False
+        self._log = log.bind(node=self_index)
+
+    # Public API
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(P2P_PATH, self._on_websocket)
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession()
+        for peer in sorted(self._peer_urls):
+            if peer > self.self_index:
+                task = asyncio.create_task(self._dial_forever(peer), name=f"p2p-dial-{peer}")
+                self._dialers.append(task)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in [*self._dialers, *self._tasks]:
+            task.cancel()
+        await asyncio.gather(
+            *(link.close("stopping") for link in self._links),
+            *(ws.close() for ws in self._handshaking),
+            return_exceptions=True,
+        )
+        await asyncio.gather(*self._dialers, *self._tasks, return_exceptions=True)
+        waits = [link.finished.wait() for link in self._links]
+        if waits:
+            await asyncio.wait([asyncio.ensure_future(wait) for wait in waits], timeout=CLOSE_TIMEOUT_S * 2)
+        self._dialers.clear()
+        self._requests.fail_all("the network is stopping")
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def send(self, peer: int, payload: bytes) -> None:
+        self._validate_payload(payload)
+        self._enqueue(self._get_peer(peer), Frame(FrameKind.MESSAGE, 0, payload), essential=False)
+
+    def broadcast(self, payload: bytes) -> None:
+        self._validate_payload(payload)
+        frame = Frame(FrameKind.MESSAGE, 0, payload)
+        for state in self._peers.values():
+            self._enqueue(state, frame, essential=False)
+
+    async def request(self, peer: int, payload: bytes) -> bytes:
+        """Ask ``peer`` and wait for its answer; raises PeerUnavailable, RequestTimeout or RequestFailed."""
+        self._validate_payload(payload)
+        state = self._get_peer(peer)
+        if state.link is None:
+            raise PeerUnavailable(f"no link to peer {peer}")
+        if self._requests.count_for(peer) >= self.settings.requests_pending_max:
+            raise PeerUnavailable(f"{self.settings.requests_pending_max} requests to peer {peer} pending")
+        request_id, future = self._requests.open(peer)
+        try:
+            dropped = self._enqueue(state, Frame(FrameKind.REQUEST, request_id, payload), essential=True)
+            if dropped in ("queue_full", "banned"):
+                raise PeerUnavailable(f"request to peer {peer} not sent: {dropped}")
+            # A request dropped by a link rule is lost on the way, as it would be in a real partition.
+            async with asyncio.timeout(self.settings.request_timeout_ms / 1000):
+                return await future
+        except TimeoutError:
+            timeout_ms = self.settings.request_timeout_ms
+            raise RequestTimeout(f"peer {peer} did not answer within {timeout_ms} ms") from None
+        finally:
+            self._requests.forget(request_id)
+
+    def report_fault(self, peer: int, reason: str) -> None:
+        state = self._get_peer(peer)
+        state.stats.faults[reason] += 1
+        state.faults_since_ban += 1
+        self._log.debug("peer_fault", peer=peer, reason=reason)
+        if state.faults_since_ban > self.settings.faults_max and not self._is_banned(state):
+            self._ban(state, reason)
+
+    def set_link_rules(self, rules: LinkRules) -> None:
+        self._rules = rules
+        self._log.info("link_rules_set", rules={peer: str(rule) for peer, rule in rules.peers.items()})
+
+    def connected_peers(self) -> list[int]:
+        return sorted(state.index for state in self._peers.values() if state.link is not None)
+
+    def get_stats(self) -> dict[str, object]:
+        now_s = asyncio.get_running_loop().time() if self._session is not None else 0.0
+        peers = {}
+        for index, state in sorted(self._peers.items()):
+            banned_ms = max(0, int((state.banned_until_s - now_s) * 1000)) if now_s else 0
+            peers[index] = state.stats.to_dict(
+                connected=state.link is not None, queued=len(state.queue), banned_ms=banned_ms
+            )
+        refused = dict(sorted(self._refused.items()))
+        return {"self": self.self_index, "peers": peers, "handshakes_refused": refused}
+
+    # Outbound
+
+    def _validate_payload(self, payload: bytes) -> None:
+        if len(payload) > self.settings.message_bytes_max:
+            raise PayloadTooLarge(
+                f"payload of {len(payload)} bytes is over message_bytes_max {self.settings.message_bytes_max}"
+            )
+
+    def _get_peer(self, peer: int) -> _Peer:
+        state = self._peers.get(peer)
+        if state is None:
+            raise PeerUnavailable(f"{peer} is not another validator", code="UNKNOWN_PEER")
+        return state
+
+    def _get_rule(self, peer: int) -> LinkRule:
+        return self._rules.get_rule(peer)
+
+    def _enqueue(self, state: _Peer, frame: Frame, *, essential: bool) -> str | None:
+        """Queue ``frame`` for ``state``'s writer; returns why it was dropped (and counted), if it was."""
+        reason = get_drop_reason(self._get_rule(state.index), self._rng, outbound=True)
+        if reason is None and self._is_banned(state):
+            reason = "banned"
+        if reason is not None:
+            state.stats.dropped[reason] += 1
+            return reason
+        loop_time = asyncio.get_running_loop().time()
+        item = Outbound(encode_frame(frame), len(frame.payload), essential, loop_time)
+        dropped = state.queue.put(item)
+        if dropped is None:
+            return None
+        state.stats.dropped["queue_full"] += 1
+        return "queue_full" if dropped is item else None
+
+    # Inbound: the one door for frames of an authenticated peer
+
+    def _on_frame(self, peer: int, data: bytes) -> None:
+        state = self._peers[peer]
+        if state.link is None or self._stopping:
+            return
+        reason = get_drop_reason(self._get_rule(peer), self._rng, outbound=False)
+        if reason is not None:
+            state.stats.dropped[f"inbound_{reason}"] += 1
+            return
+        try:
+            frame = decode_frame(data, payload_bytes_max=self.settings.message_bytes_max)
+        except DecodeError as error:
+            self._log.debug("malformed_frame", peer=peer, reason=error.message)
+            self.report_fault(peer, "malformed_frame")
+            return
+        state.stats.messages_received += 1
+        state.stats.bytes_received += len(frame.payload)
+        self._log.debug("frame_received", peer=peer, kind=frame.kind.name, bytes=len(frame.payload))
+        if frame.kind is FrameKind.MESSAGE:
+            self._deliver(peer, frame.payload)
+        elif frame.kind is FrameKind.REQUEST:
+            self._start_answer(state, frame)
+        else:
+            self._on_response(peer, frame)
+
+    def _deliver(self, peer: int, payload: bytes) -> None:
+        try:
+            self._on_message(peer, payload)
+        except Exception:  # a bug above us must not take the link down with it
+            self._log.exception("on_message_failed", peer=peer)
+
+    def _on_response(self, peer: int, frame: Frame) -> None:
+        result: bytes | P2PError = frame.payload
+        if frame.kind is FrameKind.ERROR:
+            code = frame.error_code
+            result = RequestFailed(f"peer {peer} answered with error {code}", code=code)
+        resolved = self._requests.resolve(peer, frame.request_id, result)
+        if not resolved and not self._requests.is_known(frame.request_id):
+            self.report_fault(peer, "unsolicited_response")
+
+    def _start_answer(self, state: _Peer, frame: Frame) -> None:
+        if self._on_request is None:
+            self._enqueue(state, make_error_frame(frame.request_id, "NO_HANDLER"), essential=True)
+            return
+        if state.requests_inbound >= self.settings.requests_inbound_max:
+            self._enqueue(state, make_error_frame(frame.request_id, "BUSY"), essential=True)
+            return
+        task = asyncio.create_task(self._answer(state, frame), name=f"p2p-answer-{state.index}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, state: _Peer, frame: Frame) -> None:
+        if self._on_request is None:
+            raise RuntimeError("_answer runs only when an on_request handler exists")
+        state.requests_inbound += 1
+        try:
+            response = await self._on_request(state.index, frame.payload)
+        except Exception as error:  # the handler's error becomes the peer's answer
+            code = str(getattr(error, "code", "HANDLER_ERROR"))
+            self._log.info("request_failed", peer=state.index, code=code, reason=str(error))
+            self._enqueue(state, make_error_frame(frame.request_id, code), essential=True)
+            return
+        finally:
+            state.requests_inbound -= 1
+        if len(response) > self.settings.message_bytes_max:
+            self._log.info("response_too_large", peer=state.index, bytes=len(response))
+            self._enqueue(state, make_error_frame(frame.request_id, "TOO_LARGE"), essential=True)
+            return
+        self._enqueue(state, Frame(FrameKind.RESPONSE, frame.request_id, response), essential=True)
+
+    # Faults and bans
+
+    def _is_banned(self, state: _Peer) -> bool:
+        return state.banned_until_s > asyncio.get_running_loop().time()
+
+    def _ban(self, state: _Peer, reason: str) -> None:
+        state.banned_until_s = asyncio.get_running_loop().time() + self.settings.fault_ban_ms / 1000
+        state.faults_since_ban = 0
+        dropped = state.queue.clear()
+        state.stats.dropped["banned"] += dropped
+        self._log.info(
+            "peer_banned", peer=state.index, last_reason=reason, ban_ms=self.settings.fault_ban_ms,
+            faults=dict(state.stats.faults),
+        )
+        link = state.link
+        if link is not None:
+            task = asyncio.create_task(link.close("too many faults", code=CLOSE_FAULTS))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    # Links: accepting, dialling, running
+
+    async def _on_websocket(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(
+            max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
+            heartbeat=self.settings.heartbeat_ms / 1000,
+            compress=False,
+            timeout=CLOSE_TIMEOUT_S,
+        )
+        await ws.prepare(request)
+        if self._stopping:
+            await ws.close()
+            return ws
+        peer = await self._authenticate(ws, expected_index=None, remote=request.remote or "?")
+        if peer is not None:
+            await self._run_link(peer, ws)
+        return ws
+
+    async def _authenticate(self, ws: WebSocket, *, expected_index: int | None, remote: str) -> int | None:
+        self._handshaking.add(ws)
+        try:
+            return await authenticate_peer(
+                ws,
+                chain_id=self.chain_id,
+                validator_keys=self._validator_keys,
+                self_index=self.self_index,
+                key=self._key,
+                expected_index=expected_index,
+                timeout_ms=self.settings.handshake_timeout_ms,
+            )
+        except HandshakeRefused as refusal:
+            self._refused[refusal.code] += 1
+            self._log.info("peer_refused", remote=remote, dialled=expected_index, reason=refusal.code,
+                           detail=refusal.message)
+            await ws.close(code=CLOSE_REFUSED, message=refusal.code.encode("utf-8"))
+            return None
+        finally:
+            self._handshaking.discard(ws)
+
+    async def _run_link(self, peer: int, ws: WebSocket) -> None:
+        state = self._peers[peer]
+        if self._stopping:
+            await ws.close()
+            return
+        if self._is_banned(state):
+            self._refused["banned"] += 1
+            self._log.info("peer_refused", peer=peer, reason="banned")
+            await ws.close(code=CLOSE_BANNED, message=b"banned")
+            return
+        link = Link(peer=peer, ws=ws, queue=state.queue, stats=state.stats, get_rule=self._get_rule,
+                    on_frame=self._on_frame, on_fault=self.report_fault)
+        old, state.link = state.link, link
+        if old is not None:
+            await old.close("replaced by a newer link")
+        state.stats.connects += 1
+        self._links.add(link)
+        self._log.info("peer_connected", peer=peer, replaced=old is not None)
+        try:
+            await link.run()
+        finally:
+            self._links.discard(link)
+            if state.link is link:
+                state.link = None
+                self._requests.fail_peer(peer, link.close_reason or "closed")
+            self._log.info("peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer")
+
+    async def _dial_forever(self, peer: int) -> None:
+        attempt = 0
+        while True:
+            state = self._peers[peer]
+            while self._is_banned(state):
+                await asyncio.sleep(state.banned_until_s - asyncio.get_running_loop().time())
+            linked = await self._dial_once(peer)
+            attempt = 0 if linked else attempt + 1
+            await asyncio.sleep(self._compute_backoff_s(attempt))
+
+    def _compute_backoff_s(self, attempt: int) -> float:
+        # Half fixed, half random: peers that lost each other together do not redial in step.
+        growth = 1 << min(attempt, 30)
+        ceiling_ms = min(self.settings.reconnect_max_ms, self.settings.reconnect_initial_ms * growth)
+        return (ceiling_ms / 2 + self._rng.uniform(0, ceiling_ms / 2)) / 1000
+
+    async def _dial_once(self, peer: int) -> bool:
+        """Open, authenticate and run one link to ``peer``; True when it got past the handshake."""
+        if self._session is None:
+            raise RuntimeError("dialling before start()")
+        url = self._peer_urls[peer]
+        try:
+            async with asyncio.timeout(self.settings.handshake_timeout_ms / 1000):
+                ws = await self._session.ws_connect(
+                    url,
+                    max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
+                    heartbeat=self.settings.heartbeat_ms / 1000,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S),
+                )
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            self._log.debug("dial_failed", peer=peer, url=url, reason=str(error) or type(error).__name__)
+            return False
+        try:
+            if await self._authenticate(ws, expected_index=peer, remote=url) is None:
+                return False
+            await self._run_link(peer, ws)
+            return True
+        finally:
+            await ws.close()

@@ -1,0 +1,50 @@
+"""Limits and timings of the peer links, built once by the node and handed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from p2p.errors import SettingsInvalid
+
+
+@dataclass(frozen=True)
+class P2PSettings:
+    message_bytes_max: int = 16 * 1024 * 1024
+    send_queue_max: int = 10_000  # per peer; when full the oldest one-way payload is dropped and counted
+    faults_max: int = 10  # faults from one peer tolerated; one more closes its link ...
+    fault_ban_ms: int = 30_000  # ... and refuses it for this long
+    reconnect_initial_ms: int = 100
+    reconnect_max_ms: int = 5_000
+    handshake_timeout_ms: int = 5_000
+    request_timeout_ms: int = 5_000
+    requests_inbound_max: int = 16  # per peer, requests being answered at once
+    requests_pending_max: int = 256  # per peer, our requests awaiting an answer
+    heartbeat_ms: int = 5_000  # WebSocket ping interval; a peer silent for half of it more is dead
+
+    def __post_init__(self) -> None:
+        validate_settings(self)
+
+
+def validate_settings(settings: P2PSettings) -> None:
+    """Raise SettingsInvalid when a value or a relation between values is impossible."""
+    positive = (
+        "message_bytes_max",
+        "send_queue_max",
+        "reconnect_initial_ms",
+        "reconnect_max_ms",
+        "handshake_timeout_ms",
+        "request_timeout_ms",
+        "requests_inbound_max",
+        "requests_pending_max",
+        "heartbeat_ms",
+    )
+    for name in positive:
+        value = getattr(settings, name)
+        if not isinstance(value, int) or value <= 0:
+            raise SettingsInvalid(f"p2p setting {name} must be a positive integer, not {value!r}")
+    for name in ("faults_max", "fault_ban_ms"):
+        value = getattr(settings, name)
+        if not isinstance(value, int) or value < 0:
+            raise SettingsInvalid(f"p2p setting {name} must be a non-negative integer, not {value!r}")
+    if settings.reconnect_max_ms < settings.reconnect_initial_ms:
+        raise SettingsInvalid("p2p setting reconnect_max_ms must be at least reconnect_initial_ms")

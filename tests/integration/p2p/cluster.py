@@ -1,0 +1,153 @@
+"""A few PeerNetworks on 127.0.0.1, each behind its own aiohttp server, in the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from ledger.keys import PrivateKey
+from p2p import P2PSettings, PeerNetwork
+
+CHAIN_ID = "hubledger-p2p-test"
+DEADLINE_S = 5.0
+
+FAST = P2PSettings(
+    reconnect_initial_ms=20,
+    reconnect_max_ms=200,
+    handshake_timeout_ms=2_000,
+    request_timeout_ms=2_000,
+    heartbeat_ms=2_000,
+)
+
+
+async def wait_until(predicate: Callable[[], bool], what: str, *, deadline_s: float = DEADLINE_S) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while not predicate():
+        if loop.time() > end:
+            raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def bind_socket(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+@dataclass
+class Node:
+    index: int
+    network: PeerNetwork
+    runner: web.AppRunner
+    received: list[tuple[int, bytes]] = field(default_factory=list)
+
+    def payloads_from(self, peer: int) -> list[bytes]:
+        return [payload for sender, payload in self.received if sender == peer]
+
+
+async def echo_request(peer: int, payload: bytes) -> bytes:
+    return b"answer to %d: " % peer + payload
+
+
+class Cluster:
+    """``size`` validators; node i listens on ports[i] and the lower index of each pair dials."""
+
+    def __init__(self, size: int) -> None:
+        self.keys = [PrivateKey.from_secret(7_000 + index) for index in range(size)]
+        self.validator_keys = [key.public_key.data for key in self.keys]
+        self.sockets = [bind_socket() for _ in range(size)]
+        self.ports = [sock.getsockname()[1] for sock in self.sockets]
+        self.nodes: dict[int, Node] = {}
+        self.extra_runners: list[web.AppRunner] = []
+        self.extra_networks: list[PeerNetwork] = []
+
+    def get_urls(self, index: int) -> dict[int, str]:
+        return {peer: f"ws://127.0.0.1:{port}/p2p" for peer, port in enumerate(self.ports) if peer != index}
+
+    async def start_node(
+        self,
+        index: int,
+        settings: P2PSettings = FAST,
+        on_request: Callable[[int, bytes], Awaitable[bytes]] | None = echo_request,
+    ) -> Node:
+        received: list[tuple[int, bytes]] = []
+        network = PeerNetwork(
+            chain_id=CHAIN_ID,
+            validator_keys=self.validator_keys,
+            self_index=index,
+            key=self.keys[index],
+            peer_urls=self.get_urls(index),
+            on_message=lambda peer, payload: received.append((peer, payload)),
+            on_request=on_request,
+            settings=settings,
+        )
+        runner = await serve(network, self.sockets[index])
+        await network.start()
+        node = Node(index, network, runner, received)
+        self.nodes[index] = node
+        return node
+
+    async def start_all(self, settings: P2PSettings = FAST) -> list[Node]:
+        nodes = [await self.start_node(index, settings) for index in range(len(self.keys))]
+        await self.wait_all_connected()
+        return nodes
+
+    async def wait_all_connected(self) -> None:
+        for index, node in self.nodes.items():
+            others = sorted(set(self.nodes) - {index})
+            await wait_until(lambda node=node, others=others: node.network.connected_peers() == others,
+                             f"node {index} linked to {others}")
+
+    async def stop_node(self, index: int) -> None:
+        node = self.nodes.pop(index)
+        await node.network.stop()
+        await node.runner.cleanup()
+        # The port must stay ours for a restart: bind a fresh listening socket to it.
+        self.sockets[index] = bind_socket(self.ports[index])
+
+    async def start_stranger(
+        self,
+        *,
+        key: PrivateKey,
+        validator_keys: Sequence[bytes],
+        self_index: int,
+        peer_urls: Mapping[int, str],
+        chain_id: str = CHAIN_ID,
+        listen: bool = False,
+    ) -> PeerNetwork:
+        """A PeerNetwork outside the cluster's genesis (an impostor), optionally listening too."""
+        network = PeerNetwork(
+            chain_id=chain_id, validator_keys=validator_keys, self_index=self_index, key=key,
+            peer_urls=peer_urls, on_message=lambda peer, payload: None, settings=FAST,
+        )
+        self.extra_networks.append(network)
+        if listen:
+            sock = bind_socket()
+            self.extra_runners.append(await serve(network, sock))
+        await network.start()
+        return network
+
+    async def close(self) -> None:
+        for index in list(self.nodes):
+            await self.stop_node(index)
+        for network in self.extra_networks:
+            await network.stop()
+        for runner in self.extra_runners:
+            await runner.cleanup()
+        for sock in self.sockets:
+            sock.close()
+
+
+async def serve(network: PeerNetwork, sock: socket.socket) -> web.AppRunner:
+    app = web.Application()
+    network.add_routes(app)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    return runner
