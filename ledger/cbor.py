@@ -52,7 +52,10 @@ def validate_value(value: Value, *, depth: int) -> None:
     """Raise DecodeError unless ``value`` lies within the canonical value space."""
     if depth > DEPTH_MAX:
         raise DecodeError(f"value is nested deeper than {DEPTH_MAX} levels")
-    if value is None or isinstance(value, bool | str | bytes):
+    if value is None or isinstance(value, bool | bytes):
+        return
+    if isinstance(value, str):
+        validate_text(value)
         return
     if isinstance(value, int):
         if not INT_MIN <= value <= INT_MAX:
@@ -66,9 +69,24 @@ def validate_value(value: Value, *, depth: int) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise DecodeError("map keys must be text strings")
+            validate_text(key)
             validate_value(item, depth=depth + 1)
         return
     raise DecodeError(f"type {type(value).__name__} is not allowed in HubLedger CBOR")
+
+
+def validate_text(value: str) -> None:
+    """Raise DecodeError unless ``value`` has a UTF-8 encoding.
+
+    Python strings may hold lone surrogates (json.loads makes one of "\\ud800");
+    they have no CBOR encoding, so they are refused here rather than deep in the encoder.
+    """
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DecodeError("text holds a lone surrogate and is not valid Unicode") from None
 
 
 def expect_map(value: Value, required: Sequence[str], what: str) -> Mapping[str, Value]:
@@ -108,6 +126,7 @@ def expect_text(value: Value, what: str, *, size_max: int = 256) -> str:
         raise DecodeError(f"{what} must be a text string")
     if len(value) > size_max:
         raise DecodeError(f"{what} is longer than {size_max} characters")
+    validate_text(value)
     return value
 
 
