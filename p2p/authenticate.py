@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiohttp import WSMsgType
 
@@ -12,8 +12,10 @@ from ledger.keys import PrivateKey
 from p2p.errors import HandshakeRefused
 from p2p.handshake import (
     Hello,
+    decode_accept,
     decode_hello,
     decode_proof,
+    encode_accept,
     encode_hello,
     encode_proof,
     get_hello_refusal,
@@ -32,11 +34,13 @@ async def authenticate_peer(
     key: PrivateKey,
     expected_index: int | None,
     timeout_ms: int,
+    get_refusal: Callable[[int], str | None],
 ) -> int:
     """Prove who we are and check who the other side is; returns its validator index.
 
     Raises HandshakeRefused, whose ``code`` says why, for anything but a
-    validator of this chain proving its index in time.
+    validator of this chain proving its index in time; ``get_refusal`` may
+    refuse a proven validator too (a ban), before we accept.
     """
     try:
         async with asyncio.timeout(timeout_ms / 1000):
@@ -54,22 +58,33 @@ async def authenticate_peer(
                 raise HandshakeRefused(f"peer claiming index {hello.index} refused: {refusal}", code=refusal)
             await ws.send_bytes(encode_proof(key, chain_id, self_index, hello.challenge))
             signature = decode_proof(await _receive_binary(ws))
+            _check_proof(signature, chain_id, validator_keys, hello.index, challenge)
+            refusal = get_refusal(hello.index)
+            if refusal is not None:
+                raise HandshakeRefused(f"validator {hello.index} refused: {refusal}", code=refusal)
+            await ws.send_bytes(encode_accept())
+            decode_accept(await _receive_binary(ws))
     except TimeoutError:
         raise HandshakeRefused("handshake timed out", code="timeout") from None
     except DecodeError as error:
         raise HandshakeRefused(f"malformed handshake frame: {error.message}", code="malformed") from None
     except SEND_ERRORS as error:
         raise HandshakeRefused(f"link lost during handshake: {error}", code="closed") from None
+    return hello.index
+
+
+def _check_proof(
+    signature: bytes, chain_id: str, validator_keys: Sequence[bytes], peer_index: int, challenge: bytes
+) -> None:
     valid = is_proof_valid(
         signature,
         chain_id=chain_id,
         validator_keys=validator_keys,
-        peer_index=hello.index,
+        peer_index=peer_index,
         own_challenge=challenge,
     )
     if not valid:
-        raise HandshakeRefused(f"signature for index {hello.index} does not verify", code="bad_signature")
-    return hello.index
+        raise HandshakeRefused(f"signature for index {peer_index} does not verify", code="bad_signature")
 
 
 async def _receive_binary(ws: WebSocket) -> bytes:
@@ -79,4 +94,6 @@ async def _receive_binary(ws: WebSocket) -> bytes:
         return data
     if message.type is WSMsgType.TEXT:
         raise DecodeError("handshake frames are binary")
+    if message.type is WSMsgType.CLOSE and message.extra:
+        raise HandshakeRefused(f"the other side refused us: {message.extra}", code="refused_by_peer")
     raise HandshakeRefused(f"link closed during handshake ({message.type.name})", code="closed")

@@ -9,7 +9,10 @@ on another link, another chain or under another validator's name.
 
 A hello is checked before we sign anything (wrong chain, an index that is not
 a validator, or not the one we dialled, ends the link); the proof is checked
-against the key genesis gives for the claimed index.
+against the key genesis gives for the claimed index. Last, each side that is
+satisfied (and has not banned the other) sends an accept frame, and a link
+counts as up only once both accepts crossed: neither side ever believes in a
+link the other refused.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ledger import cbor
+from ledger.errors import DecodeError
 from ledger.keys import SIGNATURE_BYTES, PrivateKey, verify_signature
 
 HANDSHAKE_DOMAIN = "hubledger/p2p-handshake/v1"
@@ -101,3 +105,14 @@ def is_proof_valid(
 ) -> bool:
     message = compute_proof_message(chain_id, peer_index, own_challenge)
     return verify_signature(validator_keys[peer_index], message, signature)
+
+
+def encode_accept() -> bytes:
+    return cbor.encode({"accept": True})
+
+
+def decode_accept(data: bytes) -> None:
+    value = cbor.decode(data, bytes_max=HANDSHAKE_FRAME_BYTES_MAX)
+    fields = cbor.expect_map(value, ("accept",), "handshake accept")
+    if fields["accept"] is not True:
+        raise DecodeError("handshake accept must be true")

@@ -60,7 +60,6 @@ from p2p.stats import PeerStats
 
 P2P_PATH = "/p2p"
 CLOSE_REFUSED = 4001
-CLOSE_BANNED = 4003
 CLOSE_FAULTS = 4004
 
 DEFAULT_SETTINGS = P2PSettings()
@@ -365,6 +364,7 @@ class PeerNetwork:
                 key=self._key,
                 expected_index=expected_index,
                 timeout_ms=self.settings.handshake_timeout_ms,
+                get_refusal=self._get_refusal,
             )
         except HandshakeRefused as refusal:
             self._refused[refusal.code] += 1
@@ -375,15 +375,15 @@ class PeerNetwork:
         finally:
             self._handshaking.discard(ws)
 
+    def _get_refusal(self, peer: int) -> str | None:
+        if self._stopping:
+            return "stopping"
+        return "banned" if self._is_banned(self._peers[peer]) else None
+
     async def _run_link(self, peer: int, ws: WebSocket) -> None:
         state = self._peers[peer]
         if self._stopping:
             await ws.close()
-            return
-        if self._is_banned(state):
-            self._refused["banned"] += 1
-            self._log.info("peer_refused", peer=peer, reason="banned")
-            await ws.close(code=CLOSE_BANNED, message=b"banned")
             return
         link = Link(peer=peer, ws=ws, queue=state.queue, stats=state.stats, get_rule=self._get_rule,
                     on_frame=self._on_frame, on_fault=self.report_fault)

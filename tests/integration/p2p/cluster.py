@@ -101,8 +101,7 @@ class Cluster:
     async def wait_all_connected(self) -> None:
         for index, node in self.nodes.items():
             others = sorted(set(self.nodes) - {index})
-            await wait_until(lambda node=node, others=others: node.network.connected_peers() == others,
-                             f"node {index} linked to {others}")
+            await wait_until(_is_linked_to(node, others), f"node {index} linked to {others}")
 
     async def stop_node(self, index: int) -> None:
         node = self.nodes.pop(index)
@@ -119,16 +118,15 @@ class Cluster:
         self_index: int,
         peer_urls: Mapping[int, str],
         chain_id: str = CHAIN_ID,
-        listen: bool = False,
+        sock: socket.socket | None = None,
     ) -> PeerNetwork:
-        """A PeerNetwork outside the cluster's genesis (an impostor), optionally listening too."""
+        """A PeerNetwork outside the cluster's genesis (an impostor), listening on ``sock`` if given."""
         network = PeerNetwork(
             chain_id=chain_id, validator_keys=validator_keys, self_index=self_index, key=key,
             peer_urls=peer_urls, on_message=lambda peer, payload: None, settings=FAST,
         )
         self.extra_networks.append(network)
-        if listen:
-            sock = bind_socket()
+        if sock is not None:
             self.extra_runners.append(await serve(network, sock))
         await network.start()
         return network
@@ -151,3 +149,7 @@ async def serve(network: PeerNetwork, sock: socket.socket) -> web.AppRunner:
     await runner.setup()
     await web.SockSite(runner, sock).start()
     return runner
+
+
+def _is_linked_to(node: Node, peers: list[int]) -> Callable[[], bool]:
+    return lambda: node.network.connected_peers() == peers
