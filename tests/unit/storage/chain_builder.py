@@ -78,12 +78,12 @@ def make_receipts(transactions: Sequence[Transaction]) -> tuple[Receipt, ...]:
     )
 
 
-def make_certificate(block: Block, *, view: int = 0) -> CommitCertificate:
+def make_certificate(
+    block: Block, *, view: int = 0, validator_keys: Sequence[PrivateKey] | None = None
+) -> CommitCertificate:
     payload = compute_commit_payload(CHAIN_ID, View(view), block.height, block.hash)
-    votes = tuple(
-        Vote(ValidatorIndex(index), key.sign(payload))
-        for index, key in enumerate(get_validator_keys()[:QUORUM])
-    )
+    keys = get_validator_keys() if validator_keys is None else validator_keys
+    votes = tuple(Vote(ValidatorIndex(index), key.sign(payload)) for index, key in enumerate(keys[:QUORUM]))
     return CommitCertificate(block.height, View(view), block.hash, votes)
 
 
@@ -95,6 +95,7 @@ def make_block(
     transactions: tuple[Transaction, ...],
     changes: StateChanges,
     view: int = 0,
+    validator_keys: Sequence[PrivateKey] | None = None,
 ) -> CommittedBlock:
     header = BlockHeader(
         chain_id=CHAIN_ID,
@@ -108,19 +109,25 @@ def make_block(
         state_digest=compute_state_digest(previous_digest, changes),
     )
     block = Block(header, transactions)
-    return CommittedBlock(
-        block, make_certificate(block, view=view), make_receipts(transactions), tuple(changes)
-    )
+    certificate = make_certificate(block, view=view, validator_keys=validator_keys)
+    return CommittedBlock(block, certificate, make_receipts(transactions), tuple(changes))
 
 
 class ChainBuilder:
     """Builds the next block on top of the last one it was told was committed."""
 
-    def __init__(self, *, genesis_hash: Hash = GENESIS_HASH, genesis_digest: Hash = GENESIS_DIGEST) -> None:
+    def __init__(
+        self,
+        *,
+        genesis_hash: Hash = GENESIS_HASH,
+        genesis_digest: Hash = GENESIS_DIGEST,
+        validator_keys: Sequence[PrivateKey] | None = None,
+    ) -> None:
         self.height = 0
         self.previous_hash = genesis_hash
         self.previous_digest = genesis_digest
         self.next_nonce = 0
+        self.validator_keys = validator_keys
 
     def build(self, *, transaction_count: int = 3, changes: StateChanges | None = None) -> CommittedBlock:
         """The block at the next height (the builder does not advance until ``advance``)."""
@@ -133,12 +140,17 @@ class ChainBuilder:
             previous_digest=self.previous_digest,
             transactions=make_transactions(self.next_nonce, transaction_count),
             changes=changes,
+            validator_keys=self.validator_keys,
         )
 
     def advance(self, committed: CommittedBlock) -> CommittedBlock:
-        header = committed.block.header
-        self.height = header.height
-        self.previous_hash = committed.block.hash
-        self.previous_digest = header.state_digest
-        self.next_nonce += len(committed.block.transactions)
+        self.resume(committed.block)
         return committed
+
+    def resume(self, block: Block) -> None:
+        """Build on top of ``block`` from now on (for example the latest block of a reopened store)."""
+        self.height = block.height
+        self.previous_hash = block.hash
+        self.previous_digest = block.header.state_digest
+        if block.transactions:
+            self.next_nonce = block.transactions[-1].nonce + 1
