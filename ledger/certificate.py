@@ -100,6 +100,9 @@ def validate_certificate(
     height: Height,
 ) -> None:
     """Raise CertificateInvalid unless a quorum of distinct validators signed COMMIT for this block."""
+    if not validator_keys:
+        # compute_quorum(0) is 0, so an empty certificate would otherwise "prove" any block.
+        raise CertificateInvalid("no validator set to check the certificate against")
     if certificate.block_hash != block_hash or certificate.height != height:
         raise CertificateInvalid(f"certificate is for another block than the one at height {height}")
     payload = compute_commit_payload(chain_id, certificate.view, height, block_hash)

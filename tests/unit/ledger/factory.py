@@ -5,8 +5,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ledger.block import Block, BlockHeader, compute_transactions_root
+from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
 from ledger.keys import CURVE_ORDER, PrivateKey
 from ledger.transaction import Transaction
+from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 
 CHAIN_ID = "hubledger-test"
 
@@ -33,3 +36,38 @@ def make_transaction(
 def flip_to_high_s(signature: bytes) -> bytes:
     s = int.from_bytes(signature[32:], "big")
     return signature[:32] + (CURVE_ORDER - s).to_bytes(32, "big")
+
+
+def make_block(transactions: tuple[Transaction, ...] = (), *, height: int = 1, view: int = 0) -> Block:
+    header = BlockHeader(
+        chain_id=CHAIN_ID,
+        height=Height(height),
+        previous_hash=Hash(b"\x11" * 32),
+        view=View(view),
+        timestamp_ms=TimestampMs(1_700_000_000_000),
+        proposer=ValidatorIndex(view % 4),
+        transactions_root=compute_transactions_root(transactions),
+        transaction_count=len(transactions),
+        state_digest=Hash(b"\x22" * 32),
+    )
+    return Block(header, transactions)
+
+
+def get_validator_keys(count: int = 4) -> tuple[bytes, ...]:
+    return tuple(get_key(100 + index + 1).public_key.data for index in range(count))
+
+
+def make_vote(index: int, block: Block, *, view: int | None = None, chain_id: str = CHAIN_ID) -> Vote:
+    payload = compute_commit_payload(
+        chain_id, View(block.header.view if view is None else view), block.height, block.hash
+    )
+    return Vote(ValidatorIndex(index), get_key(100 + index + 1).sign(payload))
+
+
+def make_certificate(block: Block, voters: tuple[int, ...] = (0, 1, 2)) -> CommitCertificate:
+    return CommitCertificate(
+        height=block.height,
+        view=block.header.view,
+        block_hash=block.hash,
+        votes=tuple(make_vote(index, block) for index in voters),
+    )
