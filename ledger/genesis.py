@@ -93,6 +93,8 @@ class Genesis:
             document = json.loads(path.read_text())
         except OSError as error:
             raise DecodeError(f"cannot read genesis file {path}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise DecodeError(f"genesis file {path} is not UTF-8 text") from None
         except json.JSONDecodeError as error:
             raise DecodeError(f"genesis file {path} is not JSON: {error}") from None
         try:
@@ -111,6 +113,9 @@ class Genesis:
             raise DecodeError("genesis names no validators")
         if len({v.name for v in validators}) != len(validators):
             raise DecodeError("two validators in genesis share a name")
+        if len({v.public_key for v in validators}) != len(validators):
+            # One key under two indices would cast two votes in every certificate.
+            raise DecodeError("two validators in genesis share a public key")
         accounts = tuple(
             _account_from_json(item)
             for item in cbor.expect_list(fields["accounts"], "accounts", count_max=100_000)
