@@ -1,0 +1,335 @@
+"""PBFT messages between validators, and the one door through which they enter.
+
+Every message travels as a ``SignedMessage`` envelope: the chain id, a kind, the
+sender's validator index, a body and the sender's signature, in canonical CBOR.
+A COMMIT's signature is over ``ledger.certificate.compute_commit_payload`` so
+that a quorum of COMMITs is a block's commit certificate, verbatim. Every other
+message is signed over a domain-tagged encoding of (chain id, kind, sender,
+body). Messages nested in VIEW-CHANGE and NEW-VIEW are carried as their own
+signed encodings and pass through the same door, so a replica only ever sees
+messages whose every signature was checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from consensus.errors import PeerFault
+from ledger import cbor
+from ledger.block import Block
+from ledger.certificate import compute_commit_payload
+from ledger.errors import DecodeError, TooLarge
+from ledger.hashing import Domain, compute_hash
+from ledger.keys import SIGNATURE_BYTES, PrivateKey, verify_signature
+from ledger.limits import BLOCK_BYTES_MAX, BLOCK_TRANSACTIONS_MAX, TEXT_MAX, VALIDATORS_MAX
+from ledger.transaction import Transaction
+from ledger.types import HASH_BYTES, Hash, Height, ValidatorIndex, View
+
+SIGNING_PREFIX = b"hubledger/consensus\n"
+# A NEW-VIEW carries a quorum of VIEW-CHANGEs, each with the prepared blocks of a
+# window; the bound admits a few full windows of full blocks.
+MESSAGE_BYTES_MAX = 4 * BLOCK_BYTES_MAX
+PREPARED_MAX = 1024  # prepared certificates in one VIEW-CHANGE (window_max is at most 1024)
+NESTING_MAX = 2  # NEW-VIEW > VIEW-CHANGE > PRE-PREPARE
+
+
+@dataclass(frozen=True)
+class PrePrepare:
+    view: View
+    height: Height
+    block: Block
+
+    kind = "pre_prepare"
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {"view": self.view, "height": self.height, "block": self.block.encode()}
+
+
+@dataclass(frozen=True)
+class Prepare:
+    view: View
+    height: Height
+    block_hash: Hash
+
+    kind = "prepare"
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {"view": self.view, "height": self.height, "block_hash": self.block_hash}
+
+
+@dataclass(frozen=True)
+class Commit:
+    view: View
+    height: Height
+    block_hash: Hash
+
+    kind = "commit"
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {"view": self.view, "height": self.height, "block_hash": self.block_hash}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    height: Height
+    block_hash: Hash
+
+    kind = "checkpoint"
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {"height": self.height, "block_hash": self.block_hash}
+
+
+@dataclass(frozen=True)
+class PreparedCertificate:
+    """A PRE-PREPARE and a quorum less one of matching PREPAREs from other validators."""
+
+    pre_prepare: SignedMessage
+    prepares: tuple[SignedMessage, ...]
+
+    @property
+    def proposal(self) -> PrePrepare:
+        body = self.pre_prepare.body
+        if not isinstance(body, PrePrepare):
+            raise TypeError("a prepared certificate holds a PRE-PREPARE")  # decode guarantees it
+        return body
+
+    def to_cbor_list(self) -> list[Any]:
+        return [self.pre_prepare.encode(), [prepare.encode() for prepare in self.prepares]]
+
+
+@dataclass(frozen=True)
+class ViewChange:
+    view: View  # the view the sender moves to
+    checkpoint_height: Height
+    checkpoint_hash: Hash
+    checkpoint_proof: tuple[SignedMessage, ...]  # a quorum of CHECKPOINTs; empty at the start
+    prepared: tuple[PreparedCertificate, ...]  # above the checkpoint, highest view per height
+
+    kind = "view_change"
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {
+            "view": self.view,
+            "checkpoint_height": self.checkpoint_height,
+            "checkpoint_hash": self.checkpoint_hash,
+            "checkpoint_proof": [message.encode() for message in self.checkpoint_proof],
+            "prepared": [certificate.to_cbor_list() for certificate in self.prepared],
+        }
+
+
+@dataclass(frozen=True)
+class NewView:
+    view: View
+    view_changes: tuple[SignedMessage, ...]
+    pre_prepares: tuple[SignedMessage, ...]  # re-proposals of the prepared blocks, in height order
+
+    kind = "new_view"
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {
+            "view": self.view,
+            "view_changes": [message.encode() for message in self.view_changes],
+            "pre_prepares": [message.encode() for message in self.pre_prepares],
+        }
+
+
+@dataclass(frozen=True)
+class RequestBatch:
+    """Client transactions a backup forwards to the primary."""
+
+    transactions: tuple[Transaction, ...]
+
+    kind = "request_batch"
+
+    def to_cbor_map(self) -> dict[str, Any]:
+        return {"transactions": [transaction.encoded for transaction in self.transactions]}
+
+
+Body = PrePrepare | Prepare | Commit | Checkpoint | ViewChange | NewView | RequestBatch
+
+
+@dataclass(frozen=True)
+class SignedMessage:
+    chain_id: str
+    sender: ValidatorIndex
+    body: Body
+    signature: bytes
+
+    @property
+    def kind(self) -> str:
+        return self.body.kind
+
+    @cached_property
+    def encoded(self) -> bytes:
+        return cbor.encode(
+            {
+                "chain_id": self.chain_id,
+                "kind": self.body.kind,
+                "sender": self.sender,
+                "body": self.body.to_cbor_map(),
+                "signature": self.signature,
+            }
+        )
+
+    def encode(self) -> bytes:
+        return self.encoded
+
+    @cached_property
+    def id(self) -> Hash:
+        return compute_hash(Domain.TRANSACTION, SIGNING_PREFIX + self.encoded)
+
+
+def compute_signing_payload(body: Body, *, chain_id: str, sender: ValidatorIndex) -> bytes:
+    if isinstance(body, Commit):
+        return compute_commit_payload(chain_id, body.view, body.height, body.block_hash)
+    envelope = {"chain_id": chain_id, "kind": body.kind, "sender": sender, "body": body.to_cbor_map()}
+    return SIGNING_PREFIX + cbor.encode(envelope)
+
+
+def sign_message(body: Body, *, chain_id: str, sender: ValidatorIndex, key: PrivateKey) -> SignedMessage:
+    signature = key.sign(compute_signing_payload(body, chain_id=chain_id, sender=sender))
+    return SignedMessage(chain_id, sender, body, signature)
+
+
+def decode_message(data: bytes, *, chain_id: str, validator_keys: Sequence[bytes]) -> SignedMessage:
+    """Decode and verify a peer's message and every message nested in it.
+
+    Raises PeerFault with reason ``too_large``, ``malformed``, ``other_chain``,
+    ``non_member`` or ``bad_signature``.
+    """
+    return _Decoder(chain_id, validator_keys, verify=True).decode(data, depth=0)
+
+
+def parse_message(data: bytes, *, chain_id: str | None = None) -> SignedMessage:
+    """Decode a message's structure without checking signatures (stored evidence, own log)."""
+    return _Decoder(chain_id, (), verify=False).decode(data, depth=0)
+
+
+def is_signed_by(message: SignedMessage, validator_keys: Sequence[bytes]) -> bool:
+    if not 0 <= message.sender < len(validator_keys):
+        return False
+    payload = compute_signing_payload(message.body, chain_id=message.chain_id, sender=message.sender)
+    return verify_signature(validator_keys[message.sender], payload, message.signature)
+
+
+class _Decoder:
+    def __init__(self, chain_id: str | None, validator_keys: Sequence[bytes], *, verify: bool) -> None:
+        self.chain_id = chain_id
+        self.validator_keys = validator_keys
+        self.verify = verify
+        self.body_decoders: dict[str, Callable[[Any, int], Body]] = {
+            "pre_prepare": self._pre_prepare,
+            "prepare": lambda value, depth: Prepare(*_vote_fields(value, "prepare")),
+            "commit": lambda value, depth: Commit(*_vote_fields(value, "commit")),
+            "checkpoint": self._checkpoint,
+            "view_change": self._view_change,
+            "new_view": self._new_view,
+            "request_batch": self._request_batch,
+        }
+
+    def decode(self, data: bytes, *, depth: int) -> SignedMessage:
+        try:
+            value = cbor.decode(data, bytes_max=MESSAGE_BYTES_MAX)
+            fields = cbor.expect_map(value, ("chain_id", "kind", "sender", "body", "signature"), "message")
+            chain_id = cbor.expect_text(fields["chain_id"], "chain_id", size_max=TEXT_MAX)
+            if self.chain_id is not None and chain_id != self.chain_id:
+                raise PeerFault("other_chain", f"message is for chain {chain_id!r}")
+            kind = cbor.expect_text(fields["kind"], "kind", size_max=32)
+            sender = ValidatorIndex(cbor.expect_int(fields["sender"], "sender", high=VALIDATORS_MAX))
+            signature = cbor.expect_bytes(fields["signature"], "signature", size=SIGNATURE_BYTES)
+            decode_body = self.body_decoders.get(kind)
+            if decode_body is None:
+                raise PeerFault("malformed", f"unknown message kind {kind!r}")
+            body = decode_body(fields["body"], depth)
+        except TooLarge as error:
+            raise PeerFault("too_large", error.message) from None
+        except DecodeError as error:
+            raise PeerFault("malformed", error.message) from None
+        message = SignedMessage(chain_id, sender, body, signature)
+        message.__dict__["encoded"] = bytes(data)  # canonical, so identical to re-encoding
+        if self.verify:
+            if sender >= len(self.validator_keys):
+                raise PeerFault("non_member", f"sender {sender} is not a validator")
+            if not is_signed_by(message, self.validator_keys):
+                raise PeerFault("bad_signature", f"the {kind} of validator {sender} does not verify")
+        return message
+
+    def _nested(self, value: Any, depth: int, kind: str) -> SignedMessage:
+        if depth >= NESTING_MAX:
+            raise PeerFault("malformed", "messages are nested too deeply")
+        data = cbor.expect_bytes(value, f"nested {kind}", size_max=MESSAGE_BYTES_MAX)
+        message = self.decode(data, depth=depth + 1)
+        if message.kind != kind:
+            raise PeerFault("malformed", f"expected a nested {kind}, found a {message.kind}")
+        return message
+
+    def _pre_prepare(self, value: Any, depth: int) -> PrePrepare:
+        fields = cbor.expect_map(value, ("view", "height", "block"), "pre_prepare")
+        block = Block.decode(cbor.expect_bytes(fields["block"], "block", size_max=BLOCK_BYTES_MAX))
+        height = Height(cbor.expect_int(fields["height"], "height"))
+        if block.height != height:
+            raise PeerFault("malformed", "pre-prepare height differs from its block's height")
+        if self.chain_id is not None and block.header.chain_id != self.chain_id:
+            raise PeerFault("other_chain", f"block is for chain {block.header.chain_id!r}")
+        return PrePrepare(View(cbor.expect_int(fields["view"], "view")), height, block)
+
+    def _checkpoint(self, value: Any, depth: int) -> Checkpoint:
+        fields = cbor.expect_map(value, ("height", "block_hash"), "checkpoint")
+        return Checkpoint(
+            Height(cbor.expect_int(fields["height"], "height")),
+            Hash(cbor.expect_bytes(fields["block_hash"], "block_hash", size=HASH_BYTES)),
+        )
+
+    def _view_change(self, value: Any, depth: int) -> ViewChange:
+        names = ("view", "checkpoint_height", "checkpoint_hash", "checkpoint_proof", "prepared")
+        fields = cbor.expect_map(value, names, "view_change")
+        proof = cbor.expect_list(fields["checkpoint_proof"], "checkpoint_proof", count_max=VALIDATORS_MAX)
+        prepared = []
+        for item in cbor.expect_list(fields["prepared"], "prepared", count_max=PREPARED_MAX):
+            pair = cbor.expect_list(item, "prepared certificate", count_max=2)
+            if len(pair) != 2:
+                raise PeerFault("malformed", "a prepared certificate is [pre-prepare, prepares]")
+            prepares = cbor.expect_list(pair[1], "prepares", count_max=VALIDATORS_MAX)
+            prepared.append(
+                PreparedCertificate(
+                    self._nested(pair[0], depth, "pre_prepare"),
+                    tuple(self._nested(prepare, depth, "prepare") for prepare in prepares),
+                )
+            )
+        return ViewChange(
+            View(cbor.expect_int(fields["view"], "view")),
+            Height(cbor.expect_int(fields["checkpoint_height"], "checkpoint_height")),
+            Hash(cbor.expect_bytes(fields["checkpoint_hash"], "checkpoint_hash", size=HASH_BYTES)),
+            tuple(self._nested(item, depth, "checkpoint") for item in proof),
+            tuple(prepared),
+        )
+
+    def _new_view(self, value: Any, depth: int) -> NewView:
+        fields = cbor.expect_map(value, ("view", "view_changes", "pre_prepares"), "new_view")
+        changes = cbor.expect_list(fields["view_changes"], "view_changes", count_max=VALIDATORS_MAX)
+        proposals = cbor.expect_list(fields["pre_prepares"], "pre_prepares", count_max=PREPARED_MAX)
+        return NewView(
+            View(cbor.expect_int(fields["view"], "view")),
+            tuple(self._nested(item, depth, "view_change") for item in changes),
+            tuple(self._nested(item, depth, "pre_prepare") for item in proposals),
+        )
+
+    def _request_batch(self, value: Any, depth: int) -> RequestBatch:
+        fields = cbor.expect_map(value, ("transactions",), "request_batch")
+        items = cbor.expect_list(fields["transactions"], "transactions", count_max=BLOCK_TRANSACTIONS_MAX)
+        return RequestBatch(
+            tuple(Transaction.decode(cbor.expect_bytes(item, "transaction")) for item in items)
+        )
+
+
+def _vote_fields(value: Any, what: str) -> tuple[View, Height, Hash]:
+    fields = cbor.expect_map(value, ("view", "height", "block_hash"), what)
+    return (
+        View(cbor.expect_int(fields["view"], "view")),
+        Height(cbor.expect_int(fields["height"], "height")),
+        Hash(cbor.expect_bytes(fields["block_hash"], "block_hash", size=HASH_BYTES)),
+    )

@@ -1,0 +1,25 @@
+"""A replica's state at a glance, for the node's status page and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ledger.types import Height, ValidatorIndex, View
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    view: View
+    primary: ValidatorIndex
+    is_primary: bool
+    committed_height: Height
+    stable_checkpoint_height: Height
+    in_flight: int  # proposed and not yet delivered, in this view
+    pending_transactions: int
+    view_change_in_progress: bool
+    view_changes: int
+    state_transfers: int
+    evidence_recorded: int
+    dropped: Mapping[str, int]  # messages dropped, by reason
+    blamed: Mapping[ValidatorIndex, int]  # bad state-transfer answers, by peer
