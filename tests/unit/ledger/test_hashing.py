@@ -1,0 +1,129 @@
+"""Domain-separated hashing, Merkle roots and paths, and the state digest."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.hashing import (
+    Domain,
+    compute_hash,
+    compute_merkle_path,
+    compute_merkle_root,
+    compute_root_from_path,
+    compute_state_digest,
+)
+
+
+def make_leaves(count: int) -> list[bytes]:
+    return [hashlib.sha256(b"tx %d" % index).digest() for index in range(count)]
+
+
+def test_domains_separate_equal_bytes() -> None:
+    digests = {compute_hash(domain, b"same bytes") for domain in Domain}
+    assert len(digests) == len(Domain)
+    assert len({domain.value for domain in Domain}) == len(Domain)
+
+
+def test_domain_tag_is_length_prefixed_so_tags_cannot_absorb_data() -> None:
+    # Without the length prefix, tag "hubledger/block" + data "x" would equal a tag
+    # "hubledger/blockx" + empty data; with it the boundary is fixed.
+    assert compute_hash(Domain.BLOCK, b"") == hashlib.sha256(b"\x0fhubledger/block").digest()
+    assert compute_hash(Domain.MERKLE_LEAF, b"x") != compute_hash(Domain.MERKLE_NODE, b"x")
+
+
+@pytest.mark.parametrize("size", range(1, 34))
+def test_every_merkle_path_leads_to_the_root(size: int) -> None:
+    leaves = make_leaves(size)
+    root = compute_merkle_root(leaves)
+    for index, leaf in enumerate(leaves):
+        path = compute_merkle_path(leaves, index)
+        assert len(path) <= max(1, (size - 1).bit_length())
+        assert compute_root_from_path(leaf, path) == root
+        # The path proves this leaf at this place, not another leaf.
+        assert compute_root_from_path(leaf + b"\x00", path) != root
+        if size > 1:
+            other = leaves[(index + 1) % size]
+            assert compute_root_from_path(other, path) != root
+
+
+def test_single_leaf_root_is_the_leaf_hash_and_empty_tree_has_its_own_root() -> None:
+    leaf = make_leaves(1)[0]
+    assert compute_merkle_root([leaf]) == compute_hash(Domain.MERKLE_LEAF, leaf)
+    assert compute_merkle_path([leaf], 0) == []
+    assert compute_merkle_root([]) == compute_hash(Domain.MERKLE_EMPTY, b"")
+    assert compute_merkle_root([]) != compute_merkle_root([b""])
+
+
+def test_odd_node_is_promoted_not_duplicated() -> None:
+    a, b, c = make_leaves(3)
+    assert compute_merkle_root([a, b, c]) != compute_merkle_root([a, b, c, c])
+    assert compute_merkle_root([a, b]) != compute_merkle_root([a, b, b])
+    for size in range(1, 33):
+        leaves = make_leaves(size)
+        assert compute_merkle_root(leaves) != compute_merkle_root([*leaves, leaves[-1]])
+
+
+def test_root_depends_on_order_and_on_every_leaf() -> None:
+    leaves = make_leaves(7)
+    root = compute_merkle_root(leaves)
+    assert compute_merkle_root(leaves[::-1]) != root
+    for index in range(7):
+        changed = list(leaves)
+        changed[index] = b"\x00" * 32
+        assert compute_merkle_root(changed) != root
+
+
+def test_inner_node_cannot_pose_as_a_leaf() -> None:
+    a, b = make_leaves(2)
+    pair = compute_hash(Domain.MERKLE_LEAF, a) + compute_hash(Domain.MERKLE_LEAF, b)
+    inner = compute_hash(Domain.MERKLE_NODE, pair)
+    assert compute_merkle_root([a, b]) == inner
+    assert compute_merkle_root([inner]) != inner
+
+
+@pytest.mark.parametrize("index", [-1, 3])
+def test_path_for_a_missing_leaf_is_refused(index: int) -> None:
+    with pytest.raises(IndexError):
+        compute_merkle_path(make_leaves(3), index)
+
+
+CHANGES = [(b"account/a", b"\x01"), (b"account/b", None), (b"nonce/a", b"\x05"), (b"supply", b"\x00" * 8)]
+
+
+def test_state_digest_does_not_depend_on_the_order_of_changes() -> None:
+    previous = b"\x07" * 32
+    digest = compute_state_digest(previous, CHANGES)
+    for permutation in itertools.permutations(CHANGES):
+        assert compute_state_digest(previous, list(permutation)) == digest
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    changes=st.dictionaries(st.binary(max_size=12), st.none() | st.binary(max_size=12), max_size=12),
+    seed=st.integers(0, 2**32),
+)
+def test_state_digest_is_order_free_for_any_writes(changes: dict[bytes, bytes | None], seed: int) -> None:
+    ordered = list(changes.items())
+    shuffled = list(ordered)
+    random.Random(seed).shuffle(shuffled)
+    assert compute_state_digest(b"", ordered) == compute_state_digest(b"", shuffled)
+
+
+def test_state_digest_tells_apart_what_changed() -> None:
+    previous = b"\x07" * 32
+    digest = compute_state_digest(previous, CHANGES)
+    variants = [
+        compute_state_digest(b"\x08" * 32, CHANGES),  # another parent state
+        compute_state_digest(previous, CHANGES[:-1]),  # a write missing
+        compute_state_digest(previous, [(b"account/b", b""), *CHANGES[:1], *CHANGES[2:]]),  # delete vs empty
+        compute_state_digest(previous, [(b"account/", b"a\x01"), *CHANGES[1:]]),  # key/value boundary moved
+        compute_state_digest(previous, []),
+    ]
+    assert digest not in variants
+    assert len(set(variants)) == len(variants)
