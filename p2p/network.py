@@ -120,12 +120,18 @@ class PeerNetwork:
         self._handshaking: set[WebSocket] = set()
         self._links: set[Link] = set()
         self._stopping = False
+        self._stopped: asyncio.Event | None = None
         self._log = log.bind(node=self_index)
 
     # Public API
 
     def add_routes(self, app: web.Application) -> None:
+        """Mount GET /p2p; shutting ``app`` down stops the network, so no open link holds the shutdown up."""
         app.router.add_get(P2P_PATH, self._on_websocket)
+        app.on_shutdown.append(self._on_app_shutdown)
+
+    async def _on_app_shutdown(self, app: web.Application) -> None:
+        await self.stop()
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession()
@@ -135,6 +141,11 @@ class PeerNetwork:
                 self._dialers.append(task)
 
     async def stop(self) -> None:
+        """Close every link, end our tasks and fail pending requests; calling it again is harmless."""
+        if self._stopped is not None:
+            await self._stopped.wait()
+            return
+        self._stopped = asyncio.Event()
         self._stopping = True
         for task in [*self._dialers, *self._tasks]:
             task.cancel()
@@ -144,14 +155,18 @@ class PeerNetwork:
             return_exceptions=True,
         )
         await asyncio.gather(*self._dialers, *self._tasks, return_exceptions=True)
-        waits = [link.finished.wait() for link in self._links]
+        waits = [asyncio.ensure_future(link.finished.wait()) for link in self._links]
         if waits:
-            await asyncio.wait([asyncio.ensure_future(wait) for wait in waits], timeout=CLOSE_TIMEOUT_S * 2)
+            _, late = await asyncio.wait(waits, timeout=CLOSE_TIMEOUT_S * 2)
+            for wait in late:
+                wait.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         self._dialers.clear()
         self._requests.fail_all("the network is stopping")
         if self._session is not None:
             await self._session.close()
             self._session = None
+        self._stopped.set()
 
     def send(self, peer: int, payload: bytes) -> None:
         self._validate_payload(payload)

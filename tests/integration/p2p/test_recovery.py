@@ -64,3 +64,16 @@ async def test_faults_past_the_limit_drop_the_link_until_the_ban_ends(
 
 def asyncio_time() -> float:
     return asyncio.get_running_loop().time()
+
+
+async def test_shutting_the_peer_app_down_first_is_prompt(make_cluster: Callable[[int], Cluster]) -> None:
+    # The node's runner cleans its aiohttp apps up before it stops the network: open links
+    # must not hold that shutdown up for aiohttp's shutdown timeout.
+    cluster = make_cluster(3)
+    nodes = await cluster.start_all()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await nodes[2].runner.cleanup()
+    await nodes[2].network.stop()
+    assert loop.time() - started < 1.0
+    await wait_until(lambda: nodes[0].network.connected_peers() == [1], "the others noticing")
