@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +87,14 @@ def test_genesis_round_trips_through_json_and_file(tmp_path: Path) -> None:
 def test_genesis_hash_changes_with_any_content() -> None:
     base = make_genesis().to_json()
     hashes = {Genesis.from_json(base).hash}
-    for change in (
+    changes: tuple[Callable[[dict[str, Any]], object], ...] = (
         lambda d: d.update(chain_id="hubledger-other"),
         lambda d: d.update(genesis_time_ms=1),
         lambda d: d["validators"].reverse(),
         lambda d: d["accounts"][1].update(balance=1_000_001),
         lambda d: d["accounts"][2].update(sponsor=""),
-    ):
+    )
+    for change in changes:
         document = copy.deepcopy(base)
         change(document)
         hashes.add(Genesis.from_json(document).hash)

@@ -70,7 +70,7 @@ def test_json_and_cbor_describe_the_same_transaction(args: dict[str, Any], nonce
     assert Transaction.decode(transaction.encoded).id == transaction.id
 
 
-TAMPERED = {
+TAMPERED: dict[str, Any] = {
     "chain_id": "hubledger-other",
     "sender": get_key(2).public_key.data,
     "nonce": 1,

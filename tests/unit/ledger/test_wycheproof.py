@@ -31,7 +31,7 @@ DER_FILE = VECTORS_DIR / "ecdsa_secp256r1_sha256_test.json"
 def load_vectors(path: Path) -> list[tuple[bytes, dict[str, Any]]]:
     """(compressed public key, test) for every test in the file, in file order."""
     document = json.loads(path.read_text())
-    vectors = []
+    vectors: list[tuple[bytes, dict[str, Any]]] = []
     for group in document["testGroups"]:
         assert group["publicKey"]["curve"] == "secp256r1" and group["sha"] == "SHA-256"
         key = PublicKey.from_uncompressed(bytes.fromhex(group["publicKey"]["uncompressed"])).data
