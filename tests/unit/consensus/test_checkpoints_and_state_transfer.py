@@ -1,0 +1,70 @@
+"""Checkpoints bound the log; a replica that fell behind catches up by fetching certified blocks."""
+
+from __future__ import annotations
+
+from consensus.actions import Fetch
+from consensus.journal import CHECKPOINT_KEY, get_key_height
+from tests.unit.consensus.harness import Cluster, make_transactions
+
+
+def test_stable_checkpoints_discard_the_log_below_them() -> None:
+    cluster = Cluster(4, seed=21, block_transactions_max=2, checkpoint_interval=5, window_max=4)
+    cluster.submit(make_transactions(0, 24))
+    assert cluster.run_until(cluster.all_reach(12))
+    cluster.run_until(lambda: False, deadline_ms=100)
+    for node in cluster.nodes:
+        assert node.replica.get_status().stable_checkpoint_height == 10
+        assert CHECKPOINT_KEY in node.log
+        heights = [get_key_height(key) for key in node.log]
+        assert all(height is None or height > 10 for height in heights), "log kept below the checkpoint"
+
+
+def test_cut_off_backup_catches_up_by_state_transfer() -> None:
+    cluster = Cluster(4, seed=22, block_transactions_max=2, checkpoint_interval=5, window_max=3)
+    cluster.cut.add(3)
+    cluster.submit(make_transactions(0, 40), to=[0, 1, 2])
+    assert cluster.run_until(cluster.all_reach(20, cluster.nodes[:3]))
+    assert cluster.nodes[3].height == 0
+
+    cluster.cut.clear()
+    cluster.submit(make_transactions(40, 20), to=[0, 1, 2])
+    assert cluster.run_until(cluster.all_reach(30))
+    cluster.assert_same_chain()
+    lagging = cluster.nodes[3]
+    assert lagging.fetches, "the lagging replica fetched"
+    assert lagging.replica.get_status().state_transfers >= 1
+    assert all(node.replica.get_status().view == 0 for node in cluster.nodes)  # no needless view change
+
+
+def test_bad_fetched_batch_is_blamed_and_another_peer_is_asked() -> None:
+    cluster = Cluster(4, seed=23, block_transactions_max=2, checkpoint_interval=5, window_max=3)
+    cluster.cut.add(3)
+    cluster.submit(make_transactions(0, 40), to=[0, 1, 2])
+    assert cluster.run_until(cluster.all_reach(20, cluster.nodes[:3]))
+    cluster.corrupt_fetch_from |= {0, 1}  # two peers answer with a certificate short of a quorum
+    cluster.cut.clear()
+    cluster.submit(make_transactions(40, 20), to=[0, 1, 2])
+    assert cluster.run_until(cluster.all_reach(30))
+    cluster.assert_same_chain()
+    lagging = cluster.nodes[3]
+    status = lagging.replica.get_status()
+    assert set(status.blamed) & {0, 1} and 2 not in status.blamed
+    assert status.dropped.get("fetch_bad_certificate", 0) >= 1
+    asked = [fetch.peer for fetch in lagging.fetches]
+    assert 2 in asked
+
+
+def test_on_fetched_refuses_blocks_that_do_not_link() -> None:
+    source = Cluster(1, seed=24, batch_delay_ms=0)
+    for nonce in range(3):
+        source.submit(make_transactions(nonce, 1))
+    chain = source.nodes[0].chain
+    assert len(chain) == 3
+
+    target = Cluster(1, seed=25)
+    replica = target.nodes[0].replica
+    actions = replica.on_fetched(0, [chain[1], chain[2]], target.now_ms)  # type: ignore[arg-type]
+    assert replica.committed_height == 0 and replica.get_status().dropped == {"fetch_gap": 1}
+    assert not [action for action in actions if isinstance(action, Fetch)]  # not fetching: nothing asked
+    target.run(0, replica.on_fetched(0, chain, target.now_ms))  # type: ignore[arg-type]
+    assert target.nodes[0].hashes == source.nodes[0].hashes

@@ -1,0 +1,74 @@
+"""View change: a silent or stalled primary is replaced and nothing prepared is lost."""
+
+from __future__ import annotations
+
+from consensus.messages import Commit, PrePrepare, SignedMessage
+from tests.unit.consensus.harness import Cluster, make_transactions
+
+
+def test_silent_primary_is_replaced_and_commits_resume() -> None:
+    cluster = Cluster(4, seed=2, block_transactions_max=5)
+    cluster.crashed.add(0)  # the primary of view 0 never says anything
+    cluster.submit(make_transactions(0, 10))
+    assert cluster.run_until(cluster.all_reach(2))
+    cluster.assert_same_chain()
+    for node in cluster.live():
+        status = node.replica.get_status()
+        assert status.view == 1 and status.primary == 1 and not status.view_change_in_progress
+        assert status.view_changes == 1
+    committed = sorted(tx.nonce for block, _ in cluster.nodes[1].chain for tx in block.transactions)
+    assert committed == list(range(10))  # the requests forwarded to the dead primary were not lost
+
+
+def test_two_dead_primaries_in_a_row_with_seven_validators() -> None:
+    cluster = Cluster(7, seed=4, block_transactions_max=5)
+    cluster.crashed |= {0, 1}
+    cluster.submit(make_transactions(0, 10))
+    assert cluster.run_until(cluster.all_reach(2))
+    cluster.assert_same_chain()
+    assert {node.replica.get_status().view for node in cluster.live()} == {2}
+
+
+def test_prepared_but_uncommitted_block_survives_the_view_change() -> None:
+    cluster = Cluster(4, seed=6, block_transactions_max=5)
+
+    def no_commits(sender: int, to: int, message: SignedMessage) -> bool:
+        return not isinstance(message.body, Commit)
+
+    cluster.filters.append(no_commits)
+    cluster.submit(make_transactions(0, 5))
+    assert cluster.run_until(lambda: all(1 in node.replica._prepared for node in cluster.nodes))
+    proposed = next(m.body.block for m in cluster.nodes[0].sent if isinstance(m.body, PrePrepare))
+    assert all(node.height == 0 for node in cluster.nodes)  # prepared everywhere, committed nowhere
+
+    cluster.crashed.add(0)
+    cluster.filters.clear()
+    assert cluster.run_until(cluster.all_reach(1))
+    cluster.assert_same_chain()
+    block, certificate = cluster.nodes[1].chain[0]
+    assert block.hash == proposed.hash  # the very same block, re-proposed with its original header
+    assert block.header.view == 0 and certificate.view == 1
+
+
+def test_view_timeout_doubles_while_no_view_succeeds() -> None:
+    cluster = Cluster(4, seed=8, view_timeout_ms=400, view_timeout_max_ms=1600)
+    cluster.crashed |= {0, 1}  # only two left: no quorum, no NEW-VIEW can ever form
+    cluster.submit(make_transactions(0, 3), to=[2, 3])
+    cluster.run_until(lambda: False, deadline_ms=20_000)
+    node = cluster.nodes[2]
+    status = node.replica.get_status()
+    assert status.view_change_in_progress and status.committed_height == 0
+    # request timeout 1000 ms, then 800, 1600, 1600, ... capped: about a dozen views in 20 s, not 50
+    assert 8 <= status.view_changes <= 16
+
+
+def test_commits_continue_across_many_blocks_after_the_view_change() -> None:
+    cluster = Cluster(4, seed=9, block_transactions_max=2, window_max=3)
+    cluster.submit(make_transactions(0, 6))
+    assert cluster.run_until(cluster.all_reach(3))
+    cluster.crashed.add(0)
+    cluster.submit(make_transactions(6, 20), to=[1, 2, 3])
+    assert cluster.run_until(cluster.all_reach(13))
+    cluster.assert_same_chain()
+    nonces = sorted(tx.nonce for block, _ in cluster.nodes[2].chain for tx in block.transactions)
+    assert nonces == list(range(26))
