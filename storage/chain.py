@@ -27,7 +27,7 @@ from ledger.errors import LedgerError
 from ledger.hashing import compute_state_digest
 from ledger.receipt import Receipt
 from ledger.transaction import Transaction
-from ledger.types import HASH_BYTES, Hash, Height
+from ledger.types import HASH_BYTES, UINT63_MAX, Hash, Height
 from storage import schema
 from storage.errors import BlockMismatch, ChainMismatch, CorruptRecord, HeightConflict, StorageError
 from storage.kv import KeyValueStore, WriteBatch
@@ -178,6 +178,9 @@ class ChainStore:
         return block.hash
 
     def get_block(self, height: int) -> Block | None:
+        """The block at ``height``; None when there is none (including heights no block can have)."""
+        if not 0 < height <= UINT63_MAX:
+            return None
         cached = self._blocks.get(height)
         if cached is not None:
             self._blocks.move_to_end(height)
@@ -208,6 +211,8 @@ class ChainStore:
         return block
 
     def get_certificate(self, height: int) -> CommitCertificate | None:
+        if not 0 < height <= UINT63_MAX:
+            return None
         key = schema.certificate_key(height)
         data = self._kv.get(key)
         return None if data is None else _decode(key, data, CommitCertificate.decode)
@@ -248,8 +253,8 @@ class ChainStore:
     def iterate_state(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Committed state entries whose key starts with ``prefix``, in key order."""
         skip = len(schema.STATE_PREFIX)
-        for key, value in self._kv.iterate(prefix=schema.state_key(prefix)):
-            yield key[skip:], value
+        pairs = self._kv.iterate(prefix=schema.state_key(prefix))  # opened now, so it reads as of now
+        return ((key[skip:], value) for key, value in pairs)
 
     # Internals
 

@@ -75,6 +75,8 @@ def test_committed_blocks_read_back_by_height_and_by_hash(
             height=block.height,
         )
     assert fresh.get_block(Height(4)) is None
+    assert fresh.get_block(Height(-1)) is None
+    assert fresh.get_block(Height(10**19)) is None  # a height a client may type, beyond any block
     assert fresh.get_header(Height(4)) is None
     assert fresh.get_certificate(Height(4)) is None
     assert fresh.get_block_by_hash(compute_hash(Domain.BLOCK, b"no such block")) is None
