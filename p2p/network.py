@@ -307,6 +307,8 @@ class PeerNetwork:
         if state.requests_inbound >= self.settings.requests_inbound_max:
             self._enqueue(state, make_error_frame(frame.request_id, "BUSY"), essential=True)
             return
+        # Counted here, not in the task: a burst read in one go must not slip past the limit.
+        state.requests_inbound += 1
         task = asyncio.create_task(self._answer(state, frame), name=f"p2p-answer-{state.index}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -314,7 +316,6 @@ class PeerNetwork:
     async def _answer(self, state: _Peer, frame: Frame) -> None:
         if self._on_request is None:
             raise RuntimeError("_answer runs only when an on_request handler exists")
-        state.requests_inbound += 1
         try:
             response = await self._on_request(state.index, frame.payload)
         except Exception as error:  # the handler's error becomes the peer's answer
