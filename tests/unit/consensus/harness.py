@@ -153,6 +153,7 @@ class Node:
 
 
 MessageFilter = Callable[[int, int, SignedMessage], bool]  # (sender, receiver, message) -> deliver?
+MessageRewriter = Callable[[int, int, SignedMessage], SignedMessage]
 
 
 class Cluster:
@@ -170,6 +171,7 @@ class Cluster:
         self.crashed: set[int] = set()
         self.cut: set[int] = set()  # partitioned from everyone
         self.filters: list[MessageFilter] = []
+        self.rewriters: list[MessageRewriter] = []  # a Byzantine sender's replacements
         self.corrupt_fetch_from: set[int] = set()
         self.nodes = [self._make_node(index, {}) for index in range(n)]
         for node in self.nodes:
@@ -270,6 +272,8 @@ class Cluster:
             return
         if not all(keep(sender, to, message) for keep in self.filters):
             return
+        for rewrite in self.rewriters:
+            message = rewrite(sender, to, message)
         self._push(self.now_ms + self._delay(), "message", to, (sender, message.encode()))
 
     # ---------------------------------------------------------------- the clock

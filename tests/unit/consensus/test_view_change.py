@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from consensus.messages import Commit, PrePrepare, SignedMessage
-from tests.unit.consensus.harness import Cluster, make_transactions
+from consensus.messages import Commit, NewView, PrePrepare, SignedMessage, sign_message
+from ledger.types import ValidatorIndex
+from tests.unit.consensus.harness import CHAIN_ID, Cluster, get_key, make_transactions
 
 
 def test_silent_primary_is_replaced_and_commits_resume() -> None:
@@ -72,3 +73,30 @@ def test_commits_continue_across_many_blocks_after_the_view_change() -> None:
     cluster.assert_same_chain()
     nonces = sorted(tx.nonce for block, _ in cluster.nodes[2].chain for tx in block.transactions)
     assert nonces == list(range(26))
+
+
+def test_new_view_that_drops_a_prepared_block_is_refused() -> None:
+    cluster = Cluster(4, seed=7, block_transactions_max=5)
+
+    def no_commits(sender: int, to: int, message: SignedMessage) -> bool:
+        return not isinstance(message.body, Commit)
+
+    def drop_reproposals(sender: int, to: int, message: SignedMessage) -> SignedMessage:
+        body = message.body
+        if sender != 1 or not isinstance(body, NewView) or not body.pre_prepares:
+            return message
+        forged = NewView(body.view, body.view_changes, ())  # "forget" the prepared block
+        return sign_message(forged, chain_id=CHAIN_ID, sender=ValidatorIndex(1), key=get_key(101))
+
+    cluster.filters.append(no_commits)
+    cluster.submit(make_transactions(0, 5))
+    assert cluster.run_until(lambda: all(1 in node.replica._prepared for node in cluster.nodes))
+    proposed = next(m.body.block for m in cluster.nodes[0].sent if isinstance(m.body, PrePrepare))
+    cluster.crashed.add(0)
+    cluster.filters.clear()
+    cluster.rewriters.append(drop_reproposals)
+    assert cluster.run_until(cluster.all_reach(1))
+    cluster.assert_same_chain()
+    assert cluster.nodes[2].chain[0][0].hash == proposed.hash
+    assert all(cluster.nodes[i].replica.faults.get("bad_new_view", 0) >= 1 for i in (2, 3))
+    assert all(node.replica.get_status().view == 2 for node in cluster.live())  # the liar was replaced
