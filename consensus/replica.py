@@ -154,6 +154,7 @@ class _FetchState:
     candidates: list[ValidatorIndex]
     tried: set[ValidatorIndex] = field(default_factory=set)
     peer: ValidatorIndex | None = None
+    progressed: bool = False  # some peer delivered blocks in this round
 
 
 class Replica:
@@ -202,9 +203,11 @@ class Replica:
         self._state_transfer_count = 0
         self._failed_views = 0
         self._fetch: _FetchState | None = None
-        self._far_commits: dict[ValidatorIndex, Height] = {}
+        self._heights_seen: dict[ValidatorIndex, Height] = {}
         self._batch_armed = False
         self._progress_armed = False
+        self._view_change_timer_armed = False
+        self._own_checkpoint: SignedMessage | None = None
         self._request_armed_ms: int | None = None
         self._last_delivery_ms = -1
         self._log_keys: dict[Height, list[bytes]] = {}
@@ -219,10 +222,7 @@ class Replica:
         """Resume after construction: re-send what the log says is in flight, arm timers."""
         self._now_ms = now_ms
         if self._changing:
-            own = self._own.get(("view_change", self._view, Height(0)))
-            if own is not None:
-                self._broadcast(own)
-            self._set_timer(Timer(TimerKind.VIEW_CHANGE, self._view), self._get_view_timeout_ms())
+            self._resend_view_change()
         else:
             self._resume_own_proposals()
             self._arm_progress_timer()
@@ -249,9 +249,7 @@ class Replica:
             self._try_propose(flush=False)
         elif added:
             self._forward(added)
-            if self._request_armed_ms is None and not self._changing:
-                self._request_armed_ms = now_ms
-                self._set_timer(Timer(TimerKind.REQUEST, self._view), self._config.request_timeout_ms)
+            self._arm_request_timer()
         return self._take_actions()
 
     def on_timer(self, timer: Timer, now_ms: int) -> list[Action]:
@@ -264,10 +262,9 @@ class Replica:
             self._on_request_timer(timer)
         elif timer.kind is TimerKind.VIEW_CHANGE:
             if self._changing and timer.view == self._view:
-                self._start_view_change(View(self._view + 1))
+                self._on_view_change_timer()
         elif timer.kind is TimerKind.FETCH and self._fetch is not None:
-            self._fetch.tried.clear()
-            self._fetch_next()
+            self._on_fetch_timer(self._fetch)
         return self._take_actions()
 
     def on_fetched(
@@ -277,16 +274,19 @@ class Replica:
         self._now_ms = now_ms
         delivered, fault = self._apply_fetched(blocks)
         if fault is not None:
-            self._blamed[peer] += 1
             self._drop(f"fetch_{fault}")
+            if fault != "empty":  # a peer that is behind too is not to blame
+                self._blamed[peer] += 1
         if delivered:
             self._after_delivery()
         fetch = self._fetch
+        if fetch is not None and delivered:
+            fetch.progressed = True
         if fetch is not None and peer == fetch.peer:
             if self._committed_height >= fetch.target:
                 self._finish_fetch()
             elif delivered and fault is None:
-                self._emit(Fetch(peer, Height(self._committed_height + 1), fetch.target))
+                self._send_fetch(peer, fetch.target)
             else:
                 self._fetch_next()
         return self._take_actions()
@@ -398,9 +398,9 @@ class Replica:
         if view > self._view + VIEWS_AHEAD_MAX:
             self._drop("view_too_far")
             return False
+        if isinstance(message.body, Commit):
+            self._note_height(message.sender, height)
         if height > self._committed_height + 2 * self._config.window_max:
-            if isinstance(message.body, Commit):
-                self._note_far_commit(message.sender, height)
             self._drop("beyond_window")
             return False
         if view < self._view:
@@ -627,21 +627,25 @@ class Replica:
             self._emit(CancelTimer(Timer(TimerKind.PROGRESS, self._view)))
         if self._request_armed_ms is not None:
             self._request_armed_ms = None
-            timer = Timer(TimerKind.REQUEST, self._view)
-            if self._pending and not self._is_primary() and not self._changing:
-                self._request_armed_ms = self._now_ms
-                self._set_timer(timer, self._config.request_timeout_ms)
-            else:
-                self._emit(CancelTimer(timer))
+            if not self._arm_request_timer():
+                self._emit(CancelTimer(Timer(TimerKind.REQUEST, self._view)))
         waiting = self._waiting_parent.pop(Height(self._committed_height + 1), None)
         if waiting is not None and isinstance(waiting.body, PrePrepare) and not self._changing:
             self._on_pre_prepare(waiting, waiting.body)
         self._try_propose(flush=False)
 
+    def _arm_request_timer(self) -> bool:
+        """A backup holding client requests expects the primary to make progress."""
+        if self._request_armed_ms is None and self._pending and not self._changing and not self._is_primary():
+            self._request_armed_ms = self._now_ms
+            self._set_timer(Timer(TimerKind.REQUEST, self._view), self._config.request_timeout_ms)
+        return self._request_armed_ms is not None
+
     def _arm_progress_timer(self) -> None:
         if self._progress_armed or self._changing:
             return
-        if any(slot.block is not None for slot in self._slots.values()):
+        waiting = any(slot.block is not None or slot.commits for slot in self._slots.values())
+        if waiting or self._stable.height > self._committed_height:
             self._progress_armed = True
             self._set_timer(Timer(TimerKind.PROGRESS, self._view), self._get_view_timeout_ms())
 
@@ -785,14 +789,12 @@ class Replica:
         if timer.view != self._view or self._changing or not self._progress_armed:
             return
         self._progress_armed = False
-        if not any(slot.block is not None for slot in self._slots.values()):
-            return
         lagging = self._find_progress_elsewhere()
         if lagging is not None:
             self._start_fetch(*lagging)  # the others are moving on: catch up, do not blame the primary
             self._arm_progress_timer()
-            return
-        self._start_view_change(View(self._view + 1))
+        elif any(slot.block is not None for slot in self._slots.values()):
+            self._start_view_change(View(self._view + 1))
 
     def _find_progress_elsewhere(self) -> tuple[Height, list[ValidatorIndex]] | None:
         if self._stable.height > self._committed_height:
@@ -811,6 +813,7 @@ class Replica:
 
     def _send_checkpoint(self, height: Height, block_hash: Hash) -> None:
         message = self._sign(Checkpoint(height, block_hash))
+        self._own_checkpoint = message
         self._broadcast(message)
         self._add_checkpoint_vote(message, height, block_hash)
 
@@ -818,6 +821,7 @@ class Replica:
         if body.height % self._config.checkpoint_interval != 0:
             self._drop("bad_checkpoint_height")
             return
+        self._note_height(message.sender, body.height)
         self._add_checkpoint_vote(message, body.height, body.block_hash)
 
     def _add_checkpoint_vote(self, message: SignedMessage, height: Height, block_hash: Hash) -> None:
@@ -851,6 +855,8 @@ class Replica:
         self._emit(Persist(((journal.CHECKPOINT_KEY, checkpoint.encode()),), tuple(deletes)))
         if height > self._committed_height + self._config.window_max:
             self._start_fetch(height, [message.sender for message in checkpoint.proof])
+        else:
+            self._arm_progress_timer()  # not there within a view timeout: fetch it
 
     # ------------------------------------------------------------------ view change
 
@@ -882,12 +888,17 @@ class Replica:
             )
         )
         self._broadcast(message)
-        self._set_timer(Timer(TimerKind.VIEW_CHANGE, view), self._get_view_timeout_ms())
+        self._view_change_timer_armed = False
+        self._set_timer(Timer(TimerKind.VIEW_CHANGE, view), self._get_view_timeout_ms())  # resend timer
         self._view_changes.setdefault(view, {})[self._index] = message
+        self._arm_view_change_timer()
+        self._check_lagging()
         self._future = [early for early in self._future if _get_view(early) >= view]
         self._try_new_view(view)
 
     def _on_view_change(self, message: SignedMessage, body: ViewChange) -> None:
+        if body.checkpoint_height < self._stable.height and self._own_checkpoint is not None:
+            self._emit(Send(message.sender, self._own_checkpoint))  # it lags: show it where we are
         if body.view > self._view + VIEWS_AHEAD_MAX:
             self._drop("view_too_far")
             return
@@ -900,7 +911,31 @@ class Replica:
             return
         self._view_changes.setdefault(body.view, {}).setdefault(message.sender, message)
         self._join_if_f_plus_one()
+        self._arm_view_change_timer()
         self._try_new_view(body.view)
+
+    def _on_view_change_timer(self) -> None:
+        if self._view_change_timer_armed:
+            self._start_view_change(View(self._view + 1))  # a quorum wanted this view; it failed
+        else:
+            self._resend_view_change()  # too few replicas heard it: perhaps they missed it
+
+    def _resend_view_change(self) -> None:
+        own = self._own.get(("view_change", self._view, Height(0)))
+        if own is not None:
+            self._broadcast(own)
+        self._view_change_timer_armed = False
+        self._set_timer(Timer(TimerKind.VIEW_CHANGE, self._view), self._get_view_timeout_ms())
+        self._arm_view_change_timer()
+
+    def _arm_view_change_timer(self) -> None:
+        """Wait for a NEW-VIEW only once a quorum wants this view (Castro and Liskov, 4.5.2):
+        a replica that suspects the primary alone stays put instead of climbing views alone."""
+        if not self._changing or self._view_change_timer_armed:
+            return
+        if len(self._view_changes.get(self._view, {})) >= self._quorum:
+            self._view_change_timer_armed = True
+            self._set_timer(Timer(TimerKind.VIEW_CHANGE, self._view), self._get_view_timeout_ms())
 
     def _join_if_f_plus_one(self) -> None:
         """f + 1 replicas want a higher view: at least one is honest, so move to the smallest."""
@@ -1005,6 +1040,7 @@ class Replica:
         self._future = [message for message in self._future if _get_view(message) > view]
         if not self._is_primary() and self._pending:
             self._forward(list(self._pending.values()))
+        self._arm_request_timer()
         self._arm_progress_timer()
         self._advance()
         for message in early:
@@ -1042,14 +1078,21 @@ class Replica:
 
     # ------------------------------------------------------------------ state transfer
 
-    def _note_far_commit(self, sender: ValidatorIndex, height: Height) -> None:
-        self._far_commits[sender] = Height(max(self._far_commits.get(sender, Height(0)), height))
-        heights = sorted(self._far_commits.values(), reverse=True)
+    def _note_height(self, sender: ValidatorIndex, height: Height) -> None:
+        """Track how far each peer's COMMITs and CHECKPOINTs reach: when f + 1 of them are
+        beyond the window (or beyond this replica at all while it waits for a NEW-VIEW and
+        takes part in nothing), at least one honest replica is there; fetch from it."""
+        if height > self._heights_seen.get(sender, Height(0)):
+            self._heights_seen[sender] = height
+            self._check_lagging()
+
+    def _check_lagging(self) -> None:
+        heights = sorted(self._heights_seen.values(), reverse=True)
         if len(heights) <= self._faults_max:
             return
-        target = heights[self._faults_max]  # at least one honest replica is this far
-        if target > self._committed_height + self._config.window_max:
-            peers = [peer for peer, seen in sorted(self._far_commits.items()) if seen >= target]
+        target = heights[self._faults_max]
+        if target > self._committed_height + (0 if self._changing else self._config.window_max):
+            peers = [peer for peer, seen in sorted(self._heights_seen.items()) if seen >= target]
             self._start_fetch(target, peers)
 
     def _start_fetch(self, target: Height, candidates: Sequence[ValidatorIndex]) -> None:
@@ -1068,6 +1111,9 @@ class Replica:
         fetch = self._fetch
         if fetch is None:
             return
+        if self._committed_height >= fetch.target:
+            self._finish_fetch()
+            return
         untried = [peer for peer in fetch.candidates if peer not in fetch.tried]
         if not untried:
             fetch.peer = None  # every peer failed once: wait, then go round again
@@ -1075,11 +1121,25 @@ class Replica:
             return
         fetch.peer = untried[0]
         fetch.tried.add(fetch.peer)
-        self._emit(Fetch(fetch.peer, Height(self._committed_height + 1), fetch.target))
+        self._send_fetch(fetch.peer, fetch.target)
+
+    def _send_fetch(self, peer: ValidatorIndex, target: Height) -> None:
+        self._emit(Fetch(peer, Height(self._committed_height + 1), target))
+        self._set_timer(Timer(TimerKind.FETCH), self._get_view_timeout_ms())  # no answer: ask another
+
+    def _on_fetch_timer(self, fetch: _FetchState) -> None:
+        if fetch.peer is not None:
+            self._fetch_next()  # the peer never answered
+            return
+        if not fetch.progressed:
+            self._fetch = None  # nobody had the blocks: wait for fresh evidence that someone does
+            return
+        fetch.tried.clear()
+        fetch.progressed = False
+        self._fetch_next()
 
     def _finish_fetch(self) -> None:
         self._fetch = None
-        self._far_commits.clear()
         self._emit(CancelTimer(Timer(TimerKind.FETCH)))
 
     def _apply_fetched(self, blocks: Sequence[tuple[Block, CommitCertificate]]) -> tuple[int, str | None]:
@@ -1114,6 +1174,10 @@ class Replica:
             )
         except LedgerError:
             return "bad_certificate"
+        try:
+            self._application.validate_block(block)  # so the application can build on it at once
+        except InvalidBlock:
+            return "invalid_block"
         return None
 
     # ------------------------------------------------------------------ restart

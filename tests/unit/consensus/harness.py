@@ -80,6 +80,7 @@ class FakeApplication:
 
     def __init__(self) -> None:
         self.digests: dict[Hash, Hash] = {GENESIS_HASH: Hash(hashlib.sha256(b"state").digest())}
+        self.executed: dict[Hash, frozenset[Hash]] = {GENESIS_HASH: frozenset()}  # replay protection
         self.validated: list[Hash] = []
 
     def compute_digest(self, previous_hash: Hash, transactions: Sequence[Transaction]) -> Hash:
@@ -91,6 +92,15 @@ class FakeApplication:
             hasher.update(transaction.id)
         return Hash(hasher.digest())
 
+    def is_admissible(self, transaction: Transaction, previous_hash: Hash) -> bool:
+        executed = self.executed.get(previous_hash, frozenset())
+        return bool(transaction.args.get("admissible", True)) and transaction.id not in executed
+
+    def record(self, block: Block) -> None:
+        executed = self.executed.get(block.header.previous_hash, frozenset())
+        self.executed[block.hash] = executed | {tx.id for tx in block.transactions}
+        self.digests[block.hash] = block.header.state_digest
+
     def build_block(
         self,
         *,
@@ -101,7 +111,10 @@ class FakeApplication:
         timestamp_ms: TimestampMs,
         transactions: Sequence[Transaction],
     ) -> Block:
-        included = tuple(tx for tx in transactions if tx.args.get("admissible", True))
+        included: list[Transaction] = []
+        for tx in transactions:
+            if self.is_admissible(tx, previous_hash) and tx not in included:
+                included.append(tx)
         header = BlockHeader(
             chain_id=CHAIN_ID,
             height=height,
@@ -109,21 +122,23 @@ class FakeApplication:
             view=view,
             timestamp_ms=timestamp_ms,
             proposer=proposer,
-            transactions_root=compute_transactions_root(included),
+            transactions_root=compute_transactions_root(tuple(included)),
             transaction_count=len(included),
             state_digest=self.compute_digest(previous_hash, included),
         )
-        block = Block(header, included)
-        self.digests[block.hash] = header.state_digest
+        block = Block(header, tuple(included))
+        self.record(block)
         return block
 
     def validate_block(self, block: Block) -> None:
-        if any(not tx.args.get("admissible", True) for tx in block.transactions):
-            raise InvalidBlock("block holds an inadmissible transaction")
-        digest = self.compute_digest(block.header.previous_hash, block.transactions)
-        if digest != block.header.state_digest:
+        previous_hash = block.header.previous_hash
+        if len({tx.id for tx in block.transactions}) != len(block.transactions) or not all(
+            self.is_admissible(tx, previous_hash) for tx in block.transactions
+        ):
+            raise InvalidBlock("block holds an inadmissible or replayed transaction")
+        if self.compute_digest(previous_hash, block.transactions) != block.header.state_digest:
             raise InvalidBlock("state digest differs")
-        self.digests[block.hash] = digest
+        self.record(block)
         self.validated.append(block.hash)
 
     def commit(self, block: Block) -> None:
