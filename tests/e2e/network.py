@@ -74,6 +74,20 @@ class HubNetwork:
 
         return chain.wait_until(in_sync, timeout_s, f"{hubs} report one tip at height >= {height_min}")
 
+    def wait_link_lost(self, observers: list[str], lost: str, timeout_s: float = SYNC_TIMEOUT_S) -> None:
+        """Wait until every observer has noticed that ``lost`` is gone (it leaves their connected_peers).
+
+        Holding a fault this long means the cut-off hub really misses messages, rather than
+        receiving them late from a link that never noticed the cut.
+        """
+        def noticed() -> bool:
+            statuses = self._answering_statuses(observers)
+            return len(statuses) == len(observers) and all(
+                lost not in status["connected_peers"] for status in statuses
+            )
+
+        chain.wait_until(noticed, timeout_s, f"{observers} notice that {lost} is gone")
+
     def get_block_hashes(self, hub: str, height_max: int) -> list[str]:
         hashes = []
         for height in range(1, height_max + 1):

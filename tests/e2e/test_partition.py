@@ -15,6 +15,7 @@ def test_cut_off_hub_catches_up_after_reconnecting(network: HubNetwork) -> None:
 
     network.compose.disconnect(isolated, docker_network)
     try:
+        network.wait_link_lost(others, isolated)
         heights = [
             int(network.transfer(via=others[index % len(others)])["height"])
             for index in range(TRANSFERS_WHILE_CUT_OFF)

@@ -12,6 +12,7 @@ def test_paused_hub_catches_up_after_unpause(network: HubNetwork) -> None:
 
     network.compose.compose("pause", frozen)
     try:
+        network.wait_link_lost(others, frozen)
         record = network.transfer(via=others[-1])
         network.wait_in_sync(others, height_min=int(record["height"]))
         assert network.get_status(frozen) is None, f"{frozen} answers although it is paused"
