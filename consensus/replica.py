@@ -146,6 +146,11 @@ from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 VIEWS_AHEAD_MAX = 64  # views beyond the current one worth remembering messages for
 CHECKPOINT_CANDIDATES_MAX = 64  # distinct (height, hash) checkpoints being counted
 BLOCK_OVERHEAD_BYTES = 1024  # header and framing, left free when filling block_bytes_max
+LEFT_OUT_MAX = 3  # a transaction the application leaves out of this many blocks is given up
+OFFERS_MAX = 3  # a backup offers a request to a live primary this many times
+REJECTED_MAX = 10_000  # given-up transaction ids a primary remembers, to ignore re-forwards
+VIEW_CHANGES_PER_SENDER_MAX = 2  # the highest views each peer asked for
+EVIDENCE_MAX = 10_000
 
 
 @dataclass
@@ -195,6 +200,11 @@ class Replica:
         self._view_changes: dict[View, dict[ValidatorIndex, SignedMessage]] = {}
         self._future: list[SignedMessage] = []
         self._pending: dict[Hash, Transaction] = {}
+        self._left_out: dict[Hash, int] = {}  # primary: blocks each pending transaction was left out of
+        self._parked: set[Hash] = set()  # primary: left out; retried after the next delivery
+        self._rejected: dict[Hash, None] = {}  # primary: given up, oldest first
+        self._offers: dict[Hash, tuple[int, int]] = {}  # backup: (times offered, when last offered)
+        self._last_new_view: SignedMessage | None = None
         self._in_flight_ids: set[Hash] = set()
         self._dropped: Counter[str] = Counter()
         self._blamed: Counter[ValidatorIndex] = Counter()
@@ -387,7 +397,7 @@ class Replica:
             return
         key = (first.sender, body.kind, body.view, body.height)
         self._drop("equivocation")
-        if key not in self._evidence_seen:
+        if key not in self._evidence_seen and len(self._evidence_seen) < EVIDENCE_MAX:
             self._evidence_seen.add(key)
             self._emit(RecordEvidence(Evidence(first.sender, first, second)))
 
@@ -420,6 +430,20 @@ class Replica:
             self._drop("future_buffer_full")
             return
         self._future.append(message)
+        self._follow_higher_view()
+
+    def _follow_higher_view(self) -> None:
+        """f + 1 replicas already order in a higher view: at least one honest replica saw
+        its NEW-VIEW. Ask for it with a VIEW-CHANGE to that view (its primary answers a
+        VIEW-CHANGE for its current view with the NEW-VIEW)."""
+        senders: dict[View, set[ValidatorIndex]] = {}
+        for early in self._future:
+            view = _get_view(early)
+            if view > self._view:
+                senders.setdefault(view, set()).add(early.sender)
+        joinable = [view for view, group in senders.items() if len(group) > self._faults_max]
+        if joinable:
+            self._start_view_change(min(joinable))
 
     def _get_slot(self, height: Height) -> Slot:
         slot = self._slots.get(height)
@@ -449,6 +473,7 @@ class Replica:
         reason = self._check_proposal(body)
         if reason == "unknown_parent":
             self._waiting_parent[body.height] = message  # its parent's proposal is still on the way
+            self._arm_progress_timer()
         elif reason is not None:
             self._drop(reason)
         else:
@@ -542,6 +567,7 @@ class Replica:
             return
         slot = self._get_slot(body.height)
         self._add_vote(slot.commits, message, body.block_hash)
+        self._arm_progress_timer()  # a block we may never see the proposal of: fetch it in time
         self._advance()
 
     def _add_vote(
@@ -606,8 +632,10 @@ class Replica:
         self._committed_hash = block.hash
         self._committed_timestamp_ms = block.header.timestamp_ms
         for transaction in block.transactions:
-            self._pending.pop(transaction.id, None)
+            self._remove_pending(transaction.id)
             self._in_flight_ids.discard(transaction.id)
+        if block.transactions:
+            self._parked.clear()  # the state changed: what was inadmissible may be admissible now
         self._slots.pop(height, None)
         self._waiting_parent.pop(height, None)
         self._last_delivery_ms = self._now_ms
@@ -625,10 +653,9 @@ class Replica:
         self._arm_progress_timer()
         if not self._progress_armed:
             self._emit(CancelTimer(Timer(TimerKind.PROGRESS, self._view)))
-        if self._request_armed_ms is not None:
-            self._request_armed_ms = None
-            if not self._arm_request_timer():
-                self._emit(CancelTimer(Timer(TimerKind.REQUEST, self._view)))
+        if self._request_armed_ms is not None and not self._pending:
+            self._request_armed_ms = None  # every request this backup offered is committed
+            self._emit(CancelTimer(Timer(TimerKind.REQUEST, self._view)))
         waiting = self._waiting_parent.pop(Height(self._committed_height + 1), None)
         if waiting is not None and isinstance(waiting.body, PrePrepare) and not self._changing:
             self._on_pre_prepare(waiting, waiting.body)
@@ -645,16 +672,18 @@ class Replica:
         if self._progress_armed or self._changing:
             return
         waiting = any(slot.block is not None or slot.commits for slot in self._slots.values())
-        if waiting or self._stable.height > self._committed_height:
+        if waiting or self._waiting_parent or self._stable.height > self._committed_height:
             self._progress_armed = True
             self._set_timer(Timer(TimerKind.PROGRESS, self._view), self._get_view_timeout_ms())
 
     # ------------------------------------------------------------------ requests and proposals
 
-    def _add_pending(self, transactions: Sequence[Transaction]) -> list[Transaction]:
+    def _add_pending(
+        self, transactions: Sequence[Transaction], *, from_peer: bool = False
+    ) -> list[Transaction]:
         added = []
         for transaction in transactions:
-            if transaction.id in self._pending:
+            if transaction.id in self._pending or (from_peer and transaction.id in self._rejected):
                 continue
             if len(self._pending) >= self._config.pending_transactions_max:
                 self._drop("pending_full")
@@ -663,8 +692,12 @@ class Replica:
             added.append(transaction)
         return added
 
-    def _forward(self, transactions: Sequence[Transaction]) -> None:
+    def _forward(self, transactions: Sequence[Transaction], *, reset: bool = True) -> None:
+        """Offer requests to the primary; ``reset`` starts their count afresh (a new primary)."""
         primary = get_primary(self._view, self._n)
+        if reset:
+            for transaction in transactions:
+                self._offers[transaction.id] = (1, self._now_ms)
         size = self._config.block_transactions_max
         for start in range(0, len(transactions), size):
             batch = RequestBatch(tuple(transactions[start : start + size]))
@@ -672,7 +705,8 @@ class Replica:
 
     def _on_request_batch(self, body: RequestBatch) -> None:
         # Every replica keeps forwarded requests: if this primary fails, the next one has them.
-        self._add_pending(body.transactions)
+        self._add_pending(body.transactions, from_peer=True)
+        self._parked.difference_update(transaction.id for transaction in body.transactions)  # re-offered
         if self._is_primary():
             self._try_propose(flush=False)
 
@@ -681,7 +715,7 @@ class Replica:
         batch: list[Transaction] = []
         size_bytes = BLOCK_OVERHEAD_BYTES
         for transaction_id, transaction in self._pending.items():
-            if transaction_id in self._in_flight_ids:
+            if transaction_id in self._in_flight_ids or transaction_id in self._parked:
                 continue
             if size_bytes + len(transaction.encoded) > self._config.block_bytes_max:
                 return batch, True
@@ -737,11 +771,11 @@ class Replica:
             self._drop("build_failed")  # e.g. the parent's state is still being fetched
             return False
         included = {transaction.id for transaction in block.transactions}
-        for transaction in batch:
-            if transaction.id not in included:
-                self._pending.pop(transaction.id, None)  # inadmissible on top of the parent
-        if not block.transactions:
+        first_time = self._note_left_out([tx.id for tx in batch if tx.id not in included])
+        if not block.transactions and not first_time:
             return True
+        # An empty block is proposed the first time a request is left out: backups that
+        # forwarded it see the primary is alive, and none starts a view change over it.
         message = self._sign(PrePrepare(self._view, height, block))
         self._own[("pre_prepare", self._view, height)] = message
         key = journal.compute_vote_key(journal.PRE_PREPARE, height, self._view)
@@ -751,6 +785,29 @@ class Replica:
         self._next_height = Height(height + 1)
         self._accept_proposal(message)
         return True
+
+    def _note_left_out(self, transaction_ids: Sequence[Hash]) -> bool:
+        """Inadmissible on top of the parent, perhaps only for now (a nonce gap): retry after
+        the state changes, give up after LEFT_OUT_MAX tries. True if one was new."""
+        first_time = False
+        for transaction_id in transaction_ids:
+            strikes = self._left_out.get(transaction_id, 0) + 1
+            first_time = first_time or strikes == 1
+            if strikes < LEFT_OUT_MAX:
+                self._left_out[transaction_id] = strikes
+                self._parked.add(transaction_id)
+                continue
+            self._remove_pending(transaction_id)
+            self._rejected[transaction_id] = None
+            if len(self._rejected) > REJECTED_MAX:
+                del self._rejected[next(iter(self._rejected))]
+        return first_time
+
+    def _remove_pending(self, transaction_id: Hash) -> None:
+        self._pending.pop(transaction_id, None)
+        self._left_out.pop(transaction_id, None)
+        self._parked.discard(transaction_id)
+        self._offers.pop(transaction_id, None)
 
     def _resume_own_proposals(self) -> None:
         """A primary restarted mid-view re-sends its logged proposals instead of making new ones."""
@@ -773,17 +830,37 @@ class Replica:
             self._next_height = Height(height + 1)
 
     def _on_request_timer(self, timer: Timer) -> None:
-        armed_ms = self._request_armed_ms
-        if timer.view != self._view or self._changing or armed_ms is None:
+        """Requests this backup offered the primary are still not committed.
+
+        A request followed by no delivery at all since it was first offered means the
+        primary is silent or faulty: change view. A request the primary had the chance to
+        order (a block was delivered after the offer) may just be inadmissible, which the
+        primary leaves out, or its forward was lost: offer it again, a few times, then
+        give it up. (So a live primary can leave out a request unnoticed; it cannot stall.)
+        """
+        if timer.view != self._view or self._changing or self._request_armed_ms is None:
             return
         self._request_armed_ms = None
-        if not self._pending:
+        due_ms = self._now_ms - self._config.request_timeout_ms
+        offered: list[Transaction] = []
+        suspect = False
+        for transaction_id, transaction in list(self._pending.items()):
+            count, offered_ms = self._offers.get(transaction_id, (1, self._now_ms))
+            if offered_ms > due_ms:
+                continue
+            if self._last_delivery_ms <= offered_ms and count == 1:
+                suspect = True
+            elif count < OFFERS_MAX and self._last_delivery_ms > offered_ms:
+                self._offers[transaction_id] = (count + 1, self._now_ms)
+                offered.append(transaction)
+            else:
+                self._remove_pending(transaction_id)
+                self._drop("request_given_up")
+        if suspect:
+            self._start_view_change(View(self._view + 1))
             return
-        if self._last_delivery_ms >= armed_ms:  # the primary is making progress: keep waiting
-            self._request_armed_ms = self._now_ms
-            self._set_timer(timer, self._config.request_timeout_ms)
-            return
-        self._start_view_change(View(self._view + 1))
+        self._forward(offered, reset=False)
+        self._arm_request_timer()
 
     def _on_progress_timer(self, timer: Timer) -> None:
         if timer.view != self._view or self._changing or not self._progress_armed:
@@ -899,6 +976,15 @@ class Replica:
     def _on_view_change(self, message: SignedMessage, body: ViewChange) -> None:
         if body.checkpoint_height < self._stable.height and self._own_checkpoint is not None:
             self._emit(Send(message.sender, self._own_checkpoint))  # it lags: show it where we are
+        new_view = self._last_new_view
+        if (
+            body.view == self._view
+            and not self._changing
+            and new_view is not None
+            and isinstance(new_view.body, NewView)
+            and new_view.body.view == self._view
+        ):
+            self._emit(Send(message.sender, new_view))  # it missed the NEW-VIEW it waits for
         if body.view > self._view + VIEWS_AHEAD_MAX:
             self._drop("view_too_far")
             return
@@ -910,6 +996,7 @@ class Replica:
             self._drop(reason)
             return
         self._view_changes.setdefault(body.view, {}).setdefault(message.sender, message)
+        self._forget_old_view_changes_of(message.sender)
         self._join_if_f_plus_one()
         self._arm_view_change_timer()
         self._try_new_view(body.view)
@@ -927,6 +1014,13 @@ class Replica:
         self._view_change_timer_armed = False
         self._set_timer(Timer(TimerKind.VIEW_CHANGE, self._view), self._get_view_timeout_ms())
         self._arm_view_change_timer()
+
+    def _forget_old_view_changes_of(self, sender: ValidatorIndex) -> None:
+        views = sorted(view for view, senders in self._view_changes.items() if sender in senders)
+        for view in views[:-VIEW_CHANGES_PER_SENDER_MAX]:
+            del self._view_changes[view][sender]
+            if not self._view_changes[view]:
+                del self._view_changes[view]
 
     def _arm_view_change_timer(self) -> None:
         """Wait for a NEW-VIEW only once a quorum wants this view (Castro and Liskov, 4.5.2):
@@ -970,7 +1064,8 @@ class Replica:
                 self._log_keys.setdefault(height, []).append(key)
             proposals.append(message)
         self._emit(Persist(tuple(puts)))
-        self._broadcast(self._sign(NewView(view, view_changes, tuple(proposals))))
+        self._last_new_view = self._sign(NewView(view, view_changes, tuple(proposals)))
+        self._broadcast(self._last_new_view)
         self._enter_view(view, selection, proposals)
 
     def _on_new_view(self, message: SignedMessage, body: NewView) -> None:

@@ -299,7 +299,9 @@ class Cluster:
                 self.run(index, self.nodes[index].replica.on_request(transactions, self.now_ms))
 
     def step(self) -> bool:
-        next_timer = min(self.timers.items(), key=lambda item: (item[1], item[0][0]), default=None)
+        # A paused (crashed) replica's timers wait until it runs again; restart() clears them.
+        armed = [item for item in self.timers.items() if item[0][0] not in self.crashed]
+        next_timer = min(armed, key=lambda item: (item[1], item[0][0]), default=None)
         next_event = self.events[0] if self.events else None
         if next_timer is None and next_event is None:
             return False
@@ -308,8 +310,7 @@ class Cluster:
             (index, timer), at_ms = next_timer
             del self.timers[(index, timer)]
             self.now_ms = max(self.now_ms, at_ms)
-            if index not in self.crashed:
-                self.run(index, self.nodes[index].replica.on_timer(timer, self.now_ms))
+            self.run(index, self.nodes[index].replica.on_timer(timer, self.now_ms))
             return True
         at_ms, _, kind, index, payload = heapq.heappop(self.events)
         self.now_ms = max(self.now_ms, at_ms)

@@ -73,13 +73,19 @@ def test_single_validator_proposes_at_once_when_a_full_block_is_ready() -> None:
     assert replica.get_status().pending_transactions == 1
 
 
-def test_single_validator_leaves_out_inadmissible_transactions() -> None:
+def test_single_validator_leaves_out_inadmissible_transactions_and_gives_them_up() -> None:
     replica, _ = make_single(batch_delay_ms=0)
     good, bad = make_transaction(0), make_transaction(1, admissible=False)
-    actions = replica.on_request([bad, good], GENESIS_TIME_MS + 100)
-    blocks = [action.block for action in actions if isinstance(action, Deliver)]
+    now_ms = GENESIS_TIME_MS + 100
+    blocks = [a.block for a in replica.on_request([bad, good], now_ms) if isinstance(a, Deliver)]
     assert [block.transactions for block in blocks] == [(good,)]
-    assert replica.get_status().pending_transactions == 0
+    assert replica.get_status().pending_transactions == 1  # retried once the state changes
+    for nonce in (2, 3):
+        now_ms += 10
+        actions = replica.on_request([make_transaction(nonce)], now_ms)
+        blocks += [action.block for action in actions if isinstance(action, Deliver)]
+    assert [len(block.transactions) for block in blocks] == [1, 1, 1]
+    assert replica.get_status().pending_transactions == 0  # given up after three tries
 
 
 def test_four_validators_commit_the_same_pipelined_chain() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from consensus.actions import Broadcast, Deliver, Persist
+from collections.abc import Sequence
+
+from consensus.actions import Action, Broadcast, Deliver, Persist
 from consensus.messages import Prepare, PrePrepare, SignedMessage, ViewChange, sign_message
 from consensus.replica import Replica
 from ledger.types import Height, ValidatorIndex, View
@@ -46,7 +48,7 @@ def make_proposal(first_nonce: int, *, view: int = 0) -> SignedMessage:
     return sign_message(body, chain_id=CHAIN_ID, sender=ValidatorIndex(primary), key=get_key(100 + primary))
 
 
-def apply_persists(log: dict[bytes, bytes], actions: list[object]) -> None:
+def apply_persists(log: dict[bytes, bytes], actions: Sequence[Action]) -> None:
     for action in actions:
         if isinstance(action, Persist):
             log.update(action.puts)
@@ -54,7 +56,7 @@ def apply_persists(log: dict[bytes, bytes], actions: list[object]) -> None:
                 log.pop(key, None)
 
 
-def get_broadcast_prepares(actions: list[object]) -> list[SignedMessage]:
+def get_broadcast_prepares(actions: Sequence[Action]) -> list[SignedMessage]:
     return [a.message for a in actions if isinstance(a, Broadcast) and isinstance(a.message.body, Prepare)]
 
 
