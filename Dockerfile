@@ -11,6 +11,7 @@ ARG BASE_IMAGE=python:3.11-slim
 
 # ---- build stage: wheelhouse, pip and the build backend stay here ----
 FROM ${BASE_IMAGE} AS build
+LABEL org.hubledger.image=node-build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 
 # The bracket makes the wheelhouse optional: with none, the glob matches nothing and pip uses PyPI.
@@ -42,6 +43,7 @@ RUN set -eu; \
 
 # ---- the node image ----
 FROM ${BASE_IMAGE}
+LABEL org.hubledger.image=node
 ENV VIRTUAL_ENV=/opt/hubledger \
     PATH=/opt/hubledger/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 \

@@ -39,5 +39,7 @@ log "filling $WHEELHOUSE"
 
 log "building $NODE_IMAGE from $BASE_IMAGE"
 docker build --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" --tag "$NODE_IMAGE" "$ROOT" >/dev/null
+# Older node images left untagged by this build (the build stage stays: it is the layer cache).
+docker image prune --force --filter label=org.hubledger.image=node >/dev/null
 size_bytes=$(docker image inspect --format '{{.Size}}' "$NODE_IMAGE")
 log "built $NODE_IMAGE ($((size_bytes / 1000000)) MB) in $((SECONDS - started)) s"
