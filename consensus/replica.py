@@ -128,6 +128,7 @@ from consensus.messages import (
     ViewChange,
     sign_message,
 )
+from consensus.requests import RequestQueue
 from consensus.slots import Slot
 from consensus.status import ReplicaStatus
 from consensus.view_change import Selection, compute_selection, get_primary, validate_view_change
@@ -145,10 +146,6 @@ from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 
 VIEWS_AHEAD_MAX = 64  # views beyond the current one worth remembering messages for
 CHECKPOINT_CANDIDATES_MAX = 64  # distinct (height, hash) checkpoints being counted
-BLOCK_OVERHEAD_BYTES = 1024  # header and framing, left free when filling block_bytes_max
-LEFT_OUT_MAX = 3  # a transaction the application leaves out of this many blocks is given up
-OFFERS_MAX = 3  # a backup offers a request to a live primary this many times
-REJECTED_MAX = 10_000  # given-up transaction ids a primary remembers, to ignore re-forwards
 VIEW_CHANGES_PER_SENDER_MAX = 2  # the highest views each peer asked for
 EVIDENCE_MAX = 10_000
 
@@ -199,11 +196,11 @@ class Replica:
         self._own: dict[tuple[str, View, Height], SignedMessage] = {}
         self._view_changes: dict[View, dict[ValidatorIndex, SignedMessage]] = {}
         self._future: list[SignedMessage] = []
-        self._pending: dict[Hash, Transaction] = {}
-        self._left_out: dict[Hash, int] = {}  # primary: blocks each pending transaction was left out of
-        self._parked: set[Hash] = set()  # primary: left out; retried after the next delivery
-        self._rejected: dict[Hash, None] = {}  # primary: given up, oldest first
-        self._offers: dict[Hash, tuple[int, int]] = {}  # backup: (times offered, when last offered)
+        self._requests = RequestQueue(
+            transactions_max=config.pending_transactions_max,
+            block_transactions_max=config.block_transactions_max,
+            block_bytes_max=config.block_bytes_max,
+        )
         self._last_new_view: SignedMessage | None = None
         self._in_flight_ids: set[Hash] = set()
         self._dropped: Counter[str] = Counter()
@@ -215,11 +212,12 @@ class Replica:
         self._fetch: _FetchState | None = None
         self._heights_seen: dict[ValidatorIndex, Height] = {}
         self._batch_armed = False
+        self._owe_block = False  # a backup re-offered a request the application refused
         self._progress_armed = False
         self._view_change_timer_armed = False
         self._own_checkpoint: SignedMessage | None = None
         self._request_armed_ms: int | None = None
-        self._last_delivery_ms = -1
+        self._last_delivery_ms = -1  # last block this view's quorum committed: the primary is alive
         self._log_keys: dict[Height, list[bytes]] = {}
         self._view_change_keys: dict[View, bytes] = {}
         self._now_ms = 0
@@ -254,7 +252,7 @@ class Replica:
     def on_request(self, transactions: Sequence[Transaction], now_ms: int) -> list[Action]:
         """Client transactions admitted by the node's mempool."""
         self._now_ms = now_ms
-        added = self._add_pending(transactions)
+        added = self._add_pending(transactions, from_peer=False)
         if self._is_primary():
             self._try_propose(flush=False)
         elif added:
@@ -315,7 +313,7 @@ class Replica:
             committed_height=self._committed_height,
             stable_checkpoint_height=self._stable.height,
             in_flight=in_flight,
-            pending_transactions=len(self._pending),
+            pending_transactions=len(self._requests),
             view_change_in_progress=self._changing,
             view_changes=self._view_change_count,
             state_transfers=self._state_transfer_count,
@@ -622,6 +620,8 @@ class Replica:
                 break
             self._deliver(block, certificate)
             delivered = True
+            if certificate.view == self._view:
+                self._last_delivery_ms = self._now_ms
         if delivered:
             self._after_delivery()
 
@@ -631,14 +631,10 @@ class Replica:
         self._committed_height = height
         self._committed_hash = block.hash
         self._committed_timestamp_ms = block.header.timestamp_ms
-        for transaction in block.transactions:
-            self._remove_pending(transaction.id)
-            self._in_flight_ids.discard(transaction.id)
-        if block.transactions:
-            self._parked.clear()  # the state changed: what was inadmissible may be admissible now
+        self._requests.remove_committed(block.transactions)
+        self._in_flight_ids.difference_update(transaction.id for transaction in block.transactions)
         self._slots.pop(height, None)
         self._waiting_parent.pop(height, None)
-        self._last_delivery_ms = self._now_ms
         self._failed_views = 0
         self._next_height = Height(max(self._next_height, height + 1))
         if height % self._config.checkpoint_interval == 0:
@@ -653,7 +649,7 @@ class Replica:
         self._arm_progress_timer()
         if not self._progress_armed:
             self._emit(CancelTimer(Timer(TimerKind.PROGRESS, self._view)))
-        if self._request_armed_ms is not None and not self._pending:
+        if self._request_armed_ms is not None and not self._requests:
             self._request_armed_ms = None  # every request this backup offered is committed
             self._emit(CancelTimer(Timer(TimerKind.REQUEST, self._view)))
         waiting = self._waiting_parent.pop(Height(self._committed_height + 1), None)
@@ -663,7 +659,9 @@ class Replica:
 
     def _arm_request_timer(self) -> bool:
         """A backup holding client requests expects the primary to make progress."""
-        if self._request_armed_ms is None and self._pending and not self._changing and not self._is_primary():
+        if self._request_armed_ms is not None or self._changing or self._is_primary():
+            return self._request_armed_ms is not None
+        if self._requests:
             self._request_armed_ms = self._now_ms
             self._set_timer(Timer(TimerKind.REQUEST, self._view), self._config.request_timeout_ms)
         return self._request_armed_ms is not None
@@ -678,26 +676,17 @@ class Replica:
 
     # ------------------------------------------------------------------ requests and proposals
 
-    def _add_pending(
-        self, transactions: Sequence[Transaction], *, from_peer: bool = False
-    ) -> list[Transaction]:
-        added = []
-        for transaction in transactions:
-            if transaction.id in self._pending or (from_peer and transaction.id in self._rejected):
-                continue
-            if len(self._pending) >= self._config.pending_transactions_max:
-                self._drop("pending_full")
-                continue
-            self._pending[transaction.id] = transaction
-            added.append(transaction)
+    def _add_pending(self, transactions: Sequence[Transaction], *, from_peer: bool) -> list[Transaction]:
+        added, refused = self._requests.add(transactions, from_peer=from_peer)
+        if refused:
+            self._dropped["pending_full"] += refused
         return added
 
     def _forward(self, transactions: Sequence[Transaction], *, reset: bool = True) -> None:
         """Offer requests to the primary; ``reset`` starts their count afresh (a new primary)."""
         primary = get_primary(self._view, self._n)
         if reset:
-            for transaction in transactions:
-                self._offers[transaction.id] = (1, self._now_ms)
+            self._requests.mark_offered(transactions, self._now_ms)
         size = self._config.block_transactions_max
         for start in range(0, len(transactions), size):
             batch = RequestBatch(tuple(transactions[start : start + size]))
@@ -706,24 +695,10 @@ class Replica:
     def _on_request_batch(self, body: RequestBatch) -> None:
         # Every replica keeps forwarded requests: if this primary fails, the next one has them.
         self._add_pending(body.transactions, from_peer=True)
-        self._parked.difference_update(transaction.id for transaction in body.transactions)  # re-offered
+        if self._requests.has_refused(body.transactions):
+            self._owe_block = True
         if self._is_primary():
             self._try_propose(flush=False)
-
-    def _take_batch(self) -> tuple[list[Transaction], bool]:
-        """The next block's transactions, and whether they make a full block."""
-        batch: list[Transaction] = []
-        size_bytes = BLOCK_OVERHEAD_BYTES
-        for transaction_id, transaction in self._pending.items():
-            if transaction_id in self._in_flight_ids or transaction_id in self._parked:
-                continue
-            if size_bytes + len(transaction.encoded) > self._config.block_bytes_max:
-                return batch, True
-            batch.append(transaction)
-            size_bytes += len(transaction.encoded)
-            if len(batch) >= self._config.block_transactions_max:
-                return batch, True
-        return batch, False
 
     def _can_propose(self) -> bool:
         return (
@@ -734,8 +709,8 @@ class Replica:
 
     def _try_propose(self, *, flush: bool) -> None:
         while self._can_propose():
-            batch, full = self._take_batch()
-            if not batch:
+            batch, full = self._requests.take_batch(self._in_flight_ids)
+            if not batch and not self._owe_block:
                 return
             if not (full or flush or self._config.batch_delay_ms == 0):
                 if not self._batch_armed:
@@ -743,7 +718,8 @@ class Replica:
                     self._set_timer(Timer(TimerKind.BATCH, self._view), self._config.batch_delay_ms)
                 return
             flush = False
-            if not self._propose(batch):
+            owed, self._owe_block = self._owe_block, False
+            if not self._propose(batch, owed=owed):
                 return
 
     def _on_batch_timer(self, timer: Timer) -> None:
@@ -751,7 +727,7 @@ class Replica:
             self._batch_armed = False
             self._try_propose(flush=True)
 
-    def _propose(self, batch: list[Transaction]) -> bool:
+    def _propose(self, batch: list[Transaction], *, owed: bool = False) -> bool:
         height = self._next_height
         parent = self._get_parent(height)
         if parent is None:
@@ -771,11 +747,12 @@ class Replica:
             self._drop("build_failed")  # e.g. the parent's state is still being fetched
             return False
         included = {transaction.id for transaction in block.transactions}
-        first_time = self._note_left_out([tx.id for tx in batch if tx.id not in included])
-        if not block.transactions and not first_time:
+        first_time = self._requests.note_left_out(tx.id for tx in batch if tx.id not in included)
+        if not block.transactions and not first_time and not owed:
             return True
-        # An empty block is proposed the first time a request is left out: backups that
-        # forwarded it see the primary is alive, and none starts a view change over it.
+        # An empty block is proposed when a request is first left out, or offered again
+        # after it was: the backups that offered it see the primary is alive, and none
+        # starts a view change over a request the application refuses.
         message = self._sign(PrePrepare(self._view, height, block))
         self._own[("pre_prepare", self._view, height)] = message
         key = journal.compute_vote_key(journal.PRE_PREPARE, height, self._view)
@@ -785,29 +762,6 @@ class Replica:
         self._next_height = Height(height + 1)
         self._accept_proposal(message)
         return True
-
-    def _note_left_out(self, transaction_ids: Sequence[Hash]) -> bool:
-        """Inadmissible on top of the parent, perhaps only for now (a nonce gap): retry after
-        the state changes, give up after LEFT_OUT_MAX tries. True if one was new."""
-        first_time = False
-        for transaction_id in transaction_ids:
-            strikes = self._left_out.get(transaction_id, 0) + 1
-            first_time = first_time or strikes == 1
-            if strikes < LEFT_OUT_MAX:
-                self._left_out[transaction_id] = strikes
-                self._parked.add(transaction_id)
-                continue
-            self._remove_pending(transaction_id)
-            self._rejected[transaction_id] = None
-            if len(self._rejected) > REJECTED_MAX:
-                del self._rejected[next(iter(self._rejected))]
-        return first_time
-
-    def _remove_pending(self, transaction_id: Hash) -> None:
-        self._pending.pop(transaction_id, None)
-        self._left_out.pop(transaction_id, None)
-        self._parked.discard(transaction_id)
-        self._offers.pop(transaction_id, None)
 
     def _resume_own_proposals(self) -> None:
         """A primary restarted mid-view re-sends its logged proposals instead of making new ones."""
@@ -830,36 +784,24 @@ class Replica:
             self._next_height = Height(height + 1)
 
     def _on_request_timer(self, timer: Timer) -> None:
-        """Requests this backup offered the primary are still not committed.
-
-        A request followed by no delivery at all since it was first offered means the
-        primary is silent or faulty: change view. A request the primary had the chance to
-        order (a block was delivered after the offer) may just be inadmissible, which the
-        primary leaves out, or its forward was lost: offer it again, a few times, then
-        give it up. (So a live primary can leave out a request unnoticed; it cannot stall.)
-        """
+        """Requests this backup offered the primary are still not committed: if the primary
+        delivered nothing since, change view; otherwise offer them again or give them up
+        (``RequestQueue.review_offers``). A live primary can thus leave a request out
+        unnoticed (it is then given up), but it cannot stall the chain."""
         if timer.view != self._view or self._changing or self._request_armed_ms is None:
             return
         self._request_armed_ms = None
-        due_ms = self._now_ms - self._config.request_timeout_ms
-        offered: list[Transaction] = []
-        suspect = False
-        for transaction_id, transaction in list(self._pending.items()):
-            count, offered_ms = self._offers.get(transaction_id, (1, self._now_ms))
-            if offered_ms > due_ms:
-                continue
-            if self._last_delivery_ms <= offered_ms and count == 1:
-                suspect = True
-            elif count < OFFERS_MAX and self._last_delivery_ms > offered_ms:
-                self._offers[transaction_id] = (count + 1, self._now_ms)
-                offered.append(transaction)
-            else:
-                self._remove_pending(transaction_id)
-                self._drop("request_given_up")
-        if suspect:
+        review = self._requests.review_offers(
+            now_ms=self._now_ms,
+            timeout_ms=self._config.request_timeout_ms,
+            last_delivery_ms=self._last_delivery_ms,
+        )
+        if review.given_up:
+            self._dropped["request_given_up"] += review.given_up
+        if review.suspect:
             self._start_view_change(View(self._view + 1))
             return
-        self._forward(offered, reset=False)
+        self._forward(review.again, reset=False)
         self._arm_request_timer()
 
     def _on_progress_timer(self, timer: Timer) -> None:
@@ -1133,8 +1075,8 @@ class Replica:
         self._forget_view_changes_before(view)
         early = [message for message in self._future if _get_view(message) == view]
         self._future = [message for message in self._future if _get_view(message) > view]
-        if not self._is_primary() and self._pending:
-            self._forward(list(self._pending.values()))
+        if not self._is_primary() and self._requests:
+            self._forward(self._requests.get_all())
         self._arm_request_timer()
         self._arm_progress_timer()
         self._advance()
