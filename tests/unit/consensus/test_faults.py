@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from tests.unit.consensus.harness import Cluster, make_transaction, make_transactions
+from consensus.messages import SignedMessage
+from tests.unit.consensus.harness import Cluster, MessageFilter, make_transaction, make_transactions
 
 
 def test_a_request_the_application_refuses_never_starts_a_view_change() -> None:
@@ -22,6 +23,13 @@ def test_a_request_the_application_refuses_never_starts_a_view_change() -> None:
     assert all(not block.transactions for block, _ in cluster.nodes[0].chain)  # only signs of life
     cluster.submit(make_transactions(10, 3))
     assert cluster.run_until(lambda: sum(len(b.transactions) for b, _ in cluster.nodes[3].chain) == 3)
+
+
+def make_lossy(loss: random.Random) -> MessageFilter:
+    def keep(sender: int, to: int, message: SignedMessage) -> bool:
+        return loss.random() > 0.1  # one message in ten is lost
+
+    return keep
 
 
 def run_schedule(seed: int) -> None:
@@ -54,8 +62,7 @@ def run_schedule(seed: int) -> None:
             for victim in victims:
                 cluster.restart(victim)
         elif mode == "lossy":
-            loss = random.Random(seed * 100 + phase)
-            cluster.filters.append(lambda sender, to, message, loss=loss: loss.random() > 0.1)
+            cluster.filters.append(make_lossy(random.Random(seed * 100 + phase)))
         cluster.run_until(lambda: False, deadline_ms=rng.choice([50, 500, 3000]))
         cluster.assert_same_chain(cluster.nodes)
     cluster.crashed.clear()
