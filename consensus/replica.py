@@ -16,7 +16,10 @@ primary orders blocks; backups check it and replace it when it fails.
 Sequence numbers are block heights. Each replica has committed (delivered) the
 chain up to ``committed_height``. The primary proposes heights up to
 ``committed_height + window_max`` ahead, so several blocks are in flight at
-once (pipelining); block h + 1 is built speculatively on top of block h.
+once (pipelining); block h + 1 is built speculatively on top of block h. A
+backup accepts messages up to twice the window ahead of its own committed
+height, so that one a few blocks behind the primary still votes; anything
+further is dropped (and counted) but noted as a sign that it lags.
 
 Normal case, for one height h in view v:
 
@@ -37,8 +40,9 @@ Normal case, for one height h in view v:
    that a committed block's ancestors are prepared by a quorum too. A COMMIT is
    signed over ``compute_commit_payload``, so that ...
 5. Committed. ... a quorum of matching COMMITs *is* the block's commit
-   certificate. The block is final; it is delivered (``Deliver``) strictly in
-   height order, once per height.
+   certificate. The block is final (a replica that holds the block and the
+   certificate delivers it even if it missed some PREPAREs); it is delivered
+   (``Deliver``) strictly in height order, once per height.
 
 With n = 1 the quorum is one: the primary's proposal is prepared and committed
 the moment it is made, and the node runs a single validator on this path.
@@ -50,8 +54,10 @@ at and below h (the ``Persist`` carries the deletes) and a VIEW-CHANGE starts
 from it, with the quorum of CHECKPOINTs as its proof.
 
 View change. A backup suspects the primary when a block it accepted does not
-commit within the view timeout, or when client requests it forwarded see no
-progress within ``request_timeout_ms``. It moves to view v + 1 and broadcasts
+commit within the view timeout, or when a client request it forwarded is
+followed by no delivery at all within ``request_timeout_ms`` (a request the
+primary had the chance to order but left out, as inadmissible, is offered again
+and then given up: see ``requests``). It moves to view v + 1 and broadcasts
 VIEW-CHANGE(v + 1) carrying its stable checkpoint with proof and a prepared
 certificate (PRE-PREPARE plus 2f PREPAREs) for every height above it. While
 changing view it ignores ordering messages of the old view. A replica that sees
@@ -68,14 +74,23 @@ it. Backups recompute the selection and accept the NEW-VIEW only if it matches,
 then PREPARE the re-proposals as in the normal case. A committed block was
 prepared by a quorum, every quorum of VIEW-CHANGEs contains an honest member of
 it, so the committed block is re-proposed in every later view: nothing final is
-ever lost. If no NEW-VIEW comes in time the replica tries v + 2, each time
-doubling the timeout (up to ``view_timeout_max_ms``); progress resets it.
+ever lost. Once a quorum wants view v + 1 (never earlier, so a replica that
+suspects the primary alone does not climb views alone) the replica waits the
+view timeout for the NEW-VIEW, then tries v + 2, each time doubling the timeout
+(up to ``view_timeout_max_ms``); progress resets it. Until a quorum wants the
+view it re-sends its VIEW-CHANGE every timeout, in case others missed it; a
+primary already in that view answers with its NEW-VIEW. A replica that sees
+f + 1 peers ordering in a higher view asks to join it the same way.
 
-State transfer. A replica that learns the others are far ahead (a stable
-checkpoint or f + 1 COMMITs beyond its window, or a NEW-VIEW starting above its
+State transfer. A replica that learns the others are ahead (f + 1 peers'
+COMMITs or CHECKPOINTs beyond its window, or beyond its height at all while it
+waits for a NEW-VIEW; a stable checkpoint beyond its window; a quorum of
+COMMITs for a block it never saw proposed; a NEW-VIEW starting above its
 committed height) asks a peer for certified blocks (``Fetch``). Each fetched
-block must carry a valid commit certificate and link to the chain; a bad answer
-blames the peer and the replica asks another.
+block must carry a valid commit certificate, link to the chain and pass
+``Application.validate_block``; a bad answer blames the peer and the replica
+asks another; an empty one (the peer is behind too) blames nobody. A fetch
+that gets no answer within the view timeout is asked of another peer.
 
 Crash recovery. Everything the replica signs that it must never contradict
 (its proposals, PREPAREs, COMMITs, VIEW-CHANGEs and its view) is in a

@@ -1,0 +1,44 @@
+"""The persisted consensus log: what a replica wrote is what a restarted one reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from consensus.journal import (
+    CHECKPOINT_KEY,
+    COMMIT,
+    PREPARE,
+    VIEW_KEY,
+    JournalCorrupt,
+    compute_vote_key,
+    get_key_height,
+    restore,
+)
+from ledger.types import Height, View
+from tests.unit.consensus.harness import Cluster, make_transactions
+
+
+def test_keys_are_versioned_and_ordered_by_height() -> None:
+    key = compute_vote_key(PREPARE, Height(7), View(2))
+    assert key.startswith(b"c1/prepare/") and get_key_height(key) == 7
+    assert compute_vote_key(COMMIT, Height(9), View(0)) < compute_vote_key(COMMIT, Height(10), View(0))
+    assert get_key_height(VIEW_KEY) is None
+
+
+def test_a_running_replica_log_restores_its_view_votes_and_checkpoint() -> None:
+    cluster = Cluster(4, seed=51, block_transactions_max=2, checkpoint_interval=3)
+    cluster.submit(make_transactions(0, 12))
+    assert cluster.run_until(lambda: cluster.nodes[1].replica.get_status().stable_checkpoint_height == 6)
+    log = cluster.nodes[1].log
+    restored = restore(sorted(log.items()))
+    assert restored.view == 0 and not restored.changing
+    assert restored.checkpoint is not None and restored.checkpoint.height == 6
+    assert len(restored.checkpoint.proof) >= 3
+    assert {message.kind for message in restored.own_messages} <= {"prepare", "commit"}
+    assert CHECKPOINT_KEY in log
+
+
+def test_a_corrupt_entry_is_reported_not_ignored() -> None:
+    with pytest.raises(JournalCorrupt, match="consensus log entry"):
+        restore([(compute_vote_key(PREPARE, Height(1), View(0)), b"\xff\xfe not cbor")])
+    assert restore([(b"other/key", b"ignored")]).view == 0  # keys of other owners are skipped
