@@ -90,8 +90,10 @@ def restore(entries: Sequence[tuple[bytes, bytes]]) -> Restored:
 
 
 def _restore_entry(restored: Restored, key: bytes, value: bytes) -> None:
+    # An unknown key means the log was handed back under other keys than Persist gave:
+    # ignoring it could let a restarted replica sign against its own past votes.
     if not key.startswith(PREFIX):
-        return
+        raise DecodeError("the key was not written by this replica (keys must come back as persisted)")
     restored.keys.append(key)
     if key == VIEW_KEY:
         fields = cbor.expect_map(_decode(value), ("view", "changing"), "view record")
@@ -99,6 +101,8 @@ def _restore_entry(restored: Restored, key: bytes, value: bytes) -> None:
         restored.changing = bool(fields["changing"])
     elif key == CHECKPOINT_KEY:
         restored.checkpoint = _decode_checkpoint(_decode(value))
+    elif not any(key.startswith(PREFIX + kind) for kind in (PRE_PREPARE, PREPARE, COMMIT, VIEW_CHANGE)):
+        raise DecodeError("unknown consensus log key")
     elif key.startswith(PREFIX + COMMIT):
         fields = cbor.expect_map(_decode(value), ("commit", "prepared"), "commit record")
         restored.own_messages.append(parse_message(cbor.expect_bytes(fields["commit"], "commit")))

@@ -41,4 +41,5 @@ def test_a_running_replica_log_restores_its_view_votes_and_checkpoint() -> None:
 def test_a_corrupt_entry_is_reported_not_ignored() -> None:
     with pytest.raises(JournalCorrupt, match="consensus log entry"):
         restore([(compute_vote_key(PREPARE, Height(1), View(0)), b"\xff\xfe not cbor")])
-    assert restore([(b"other/key", b"ignored")]).view == 0  # keys of other owners are skipped
+    with pytest.raises(JournalCorrupt, match="keys must come back as persisted"):
+        restore([(b"store-prefix/" + VIEW_KEY, b"")])  # a store that did not strip its prefix
