@@ -326,7 +326,7 @@ class Replica:
             primary=get_primary(self._view, self._n),
             is_primary=self._is_primary(),
             committed_height=self._committed_height,
-            stable_checkpoint_height=self._stable.height,
+            stable_checkpoint=self._stable.height,
             in_flight=in_flight,
             pending_transactions=len(self._requests),
             view_change_in_progress=self._changing,

@@ -14,7 +14,7 @@ class ReplicaStatus:
     primary: ValidatorIndex
     is_primary: bool
     committed_height: Height
-    stable_checkpoint_height: Height
+    stable_checkpoint: Height
     in_flight: int  # proposed and not yet delivered, in this view
     pending_transactions: int
     view_change_in_progress: bool

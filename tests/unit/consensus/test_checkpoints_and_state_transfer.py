@@ -13,7 +13,7 @@ def test_stable_checkpoints_discard_the_log_below_them() -> None:
     assert cluster.run_until(cluster.all_reach(12))
     cluster.run_until(lambda: False, deadline_ms=100)
     for node in cluster.nodes:
-        assert node.replica.get_status().stable_checkpoint_height == 10
+        assert node.replica.get_status().stable_checkpoint == 10
         assert CHECKPOINT_KEY in node.log
         heights = [get_key_height(key) for key in node.log]
         assert all(height is None or height > 10 for height in heights), "log kept below the checkpoint"

@@ -28,7 +28,7 @@ def test_keys_are_versioned_and_ordered_by_height() -> None:
 def test_a_running_replica_log_restores_its_view_votes_and_checkpoint() -> None:
     cluster = Cluster(4, seed=51, block_transactions_max=2, checkpoint_interval=3)
     cluster.submit(make_transactions(0, 12))
-    assert cluster.run_until(lambda: cluster.nodes[1].replica.get_status().stable_checkpoint_height == 6)
+    assert cluster.run_until(lambda: cluster.nodes[1].replica.get_status().stable_checkpoint == 6)
     log = cluster.nodes[1].log
     restored = restore(sorted(log.items()))
     assert restored.view == 0 and not restored.changing
