@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
-from consensus.messages import SignedMessage
-from tests.unit.consensus.harness import Cluster, MessageFilter, make_transaction, make_transactions
+from consensus.messages import PrePrepare, SignedMessage, sign_message
+from ledger.types import TimestampMs, ValidatorIndex
+from tests.unit.consensus.harness import (
+    CHAIN_ID,
+    Cluster,
+    MessageFilter,
+    get_key,
+    make_transaction,
+    make_transactions,
+)
 
 
 def test_a_request_the_application_refuses_never_starts_a_view_change() -> None:
@@ -85,3 +94,27 @@ def run_schedule(seed: int) -> None:
 @pytest.mark.parametrize("seed", [3, 11, 21, 64, 70, 82, 132, 140])
 def test_seeded_fault_schedule(seed: int) -> None:
     run_schedule(seed)
+
+
+def test_equivocating_primary_forks_no_one_and_the_odd_backup_catches_up() -> None:
+    cluster = Cluster(4, seed=43, block_transactions_max=3)
+    forged_by_height: dict[int, SignedMessage] = {}
+
+    def equivocate(sender: int, to: int, message: SignedMessage) -> SignedMessage:
+        body = message.body
+        if sender != 0 or to != 3 or not isinstance(body, PrePrepare):
+            return message
+        if body.height not in forged_by_height:  # same slot, another block: only replica 3 sees it
+            header = replace(body.block.header, timestamp_ms=TimestampMs(body.block.header.timestamp_ms + 1))
+            forged = PrePrepare(body.view, body.height, replace(body.block, header=header))
+            forged_by_height[body.height] = sign_message(
+                forged, chain_id=CHAIN_ID, sender=ValidatorIndex(0), key=get_key(100)
+            )
+        return forged_by_height[body.height]
+
+    cluster.rewriters.append(equivocate)
+    cluster.submit(make_transactions(0, 9))
+    assert cluster.run_until(cluster.all_reach(3), deadline_ms=30_000)
+    cluster.assert_same_chain()
+    honest = cluster.nodes[1].hashes
+    assert all(forged.body.block.hash not in honest for forged in forged_by_height.values())  # type: ignore[union-attr]
