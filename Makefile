@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HUBS ?= beijing,shanghai,shenzhen,hangzhou
 NETWORK_DIR ?= .localnet
 
-.PHONY: install run test lint unit bench clean
+.PHONY: install run test lint unit e2e bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,10 @@ lint: install
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not e2e"
+
+e2e: install
+	$(BIN)/pytest -m e2e
 
 unit: install
 	$(BIN)/pytest tests/unit

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import LedgerError
-from ledger.keys import PrivateKey, load_public_pem
+from ledger.keys import PrivateKey, PublicKey, load_public_pem
 from node.client import Client
 
 
@@ -255,7 +255,7 @@ def parse_address(text: str) -> str:
     return value
 
 
-def _key_from_file(path: Path) -> Any:
+def _key_from_file(path: Path) -> PublicKey:
     try:
         data = path.read_bytes()
     except OSError as error:

@@ -140,7 +140,7 @@ def _build(cls: type, values: Any, path: Path, where: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, path: Path, label: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, path, label)
     if hint is Path:
         return Path(_expect(str, value, path, label))

@@ -10,9 +10,10 @@ and state changes in one synced LevelDB batch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -26,6 +27,7 @@ from consensus.actions import (
     RecordEvidence,
     Send,
     SetTimer,
+    Timer,
 )
 from consensus.config import ReplicaConfig
 from consensus.errors import PeerFault
@@ -92,7 +94,7 @@ class Node:
             log_entries=self.consensus_log.load(),
         )
         self.network = self._make_network()
-        self._timers: dict[object, asyncio.TimerHandle] = {}
+        self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._listeners: list[CommitListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.started_ms = now_ms()
@@ -143,8 +145,9 @@ class Node:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.network.stop()
+        height = self.chain.latest_height()
         self.kv.close()
-        log.info("node_stopped", height=self.chain.latest_height())
+        log.info("node_stopped", height=height)
 
     # Client input
 
@@ -213,16 +216,16 @@ class Node:
                 if self.evidence.add(evidence.id, evidence.encode()):
                     log.warning("evidence_recorded", validator=evidence.validator)
 
-    def _set_timer(self, timer: object, delay_ms: int) -> None:
+    def _set_timer(self, timer: Timer, delay_ms: int) -> None:
         previous = self._timers.pop(timer, None)
         if previous is not None:
             previous.cancel()
         loop = asyncio.get_running_loop()
         self._timers[timer] = loop.call_later(delay_ms / 1000, self._on_timer, timer)
 
-    def _on_timer(self, timer: object) -> None:
+    def _on_timer(self, timer: Timer) -> None:
         self._timers.pop(timer, None)
-        self._run(self.replica.on_timer(timer, now_ms()))  # type: ignore[arg-type]
+        self._run(self.replica.on_timer(timer, now_ms()))
 
     def _commit(self, block: Block, certificate: CommitCertificate) -> None:
         started = now_ms()
@@ -247,8 +250,8 @@ class Node:
             log.info("state_transfer_failed", peer=peer, reason=str(error))
         self._run(self.replica.on_fetched(ValidatorIndex(peer), blocks, now_ms()))
 
-    def _spawn(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
