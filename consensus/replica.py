@@ -707,9 +707,18 @@ class Replica:
             batch = RequestBatch(tuple(transactions[start : start + size]))
             self._emit(Send(primary, self._sign(batch)))
 
+    def _broadcast_requests(self, transactions: Sequence[Transaction]) -> None:
+        size = self._config.block_transactions_max
+        for start in range(0, len(transactions), size):
+            self._emit(Broadcast(self._sign(RequestBatch(tuple(transactions[start : start + size])))))
+
     def _on_request_batch(self, body: RequestBatch) -> None:
         # Every replica keeps forwarded requests: if this primary fails, the next one has them.
-        self._add_pending(body.transactions, from_peer=True)
+        added = self._add_pending(body.transactions, from_peer=True)
+        if added and not self._is_primary():
+            # Another backup suspects the primary: watch it for these requests as well.
+            self._requests.mark_offered(added, self._now_ms)
+            self._arm_request_timer()
         if self._requests.has_refused(body.transactions):
             self._owe_block = True
         if self._is_primary():
@@ -814,6 +823,9 @@ class Replica:
         if review.given_up:
             self._dropped["request_given_up"] += review.given_up
         if review.suspect:
+            # As PBFT's clients do on a timeout, show the requests to every replica, so that
+            # the other backups time out on the silent primary too and a quorum changes view.
+            self._broadcast_requests(self._requests.get_all())
             self._start_view_change(View(self._view + 1))
             return
         self._forward(review.again, reset=False)
