@@ -1,10 +1,14 @@
 """The mempool: admitted transactions waiting to be committed.
 
-Admission is strict so that nothing admitted can wait forever: a transaction's
-nonce must be exactly the sender's next one, counting the sender's committed
-nonce and the transactions it already has waiting here. Resubmitting an
-admitted transaction is idempotent (same id, same answer); a different
-transaction for a nonce that is already taken is refused.
+A client may send consecutive transactions to different hubs, so a hub can
+see nonce 5 before nonce 4 has reached it or been committed. The mempool
+therefore holds a window of nonces per sender, but hands the replica only
+*ready* transactions: those whose nonces follow on without a gap from the
+sender's committed nonce. A held transaction becomes ready when the gap is
+filled here or committed elsewhere, so the primary never sees one it would
+have to refuse. Resubmitting an admitted transaction is idempotent (same id,
+same answer); a different transaction for a nonce that is already taken is
+refused.
 """
 
 from __future__ import annotations
@@ -28,8 +32,12 @@ class Rejection:
 
 
 class Mempool:
-    def __init__(self, *, transactions_max: int, rejections_max: int = 10_000) -> None:
+    def __init__(
+        self, *, transactions_max: int, nonce_window: int = 1000, rejections_max: int = 10_000
+    ) -> None:
         self._transactions_max = transactions_max
+        self._nonce_window = nonce_window
+        self._released: dict[Address, int] = {}  # per sender: the first nonce not yet handed to the replica
         self._rejections_max = rejections_max
         self._by_id: OrderedDict[Hash, Transaction] = OrderedDict()
         self._by_sender: dict[Address, dict[int, Hash]] = {}
@@ -59,25 +67,52 @@ class Mempool:
         """Admit ``transaction``; False when it was already here. Raises LedgerError when refused."""
         if transaction.id in self._by_id:
             return False
-        sender = transaction.sender_address
-        expected = self.get_pending_nonce(sender, committed_nonce)
-        if transaction.nonce < expected:
+        self.validate_nonce(transaction, committed_nonce)
+        if len(self._by_id) >= self._transactions_max:
+            raise MempoolFull(f"the mempool is full ({self._transactions_max} transactions); retry later")
+        self._by_id[transaction.id] = transaction
+        self._by_sender.setdefault(transaction.sender_address, {})[transaction.nonce] = transaction.id
+        return True
+
+    def validate_nonce(self, transaction: Transaction, committed_nonce: int) -> None:
+        """Raise LedgerError unless the nonce is free and inside the sender's window."""
+        waiting = self._by_sender.get(transaction.sender_address, {})
+        if transaction.nonce < committed_nonce or transaction.nonce in waiting:
+            expected = self.get_pending_nonce(transaction.sender_address, committed_nonce)
             raise LedgerError(
                 f"nonce {transaction.nonce} is already used or taken by a waiting transaction; "
                 f"the sender's next nonce is {expected}",
                 code="NONCE_REPLAYED",
             )
-        if transaction.nonce > expected:
+        if transaction.nonce >= committed_nonce + self._nonce_window:
             raise LedgerError(
-                f"nonce {transaction.nonce} is ahead of the sender's next nonce {expected}; "
-                "submit the missing transactions first",
+                f"nonce {transaction.nonce} is {self._nonce_window} or more ahead of the sender's "
+                f"committed nonce {committed_nonce}; submit the missing transactions first",
                 code="NONCE_GAP",
             )
-        if len(self._by_id) >= self._transactions_max:
-            raise MempoolFull(f"the mempool is full ({self._transactions_max} transactions); retry later")
-        self._by_id[transaction.id] = transaction
-        self._by_sender.setdefault(sender, {})[transaction.nonce] = transaction.id
-        return True
+
+    def take_ready(self, senders: Iterable[Address], get_committed_nonce: NonceReader) -> list[Transaction]:
+        """Transactions of ``senders`` that now follow on from the committed nonce and were not
+        yet handed out, each sender's in nonce order; they are marked handed out."""
+        ready = []
+        for sender in senders:
+            waiting = self._by_sender.get(sender)
+            if not waiting:
+                continue
+            nonce = max(self._released.get(sender, 0), get_committed_nonce(sender))
+            while nonce in waiting:
+                ready.append(self._by_id[waiting[nonce]])
+                nonce += 1
+            self._released[sender] = nonce
+        return ready
+
+    def list_handed_out(self) -> list[Transaction]:
+        """Waiting transactions already handed to the replica."""
+        handed: list[Transaction] = []
+        for sender, waiting in self._by_sender.items():
+            released = self._released.get(sender, 0)
+            handed.extend(self._by_id[waiting[nonce]] for nonce in sorted(waiting) if nonce < released)
+        return handed
 
     def remove_committed(self, transactions: Iterable[Transaction]) -> None:
         for transaction in transactions:
@@ -121,3 +156,4 @@ class Mempool:
             waiting.pop(transaction.nonce, None)
             if not waiting:
                 del self._by_sender[transaction.sender_address]
+                self._released.pop(transaction.sender_address, None)

@@ -10,7 +10,7 @@ and state changes in one synced LevelDB batch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,9 @@ class Node:
         self.consensus_log = ConsensusLogStore(self.kv)
         self.evidence = EvidenceStore(self.kv)
         self.application = LedgerApplication(chain=self.chain, chain_id=genesis.chain_id)
-        self.mempool = Mempool(transactions_max=config.mempool.transactions_max)
+        self.mempool = Mempool(
+            transactions_max=config.mempool.transactions_max, nonce_window=config.mempool.nonce_window
+        )
         self.replica = Replica(
             config=_replica_config(config, genesis, self.index),
             key=key,
@@ -95,6 +97,7 @@ class Node:
         )
         self.network = self._make_network()
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
+        self._view = self.replica.view
         self._listeners: list[CommitListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.started_ms = now_ms()
@@ -130,6 +133,7 @@ class Node:
     async def start(self) -> None:
         await self.network.start()
         self._run(self.replica.start(now_ms()))
+        self._spawn(self._reoffer_forever())
         log.info(
             "node_started",
             validator=self.config.node.name,
@@ -155,20 +159,37 @@ class Node:
         return get_next_nonce(self.application.committed_state, address)
 
     def submit(self, transactions: Sequence[Transaction]) -> list[SubmitOutcome]:
-        """Admit already-validated transactions and hand the new ones to the replica."""
-        outcomes, admitted = [], []
+        """Admit already-validated transactions; hand those now ready to the replica."""
+        outcomes: list[SubmitOutcome] = []
+        senders: dict[Address, None] = {}
         for transaction in transactions:
-            record = self.chain.get_transaction(transaction.id)
-            if record is not None:
+            if self.chain.get_transaction(transaction.id) is not None:
                 outcomes.append(SubmitOutcome(transaction.id, "committed"))
                 continue
             nonce = self.get_committed_nonce(transaction.sender_address)
             if self.mempool.add(transaction, nonce):
-                admitted.append(transaction)
+                senders[transaction.sender_address] = None
             outcomes.append(SubmitOutcome(transaction.id, "pending"))
-        if admitted:
-            self._run(self.replica.on_request(admitted, now_ms()))
+        self._offer_ready(senders)
         return outcomes
+
+    def _offer_ready(self, senders: Iterable[Address]) -> None:
+        ready = self.mempool.take_ready(senders, self.get_committed_nonce)
+        if ready:
+            self._run(self.replica.on_request(ready, now_ms()))
+
+    async def _reoffer_forever(self) -> None:
+        """Offer again what was handed to the replica two periods ago and is still waiting:
+        the replica may have given up on it, or lost it when a view changed."""
+        period_s = self.config.consensus.request_timeout_ms / 1000
+        previous: set[Hash] = set()
+        while True:
+            await asyncio.sleep(period_s)
+            waiting = self.mempool.list_handed_out()
+            stuck = [transaction for transaction in waiting if transaction.id in previous]
+            previous = {transaction.id for transaction in waiting}
+            if stuck:
+                self._run(self.replica.on_request(stuck, now_ms()))
 
     # Peer input (the one door: decode and verify, or blame the peer)
 
@@ -191,6 +212,11 @@ class Node:
     def _run(self, actions: Sequence[Action]) -> None:
         for action in actions:
             self._run_one(action)
+        view = self.replica.view
+        if view != self._view:
+            primary = self.genesis.validators[view % len(self.genesis.validators)].name
+            log.info("view_changed", view=view, previous_view=self._view, primary=primary)
+            self._view = view
 
     def _run_one(self, action: Action) -> None:
         match action:
@@ -232,6 +258,7 @@ class Node:
         receipts = self.application.commit(block, certificate)
         self.mempool.remove_committed(block.transactions)
         self.mempool.remove_stale(self.get_committed_nonce)
+        self._offer_ready({transaction.sender_address: None for transaction in block.transactions})
         log.info(
             "block_committed",
             height=block.height,

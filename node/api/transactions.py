@@ -107,13 +107,14 @@ def validate_transaction(node: Node, transaction: Transaction) -> None:
         raise ApiError(400, "BAD_SIGNATURE", "the signature does not verify against the sender's key")
     if transaction.id in node.mempool or node.chain.get_transaction(transaction.id) is not None:
         return  # resubmission is idempotent: answered with the status it already has
-    committed = node.get_committed_nonce(transaction.sender_address)
-    pending = node.mempool.get_pending_nonce(transaction.sender_address, committed)
+    node.mempool.validate_nonce(transaction, node.get_committed_nonce(transaction.sender_address))
+    # The mempool owns nonce order at admission (a window, since clients may use several
+    # hubs); the contracts check everything else about the call.
     validate_admissible(
         node.application.committed_state,
         transaction,
         chain_id=node.genesis.chain_id,
-        pending_nonce=pending,
+        pending_nonce=transaction.nonce,
     )
 
 

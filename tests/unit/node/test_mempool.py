@@ -35,9 +35,9 @@ def test_resubmission_is_idempotent() -> None:
     assert len(pool) == 1
 
 
-@pytest.mark.parametrize(("nonce", "code"), [(0, "NONCE_REPLAYED"), (2, "NONCE_GAP")])
+@pytest.mark.parametrize(("nonce", "code"), [(0, "NONCE_REPLAYED"), (4, "NONCE_GAP")])
 def test_wrong_nonce_is_refused_with_a_stable_code(nonce: int, code: str) -> None:
-    pool = Mempool(transactions_max=10)
+    pool = Mempool(transactions_max=10, nonce_window=3)
     with pytest.raises(LedgerError) as caught:
         pool.add(transfer(ALICE, nonce), committed_nonce=1)
     assert caught.value.code == code
@@ -72,3 +72,24 @@ def test_committed_and_stale_transactions_leave_the_pool() -> None:
     rejection = pool.get_rejection(second.id)
     assert rejection is not None and rejection.code == "NONCE_REPLAYED"
     assert len(pool) == 0
+
+
+def test_a_nonce_ahead_is_held_until_the_gap_is_filled() -> None:
+    pool = Mempool(transactions_max=10)
+    sender = ALICE.public_key.address
+    later, first = transfer(ALICE, 1), transfer(ALICE, 0)
+    pool.add(later, committed_nonce=0)
+    assert pool.take_ready([sender], lambda address: 0) == []
+    pool.add(first, committed_nonce=0)
+    assert pool.take_ready([sender], lambda address: 0) == [first, later]
+    assert pool.take_ready([sender], lambda address: 0) == []  # handed out once
+    assert pool.list_handed_out() == [first, later]
+
+
+def test_a_held_transaction_becomes_ready_when_its_gap_commits_elsewhere() -> None:
+    pool = Mempool(transactions_max=10)
+    sender = ALICE.public_key.address
+    held = transfer(ALICE, 1)
+    pool.add(held, committed_nonce=0)
+    assert pool.take_ready([sender], lambda address: 0) == []
+    assert pool.take_ready([sender], lambda address: 1) == [held]
