@@ -162,3 +162,58 @@ def signed_get(network: LocalNetwork, hub: str, path: str, key: PrivateKey) -> t
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
+
+
+class Submitter:
+    """Signs and submits CBDC transfers from one bank, keeping its own nonce."""
+
+    def __init__(self, network: LocalNetwork, bank: str, receiver: str) -> None:
+        self.network = network
+        self.key = network.account_key(bank)
+        self.receiver = network.account_key(receiver).public_key.address.hex()
+        self.nonce = 0
+        self.sent = 0
+
+    def transfer(self, hub: str, amount: int = 1) -> str:
+        from ledger.transaction import Transaction
+
+        transaction = Transaction.create(
+            self.key,
+            chain_id=self.network.genesis.chain_id,
+            nonce=self.nonce,
+            contract="cbdc",
+            method="transfer",
+            args={"to": self.receiver, "amount": amount},
+        )
+        code, answer = http_json(self.network.url(hub) + "/v1/transactions", transaction.to_json())
+        if code != 202:
+            raise AssertionError(f"{hub} refused a transfer: {answer}")
+        self.nonce += 1
+        self.sent += amount
+        return str(answer["id"])
+
+
+def wait_committed_on(
+    network: LocalNetwork, hub: str, transaction_id: str, timeout_s: float = DEADLINE_S
+) -> dict:
+    def committed() -> dict | None:
+        code, record = http_json(f"{network.url(hub)}/v1/transactions/{transaction_id}")
+        return record if code == 200 and record["status"] == "committed" else None
+
+    return wait_for(committed, timeout_s=timeout_s, what=f"{transaction_id[:12]} committed on {hub}")
+
+
+def assert_same_chain(network: LocalNetwork, hubs: list[str]) -> int:
+    """Every hub holds the same block hash at every height up to the lowest hub's height."""
+    height = wait_for(
+        lambda: _common_height(network, hubs), what=f"{', '.join(hubs)} to reach the same height"
+    )
+    reference = network.block_hashes(hubs[0], height)
+    for hub in hubs[1:]:
+        assert network.block_hashes(hub, height) == reference, f"{hub} forked from {hubs[0]}"
+    return height
+
+
+def _common_height(network: LocalNetwork, hubs: list[str]) -> int | None:
+    heights = [network.height(hub) for hub in hubs]
+    return heights[0] if len(set(heights)) == 1 and heights[0] > 0 else None
