@@ -72,13 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--nonce", type=int, help="default: the sender's next nonce, asked from the node")
     submit.set_defaults(handler=_submit)
 
-    for name, help_text in (("balance", "print an account's balance"), ("account", "print an account")):
+    readers = (
+        ("balance", "print an account's balance"),
+        ("account", "print an account"),
+        ("dvps", "list an account's open DvP proposals"),
+        ("escrows", "list an account's open escrows"),
+    )
+    for name, help_text in readers:
         reader = commands.add_parser(name, help=help_text)
         reader.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
         reader.add_argument("--key", type=Path, required=True, help="PEM key file of the reader")
         reader.add_argument("--account", help="address or @key.pem (default: the reader's own)")
         reader.add_argument("--json", action="store_true", help="print JSON")
-        reader.set_defaults(handler=_read_account, balance_only=name == "balance")
+        reader.set_defaults(handler=_read_account, what=name)
 
     add_settlement_commands(commands, _add_client_arguments)
 
@@ -161,23 +167,28 @@ def _status(arguments: argparse.Namespace) -> int:
 def _read_account(arguments: argparse.Namespace) -> int:
     key = PrivateKey.load(arguments.key)
     address = parse_address(arguments.account) if arguments.account else key.public_key.address.hex()
+    what = arguments.what
 
-    async def fetch() -> dict[str, Any]:
+    async def fetch() -> Any:
         async with Client(arguments.node) as client:
+            if what == "dvps":
+                return await client.list_dvps(address, signer=key)
+            if what == "escrows":
+                return await client.list_escrows(address, signer=key)
             return await client.get_account(address, signer=key)
 
-    account = asyncio.run(fetch())
+    result = asyncio.run(fetch())
+    if what == "balance":
+        result = {"address": address, "balance": result["balance"]}
     if arguments.json:
-        print(
-            json.dumps(
-                {"address": address, "balance": account["balance"]} if arguments.balance_only else account,
-                indent=2,
-            )
-        )
-    elif arguments.balance_only:
-        print(f"{address} {format_fen(int(account['balance']))}")
+        print(json.dumps(result, indent=2))
+    elif what == "balance":
+        print(f"{address} {format_fen(int(result['balance']))}")
+    elif isinstance(result, list):
+        for item in result or [f"no open {what}"]:
+            print(item if isinstance(item, str) else json.dumps(item))
     else:
-        for name, value in account.items():
+        for name, value in result.items():
             print(f"{name:<16} {value}")
     return 0
 

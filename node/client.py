@@ -88,6 +88,22 @@ class Client:
         result: dict[str, Any] = await self.request("GET", f"/v1/accounts/{address}", signer=signer)
         return result
 
+    async def list_dvps(self, address: str, *, signer: PrivateKey) -> list[dict[str, Any]]:
+        result = await self.request("GET", f"/v1/accounts/{address}/dvps", signer=signer)
+        return list(result["dvps"])
+
+    async def list_escrows(self, address: str, *, signer: PrivateKey) -> list[dict[str, Any]]:
+        result = await self.request("GET", f"/v1/accounts/{address}/escrows", signer=signer)
+        return list(result["escrows"])
+
+    async def get_security(self, security_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", f"/v1/securities/{security_id}")
+        return result
+
+    async def get_supply(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", "/v1/supply")
+        return result
+
     async def get_block(self, height: int | str = "latest") -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/v1/blocks/{height}")
         return result

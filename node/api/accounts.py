@@ -10,7 +10,14 @@ from typing import Any
 
 from aiohttp import web
 
-from contracts.queries import get_account
+from contracts.queries import (
+    get_account,
+    get_locked_in_escrow,
+    get_security,
+    get_total_supply,
+    list_open_dvps,
+    list_open_escrows,
+)
 from ledger.types import ADDRESS_BYTES, Address
 from node.api.keys import NODE
 from node.clock import now_ms
@@ -61,12 +68,46 @@ def authorize_read(request: web.Request, node: Node, account: dict[str, Any]) ->
     )
 
 
-async def get_account_handler(request: web.Request) -> web.Response:
+def get_readable_account(request: web.Request) -> tuple[Node, Address, dict[str, Any]]:
+    """The account named in the path, once the request proved it may read it."""
     node = request.app[NODE]
     address = parse_address(request.match_info["address"])
     account = get_account(node.application.committed_state, address)
     if account is None:
         raise ApiError(404, "NOT_FOUND", f"no account {address.hex()} on this chain")
     authorize_read(request, node, account)
+    return node, address, account
+
+
+async def get_account_handler(request: web.Request) -> web.Response:
+    node, address, account = get_readable_account(request)
     account["pending_nonce"] = node.mempool.get_pending_nonce(address, int(account["nonce"]))
     return web.json_response(account)
+
+
+async def get_dvps_handler(request: web.Request) -> web.Response:
+    """Open delivery-versus-payment proposals the account is a party to."""
+    node, address, _ = get_readable_account(request)
+    return web.json_response({"dvps": list_open_dvps(node.application.committed_state, address)})
+
+
+async def get_escrows_handler(request: web.Request) -> web.Response:
+    """Open escrows the account pays into, receives from or arbitrates."""
+    node, address, _ = get_readable_account(request)
+    return web.json_response({"escrows": list_open_escrows(node.application.committed_state, address)})
+
+
+async def get_security_handler(request: web.Request) -> web.Response:
+    node = request.app[NODE]
+    security_id = request.match_info["security_id"]
+    security = get_security(node.application.committed_state, security_id)
+    if security is None:
+        raise ApiError(404, "NOT_FOUND", f"no security {security_id!r} on this chain")
+    return web.json_response(security)
+
+
+async def get_supply_handler(request: web.Request) -> web.Response:
+    state = request.app[NODE].application.committed_state
+    return web.json_response(
+        {"total_supply": get_total_supply(state), "locked_in_escrow": get_locked_in_escrow(state)}
+    )
