@@ -102,10 +102,7 @@ def test_settlement_day_through_the_cli(network: LocalNetwork, tmp_path: Any) ->
         "100000",
         "--wait",
     )
-    assert [
-        dvp["dvp_id"] if "dvp_id" in dvp else dvp.get("id")
-        for dvp in hubledger(network, "dvps", "--key", shanghai)
-    ] == ["d1"]
+    assert [dvp["dvp_id"] for dvp in hubledger(network, "dvps", "--key", shanghai)] == ["d1"]
     hubledger(network, "dvp", "accept", "--key", shanghai, "--dvp-id", "d1", "--wait")
     assert hubledger(network, "account", "--key", shanghai)["holdings"] == {"CGB-1": 10}
 
