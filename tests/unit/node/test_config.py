@@ -76,3 +76,10 @@ def test_mistakes_name_the_file_and_field(
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load_config(tmp_path / "absent.toml", environ={})
+
+
+def test_documented_example_config_loads() -> None:
+    example = Path(__file__).parents[3] / "config" / "node.example.toml"
+    config = load_config(example, environ={})
+    assert config.node.name == "beijing"
+    assert set(config.p2p.peers) == {"shanghai", "shenzhen", "hangzhou"}
