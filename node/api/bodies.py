@@ -18,10 +18,13 @@ JSON_TYPE = "application/json"
 async def read_body(request: web.Request, *, bytes_max: int) -> bytes:
     if request.content_length is not None and request.content_length > bytes_max:
         raise ApiError(413, "TOO_LARGE", f"request body is over the limit of {bytes_max} bytes")
-    data = await request.content.read(bytes_max + 1)
-    if len(data) > bytes_max:
-        raise ApiError(413, "TOO_LARGE", f"request body is over the limit of {bytes_max} bytes")
-    return data
+    chunks, size = [], 0
+    while chunk := await request.content.read(64 * 1024):  # read() may return less than asked
+        size += len(chunk)
+        if size > bytes_max:
+            raise ApiError(413, "TOO_LARGE", f"request body is over the limit of {bytes_max} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def is_cbor(request: web.Request) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +36,21 @@ def post_raw(network: LocalNetwork, path: str, data: bytes, content_type: str) -
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def post_slowly(network: LocalNetwork, path: str, body: bytes) -> tuple[int, Any]:
+    """POST as a slow client would: the body in two pieces, the second a moment later."""
+    connection = http.client.HTTPConnection("127.0.0.1", network.api_ports["beijing"], timeout=30)
+    connection.putrequest("POST", path)
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders()
+    half = len(body) // 2
+    connection.send(body[:half])
+    time.sleep(0.3)  # a deliberately slow client, so the node sees the body arrive in parts
+    connection.send(body[half:])
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
 
 
 def transfer(network: LocalNetwork, **changes: Any) -> Transaction:
@@ -183,3 +200,29 @@ def test_account_data_is_private(network: LocalNetwork) -> None:
     for reader in ("bank-beijing", "central-bank", "regulator"):
         status, answer = signed_get(network, "beijing", path, network.account_key(reader))
         assert status == 200 and answer["balance"] >= 0
+
+
+def test_a_large_batch_arrives_whole_and_commits(network: LocalNetwork) -> None:
+    """A request body that arrives in parts is read whole (hundreds of kilobytes of transactions)."""
+    central = network.account_key("central-bank")
+    bank = network.account_key("bank-beijing").public_key.address.hex()
+    transactions = [
+        Transaction.create(
+            central,
+            chain_id=network.genesis.chain_id,
+            nonce=nonce,
+            contract="cbdc",
+            method="issue",
+            args={"to": bank, "amount": 1},
+        )
+        for nonce in range(800)
+    ]
+    body = json.dumps({"transactions": [transaction.to_json() for transaction in transactions]}).encode()
+    status, answer = post_slowly(network, "/v1/transactions/batch", body)
+    assert status == 202, answer
+    assert [result["id"] for result in answer["results"]] == [tx.id.hex() for tx in transactions]
+    last = transactions[-1].id.hex()
+    wait_for(
+        lambda: http_json(f"{network.url('beijing')}/v1/transactions/{last}")[1]["status"] == "committed",
+        what="the last transaction of the batch to commit",
+    )
