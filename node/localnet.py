@@ -1,8 +1,11 @@
 """``hubledger localnet``: one node process per hub on 127.0.0.1, with merged, hub-labelled logs.
 
 Generates the network first if the directory is new. Ctrl-C (or SIGTERM)
-stops every node cleanly; if any node exits on its own, the rest are stopped
-too and its exit status is reported.
+stops every node cleanly. A hub that dies (say, killed with ``kill -9`` to
+watch the others change view) is started again after a pause, as a container
+with ``restart: unless-stopped`` would be; a hub that refuses its
+configuration (exit status 2) stops the whole network, since restarting
+cannot help.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 from node.netgen import generate_network
 
 STOP_GRACE_S = 10
+RESTART_DELAY_S = 2
+CONFIG_ERROR_STATUS = 2
 
 
 def run_localnet(hubs: list[str], directory: Path) -> int:
@@ -30,30 +35,54 @@ def run_localnet(hubs: list[str], directory: Path) -> int:
 
 
 async def _supervise(hubs: list[str], directory: Path) -> int:
-    processes = {}
-    for hub in hubs:
-        processes[hub] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "node.cli", "node", "--config", str(directory / f"{hub}.toml"),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=_child_env(),
-        )
-    pumps = [asyncio.create_task(_pump(hub, process)) for hub, process in processes.items()]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    exits = [asyncio.create_task(process.wait()) for process in processes.values()]
-    stopper = asyncio.create_task(stop.wait())
     print(f"localnet: {len(hubs)} hubs running; Ctrl-C stops them", flush=True)
-    await asyncio.wait([stopper, *exits], return_when=asyncio.FIRST_COMPLETED)
-    failed = {hub: p.returncode for hub, p in processes.items() if p.returncode not in (None, 0)}
-    await _stop_all(list(processes.values()))
-    await asyncio.gather(*pumps, return_exceptions=True)
-    stopper.cancel()
-    for hub, code in failed.items():
-        print(f"localnet: {hub} exited with status {code}", file=sys.stderr, flush=True)
-    return 1 if failed else 0
+    codes = await asyncio.gather(*(_keep_running(hub, directory, stop) for hub in hubs))
+    return 1 if any(code == CONFIG_ERROR_STATUS for code in codes) else 0
+
+
+async def _keep_running(hub: str, directory: Path, stop: asyncio.Event) -> int:
+    """Run one hub until ``stop``; restart it when it dies; its last exit status."""
+    while True:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "node.cli",
+            "node",
+            "--config",
+            str(directory / f"{hub}.toml"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=_child_env(),
+        )
+        pump = asyncio.create_task(_pump(hub, process))
+        stopping = asyncio.create_task(stop.wait())
+        exited = asyncio.create_task(process.wait())
+        await asyncio.wait([stopping, exited], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if stop.is_set():
+            await _stop(process)
+            await pump
+            return 0
+        await pump
+        code = exited.result()
+        if code == CONFIG_ERROR_STATUS:
+            print(
+                f"localnet: {hub} refused its configuration; stopping the network",
+                file=sys.stderr,
+                flush=True,
+            )
+            stop.set()
+            return code
+        print(f"localnet: {hub} exited with status {code}; restarting in {RESTART_DELAY_S} s", flush=True)
+        try:
+            await asyncio.wait_for(stop.wait(), RESTART_DELAY_S)
+            return code
+        except TimeoutError:
+            continue
 
 
 async def _pump(hub: str, process: asyncio.subprocess.Process) -> None:
@@ -65,16 +94,14 @@ async def _pump(hub: str, process: asyncio.subprocess.Process) -> None:
         sys.stdout.flush()
 
 
-async def _stop_all(processes: list[asyncio.subprocess.Process]) -> None:
-    for process in processes:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
     try:
-        await asyncio.wait_for(asyncio.gather(*(p.wait() for p in processes)), STOP_GRACE_S)
+        await asyncio.wait_for(process.wait(), STOP_GRACE_S)
     except TimeoutError:
-        for process in processes:
-            if process.returncode is None:
-                process.kill()
+        process.kill()
+        await process.wait()
 
 
 def _child_env() -> dict[str, str]:
