@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from node.errors import ConfigError
+from p2p.settings import P2PSettings
 
 ENV_PREFIX = "HUBLEDGER_"
+PEER_MESSAGE_BYTES_MAX = P2PSettings().message_bytes_max
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class P2PSection:
 @dataclass(frozen=True)
 class ConsensusSection:
     block_transactions_max: int = 2000
-    block_bytes_max: int = 4 * 1024 * 1024
+    block_bytes_max: int = 1024 * 1024
     batch_delay_ms: int = 20
     window_max: int = 8
     checkpoint_interval: int = 50
@@ -178,21 +180,35 @@ def validate_config(config: NodeConfig, path: Path) -> None:
     checks = [
         (1 <= config.api.port <= 65535, "api.port must be between 1 and 65535"),
         (1 <= config.p2p.port <= 65535, "p2p.port must be between 1 and 65535"),
-        (config.api.port != config.p2p.port or config.api.host != config.p2p.host,
-         "api.port and p2p.port must differ"),
+        (
+            config.api.port != config.p2p.port or config.api.host != config.p2p.host,
+            "api.port and p2p.port must differ",
+        ),
         (config.api.request_bytes_max >= 1024, "api.request_bytes_max must be at least 1024"),
         (config.consensus.block_transactions_max >= 1, "consensus.block_transactions_max must be at least 1"),
         (config.consensus.batch_delay_ms >= 0, "consensus.batch_delay_ms must not be negative"),
-        (config.consensus.view_timeout_ms > config.consensus.batch_delay_ms,
-         "consensus.view_timeout_ms must be longer than consensus.batch_delay_ms"),
-        (config.consensus.view_timeout_max_ms >= config.consensus.view_timeout_ms,
-         "consensus.view_timeout_max_ms must be at least consensus.view_timeout_ms"),
+        (
+            config.consensus.view_timeout_ms > config.consensus.batch_delay_ms,
+            "consensus.view_timeout_ms must be longer than consensus.batch_delay_ms",
+        ),
+        (
+            config.consensus.view_timeout_max_ms >= config.consensus.view_timeout_ms,
+            "consensus.view_timeout_max_ms must be at least consensus.view_timeout_ms",
+        ),
         (config.consensus.window_max >= 1, "consensus.window_max must be at least 1"),
+        # A VIEW-CHANGE carries every prepared block in the window: it must fit in one peer message.
+        (
+            config.consensus.block_bytes_max * (config.consensus.window_max + 1) <= PEER_MESSAGE_BYTES_MAX,
+            f"consensus.block_bytes_max x (window_max + 1) must not exceed {PEER_MESSAGE_BYTES_MAX} bytes, "
+            "the largest message between validators",
+        ),
         (config.consensus.checkpoint_interval >= 1, "consensus.checkpoint_interval must be at least 1"),
         (config.mempool.transactions_max >= 1, "mempool.transactions_max must be at least 1"),
         (config.mempool.nonce_window >= 1, "mempool.nonce_window must be at least 1"),
-        (config.log.level in ("debug", "info", "warning", "error"),
-         "log.level must be one of debug, info, warning, error"),
+        (
+            config.log.level in ("debug", "info", "warning", "error"),
+            "log.level must be one of debug, info, warning, error",
+        ),
         (config.log.format in ("auto", "json", "console"), "log.format must be auto, json or console"),
     ]
     for ok, message in checks:
