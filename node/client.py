@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +24,7 @@ from node.clock import now_ms
 from node.read_auth import sign_read
 
 WAIT_TIMEOUT_MS_DEFAULT = 30_000
+RECONNECT_DELAY_MAX_S = 5.0
 
 
 class ClientError(Exception):
@@ -111,6 +113,54 @@ class Client:
     async def get_transaction(self, transaction_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", f"/v1/transactions/{transaction_id}")
         return result
+
+    async def get_proof(self, transaction_id: str) -> dict[str, Any]:
+        """The finality proof of a committed transaction (check it with node.audit.proof.verify_proof)."""
+        result: dict[str, Any] = await self.request("GET", f"/v1/transactions/{transaction_id}/proof")
+        return result
+
+    async def follow_events(
+        self, *, from_height: int | None = None, account: str | None = None, reconnect: bool = True
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Committed blocks and receipts as they happen (GET /v1/events), oldest first.
+
+        From ``from_height`` (default: the next block), only receipts involving
+        ``account`` if given. Each height's receipts come before its ``block``
+        event. A dropped connection is reopened from where it stopped, so no
+        event is missed or repeated; ``reconnect=False`` ends the iteration instead.
+
+            async for event in client.follow_events(account=address):
+                if event["type"] == "receipt":
+                    print(event["id"], event["receipt"]["success"])
+        """
+        next_height = from_height or int((await self.get_status())["height"]) + 1
+        seen: set[int] = set()  # receipts of next_height already yielded
+        delay_s = 0.1
+        async with aiohttp.ClientSession() as session:  # no total timeout: the stream is long-lived
+            while True:
+                params = {"from_height": str(next_height), **({"account": account} if account else {})}
+                try:
+                    url = f"{self.base_url}/v1/events"
+                    async with session.ws_connect(url, params=params, heartbeat=30) as ws:
+                        delay_s = 0.1
+                        async for message in ws:
+                            if message.type is not aiohttp.WSMsgType.TEXT:
+                                break
+                            event = json.loads(message.data)
+                            if event["type"] == "block":
+                                next_height, seen = int(event["height"]) + 1, set()
+                            elif event["index"] in seen:
+                                continue
+                            else:
+                                seen.add(int(event["index"]))
+                            yield event
+                except (aiohttp.ClientError, OSError):
+                    if not reconnect:
+                        raise
+                if not reconnect:
+                    return
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, RECONNECT_DELAY_MAX_S)
 
     async def get_next_nonce(self, key: PrivateKey) -> int:
         account = await self.get_account(key.public_key.address.hex(), signer=key)

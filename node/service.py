@@ -10,7 +10,7 @@ and state changes in one synced LevelDB batch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,10 @@ from consensus.messages import decode_message
 from consensus.replica import Replica
 from contracts.execution import get_next_nonce
 from contracts.genesis import compute_genesis_changes
+from ledger import cbor
 from ledger.block import Block
 from ledger.certificate import CommitCertificate, compute_quorum
+from ledger.errors import DecodeError
 from ledger.genesis import Genesis
 from ledger.hashing import compute_state_digest
 from ledger.keys import PrivateKey
@@ -47,7 +49,8 @@ from node.application import LedgerApplication
 from node.clock import now_ms
 from node.config import NodeConfig
 from node.mempool import Mempool
-from node.state_transfer import StateTransferServer, fetch_blocks
+from node.metrics import MessageTraffic
+from node.state_transfer import REQUEST_BYTES_MAX, StateTransferServer, fetch_blocks
 from p2p.network import PeerNetwork
 from storage.chain import ChainStore
 from storage.consensus_log import ConsensusLogStore
@@ -56,6 +59,7 @@ from storage.kv import LevelDBStore
 
 log = structlog.get_logger("hubledger.node")
 CommitListener = Callable[[Block, CommitCertificate, Sequence[Receipt]], None]
+RequestHandler = Callable[[int, bytes], Awaitable[bytes]]  # (peer, request) -> response
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,10 @@ class Node:
             committed_timestamp_ms=self._latest_timestamp(),
             log_entries=self.consensus_log.load(),
         )
+        self.traffic = MessageTraffic()
+        self.fetches_in_flight = 0
+        self._state_transfer = StateTransferServer(self.chain)
+        self._request_handlers: dict[str, RequestHandler] = {}
         self.network = self._make_network()
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._view = self.replica.view
@@ -116,7 +124,7 @@ class Node:
             key=self._key,
             peer_urls=peer_urls,
             on_message=self._on_peer_message,
-            on_request=StateTransferServer(self.chain).handle,
+            on_request=self._on_peer_request,
         )
 
     def _latest_timestamp(self) -> TimestampMs:
@@ -129,6 +137,14 @@ class Node:
 
     def add_commit_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
+
+    def add_request_handler(self, kind: str, handler: RequestHandler) -> None:
+        """Answer peers' requests of ``kind`` (a CBOR map with that "kind") with ``handler``."""
+        self._request_handlers[kind] = handler
+
+    @property
+    def is_fetching(self) -> bool:
+        return self.fetches_in_flight > 0
 
     async def start(self) -> None:
         await self.network.start()
@@ -205,7 +221,12 @@ class Node:
         if message.sender != peer:
             self.network.report_fault(peer, "SENDER_MISMATCH")
             return
+        self.traffic.on_received(message.kind, len(payload))
         self._run(self.replica.on_message(message, now_ms()))
+
+    async def _on_peer_request(self, peer: int, data: bytes) -> bytes:
+        handler = self._request_handlers.get(_get_request_kind(data), self._state_transfer.handle)
+        return await handler(peer, data)
 
     # Actions
 
@@ -221,9 +242,13 @@ class Node:
     def _run_one(self, action: Action) -> None:
         match action:
             case Send(to=to, message=message):
-                self.network.send(to, message.encode())
+                payload = message.encode()
+                self.traffic.on_sent(message.kind, len(payload))
+                self.network.send(to, payload)
             case Broadcast(message=message):
-                self.network.broadcast(message.encode())
+                payload = message.encode()
+                self.traffic.on_sent(message.kind, len(payload), copies=len(self.genesis.validators) - 1)
+                self.network.broadcast(payload)
             case Persist(puts=puts, deletes=deletes):
                 self.consensus_log.put(puts)
                 if deletes:
@@ -271,10 +296,19 @@ class Node:
 
     async def _fetch(self, peer: int, first: Height, last: Height) -> None:
         blocks: Sequence[tuple[Block, CommitCertificate]] = ()
+        name = self.genesis.validators[peer].name
+        self.fetches_in_flight += 1
         try:
             blocks = await fetch_blocks(self.network, peer, first, last)
         except Exception as error:  # any failure of a peer is the peer's: the replica asks another
-            log.info("state_transfer_failed", peer=peer, reason=str(error))
+            log.info("state_transfer_failed", peer=name, reason=str(error))
+        finally:
+            self.fetches_in_flight -= 1
+        if blocks:
+            log.info(
+                "state_transfer", peer=name, from_height=blocks[0][0].height,
+                to_height=blocks[-1][0].height, blocks=len(blocks), target_height=last,
+            )
         self._run(self.replica.on_fetched(ValidatorIndex(peer), blocks, now_ms()))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -282,6 +316,15 @@ class Node:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+
+def _get_request_kind(data: bytes) -> str:
+    """The "kind" of a peer's request, or "" for anything else (state transfer then answers it)."""
+    try:
+        value = cbor.decode(data, bytes_max=REQUEST_BYTES_MAX)
+    except DecodeError:
+        return ""
+    kind = value.get("kind") if isinstance(value, dict) else None
+    return kind if isinstance(kind, str) else ""
 
 
 def _replica_config(config: NodeConfig, genesis: Genesis, index: ValidatorIndex) -> ReplicaConfig:

@@ -6,7 +6,11 @@ from aiohttp import web
 
 from node.api import accounts, chain, transactions
 from node.api.errors import error_middleware
+from node.api.events import EVENTS, EventHub, get_events
 from node.api.keys import NODE
+from node.api.metrics import METRICS, get_metrics
+from node.api.status_page import add_status_routes
+from node.metrics import NodeMetrics
 from node.service import Node
 
 
@@ -19,6 +23,7 @@ def build_api(node: Node) -> web.Application:
     app.router.add_post("/v1/transactions", transactions.post_transaction)
     app.router.add_post("/v1/transactions/batch", transactions.post_transaction_batch)
     app.router.add_get("/v1/transactions/{id}", transactions.get_transaction)
+    app.router.add_get("/v1/transactions/{id}/proof", chain.get_proof)
     app.router.add_get("/v1/blocks/{height}", chain.get_block)
     app.router.add_get("/v1/accounts/{address}", accounts.get_account_handler)
     app.router.add_get("/v1/accounts/{address}/dvps", accounts.get_dvps_handler)
@@ -29,4 +34,9 @@ def build_api(node: Node) -> web.Application:
     app.router.add_get("/v1/evidence", chain.get_evidence)
     app.router.add_get("/healthz", chain.get_healthz)
     app.router.add_get("/readyz", chain.get_readyz)
+    app[METRICS] = NodeMetrics(node)
+    app.router.add_get("/metrics", get_metrics)
+    app[EVENTS] = EventHub(node)
+    app.router.add_get("/v1/events", get_events)
+    add_status_routes(app, node)
     return app

@@ -8,9 +8,11 @@ from aiohttp import web
 
 from consensus.evidence import Evidence
 from ledger.block import Block
-from ledger.types import Height
+from ledger.types import Hash, Height
 from node.api.keys import NODE
+from node.audit.proof import build_proof
 from node.errors import ApiError
+from node.peer_status import PEER_STATUS, READY_LAG_BLOCKS_MAX
 from node.service import Node
 
 EVIDENCE_LIST_MAX = 100
@@ -66,6 +68,23 @@ def compute_status(node: Node) -> dict[str, Any]:
     }
 
 
+async def get_proof(request: web.Request) -> web.Response:
+    """A committed transaction's finality proof, checkable offline (hubledger verify-receipt)."""
+    node = request.app[NODE]
+    text = request.match_info["id"]
+    transaction_id = bytes.fromhex(text) if len(text) == 64 and _is_hex(text) else b""
+    if not transaction_id:
+        raise ApiError(400, "BAD_IDENTIFIER", "transaction id must be 64 hex characters")
+    proof = build_proof(node.chain, Hash(transaction_id))
+    if proof is None:
+        raise ApiError(404, "NOT_FOUND", f"transaction {text} is not committed on this node")
+    return web.json_response(proof)
+
+
+def _is_hex(text: str) -> bool:
+    return all(character in "0123456789abcdefABCDEF" for character in text)
+
+
 async def get_status(request: web.Request) -> web.Response:
     return web.json_response(compute_status(request.app[NODE]))
 
@@ -81,9 +100,18 @@ async def get_healthz(request: web.Request) -> web.Response:
 
 
 async def get_readyz(request: web.Request) -> web.Response:
+    """Ready: linked to a quorum and not behind (not fetching blocks, and no f + 1 peers ahead)."""
     node = request.app[NODE]
     peers = len(node.network.connected_peers())
     needed = node.quorum - 1
     if peers < needed:
         raise ApiError(503, "NOT_READY", f"connected to {peers} peers; a quorum needs {needed}")
-    return web.json_response({"status": "ready", "connected_peers": peers})
+    height = node.chain.latest_height()
+    if node.is_fetching:
+        raise ApiError(503, "NOT_READY", f"catching up: fetching blocks from peers (at height {height})")
+    lag, vouched = request.app[PEER_STATUS].compute_lag_blocks()
+    if lag > READY_LAG_BLOCKS_MAX:
+        raise ApiError(
+            503, "NOT_READY", f"behind: peers are at height {vouched}, this node at {height} ({lag} blocks)"
+        )
+    return web.json_response({"status": "ready", "connected_peers": peers, "height": height})
