@@ -17,6 +17,7 @@ from typing import Any
 from ledger.errors import LedgerError
 from ledger.keys import PrivateKey
 from node.cli_audit import add_audit_commands
+from node.cli_bench import add_bench_command
 from node.cli_settlement import add_settlement_commands, parse_address
 from node.client import Client, ClientError
 from node.errors import ConfigError
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         reader.set_defaults(handler=_read_account, what=name)
 
     add_settlement_commands(commands, _add_client_arguments)
+    add_bench_command(commands)
     add_audit_commands(commands)
 
     status = commands.add_parser("status", help="print a node's status")

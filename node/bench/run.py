@@ -1,0 +1,242 @@
+"""A whole bench run: start or find the nodes, set up senders, pre-sign, offer, follow, summarize."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from node.bench.cluster import Cluster, connect_cluster, start_cluster
+from node.bench.follow import BlockFollower
+from node.bench.machine import compute_efficiency, describe_machine, measure_verify_rate
+from node.bench.offer import Offerer
+from node.bench.procfs import NodeUsage, read_own_cpu_s
+from node.bench.progress import sample_and_report
+from node.bench.senders import register_senders
+from node.bench.settings import BenchSettings
+from node.bench.summary import (
+    Step,
+    compute_percentile,
+    is_saturated,
+    summarize_blocks,
+    summarize_latency,
+    summarize_step,
+)
+from node.bench.timeline import Timeline
+from node.bench.workload import Workload, make_senders, sign_workload
+
+DRAIN_POLL_S = 0.1
+
+
+def run_bench(settings: BenchSettings) -> dict[str, Any]:
+    """Run the benchmark described by ``settings`` and return the full result document."""
+    machine = describe_machine()
+    say(settings, f"measuring single-core ECDSA P-256 verification on {machine['cores']} cores ...")
+    verify_per_s = measure_verify_rate()
+    directory = settings.network_dir or Path(tempfile.mkdtemp(prefix="hubledger-bench-"))
+    if settings.node_urls:
+        cluster = connect_cluster(list(settings.node_urls), directory)
+    else:
+        say(settings, f"starting {len(settings.hubs)} hubs in {directory} ...")
+        cluster = start_cluster(list(settings.hubs), directory, cprofile_hub=settings.cprofile_hub)
+    try:
+        senders = make_senders(settings.senders)
+        count = settings.count_transactions()
+        say(
+            settings,
+            f"signing {count} transfers from {len(senders)} senders "
+            f"in {settings.sign_processes} processes ...",
+        )
+        signing_started_s = time.monotonic()
+        workload = sign_workload(
+            senders, chain_id=cluster.genesis.chain_id, count=count, processes=settings.sign_processes
+        )
+        signing_s = time.monotonic() - signing_started_s
+        measured = asyncio.run(_measure(settings, cluster, senders, workload))
+    finally:
+        cluster.stop()
+        if settings.network_dir is None and not settings.keep and not cluster.profiles:
+            shutil.rmtree(directory, ignore_errors=True)
+    machine["load_average_after"] = list(os.getloadavg())
+    committed_per_s = float(measured["sustained"]["committed_per_s"])
+    return {
+        "format": "hubledger-bench/1",
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine,
+        "settings": _describe_settings(settings, cluster),
+        "signing": {"transactions": count, "seconds": round(signing_s, 2), "per_s": round(count / signing_s)},
+        "verification": {
+            "per_s_per_core": round(verify_per_s),
+            "ceiling_per_s": round(machine["cores"] * verify_per_s / len(cluster.hubs)),
+            "efficiency": round(
+                compute_efficiency(committed_per_s, machine["cores"], verify_per_s, len(cluster.hubs)), 4
+            ),
+        },
+        **measured,
+        "network_dir": str(directory) if settings.keep or settings.network_dir or cluster.profiles else None,
+        "profiles": {hub: str(path) for hub, path in cluster.profiles.items()},
+    }
+
+
+async def _measure(
+    settings: BenchSettings, cluster: Cluster, senders: list[Any], workload: Workload
+) -> dict[str, Any]:
+    timeline = Timeline.create(workload.ids)
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=32)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        say(settings, f"registering and funding {len(senders)} senders ...")
+        await register_senders(session, cluster, senders)
+        observe_hub = settings.observe_hub or cluster.hubs[-1]
+        follower = BlockFollower(session, cluster.urls[observe_hub], timeline)
+        await follower.start_at_latest()
+        usage = {hub: NodeUsage(pid) for hub, pid in cluster.pids.items()}
+        for node in usage.values():
+            node.restart_window()
+        own_cpu_started_s = read_own_cpu_s()
+        started_s = time.monotonic()
+        background = [
+            asyncio.ensure_future(follower.run()),
+            asyncio.ensure_future(sample_and_report(timeline, usage, started_s, quiet=settings.quiet)),
+        ]
+        try:
+            offerer = Offerer(
+                session,
+                [cluster.urls[hub] for hub in cluster.hubs],
+                workload,
+                timeline,
+                tick_ms=settings.tick_ms,
+            )
+            steps = await _offer_all(settings, offerer, timeline, cluster)
+            offered_until_s = time.monotonic()
+            await offerer.wait_sent()
+            drained = await _drain(settings, timeline, cluster)
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+        for node in usage.values():
+            node.sample()
+        bench_cpu_s = read_own_cpu_s() - own_cpu_started_s
+    return _summarize(
+        settings,
+        timeline,
+        steps,
+        usage,
+        started_s,
+        offered_until_s,
+        drained,
+        observe_hub,
+        follower.errors,
+        bench_cpu_s,
+    )
+
+
+async def _offer_all(
+    settings: BenchSettings, offerer: Offerer, timeline: Timeline, cluster: Cluster
+) -> list[Step]:
+    plan = (
+        [(rate, settings.step_duration_s) for rate in settings.ramp_rates]
+        if settings.is_ramp
+        else [(settings.rate_per_s, settings.duration_s)]
+    )
+    steps = []
+    for rate, duration_s in plan:
+        first, started_s = timeline.offered, time.monotonic()
+        await offerer.offer(rate, duration_s)
+        steps.append(Step(rate, first, timeline.offered, started_s, time.monotonic()))
+        cluster.check_alive()
+        if settings.is_ramp and is_saturated(timeline, steps[-1]):
+            say(settings, f"saturated at {rate} tx/s offered: stopping the ramp")
+            break
+    return steps
+
+
+async def _drain(settings: BenchSettings, timeline: Timeline, cluster: Cluster) -> bool:
+    """Wait for every accepted transfer to commit, or until nothing commits for ``drain_s``."""
+    last_progress_s, last_committed = time.monotonic(), timeline.committed
+    while timeline.committed < timeline.accepted:
+        await asyncio.sleep(DRAIN_POLL_S)
+        if timeline.committed != last_committed:
+            last_progress_s, last_committed = time.monotonic(), timeline.committed
+        elif time.monotonic() - last_progress_s > settings.drain_s:
+            return False
+        cluster.check_alive()
+    return True
+
+
+def _summarize(
+    settings: BenchSettings,
+    timeline: Timeline,
+    steps: list[Step],
+    usage: dict[str, NodeUsage],
+    started_s: float,
+    offered_until_s: float,
+    drained: bool,
+    observe_hub: str,
+    follow_errors: int,
+    bench_cpu_s: float,
+) -> dict[str, Any]:
+    step_results = [
+        summarize_step(timeline, step, settings.warmup_s if not settings.is_ramp else 0.0) for step in steps
+    ]
+    kept_up = [
+        result
+        for step, result in zip(steps, step_results, strict=True)
+        if result["committed_per_s"] >= 0.9 * step.rate_per_s
+    ]
+    sustained = max(kept_up, key=lambda result: result["committed_per_s"]) if kept_up else step_results[0]
+    ended_s = max([offered_until_s] + [block.observed_s for block in timeline.blocks])
+    return {
+        "steps": step_results,
+        "sustained": sustained,
+        "peak_committed_per_s": max(result["committed_per_s"] for result in step_results),
+        "latency": summarize_latency(timeline, 0, timeline.offered),
+        "submissions": {
+            "offered": timeline.offered,
+            "outcomes": dict(timeline.outcomes),
+            "committed": timeline.committed,
+            "not_committed": timeline.offered - timeline.committed,
+            "drained": drained,
+            "request_round_trip_ms_p50": _round_trip_ms(timeline, 0.5),
+            "request_round_trip_ms_p99": _round_trip_ms(timeline, 0.99),
+        },
+        "blocks": summarize_blocks(timeline, started_s, ended_s),
+        "observed_hub": observe_hub,
+        "follow_errors": follow_errors,
+        "nodes": {hub: node.to_json() for hub, node in usage.items()},
+        "bench_process_cpu_seconds": round(bench_cpu_s, 2),
+        "elapsed_s": round(ended_s - started_s, 2),
+    }
+
+
+def _round_trip_ms(timeline: Timeline, fraction: float) -> float:
+    return round(1000 * compute_percentile(sorted(timeline.request_round_trips_s), fraction), 1)
+
+
+def _describe_settings(settings: BenchSettings, cluster: Cluster) -> dict[str, Any]:
+    return {
+        "hubs": cluster.hubs,
+        "validators": len(cluster.hubs),
+        "started_network": not settings.node_urls,
+        "mode": "ramp" if settings.is_ramp else "fixed",
+        "rate_per_s": None if settings.is_ramp else settings.rate_per_s,
+        "duration_s": None if settings.is_ramp else settings.duration_s,
+        "ramp_rates": list(settings.ramp_rates),
+        "step_duration_s": settings.step_duration_s if settings.is_ramp else None,
+        "warmup_s": settings.warmup_s,
+        "senders": settings.senders,
+        "tick_ms": settings.tick_ms,
+        "cprofile_hub": settings.cprofile_hub,
+    }
+
+
+def say(settings: BenchSettings, text: str) -> None:
+    if not settings.quiet:
+        print(text, file=sys.stderr, flush=True)
