@@ -18,6 +18,8 @@ from node.runner import load_node_inputs
 from node.service import Node
 from tests.unit.node.audit_chain import AuditChain, build_audit_chain
 
+Served = tuple[Node, TestClient[web.Request, web.Application]]
+
 
 @pytest.fixture
 def audit(tmp_path: Path) -> AuditChain:
@@ -25,7 +27,7 @@ def audit(tmp_path: Path) -> AuditChain:
 
 
 @pytest.fixture
-async def served(audit: AuditChain) -> AsyncIterator[tuple[Node, TestClient[web.Request, web.Application]]]:
+async def served(audit: AuditChain) -> AsyncIterator[Served]:
     node = Node(*load_node_inputs(audit.directory / "beijing.toml"))
     client = TestClient(TestServer(build_api(node)))
     await client.start_server()
@@ -38,7 +40,7 @@ def peer_status(name: str, height: int) -> HubStatus:
     return HubStatus(name, height, 0, "beijing", (), 0, 0, False, received_ms=2**62)  # far future: fresh
 
 
-async def test_ready_only_when_linked_to_a_quorum_and_not_behind(served: tuple[Node, TestClient[web.Request, web.Application]]) -> None:
+async def test_ready_only_when_linked_to_a_quorum_and_not_behind(served: Served) -> None:
     node, client = served
     response = await client.get("/readyz")
     assert response.status == 503
@@ -64,9 +66,7 @@ async def test_ready_only_when_linked_to_a_quorum_and_not_behind(served: tuple[N
     ] == "catching up: fetching blocks from peers (at height 0)"
 
 
-async def test_events_replay_from_a_height_then_follow_commits(
-    served: tuple[Node, TestClient[web.Request, web.Application]], audit: AuditChain
-) -> None:
+async def test_events_replay_from_a_height_then_follow_commits(served: Served, audit: AuditChain) -> None:
     node, client = served
     for height in (1, 2, 3):
         audit.commit_into(node.chain, height)
@@ -92,7 +92,7 @@ async def test_events_replay_from_a_height_then_follow_commits(
 
 
 async def test_an_account_filter_keeps_blocks_and_only_that_accounts_receipts(
-    served: tuple[Node, TestClient[web.Request, web.Application]], audit: AuditChain
+    served: Served, audit: AuditChain
 ) -> None:
     node, client = served
     audit.commit_into(node.chain, 1)
@@ -106,7 +106,7 @@ async def test_an_account_filter_keeps_blocks_and_only_that_accounts_receipts(
     assert (response.status, (await response.json())["error"]["code"]) == (400, "BAD_IDENTIFIER")
 
 
-async def test_the_client_library_follows_events(served: tuple[Node, TestClient[web.Request, web.Application]], audit: AuditChain) -> None:
+async def test_the_client_library_follows_events(served: Served, audit: AuditChain) -> None:
     node, client = served
     audit.commit_into(node.chain, 1)
     seen: list[Any] = []
