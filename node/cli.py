@@ -19,6 +19,7 @@ from ledger.keys import PrivateKey
 from node.cli_audit import add_audit_commands
 from node.cli_bench import add_bench_command
 from node.cli_settlement import add_settlement_commands, parse_address
+from node.cli_simulate import add_simulate_command
 from node.client import Client, ClientError
 from node.errors import ConfigError
 from node.netgen import NetworkLayout, generate_network, parse_hubs
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         reader.set_defaults(handler=_read_account, what=name)
 
     add_settlement_commands(commands, _add_client_arguments)
+    add_simulate_command(commands)
     add_bench_command(commands)
     add_audit_commands(commands)
 
