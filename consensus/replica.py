@@ -129,7 +129,7 @@ from consensus.actions import (
 from consensus.application import Application, InvalidBlock
 from consensus.config import ReplicaConfig
 from consensus.errors import ConfigError
-from consensus.evidence import Evidence
+from consensus.evidence import Evidence, is_conflict
 from consensus.messages import (
     Body,
     Checkpoint,
@@ -203,6 +203,7 @@ class Replica:
         self._changing = False  # True: moving to self._view, waiting for its NEW-VIEW
         self._slots: dict[Height, Slot] = {}
         self._waiting_parent: dict[Height, SignedMessage] = {}
+        self._refused: dict[Height, SignedMessage] = {}  # proposals refused in this view: evidence
         self._next_height = Height(committed_height + 1)
         self._ready: dict[Height, tuple[Block, CommitCertificate]] = {}
         self._prepared: dict[Height, PreparedCertificate] = {}
@@ -483,12 +484,17 @@ class Replica:
             else:
                 self._drop("duplicate")
             return
+        refused = self._refused.get(body.height)
+        if refused is not None and is_conflict(refused, message):
+            self._record_conflict(refused, message)  # a proposal refused first is still signed
         reason = self._check_proposal(body)
         if reason == "unknown_parent":
             self._waiting_parent[body.height] = message  # its parent's proposal is still on the way
             self._arm_progress_timer()
         elif reason is not None:
             self._drop(reason)
+            if len(self._refused) < 2 * self._config.window_max:
+                self._refused.setdefault(body.height, message)
         else:
             self._accept_proposal(message)
 
@@ -650,6 +656,7 @@ class Replica:
         self._in_flight_ids.difference_update(transaction.id for transaction in block.transactions)
         self._slots.pop(height, None)
         self._waiting_parent.pop(height, None)
+        self._refused.pop(height, None)
         self._failed_views = 0
         self._next_height = Height(max(self._next_height, height + 1))
         if height % self._config.checkpoint_interval == 0:
@@ -916,6 +923,7 @@ class Replica:
         self._changing = True
         self._slots.clear()
         self._waiting_parent.clear()
+        self._refused.clear()
         self._batch_armed = self._progress_armed = False
         self._request_armed_ms = None
         prepared = tuple(self._prepared[height] for height in sorted(self._prepared))
@@ -993,10 +1001,16 @@ class Replica:
 
     def _arm_view_change_timer(self) -> None:
         """Wait for a NEW-VIEW only once a quorum wants this view (Castro and Liskov, 4.5.2):
-        a replica that suspects the primary alone stays put instead of climbing views alone."""
+        a replica that suspects the primary alone stays put instead of climbing views alone.
+        A VIEW-CHANGE for a higher view counts too: its sender has given up on this one, and
+        may never say so again if it left before we heard its VIEW-CHANGE for this view."""
         if not self._changing or self._view_change_timer_armed:
             return
-        if len(self._view_changes.get(self._view, {})) >= self._quorum:
+        wanting: set[ValidatorIndex] = set()
+        for view, senders in self._view_changes.items():
+            if view >= self._view:
+                wanting.update(senders)
+        if len(wanting) >= self._quorum:
             self._view_change_timer_armed = True
             self._set_timer(Timer(TimerKind.VIEW_CHANGE, self._view), self._get_view_timeout_ms())
 
@@ -1093,6 +1107,7 @@ class Replica:
         self._changing = False
         self._slots.clear()
         self._waiting_parent.clear()
+        self._refused.clear()
         self._in_flight_ids.clear()
         self._next_height = Height(max(self._committed_height, selection.checkpoint_height) + 1)
         if selection.checkpoint_height > self._committed_height:
