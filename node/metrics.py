@@ -11,8 +11,8 @@ memory start again from zero when it restarts, as Prometheus expects.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, cast
 
 from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics, generate_latest
 from prometheus_client import Counter as CounterMetric
@@ -54,7 +54,8 @@ class NodeMetrics:
     """The registry behind GET /metrics; create one per node, after the node."""
 
     def __init__(self, node: Node) -> None:
-        disable_created_metrics()  # *_created series only clutter the text format
+        # *_created series only clutter the text format (the function is untyped upstream)
+        cast(Callable[[], None], disable_created_metrics)()
         self.registry = CollectorRegistry(auto_describe=False)
         self._latency = Histogram(
             "hubledger_block_commit_latency_seconds",
