@@ -50,7 +50,12 @@ def add_bench_command(commands: Any) -> None:
     load.add_argument("--ramp", action="store_true", help="step the rate up until the network saturates")
     load.add_argument("--ramp-rates", default=",".join(map(str, RAMP_RATES_DEFAULT)))
     load.add_argument("--step-duration", type=float, default=10.0, help="seconds per ramp step (default 10)")
-    load.add_argument("--drain", type=float, default=10.0, help="give up when nothing commits for this long")
+    load.add_argument(
+        "--drain",
+        type=float,
+        default=10.0,
+        help="seconds to wait after the load for what was accepted to commit",
+    )
     load.add_argument("--senders", type=int, default=SENDERS_DEFAULT, help="independent sender accounts")
     load.add_argument("--tick-ms", type=int, default=20, help="submission period per hub (default 20 ms)")
     load.add_argument("--sign-processes", type=int, default=os.cpu_count() or 1)

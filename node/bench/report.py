@@ -71,6 +71,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append(
         f"bench process: {result['bench_process_cpu_seconds']} CPU seconds in {result['elapsed_s']} s"
     )
+    for hub, path in result.get("profiles", {}).items():
+        lines.append(f"cProfile of {hub}: {path} (read it with python -m pstats)")
     return "\n".join(lines)
 
 

@@ -84,9 +84,11 @@ def summarize_blocks(timeline: Timeline, start_s: float, end_s: float) -> dict[s
     }
 
 
-def is_saturated(timeline: Timeline, step: Step, backlog_s_max: float = 2.0) -> bool:
-    """The network did not keep up: under 90 % of the offered rate committed, or a growing backlog."""
-    window_s = max(1e-9, step.ended_s - step.started_s)
-    committed = count_committed_between(timeline, step.started_s, step.ended_s)
+def is_saturated(timeline: Timeline, step: Step, warmup_s: float, backlog_s_max: float = 2.0) -> bool:
+    """The network did not keep up: under 90 % of the offered rate committed after the warm-up,
+    or more than ``backlog_s_max`` seconds of offered transfers still waiting at the end."""
+    window_start_s = step.started_s + min(warmup_s, (step.ended_s - step.started_s) / 2)
+    window_s = max(1e-9, step.ended_s - window_start_s)
+    committed = count_committed_between(timeline, window_start_s, step.ended_s)
     backlog = timeline.offered - timeline.committed
     return committed / window_s < 0.9 * step.rate_per_s or backlog > backlog_s_max * step.rate_per_s
