@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from importlib import resources
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from consensus.evidence import Evidence
-from ledger.types import Height
+from ledger.block import Block
 from node.api.keys import NODE
 from node.clock import now_ms
 from node.peer_status import FRESH_MS_MAX, PEER_STATUS, PeerStatusBoard, get_own_status
@@ -26,12 +27,12 @@ from node.service import Node
 
 RECENT_BLOCKS_MAX = 10
 RATE_WINDOW_MS = 60_000
-RATE_BLOCKS_MAX = 2_000  # bounds the walk back through the chain for the rate
+RATE_BLOCKS_MAX = 10_000  # blocks remembered for the rate; at most a minute's worth
 EVIDENCE_SHOWN_MAX = 5
 STATIC = resources.files("node.api") / "static"
 
 
-def compute_network_view(node: Node, board: PeerStatusBoard) -> dict[str, Any]:
+def compute_network_view(node: Node, board: PeerStatusBoard, rate: CommitRate) -> dict[str, Any]:
     now = now_ms()
     own = get_own_status(node)
     peers = board.get_statuses()
@@ -53,7 +54,7 @@ def compute_network_view(node: Node, board: PeerStatusBoard) -> dict[str, Any]:
         "generated_ms": now,
         "hubs": hubs,
         "recent_blocks": list(_list_recent_blocks(node)),
-        "transactions_per_second": compute_transaction_rate(node, now),
+        "transactions_per_second": rate.compute_per_second(now),
         "evidence": {
             "count": node.evidence.count(),
             "recent": [Evidence.decode(data).to_json() for data in node.evidence.list(EVIDENCE_SHOWN_MAX)],
@@ -61,17 +62,21 @@ def compute_network_view(node: Node, board: PeerStatusBoard) -> dict[str, Any]:
     }
 
 
-def compute_transaction_rate(node: Node, at_ms: int) -> float:
-    """Transactions a second in the blocks stamped within the last minute."""
-    count = 0
-    height = node.chain.latest_height()
-    for _ in range(RATE_BLOCKS_MAX):
-        header = node.chain.get_header(height) if height > 0 else None
-        if header is None or header.timestamp_ms < at_ms - RATE_WINDOW_MS:
-            break
-        count += header.transaction_count
-        height = Height(height - 1)
-    return round(count * 1000 / RATE_WINDOW_MS, 2)
+class CommitRate:
+    """Transactions committed here in the last minute, by block timestamp, kept as blocks commit."""
+
+    def __init__(self, node: Node) -> None:
+        self._blocks: deque[tuple[int, int]] = deque(maxlen=RATE_BLOCKS_MAX)  # (timestamp_ms, transactions)
+        node.add_commit_listener(self._on_commit)
+
+    def _on_commit(self, block: Block, certificate: object, receipts: object) -> None:
+        self._blocks.append((block.header.timestamp_ms, len(block.transactions)))
+
+    def compute_per_second(self, at_ms: int) -> float:
+        while self._blocks and self._blocks[0][0] < at_ms - RATE_WINDOW_MS:
+            self._blocks.popleft()
+        count = sum(transactions for _, transactions in self._blocks)
+        return round(count * 1000 / RATE_WINDOW_MS, 2)
 
 
 def _list_recent_blocks(node: Node) -> Iterable[dict[str, Any]]:
@@ -93,11 +98,16 @@ def _list_recent_blocks(node: Node) -> Iterable[dict[str, Any]]:
 
 
 async def get_network(request: web.Request) -> web.Response:
-    return web.json_response(compute_network_view(request.app[NODE], request.app[PEER_STATUS]))
+    return web.json_response(_compute_view(request))
+
+
+def _compute_view(request: web.Request) -> dict[str, Any]:
+    app = request.app
+    return compute_network_view(app[NODE], app[PEER_STATUS], app[COMMIT_RATE])
 
 
 async def get_page(request: web.Request) -> web.Response:
-    view = compute_network_view(request.app[NODE], request.app[PEER_STATUS])
+    view = _compute_view(request)
     return web.Response(text=render_page(view), content_type="text/html", charset="utf-8")
 
 
@@ -180,10 +190,14 @@ def _render_evidence_row(record: dict[str, Any]) -> str:
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
 
 
+COMMIT_RATE = web.AppKey("commit_rate", CommitRate)
+
+
 def add_status_routes(app: web.Application, node: Node) -> None:
     """Routes of the page and the network view, and the peer status board with its poller."""
     board = PeerStatusBoard(node)
     app[PEER_STATUS] = board
+    app[COMMIT_RATE] = CommitRate(node)
 
     async def poll_peers(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(board.poll_forever(), name="peer-status-poll")

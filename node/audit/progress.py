@@ -21,6 +21,7 @@ class Progress:
         self._is_terminal = self._stream.isatty()
         self._started_s = time.monotonic()
         self._shown_s = 0.0
+        self._shown_done = -1
         self.done = 0
 
     def advance(self, count: int = 1) -> None:
@@ -32,12 +33,14 @@ class Progress:
             self._show(now_s)
 
     def finish(self) -> None:
-        self._show(time.monotonic())
+        if self._shown_done != self.done:
+            self._show(time.monotonic())
         if self._is_terminal:
             self._stream.write("\n")
         self._stream.flush()
 
     def _show(self, now_s: float) -> None:
+        self._shown_done = self.done
         filled = BAR_WIDTH * min(self.done, self._total) // self._total
         elapsed_s = now_s - self._started_s
         rate = self.done / elapsed_s if elapsed_s > 0 else 0.0
