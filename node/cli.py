@@ -18,6 +18,7 @@ from ledger.errors import LedgerError
 from ledger.keys import PrivateKey
 from node.cli_audit import add_audit_commands
 from node.cli_bench import add_bench_command
+from node.cli_chaos import add_chaos_command
 from node.cli_settlement import add_settlement_commands, parse_address
 from node.cli_simulate import add_simulate_command
 from node.client import Client, ClientError
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_settlement_commands(commands, _add_client_arguments)
     add_simulate_command(commands)
+    add_chaos_command(commands)
     add_bench_command(commands)
     add_audit_commands(commands)
 

@@ -30,6 +30,7 @@ class NodeSection:
     data_dir: Path
     key_file: Path
     genesis_file: Path
+    byzantine: str = ""  # testers only: a behaviour of consensus.simulation.behaviours; empty: honest
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from ledger.receipt import Receipt
 from ledger.transaction import Transaction
 from ledger.types import Address, Hash, Height, TimestampMs, ValidatorIndex
 from node.application import LedgerApplication
+from node.byzantine import make_outbox
 from node.clock import now_ms
 from node.config import NodeConfig
 from node.mempool import Mempool
@@ -104,6 +105,7 @@ class Node:
         self._state_transfer = StateTransferServer(self.chain)
         self._request_handlers: dict[str, RequestHandler] = {}
         self.network = self._make_network()
+        self.byzantine = make_outbox(config, genesis, self.index, key, self.network)
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._view = self.replica.view
         self._listeners: list[CommitListener] = []
@@ -240,6 +242,9 @@ class Node:
             self._view = view
 
     def _run_one(self, action: Action) -> None:
+        if self.byzantine is not None and isinstance(action, Send | Broadcast):
+            self.byzantine.run(action)  # a tester's Byzantine node: node/byzantine.py
+            return
         match action:
             case Send(to=to, message=message):
                 payload = message.encode()

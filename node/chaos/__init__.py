@@ -1,0 +1,1 @@
+"""``hubledger chaos``: fault scenarios against a local network of real node processes."""
