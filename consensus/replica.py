@@ -1105,6 +1105,10 @@ class Replica:
         self._emit(CancelTimer(Timer(TimerKind.VIEW_CHANGE, view)))
         self._view = view
         self._changing = False
+        # A replica that jumps in from ordering an older view (a NEW-VIEW reached it first) holds
+        # that view's timers: they will fire for a view that is gone, so arm this view's afresh.
+        self._batch_armed = self._progress_armed = False
+        self._request_armed_ms = None
         self._slots.clear()
         self._waiting_parent.clear()
         self._refused.clear()

@@ -25,6 +25,10 @@ PINNED = [
     # (its parent was the other fork) kept no trace of it and recorded no evidence when the
     # other arrived. Refused proposals are now kept for the view (consensus/replica.py).
     SimulationConfig(seed=19, byzantine=("equivocate",)),
+    # Liveness: a restarted replica that joined a view by its NEW-VIEW, while ordering an older
+    # view, kept the older view's progress timer as armed; it fired for a gone view and the
+    # replica never fetched the blocks it missed. Entering a view now re-arms its timers.
+    SimulationConfig(seed=9, byzantine=("stale-view",)),
 ]
 
 
