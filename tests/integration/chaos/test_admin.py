@@ -1,0 +1,76 @@
+"""The operator endpoint for link rules: closed without a token, refused with a wrong one,
+and a partition set through it stops a hub from hearing the others until it is lifted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.integration.harness import LocalNetwork, Submitter, http_json, wait_committed_on, wait_for
+
+HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
+
+
+def put_rules(network: LocalNetwork, hub: str, rules: dict, token: str) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {token}"}
+    return _request(network.url(hub) + "/v1/admin/link-rules", {"rules": rules}, "PUT", headers)
+
+
+def _request(url: str, body: object, method: str, headers: dict[str, str]) -> tuple[int, dict]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_the_admin_endpoint_is_closed_without_a_token(tmp_path: Path) -> None:
+    network = LocalNetwork(tmp_path, ["beijing"])
+    try:
+        network.start_all()
+        code, answer = put_rules(network, "beijing", {}, "anything")
+        assert code == 403 and answer["error"]["code"] == "ADMIN_CLOSED"
+    finally:
+        network.stop_all()
+
+
+def test_a_partition_set_at_run_time_stops_and_heals_a_hub(tmp_path: Path) -> None:
+    token = "tester-token"
+    network = LocalNetwork(tmp_path, HUBS, env={"HUBLEDGER_ADMIN_TOKEN": token})
+    try:
+        network.start_all()
+        assert put_rules(network, "beijing", {}, "wrong")[0] == 401
+        assert put_rules(network, "beijing", {"nowhere": {"partitioned": True}}, token)[0] == 400
+        submitter = Submitter(network, "bank-beijing", "bank-shanghai")
+        wait_committed_on(network, "hangzhou", submitter.transfer("beijing"))
+        for hub in HUBS[:3]:
+            assert put_rules(network, hub, {"hangzhou": {"partitioned": True}}, token)[0] == 200
+        assert (
+            put_rules(network, "hangzhou", {hub: {"partitioned": True} for hub in HUBS[:3]}, token)[0] == 200
+        )
+        stuck = network.height("hangzhou")
+        for _ in range(3):
+            wait_committed_on(network, "shenzhen", submitter.transfer("beijing"))
+        assert network.height("beijing") > stuck
+        assert network.height("hangzhou") == stuck
+        for hub in HUBS:
+            code, _ = _request(
+                network.url(hub) + "/v1/admin/link-rules",
+                None,
+                "DELETE",
+                {"Authorization": f"Bearer {token}"},
+            )
+            assert code == 200
+        wait_committed_on(network, "hangzhou", submitter.transfer("beijing"))
+        target = network.height("beijing")
+        wait_for(lambda: network.height("hangzhou") >= target, what="hangzhou to catch up after the heal")
+        assert http_json(network.url("hangzhou") + "/healthz")[0] == 200
+    finally:
+        network.stop_all()
