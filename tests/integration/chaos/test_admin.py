@@ -4,18 +4,19 @@ and a partition set through it stops a hub from hearing the others until it is l
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.integration.harness import LocalNetwork, Submitter, http_json, wait_committed_on, wait_for
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
 
 
-def put_rules(network: LocalNetwork, hub: str, rules: dict, token: str) -> tuple[int, dict]:
+def put_rules(network: LocalNetwork, hub: str, rules: dict[str, Any], token: str) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     return _request(network.url(hub) + "/v1/admin/link-rules", {"rules": rules}, "PUT", headers)
 
 
-def _request(url: str, body: object, method: str, headers: dict[str, str]) -> tuple[int, dict]:
+def _request(url: str, body: object, method: str, headers: dict[str, str]) -> tuple[int, Any]:
     import json
     import urllib.error
     import urllib.request
