@@ -65,6 +65,12 @@ class Overlay:
     def parent(self) -> StateReader:
         return self._parent
 
+    def rebase(self, parent: StateReader) -> None:
+        """Read through ``parent`` from now on: the caller vouches that it holds the same state
+        as the old parent (the old parent's block has just been committed into it), so a
+        chain of speculative overlays stays one deep instead of growing with every block."""
+        self._parent = parent
+
     def get(self, key: bytes) -> bytes | None:
         if key in self._writes:
             return self._writes[key]

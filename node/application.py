@@ -18,7 +18,7 @@ from consensus.application import InvalidBlock
 from contracts.context import BlockContext
 from contracts.errors import TransactionRejected
 from contracts.execution import BlockResult, execute_block
-from contracts.state import StateReader
+from contracts.state import Overlay, StateReader
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate
 from ledger.hashing import compute_state_digest
@@ -62,6 +62,10 @@ class LedgerApplication:
     @property
     def committed_state(self) -> ChainStateReader:
         return self._committed
+
+    def speculative_overlay(self, block_hash: Hash) -> Overlay:
+        """The state changes of a proposed, not yet committed block (for inspection)."""
+        return self._speculative[block_hash].result.overlay
 
     def mark_verified(self, transaction: Transaction) -> None:
         """Record a transaction whose signature the caller has just checked."""
@@ -130,6 +134,9 @@ class LedgerApplication:
         result = speculative.result
         self._chain.commit_block(block, certificate, result.receipts, result.changes)
         self._forget_up_to(block.height)
+        for child in self._speculative.values():
+            if child.result.overlay.parent is result.overlay:
+                child.result.overlay.rebase(self._committed)
         return result.receipts
 
     def _execute(self, block: Block) -> BlockResult:

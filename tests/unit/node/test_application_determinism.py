@@ -101,3 +101,37 @@ def test_leveldb_and_memory_reach_the_same_digests(
     in_memory = run(MemoryStore(), blocks)
     assert on_disk == in_memory
     assert run(MemoryStore(), blocks) == in_memory  # and again: nothing depends on the run
+
+
+def test_speculative_state_stays_shallow_when_blocks_are_pipelined() -> None:
+    """Block h + 1 is built on block h's overlay before h commits; once h commits it must read
+    the committed state directly, or every block would add a layer (and memory) for ever."""
+    chain, application = open_chain(MemoryStore())
+    receiver = BANKS[1].public_key.address.hex()
+    blocks = []
+    previous = chain.get_latest_hash()
+    for height in (1, 2, 3):
+        transaction = Transaction.create(
+            BANKS[0],
+            chain_id=CHAIN_ID,
+            nonce=height - 1,
+            contract="cbdc",
+            method="transfer",
+            args={"to": receiver, "amount": 1},
+        )
+        block = application.build_block(
+            previous_hash=previous,
+            height=Height(height),
+            view=View(0),
+            proposer=ValidatorIndex(0),
+            timestamp_ms=TimestampMs(height),
+            transactions=[transaction],
+        )
+        blocks.append(block)
+        previous = block.hash
+    for block in blocks[:2]:
+        payload = compute_commit_payload(CHAIN_ID, View(0), block.height, block.hash)
+        vote = Vote(ValidatorIndex(0), VALIDATOR.sign(payload))
+        application.commit(block, CommitCertificate(block.height, View(0), block.hash, (vote,)))
+    overlay = application.speculative_overlay(blocks[2].hash)
+    assert overlay.parent is application.committed_state
