@@ -35,5 +35,10 @@ e2e: install
 unit: install
 	$(BIN)/pytest tests/unit
 
+# Throughput and latency of a local four-hub network under load; see docs/benchmarks.md.
+BENCH_ARGS ?= --rate 2000 --duration 60
+bench: install
+	$(BIN)/hubledger bench $(BENCH_ARGS) --out bench-result.json
+
 clean:
 	rm -rf $(VENV) $(NETWORK_DIR) .pytest_cache .mypy_cache .ruff_cache *.egg-info
