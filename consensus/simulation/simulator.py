@@ -212,6 +212,8 @@ class Simulator:
         height, tip, timestamp_ms = instance.host.get_committed()
         if wipe:
             instance.committed_ids.clear()
+        # A restarted replica holds only its log, not the messages peers sent it before.
+        self._seen = {key: digest for key, digest in self._seen.items() if key[0] != instance.number}
         self.checker.on_open(instance.number, height, tip)
         instance.replica = Replica(
             config=self._replica_config(instance.validator),
@@ -320,14 +322,23 @@ class Simulator:
             self.dropped[reason] += 1
 
     def _note_conflict(self, instance: Instance, replica: Replica, message: SignedMessage) -> None:
+        """Count a conflict only when the replica holds both messages: each was admitted to
+        its current view and window. A message outside them is dropped unread (keeping it
+        would let a faulty validator fill an honest replica's memory), so no evidence is owed."""
         slot = get_slot(message)
         if slot is None:
             return
         kind, view, height = slot
+        window_max = self._shape[0]
+        admissible = (
+            view == replica.view
+            and replica.committed_height < height <= replica.committed_height + 2 * window_max
+            and not replica.get_status().view_change_in_progress
+        )
+        if not admissible:
+            return
         key = (instance.number, message.sender, kind, view, height)
-        digest = self._seen.setdefault(key, get_digest(message))
-        admissible = view == replica.view and height > replica.committed_height
-        if digest != get_digest(message) and admissible and not replica.get_status().view_change_in_progress:
+        if self._seen.setdefault(key, get_digest(message)) != get_digest(message):
             self.conflicts[message.sender] = self.conflicts.get(message.sender, 0) + 1
 
     def _on_fetch(self, instance: Instance, fetch: Fetch) -> None:
