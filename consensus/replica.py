@@ -90,7 +90,11 @@ committed height) asks a peer for certified blocks (``Fetch``). Each fetched
 block must carry a valid commit certificate, link to the chain and pass
 ``Application.validate_block``; a bad answer blames the peer and the replica
 asks another; an empty one (the peer is behind too) blames nobody. A fetch
-that gets no answer within the view timeout is asked of another peer.
+that gets no answer within the view timeout is asked of another peer. A
+replica that suspects its primary, or waits alone for a view change, also asks
+its peers for what follows its chain: a replica that missed the COMMITs of
+blocks the others committed cannot tell that from a stalled primary, and the
+others, their votes for those heights spent, would never show it the gap.
 
 Crash recovery. Everything the replica signs that it must never contradict
 (its proposals, PREPAREs, COMMITs, VIEW-CHANGEs and its view) is in a
@@ -172,6 +176,7 @@ class _FetchState:
     tried: set[ValidatorIndex] = field(default_factory=set)
     peer: ValidatorIndex | None = None
     progressed: bool = False  # some peer delivered blocks in this round
+    probe: bool = False  # asked on suspicion alone: counted as a state transfer once it delivers
 
 
 class Replica:
@@ -306,6 +311,9 @@ class Replica:
         fetch = self._fetch
         if fetch is not None and delivered:
             fetch.progressed = True
+            if fetch.probe:
+                fetch.probe = False
+                self._state_transfer_count += 1
         if fetch is not None and peer == fetch.peer:
             if self._committed_height >= fetch.target:
                 self._finish_fetch()
@@ -847,6 +855,7 @@ class Replica:
             self._start_fetch(*lagging)  # the others are moving on: catch up, do not blame the primary
             self._arm_progress_timer()
         elif any(slot.block is not None for slot in self._slots.values()):
+            self._probe_peers()
             self._start_view_change(View(self._view + 1))
 
     def _find_progress_elsewhere(self) -> tuple[Height, list[ValidatorIndex]] | None:
@@ -988,6 +997,7 @@ class Replica:
         own = self._own.get(("view_change", self._view, Height(0)))
         if own is not None:
             self._broadcast(own)
+            self._probe_peers()  # nobody joins: perhaps they moved on and this replica lags
         self._view_change_timer_armed = False
         self._set_timer(Timer(TimerKind.VIEW_CHANGE, self._view), self._get_view_timeout_ms())
         self._arm_view_change_timer()
@@ -1178,7 +1188,20 @@ class Replica:
             peers = [peer for peer, seen in sorted(self._heights_seen.items()) if seen >= target]
             self._start_fetch(target, peers)
 
-    def _start_fetch(self, target: Height, candidates: Sequence[ValidatorIndex]) -> None:
+    def _probe_peers(self) -> None:
+        """A replica that misses blocks its peers committed looks, from inside, like one whose
+        primary stalls: the peers' votes for those heights are spent (they drop its votes and
+        skip re-proposals there as stale), and no checkpoint may come to show it the gap. So
+        a replica that suspects the primary, or waits alone for a view change, asks its peers
+        for what follows its chain. A peer that has nothing more answers empty, blamed for
+        nothing; this costs one request per peer, and only when the replica is stuck anyway."""
+        if self._fetch is not None or self._n == 1:
+            return
+        self._start_fetch(Height(self._committed_height + 2 * self._config.window_max), [], probe=True)
+
+    def _start_fetch(
+        self, target: Height, candidates: Sequence[ValidatorIndex], *, probe: bool = False
+    ) -> None:
         others = [peer for peer in candidates if peer != self._index]
         others += [
             ValidatorIndex(peer) for peer in range(self._n) if peer != self._index and peer not in others
@@ -1186,8 +1209,9 @@ class Replica:
         if self._fetch is not None:
             self._fetch.target = Height(max(self._fetch.target, target))
             return
-        self._state_transfer_count += 1
-        self._fetch = _FetchState(target, others)
+        if not probe:
+            self._state_transfer_count += 1
+        self._fetch = _FetchState(target, others, probe=probe)
         self._fetch_next()
 
     def _fetch_next(self) -> None:

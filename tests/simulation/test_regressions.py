@@ -34,6 +34,14 @@ PINNED = [
     # expected evidence. It now counts a conflict only between messages the replica admitted to
     # its view and window, and forgets what a replica saw before it restarted.
     SimulationConfig(seed=109, byzantine=("equivocate",)),
+    # Liveness: a replica that missed the COMMITs of blocks its peers committed had no way to
+    # learn it. After a view change the peers skipped the re-proposals of those heights and
+    # dropped its votes as stale; with the next checkpoint out of reach (it needed this replica's
+    # votes, or no load came) it climbed views alone. A replica that suspects its primary, or
+    # waits alone for a view change, now asks its peers for blocks (consensus/replica.py).
+    SimulationConfig(seed=109, byzantine=("crash",)),
+    SimulationConfig(seed=109, byzantine=("corrupt",)),
+    SimulationConfig(seed=105, byzantine=("withhold",)),
 ]
 
 

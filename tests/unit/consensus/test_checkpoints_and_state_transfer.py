@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from consensus.actions import Fetch
 from consensus.journal import CHECKPOINT_KEY, get_key_height
+from consensus.messages import Commit
 from tests.unit.consensus.harness import Cluster, make_transactions
 
 
@@ -68,3 +69,22 @@ def test_on_fetched_refuses_blocks_that_do_not_link() -> None:
     assert not [action for action in actions if isinstance(action, Fetch)]  # not fetching: nothing asked
     target.run(0, replica.on_fetched(0, chain, target.now_ms))  # type: ignore[arg-type]
     assert target.nodes[0].hashes == source.nodes[0].hashes
+
+
+def test_backup_that_missed_the_last_commits_fetches_the_block_when_the_chain_goes_quiet() -> None:
+    # No COMMIT for the last block reaches replica 3, and nothing follows it: no checkpoint,
+    # no later COMMITs show it the gap. Its progress timer fires; the others, content, never
+    # join its view change. It must ask its peers rather than wait alone for ever.
+    cluster = Cluster(4, seed=26, window_max=1, checkpoint_interval=50)
+    cluster.submit(make_transactions(0, 1))
+    assert cluster.run_until(cluster.all_reach(1))
+    cluster.filters.append(lambda sender, to, message: not (to == 3 and isinstance(message.body, Commit)))
+    cluster.submit(make_transactions(1, 1))
+    assert cluster.run_until(cluster.all_reach(2, cluster.nodes[:3]))
+    cluster.filters.clear()
+    lagging = cluster.nodes[3]
+    assert lagging.height == 1
+    assert cluster.run_until(cluster.all_reach(2), deadline_ms=20_000)
+    cluster.assert_same_chain()
+    assert lagging.fetches, "the lagging replica asked its peers"
+    assert all(node.replica.get_status().view == 0 for node in cluster.nodes[:3])
