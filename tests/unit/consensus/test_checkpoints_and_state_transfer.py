@@ -88,3 +88,25 @@ def test_backup_that_missed_the_last_commits_fetches_the_block_when_the_chain_go
     cluster.assert_same_chain()
     assert lagging.fetches, "the lagging replica asked its peers"
     assert all(node.replica.get_status().view == 0 for node in cluster.nodes[:3])
+
+
+def test_backup_behind_a_view_change_fetches_what_the_others_committed_there() -> None:
+    # Replica 3 misses the COMMITs of blocks 2 and 3; then the primary crashes. The NEW-VIEW
+    # re-proposes them, but replicas 1 and 2 committed them already: they skip them, so replica 3
+    # can never commit them by votes, block 4 lies beyond its window, and without replica 3 the
+    # two of them are no quorum for block 4. No COMMIT of block 4 can show replica 3 the gap.
+    cluster = Cluster(4, seed=27, window_max=1, checkpoint_interval=50)
+    cluster.submit(make_transactions(0, 1))
+    assert cluster.run_until(cluster.all_reach(1))
+    cluster.filters.append(lambda sender, to, message: not (to == 3 and isinstance(message.body, Commit)))
+    for nonce in (1, 2):
+        cluster.submit(make_transactions(nonce, 1))
+        assert cluster.run_until(cluster.all_reach(nonce + 1, cluster.nodes[:3]))
+    assert cluster.nodes[3].height == 1
+    cluster.crashed.add(0)
+    cluster.filters.clear()
+    cluster.submit(make_transactions(3, 1), to=[1, 2, 3])
+    live = cluster.nodes[1:]
+    assert cluster.run_until(cluster.all_reach(4, live), deadline_ms=30_000)
+    cluster.assert_same_chain(live)
+    assert cluster.nodes[3].fetches, "the lagging replica asked its peers"
