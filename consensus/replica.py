@@ -91,8 +91,8 @@ block must carry a valid commit certificate, link to the chain and pass
 ``Application.validate_block``; a bad answer blames the peer and the replica
 asks another; an empty one (the peer is behind too) blames nobody. A fetch
 that gets no answer within the view timeout is asked of another peer. A
-replica that suspects its primary, or waits alone for a view change, also asks
-its peers for what follows its chain: a replica that missed the COMMITs of
+replica that leaves a view, or waits alone for a view change, also asks its
+peers for what follows its chain: a replica that missed the COMMITs of
 blocks the others committed cannot tell that from a stalled primary, and the
 others, their votes for those heights spent, would never show it the gap.
 
@@ -855,7 +855,6 @@ class Replica:
             self._start_fetch(*lagging)  # the others are moving on: catch up, do not blame the primary
             self._arm_progress_timer()
         elif any(slot.block is not None for slot in self._slots.values()):
-            self._probe_peers()
             self._start_view_change(View(self._view + 1))
 
     def _find_progress_elsewhere(self) -> tuple[Height, list[ValidatorIndex]] | None:
@@ -956,6 +955,7 @@ class Replica:
         self._view_changes.setdefault(view, {})[self._index] = message
         self._arm_view_change_timer()
         self._check_lagging()
+        self._probe_peers()
         self._future = [early for early in self._future if _get_view(early) >= view]
         self._try_new_view(view)
 
@@ -1192,9 +1192,10 @@ class Replica:
         """A replica that misses blocks its peers committed looks, from inside, like one whose
         primary stalls: the peers' votes for those heights are spent (they drop its votes and
         skip re-proposals there as stale), and no checkpoint may come to show it the gap. So
-        a replica that suspects the primary, or waits alone for a view change, asks its peers
-        for what follows its chain. A peer that has nothing more answers empty, blamed for
-        nothing; this costs one request per peer, and only when the replica is stuck anyway."""
+        a replica that leaves a view (whatever made it suspect the primary), or waits alone
+        for a view change, asks its peers for what follows its chain. A peer that has nothing
+        more answers empty, blamed for nothing; this costs one request per peer, and only when
+        the replica is stuck anyway."""
         if self._fetch is not None or self._n == 1:
             return
         self._start_fetch(Height(self._committed_height + 2 * self._config.window_max), [], probe=True)
