@@ -6,16 +6,27 @@ the ContractError a receipt will carry when the record is missing or unfit.
 
 from __future__ import annotations
 
+import functools
+
 from contracts import keys
 from contracts.errors import ContractError
 from contracts.records import AccountRecord, SecurityRecord, decode_int, encode_int
 from contracts.state import Overlay, StateReader
 from ledger.types import UINT63_MAX, Address
 
+ACCOUNT_DECODES_CACHED_MAX = 16_384
+
 
 def get_account(state: StateReader, address: Address) -> AccountRecord | None:
     data = state.get(keys.get_account_key(address))
-    return None if data is None else AccountRecord.decode(data)
+    return None if data is None else _decode_account(data)
+
+
+@functools.lru_cache(maxsize=ACCOUNT_DECODES_CACHED_MAX)
+def _decode_account(data: bytes) -> AccountRecord:
+    # A transfer reads its sender's and recipient's records several times, and they rarely
+    # change: the same bytes always decode to the same immutable record, so decode them once.
+    return AccountRecord.decode(data)
 
 
 def put_account(state: Overlay, address: Address, account: AccountRecord) -> None:

@@ -22,11 +22,13 @@ ESCROW_STATUSES = ("open", "released", "reclaimed")
 
 
 def encode_int(value: int) -> bytes:
-    return cbor.encode(value)
+    return cbor.encode_uint(value)
 
 
 def decode_int(data: bytes, what: str) -> int:
-    return cbor.expect_int(cbor.decode(data, bytes_max=16), what, high=UINT63_MAX)
+    if data[:1] >= b"\x20":  # not an unsigned integer: the strict decoder explains what it is
+        return cbor.expect_int(cbor.decode(data, bytes_max=16), what, high=UINT63_MAX)
+    return cbor.expect_int(cbor.decode_uint(data), what, high=UINT63_MAX)
 
 
 def _decode_map(data: bytes, fields: tuple[str, ...], what: str) -> dict[str, Any]:

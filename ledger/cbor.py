@@ -31,6 +31,16 @@ def encode(value: Value) -> bytes:
 
 def decode(data: bytes, *, bytes_max: int, depth_max: int = DEPTH_MAX) -> Value:
     """Decode canonical CBOR of at most ``bytes_max`` bytes, refusing anything else."""
+    value = decode_unchecked_form(data, bytes_max=bytes_max, depth_max=depth_max)
+    if cbor2.dumps(value, canonical=True) != data:
+        raise DecodeError("CBOR is not in canonical (deterministic) form")
+    return value
+
+
+def decode_unchecked_form(data: bytes, *, bytes_max: int, depth_max: int = DEPTH_MAX) -> Value:
+    """Decode CBOR into the value space like ``decode``, but leave the check that ``data`` is
+    the canonical spelling to the caller, who can do it more cheaply (a block re-encodes
+    from its transactions' encodings, which it needs anyway)."""
     if len(data) > bytes_max:
         raise TooLarge(f"encoding is {len(data)} bytes, over the limit of {bytes_max}")
     try:
@@ -43,9 +53,45 @@ def decode(data: bytes, *, bytes_max: int, depth_max: int = DEPTH_MAX) -> Value:
     except (cbor2.CBORDecodeError, ValueError, TypeError, RecursionError) as error:
         raise DecodeError(f"not valid CBOR: {error}") from None
     validate_value(value, depth=0)
-    if cbor2.dumps(value, canonical=True) != data:
-        raise DecodeError("CBOR is not in canonical (deterministic) form")
     return value
+
+
+def encode_uint(value: int) -> bytes:
+    """The canonical encoding of an unsigned integer, without the generic encoder's overhead."""
+    return encode_head(0, value)
+
+
+def encode_head(major_type: int, argument: int) -> bytes:
+    """The canonical head of a data item: its major type (0 unsigned, 4 array, 5 map, ...)
+    and its argument (the value, the length or the count) in the shortest form."""
+    if not 0 <= argument <= INT_MAX:
+        raise DecodeError("integer does not fit in 64 bits")
+    if argument < 24:
+        return bytes((major_type << 5 | argument,))
+    for head, size in _UINT_HEADS:
+        if argument < 1 << (8 * size):
+            return bytes((major_type << 5 | head,)) + argument.to_bytes(size, "big")
+    raise DecodeError("integer does not fit in 64 bits")  # unreachable: INT_MAX fits 8 bytes
+
+
+def decode_uint(data: bytes) -> int:
+    """Decode a canonical CBOR unsigned integer, refusing anything else, exactly as
+    ``decode`` would for that value; faster because it never builds a generic value."""
+    if data and data[0] < 24 and len(data) == 1:
+        return data[0]
+    for head, size in _UINT_HEADS:
+        if data[:1] == bytes((head,)) and len(data) == size + 1:
+            value = int.from_bytes(data[1:], "big")
+            if value < (24 if size == 1 else 1 << (4 * size)):
+                raise DecodeError("CBOR is not in canonical (deterministic) form")
+            return value
+    value = decode(data, bytes_max=16)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise DecodeError("value is not an unsigned integer")
+    return value
+
+
+_UINT_HEADS = ((0x18, 1), (0x19, 2), (0x1A, 4), (0x1B, 8))
 
 
 def validate_value(value: Value, *, depth: int) -> None:
