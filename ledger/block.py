@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import cbor2
+
 from ledger import cbor
 from ledger.errors import DecodeError
 from ledger.hashing import Domain, compute_hash, compute_merkle_root
@@ -97,20 +99,52 @@ class Block:
         }
 
     def encode(self) -> bytes:
-        return cbor.encode(self.to_cbor_map())
+        return self._encoded
+
+    @cached_property
+    def _encoded(self) -> bytes:
+        # The same bytes cbor.encode(self.to_cbor_map()) gives ("header" sorts before
+        # "transactions"), assembled from each transaction's cached encoding: a block is
+        # encoded for its signature, its broadcast, its storage and its metrics, once.
+        return b"".join(
+            (
+                _BLOCK_MAP_HEAD,
+                cbor.encode(self.header.to_cbor_map()),
+                _TRANSACTIONS_KEY,
+                cbor.encode_head(4, len(self.transactions)),
+                *(transaction.encoded for transaction in self.transactions),
+            )
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> Block:
-        return cls.from_cbor_map(cbor.decode(data, bytes_max=BLOCK_BYTES_MAX))
+        value = cbor.decode_unchecked_form(data, bytes_max=BLOCK_BYTES_MAX)
+        block = cls._from_value(value, keep_encodings=True)
+        if block.encode() != data:
+            raise DecodeError("CBOR is not in canonical (deterministic) form")
+        block.validate_body()
+        return block
 
     @classmethod
     def from_cbor_map(cls, value: Any) -> Block:
+        block = cls._from_value(value, keep_encodings=False)
+        block.validate_body()
+        return block
+
+    @classmethod
+    def _from_value(cls, value: Any, *, keep_encodings: bool) -> Block:
         fields = cbor.expect_map(value, ("header", "transactions"), "block")
         header = BlockHeader.from_cbor_map(fields["header"])
         items = cbor.expect_list(fields["transactions"], "transactions", count_max=BLOCK_TRANSACTIONS_MAX)
-        block = cls(header, tuple(Transaction.from_cbor_map(item) for item in items))
-        block.validate_body()
-        return block
+        transactions = []
+        for item in items:
+            transaction = Transaction.from_cbor_map(item)
+            if keep_encodings:
+                # Validated already: the item's canonical bytes, kept for its id and for
+                # re-encoding the block (which the caller compares with what it received).
+                transaction.__dict__["encoded"] = cbor2.dumps(item, canonical=True)
+            transactions.append(transaction)
+        return cls(header, tuple(transactions))
 
     def validate_body(self) -> None:
         """Raise DecodeError unless the transactions are the ones the header commits to."""
@@ -118,6 +152,10 @@ class Block:
             raise DecodeError("block header's transaction_count does not match its transactions")
         if compute_transactions_root(self.transactions) != self.header.transactions_root:
             raise DecodeError("block header's transactions_root does not match its transactions")
+
+
+_BLOCK_MAP_HEAD = cbor.encode_head(5, 2) + cbor.encode("header")
+_TRANSACTIONS_KEY = cbor.encode("transactions")
 
 
 def compute_transactions_root(transactions: tuple[Transaction, ...]) -> Hash:
