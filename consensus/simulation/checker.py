@@ -8,7 +8,9 @@
 - conservation: on every honest host, total supply equals balances plus
   escrow, and never changes (the workload only transfers);
 - evidence: evidence names a validator that really signed both messages and is
-  faulty, and a validator that sent conflicting messages is caught;
+  faulty, and a validator that sent conflicting messages is caught once an
+  honest replica admitted both (in its current view and window: one dropped
+  unread there is not held, so it owes no evidence);
 - liveness (judged by the simulator): once healed with at most f faulty
   validators, the last transactions commit within a bounded virtual time.
 
