@@ -98,6 +98,7 @@ def _bench(arguments: argparse.Namespace) -> int:
     from node.bench.report import format_comparison, format_table, load_result, write_result
     from node.bench.run import run_bench
     from node.errors import ConfigError
+    from node.ports import NoFreePortsError
 
     settings = parse_settings(arguments)
     old = load_result(settings.compare) if settings.compare else None
@@ -105,7 +106,7 @@ def _bench(arguments: argparse.Namespace) -> int:
         raise ConfigError(f"--network {settings.network_dir} already holds a network; name a new directory")
     try:
         result = run_bench(settings)
-    except ClusterError as error:
+    except (ClusterError, NoFreePortsError) as error:
         print(f"error: {error}")
         return 1
     print(format_table(result))

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import socket
 import subprocess
 import sys
 import time
@@ -24,11 +22,11 @@ from typing import Any, TypeVar
 from ledger.genesis import Genesis
 from node.errors import ConfigError
 from node.netgen import NetworkLayout, generate_network
+from node.ports import find_port_base
 
 T = TypeVar("T")
 START_TIMEOUT_S = 60.0
 STOP_GRACE_S = 20.0
-PORT_SEARCH_TRIES = 200
 
 
 class ClusterError(Exception):
@@ -137,21 +135,3 @@ def wait_for(condition: Callable[[], T | None], *, what: str, timeout_s: float =
         time.sleep(delay_s)
         delay_s = min(delay_s * 1.5, 0.5)
     raise ClusterError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
-def find_port_base(count: int) -> int:
-    """A base port with ``count`` consecutive free ports on 127.0.0.1."""
-    for _ in range(PORT_SEARCH_TRIES):
-        base = random.randrange(20_000, 60_000 - count)
-        if all(_is_free(base + offset) for offset in range(count)):
-            return base
-    raise ClusterError("no free port range found on 127.0.0.1")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

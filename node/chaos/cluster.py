@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from node.netgen import NetworkLayout, generate_network
+from node.ports import find_port_base
 
 START_TIMEOUT_S = 30.0
 
@@ -45,22 +45,6 @@ def http_json(
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
-
-
-def find_port_base(count: int) -> int:
-    for base in range(21_000 + os.getpid() % 200 * 100, 60_000, 97):
-        if all(_is_free(base + offset) for offset in range(count)):
-            return base
-    raise RuntimeError("no free port range on 127.0.0.1")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 class ChaosCluster:

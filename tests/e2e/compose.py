@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from node.ports import find_port_base
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
@@ -67,13 +68,6 @@ def get_compose_command() -> list[str]:
     return []
 
 
-def get_free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class ComposeNetwork:
     project: str
@@ -84,7 +78,8 @@ class ComposeNetwork:
     def __post_init__(self) -> None:
         self._compose = get_compose_command()
         if not self.api_ports:
-            self.api_ports = {hub: get_free_port() for hub in self.hubs}
+            base = find_port_base(len(self.hubs))
+            self.api_ports = {hub: base + index for index, hub in enumerate(self.hubs)}
         self._environ = dict(os.environ)
         self._environ.update(
             HL_NETWORK_DIR=str(self.network_dir), HL_NODE_IMAGE=NODE_IMAGE, HL_BIND_ADDRESS="127.0.0.1"

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from typing import Any, TypeVar
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from node.netgen import NetworkLayout, generate_network
+from node.ports import find_port_base
 
 T = TypeVar("T")
 DEADLINE_S = 30.0
@@ -43,24 +42,6 @@ def wait_for(condition: Callable[[], T | None], *, timeout_s: float = DEADLINE_S
         time.sleep(delay)
         delay = min(delay * 1.5, 0.25)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last error: {last_error})")
-
-
-def find_port_base(count: int) -> int:
-    """A base port with ``count`` consecutive free ports on 127.0.0.1."""
-    for _ in range(200):
-        base = random.randrange(20_000, 60_000)
-        if all(_is_free(base + offset) for offset in range(count)):
-            return base
-    raise RuntimeError("no free port range found on 127.0.0.1")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def http_json(url: str, body: Any = None, *, timeout_s: float = 5.0) -> tuple[int, Any]:
