@@ -2,7 +2,8 @@
 
 Everything runs on one event loop. The replica is a state machine that answers
 each input with a list of actions; ``_run`` carries them out in order (a
-Persist is on disk before any message after it is sent). Blocks are committed
+Persist is on disk before any message after it is sent: node/log_writer.py
+writes the log in a thread and holds those messages back until then). Blocks are committed
 through LedgerApplication, which writes each with its certificate, receipts
 and state changes in one synced LevelDB batch.
 """
@@ -49,6 +50,7 @@ from node.application import LedgerApplication
 from node.byzantine import make_outbox
 from node.clock import now_ms
 from node.config import NodeConfig
+from node.log_writer import ConsensusLogWriter
 from node.mempool import Mempool
 from node.metrics import MessageTraffic
 from node.state_transfer import REQUEST_BYTES_MAX, StateTransferServer, fetch_blocks
@@ -86,6 +88,7 @@ class Node:
             genesis.hash, genesis_changes, compute_state_digest(genesis.hash, genesis_changes)
         )
         self.consensus_log = ConsensusLogStore(self.kv)
+        self.log_writer = ConsensusLogWriter(self.consensus_log)
         self.evidence = EvidenceStore(self.kv)
         self.application = LedgerApplication(chain=self.chain, chain_id=genesis.chain_id)
         self.mempool = Mempool(
@@ -166,6 +169,7 @@ class Node:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.log_writer.drain()
         await self.network.stop()
         height = self.chain.latest_height()
         self.kv.close()
@@ -242,22 +246,11 @@ class Node:
             self._view = view
 
     def _run_one(self, action: Action) -> None:
-        if self.byzantine is not None and isinstance(action, Send | Broadcast):
-            self.byzantine.run(action)  # a tester's Byzantine node: node/byzantine.py
-            return
         match action:
-            case Send(to=to, message=message):
-                payload = message.encode()
-                self.traffic.on_sent(message.kind, len(payload))
-                self.network.send(to, payload)
-            case Broadcast(message=message):
-                payload = message.encode()
-                self.traffic.on_sent(message.kind, len(payload), copies=len(self.genesis.validators) - 1)
-                self.network.broadcast(payload)
+            case Send() | Broadcast():
+                self.log_writer.send_when_durable(lambda: self._send(action))
             case Persist(puts=puts, deletes=deletes):
-                self.consensus_log.put(puts)
-                if deletes:
-                    self.consensus_log.delete(deletes)
+                self.log_writer.persist(puts, deletes)
             case Deliver(block=block, certificate=certificate):
                 self._commit(block, certificate)
             case SetTimer(timer=timer, delay_ms=delay_ms):
@@ -271,6 +264,18 @@ class Node:
             case RecordEvidence(evidence=evidence):
                 if self.evidence.add(evidence.id, evidence.encode()):
                     log.warning("evidence_recorded", validator=evidence.validator)
+
+    def _send(self, action: Send | Broadcast) -> None:
+        if self.byzantine is not None:
+            self.byzantine.run(action)  # a tester's Byzantine node: node/byzantine.py
+            return
+        payload = action.message.encode()
+        if isinstance(action, Send):
+            self.traffic.on_sent(action.message.kind, len(payload))
+            self.network.send(action.to, payload)
+        else:
+            self.traffic.on_sent(action.message.kind, len(payload), copies=len(self.genesis.validators) - 1)
+            self.network.broadcast(payload)
 
     def _set_timer(self, timer: Timer, delay_ms: int) -> None:
         previous = self._timers.pop(timer, None)

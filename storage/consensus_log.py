@@ -25,6 +25,18 @@ class ConsensusLogStore:
             batch.put(schema.consensus_log_key(key), value)
         self._kv.write(batch, sync=True)
 
+    def write(self, changes: Sequence[tuple[Sequence[tuple[bytes, bytes]], Sequence[bytes]]]) -> None:
+        """Apply several (puts, deletes) in order, durably, in one synced batch: a later put
+        or delete of a key overrides an earlier one, as if each had been written in turn."""
+        batch = WriteBatch()
+        for puts, deletes in changes:
+            for key, value in puts:
+                batch.put(schema.consensus_log_key(key), value)
+            for key in deletes:
+                batch.delete(schema.consensus_log_key(key))
+        if batch.operations:
+            self._kv.write(batch, sync=True)
+
     def load(self) -> list[tuple[bytes, bytes]]:
         """Every stored entry, in key order."""
         skip = len(schema.CONSENSUS_LOG_PREFIX)
