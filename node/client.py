@@ -25,6 +25,8 @@ from node.read_auth import sign_read
 
 WAIT_TIMEOUT_MS_DEFAULT = 30_000
 RECONNECT_DELAY_MAX_S = 5.0
+BUSY_RETRIES = 5  # pauses of 0.1, 0.2, 0.4, 0.8 and 1.6 s
+BUSY_DELAY_FIRST_S = 0.1
 
 
 class ClientError(Exception):
@@ -184,7 +186,22 @@ class Client:
             args=args,
         )
 
-    async def submit(self, transaction: Transaction) -> str:
+    async def submit(self, transaction: Transaction, *, busy_retries: int = BUSY_RETRIES) -> str:
+        """Submit one transaction and return its id. A node that answers 503 BUSY kept
+        nothing, so the same transaction is offered again after a growing pause, at most
+        ``busy_retries`` times, before the BUSY error is raised."""
+        delay_s = BUSY_DELAY_FIRST_S
+        for _ in range(busy_retries):
+            try:
+                return await self._submit_once(transaction)
+            except ClientError as error:
+                if error.code != "BUSY":
+                    raise
+            await asyncio.sleep(delay_s)
+            delay_s *= 2
+        return await self._submit_once(transaction)
+
+    async def _submit_once(self, transaction: Transaction) -> str:
         result = await self.request("POST", "/v1/transactions", transaction.to_json())
         return str(result["id"])
 

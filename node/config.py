@@ -65,6 +65,8 @@ class ConsensusSection:
 class MempoolSection:
     transactions_max: int = 100_000
     nonce_window: int = 1000
+    backlog_max_ms: int = 1500  # refuse new submissions while waiting ones would take longer to commit
+    backlog_floor: int = 1000  # below this many waiting transactions, never refuse
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,12 @@ def validate_config(config: NodeConfig, path: Path) -> None:
         (config.consensus.checkpoint_interval >= 1, "consensus.checkpoint_interval must be at least 1"),
         (config.mempool.transactions_max >= 1, "mempool.transactions_max must be at least 1"),
         (config.mempool.nonce_window >= 1, "mempool.nonce_window must be at least 1"),
+        (config.mempool.backlog_floor >= 1, "mempool.backlog_floor must be at least 1"),
+        # A backlog that may outlast the request timeout gets a live primary voted out for being slow.
+        (
+            0 < config.mempool.backlog_max_ms < config.consensus.request_timeout_ms,
+            "mempool.backlog_max_ms must be positive and shorter than consensus.request_timeout_ms",
+        ),
         (
             config.log.level in ("debug", "info", "warning", "error"),
             "log.level must be one of debug, info, warning, error",

@@ -46,6 +46,7 @@ from ledger.keys import PrivateKey
 from ledger.receipt import Receipt
 from ledger.transaction import Transaction
 from ledger.types import Address, Hash, Height, TimestampMs, ValidatorIndex
+from node.admission import AdmissionControl
 from node.application import LedgerApplication
 from node.byzantine import make_outbox
 from node.clock import now_ms
@@ -93,6 +94,9 @@ class Node:
         self.application = LedgerApplication(chain=self.chain, chain_id=genesis.chain_id)
         self.mempool = Mempool(
             transactions_max=config.mempool.transactions_max, nonce_window=config.mempool.nonce_window
+        )
+        self.admission = AdmissionControl(
+            backlog_max_ms=config.mempool.backlog_max_ms, backlog_floor=config.mempool.backlog_floor
         )
         self.replica = Replica(
             config=_replica_config(config, genesis, self.index),
@@ -179,6 +183,10 @@ class Node:
 
     def get_committed_nonce(self, address: Address) -> int:
         return get_next_nonce(self.application.committed_state, address)
+
+    def is_busy(self) -> bool:
+        """True while the transactions waiting here would take too long to commit (node/admission.py)."""
+        return self.admission.is_busy(len(self.mempool), now_ms())
 
     def submit(self, transactions: Sequence[Transaction]) -> list[SubmitOutcome]:
         """Admit already-validated transactions; hand those now ready to the replica."""
@@ -291,6 +299,8 @@ class Node:
     def _commit(self, block: Block, certificate: CommitCertificate) -> None:
         started = now_ms()
         receipts = self.application.commit(block, certificate)
+        ours = sum(1 for transaction in block.transactions if transaction.id in self.mempool)
+        self.admission.on_committed(ours, started)
         self.mempool.remove_committed(block.transactions)
         self.mempool.remove_stale(self.get_committed_nonce)
         self._offer_ready({transaction.sender_address: None for transaction in block.transactions})

@@ -1,8 +1,9 @@
 """Submitting transactions and following their status.
 
 Submission checks, in order: the encoding, the chain id, the signature, that
-the contract call is admissible for the sender's account, and the nonce. The
-first failure answers with its code and changes nothing.
+the node is not overloaded (503 BUSY), the nonce, and that the
+contract call is admissible for the sender's account. The first failure answers
+with its code and changes nothing.
 """
 
 from __future__ import annotations
@@ -107,6 +108,14 @@ def validate_transaction(node: Node, transaction: Transaction) -> None:
         raise ApiError(400, "BAD_SIGNATURE", "the signature does not verify against the sender's key")
     if transaction.id in node.mempool or node.chain.get_transaction(transaction.id) is not None:
         return  # resubmission is idempotent: answered with the status it already has
+    if node.is_busy():
+        backlog_max_ms = node.config.mempool.backlog_max_ms
+        raise ApiError(
+            503,
+            "BUSY",
+            f"this node holds more waiting transactions than it can commit in {backlog_max_ms} ms; "
+            "nothing was kept: retry shortly or submit to another hub",
+        )
     node.mempool.validate_nonce(transaction, node.get_committed_nonce(transaction.sender_address))
     # The mempool owns nonce order at admission (a window, since clients may use several
     # hubs); the contracts check everything else about the call.
