@@ -12,6 +12,7 @@ messages whose every signature was checked.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,6 +35,8 @@ SIGNING_PREFIX = b"hubledger/consensus\n"
 MESSAGE_BYTES_MAX = 4 * BLOCK_BYTES_MAX
 PREPARED_MAX = 1024  # prepared certificates in one VIEW-CHANGE (window_max is at most 1024)
 NESTING_MAX = 2  # NEW-VIEW > VIEW-CHANGE > PRE-PREPARE
+VERIFIED_ENTRIES_MAX = 4096
+VERIFIED_BYTES_MAX = 16 * 1024 * 1024  # two windows of full blocks; decoded, they weigh several times more
 
 
 @dataclass(frozen=True)
@@ -195,13 +198,60 @@ def sign_message(body: Body, *, chain_id: str, sender: ValidatorIndex, key: Priv
     return SignedMessage(chain_id, sender, body, signature)
 
 
-def decode_message(data: bytes, *, chain_id: str, validator_keys: Sequence[bytes]) -> SignedMessage:
+class VerifiedMessages:
+    """Messages that already passed the door, by their exact bytes, most recent last.
+
+    A VIEW-CHANGE carries the PRE-PREPAREs (whole blocks) and PREPAREs its sender
+    saw, and a NEW-VIEW carries a quorum of VIEW-CHANGEs: without this, every
+    replica decoded and verified each block again for every VIEW-CHANGE and
+    NEW-VIEW naming it, seconds of work per view change under load, long enough
+    for the next view's timer to fire. Identical bytes decode, for one chain and
+    one validator set, to the identical message, so a hit is exact. Bounded by
+    count and by bytes; the oldest go first.
+    """
+
+    def __init__(
+        self, *, entries_max: int = VERIFIED_ENTRIES_MAX, bytes_max: int = VERIFIED_BYTES_MAX
+    ) -> None:
+        self._entries_max = entries_max
+        self._bytes_max = bytes_max
+        self._messages: OrderedDict[bytes, SignedMessage] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def get(self, data: bytes) -> SignedMessage | None:
+        message = self._messages.get(data)
+        if message is not None:
+            self._messages.move_to_end(data)
+        return message
+
+    def add(self, data: bytes, message: SignedMessage) -> None:
+        if len(data) > self._bytes_max or data in self._messages:
+            return
+        self._messages[data] = message
+        self._bytes += len(data)
+        while len(self._messages) > self._entries_max or self._bytes > self._bytes_max:
+            oldest, _ = self._messages.popitem(last=False)
+            self._bytes -= len(oldest)
+
+
+def decode_message(
+    data: bytes,
+    *,
+    chain_id: str,
+    validator_keys: Sequence[bytes],
+    verified: VerifiedMessages | None = None,
+) -> SignedMessage:
     """Decode and verify a peer's message and every message nested in it.
 
+    ``verified`` remembers what passed, for this chain and validator set only, so
+    that a message seen again (nested in a VIEW-CHANGE, say) is not decoded twice.
     Raises PeerFault with reason ``too_large``, ``malformed``, ``other_chain``,
     ``non_member`` or ``bad_signature``.
     """
-    return _Decoder(chain_id, validator_keys, verify=True).decode(data, depth=0)
+    return _Decoder(chain_id, validator_keys, verify=True, verified=verified).decode(data, depth=0)
 
 
 def parse_message(data: bytes, *, chain_id: str | None = None) -> SignedMessage:
@@ -217,10 +267,18 @@ def is_signed_by(message: SignedMessage, validator_keys: Sequence[bytes]) -> boo
 
 
 class _Decoder:
-    def __init__(self, chain_id: str | None, validator_keys: Sequence[bytes], *, verify: bool) -> None:
+    def __init__(
+        self,
+        chain_id: str | None,
+        validator_keys: Sequence[bytes],
+        *,
+        verify: bool,
+        verified: VerifiedMessages | None = None,
+    ) -> None:
         self.chain_id = chain_id
         self.validator_keys = validator_keys
         self.verify = verify
+        self.verified = verified if verify else None
         self.body_decoders: dict[str, Callable[[Any, int], Body]] = {
             "pre_prepare": self._pre_prepare,
             "prepare": lambda value, depth: Prepare(*_vote_fields(value, "prepare")),
@@ -232,6 +290,16 @@ class _Decoder:
         }
 
     def decode(self, data: bytes, *, depth: int) -> SignedMessage:
+        if self.verified is not None:
+            known = self.verified.get(data)
+            if known is not None:
+                return known
+        message = self._decode_new(data, depth=depth)
+        if self.verified is not None:
+            self.verified.add(bytes(data), message)
+        return message
+
+    def _decode_new(self, data: bytes, *, depth: int) -> SignedMessage:
         try:
             value = cbor.decode(data, bytes_max=MESSAGE_BYTES_MAX)
             fields = cbor.expect_map(value, ("chain_id", "kind", "sender", "body", "signature"), "message")

@@ -32,7 +32,7 @@ from consensus.actions import (
 )
 from consensus.config import ReplicaConfig
 from consensus.errors import PeerFault
-from consensus.messages import decode_message
+from consensus.messages import VerifiedMessages, decode_message
 from consensus.replica import Replica
 from contracts.execution import get_next_nonce
 from contracts.genesis import compute_genesis_changes
@@ -108,6 +108,7 @@ class Node:
             log_entries=self.consensus_log.load(),
         )
         self.traffic = MessageTraffic()
+        self._verified = VerifiedMessages()
         self.fetches_in_flight = 0
         self._state_transfer = StateTransferServer(self.chain)
         self._request_handlers: dict[str, RequestHandler] = {}
@@ -226,7 +227,10 @@ class Node:
     def _on_peer_message(self, peer: int, payload: bytes) -> None:
         try:
             message = decode_message(
-                payload, chain_id=self.genesis.chain_id, validator_keys=self.genesis.validator_keys
+                payload,
+                chain_id=self.genesis.chain_id,
+                validator_keys=self.genesis.validator_keys,
+                verified=self._verified,
             )
         except PeerFault as fault:
             self.network.report_fault(peer, fault.code)

@@ -31,7 +31,7 @@ from consensus.actions import (
 from consensus.config import ReplicaConfig
 from consensus.errors import PeerFault
 from consensus.evidence import get_digest, get_slot
-from consensus.messages import SignedMessage, decode_message
+from consensus.messages import SignedMessage, VerifiedMessages, decode_message
 from consensus.replica import Replica
 from consensus.simulation.behaviour import Behaviour, BehaviourContext, Collusion, Emission
 from consensus.simulation.behaviours import get_behaviour
@@ -79,6 +79,7 @@ class Instance:
     replica: Replica | None = None
     committed_ids: set[Hash] = field(default_factory=set)
     evidence: int = 0
+    verified: VerifiedMessages = field(default_factory=VerifiedMessages)  # its door's memory, as a node's
 
     @property
     def height(self) -> int:
@@ -228,6 +229,7 @@ class Simulator:
 
     def _crash(self, instance: Instance) -> None:
         instance.replica = None
+        instance.verified = VerifiedMessages()  # a crashed process forgets what it had checked
         self.clock.cancel_timers_of(instance.number)
 
     # ------------------------------------------------------------------ actions
@@ -305,7 +307,10 @@ class Simulator:
     def _on_message(self, instance: Instance, replica: Replica, sender: ValidatorIndex, data: bytes) -> None:
         try:
             message = decode_message(
-                data, chain_id=self.world.chain_id, validator_keys=self.world.validator_keys
+                data,
+                chain_id=self.world.chain_id,
+                validator_keys=self.world.validator_keys,
+                verified=instance.verified,
             )
         except PeerFault as fault:
             self._count(instance, f"door_{fault.reason}")  # refused at the door, as the node refuses it
