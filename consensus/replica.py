@@ -62,7 +62,10 @@ VIEW-CHANGE(v + 1) carrying its stable checkpoint with proof and a prepared
 certificate (PRE-PREPARE plus 2f PREPAREs) for every height above it. While
 changing view it ignores ordering messages of the old view. A replica that sees
 f + 1 VIEW-CHANGEs for higher views joins the smallest of them (at least one
-honest replica wants to move, so it is not led astray by f liars). The primary
+honest replica wants to move, so it is not led astray by f liars). A VIEW-CHANGE
+from the primary of the replica's own view is followed at once into the next
+view: that primary has stopped ordering (its own blocks stalled: a loaded primary
+suspects itself too), and a faulty one can depose itself and nothing more. The primary
 of v + 1, with a quorum of VIEW-CHANGEs, broadcasts NEW-VIEW(v + 1) carrying
 them and re-proposing, as PRE-PREPAREs of v + 1, exactly the blocks
 ``view_change.compute_selection`` picks: for each height above the highest
@@ -983,6 +986,7 @@ class Replica:
             return
         self._view_changes.setdefault(body.view, {}).setdefault(message.sender, message)
         self._forget_old_view_changes_of(message.sender)
+        self._join_if_primary_left(message.sender)
         self._join_if_f_plus_one()
         self._arm_view_change_timer()
         self._try_new_view(body.view)
@@ -1023,6 +1027,13 @@ class Replica:
         if len(wanting) >= self._quorum:
             self._view_change_timer_armed = True
             self._set_timer(Timer(TimerKind.VIEW_CHANGE, self._view), self._get_view_timeout_ms())
+
+    def _join_if_primary_left(self, sender: ValidatorIndex) -> None:
+        """The primary of this view asked to leave it (its own blocks stopped committing): it
+        orders nothing more, and waiting for a timer to say so stalls the chain. Only the next
+        view is joined, so a faulty primary can depose itself and nothing else."""
+        if not self._changing and sender == get_primary(self._view, self._n) and sender != self._index:
+            self._start_view_change(View(self._view + 1))
 
     def _join_if_f_plus_one(self) -> None:
         """f + 1 replicas want a higher view: at least one is honest, so move to the smallest."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from consensus.messages import Commit, NewView, PrePrepare, SignedMessage, sign_message
-from ledger.types import ValidatorIndex
-from tests.unit.consensus.harness import CHAIN_ID, Cluster, get_key, make_transactions
+from collections.abc import Sequence
+
+from consensus.actions import Action, Broadcast
+from consensus.messages import Commit, NewView, PrePrepare, SignedMessage, ViewChange, sign_message
+from ledger.types import Height, ValidatorIndex, View
+from tests.unit.consensus.harness import CHAIN_ID, GENESIS_HASH, Cluster, get_key, make_transactions
+from tests.unit.consensus.test_restart import NOW_MS, make_replica
 
 
 def test_silent_primary_is_replaced_and_commits_resume() -> None:
@@ -101,3 +105,35 @@ def test_new_view_that_drops_a_prepared_block_is_refused() -> None:
     assert cluster.nodes[2].chain[0][0].hash == proposed.hash
     assert all(cluster.nodes[i].replica.faults.get("bad_new_view", 0) >= 1 for i in (2, 3))
     assert all(node.replica.get_status().view == 2 for node in cluster.live())  # the liar was replaced
+
+
+def own_view_changes(actions: Sequence[Action]) -> list[View]:
+    return [
+        action.message.body.view
+        for action in actions
+        if isinstance(action, Broadcast) and isinstance(action.message.body, ViewChange)
+    ]
+
+
+def view_change_from(sender: int, view: int) -> SignedMessage:
+    body = ViewChange(View(view), Height(0), GENESIS_HASH, (), ())
+    return sign_message(body, chain_id=CHAIN_ID, sender=ValidatorIndex(sender), key=get_key(100 + sender))
+
+
+def test_a_primary_that_asks_to_leave_its_view_is_followed_at_once_into_the_next() -> None:
+    backup = make_replica(2, {})
+    backup.start(NOW_MS)
+    assert own_view_changes(backup.on_message(view_change_from(0, 1), NOW_MS)) == [View(1)]
+    assert backup.view == 1
+
+    # However far the primary asks to jump, it deposes only itself: the next view, not its pick.
+    other = make_replica(3, {})
+    other.start(NOW_MS)
+    assert own_view_changes(other.on_message(view_change_from(0, 6), NOW_MS)) == [View(1)]
+
+
+def test_one_backup_asking_to_leave_moves_no_one() -> None:
+    backup = make_replica(2, {})
+    backup.start(NOW_MS)
+    assert own_view_changes(backup.on_message(view_change_from(1, 1), NOW_MS)) == []
+    assert backup.view == 0
