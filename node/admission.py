@@ -5,8 +5,9 @@ Without it an overloaded network accepted everything: mempools grew to
 enough for view changes, and every transaction waited tens of seconds. A
 client told "busy, retry shortly" can go elsewhere or slow down; a client told
 "pending" and then kept waiting cannot. The backlog is measured in time: the
-transactions this node has admitted and not yet seen committed, divided by the
-rate at which its admitted transactions have been committed recently. Below a
+transactions this node has handed to consensus and not yet seen committed
+(not those held behind a sender's nonce gap: no rate of commits clears them),
+divided by the rate at which its transactions have been committed recently. Below a
 floor everything is admitted, so light load and a freshly started node (no
 rate yet) never see a refusal.
 """

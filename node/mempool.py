@@ -42,9 +42,16 @@ class Mempool:
         self._by_id: OrderedDict[Hash, Transaction] = OrderedDict()
         self._by_sender: dict[Address, dict[int, Hash]] = {}
         self._rejections: OrderedDict[Hash, Rejection] = OrderedDict()
+        self._handed_out = 0
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    @property
+    def handed_out_count(self) -> int:
+        """Waiting transactions already handed to the replica: those held behind a nonce gap
+        are not counted, since no rate of commits will clear them."""
+        return self._handed_out
 
     def __contains__(self, transaction_id: Hash) -> bool:
         return transaction_id in self._by_id
@@ -104,6 +111,7 @@ class Mempool:
                 ready.append(self._by_id[waiting[nonce]])
                 nonce += 1
             self._released[sender] = nonce
+        self._handed_out += len(ready)
         return ready
 
     def list_handed_out(self) -> list[Transaction]:
@@ -151,6 +159,8 @@ class Mempool:
         transaction = self._by_id.pop(transaction_id, None)
         if transaction is None:
             return
+        if transaction.nonce < self._released.get(transaction.sender_address, 0):
+            self._handed_out -= 1
         waiting = self._by_sender.get(transaction.sender_address)
         if waiting is not None:
             waiting.pop(transaction.nonce, None)

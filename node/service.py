@@ -187,7 +187,7 @@ class Node:
 
     def is_busy(self) -> bool:
         """True while the transactions waiting here would take too long to commit (node/admission.py)."""
-        return self.admission.is_busy(len(self.mempool), now_ms())
+        return self.admission.is_busy(self.mempool.handed_out_count, now_ms())
 
     def submit(self, transactions: Sequence[Transaction]) -> list[SubmitOutcome]:
         """Admit already-validated transactions; hand those now ready to the replica."""

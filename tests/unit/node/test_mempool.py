@@ -93,3 +93,20 @@ def test_a_held_transaction_becomes_ready_when_its_gap_commits_elsewhere() -> No
     pool.add(held, committed_nonce=0)
     assert pool.take_ready([sender], lambda address: 0) == []
     assert pool.take_ready([sender], lambda address: 1) == [held]
+
+
+def test_only_transactions_handed_to_the_replica_count_as_handed_out() -> None:
+    pool = Mempool(transactions_max=10)
+    sender = ALICE.public_key.address
+    first, second, gapped = transfer(ALICE, 0), transfer(ALICE, 1), transfer(ALICE, 3)
+    for transaction in (first, second, gapped):
+        pool.add(transaction, committed_nonce=0)
+    assert pool.handed_out_count == 0
+    assert pool.take_ready([sender], lambda address: 0) == [first, second]
+    assert pool.handed_out_count == 2  # nonce 3 waits behind the gap at 2
+    pool.remove_committed([first])
+    assert pool.handed_out_count == 1
+    pool.remove_stale(lambda address: 2)  # a conflicting nonce-1 spend won elsewhere
+    assert pool.handed_out_count == 0 and len(pool) == 1
+    pool.remove_stale(lambda address: 4)
+    assert pool.handed_out_count == 0 and len(pool) == 0
