@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 NOT_YET = -1.0
+BUSY_AGAIN = "BUSY, offered again"  # an outcome counted per refusal, not per transfer
 
 
 @dataclass
@@ -61,6 +62,9 @@ class Timeline:
 
     @property
     def refused(self) -> int:
+        """Transfers refused for good (a BUSY answer that was offered again is not one)."""
         return sum(
-            count for outcome, count in self.outcomes.items() if outcome not in ("pending", "committed")
+            count
+            for outcome, count in self.outcomes.items()
+            if outcome not in ("pending", "committed", BUSY_AGAIN)
         )
