@@ -53,7 +53,7 @@ class ConsensusSection:
     block_transactions_max: int = 2000
     block_bytes_max: int = 1024 * 1024
     batch_delay_ms: int = 20
-    window_max: int = 8
+    window_max: int = 2  # deeper pipelines only add latency on a loaded node: docs/benchmarks.md
     checkpoint_interval: int = 50
     view_timeout_ms: int = 2000
     view_timeout_max_ms: int = 60_000
