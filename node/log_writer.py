@@ -29,8 +29,9 @@ LogChange = tuple[Sequence[tuple[bytes, bytes]], Sequence[bytes]]  # (puts, dele
 
 
 class ConsensusLogWriter:
-    def __init__(self, store: ConsensusLogStore) -> None:
+    def __init__(self, store: ConsensusLogStore, *, on_failure: Callable[[str], None] | None = None) -> None:
         self._store = store
+        self._on_failure = on_failure  # told why, once: the node must stop, it cannot keep its word
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consensus-log")
         self._waiting: list[LogChange] = []
         self._issued = 0  # Persists handed in so far
@@ -83,6 +84,8 @@ class ConsensusLogWriter:
             # Nothing after this Persist may be sent: the replica could not keep its word on restart.
             self._failed = True
             log.error("consensus_log_write_failed", reason=str(error), held=len(self._held))
+            if self._on_failure is not None:
+                self._on_failure(str(error))
             return
         self._durable = target
         while self._held and self._held[0][0] <= self._durable:

@@ -62,8 +62,19 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
         await web.TCPSite(api_runner, config.api.host, config.api.port).start()
         await node.start()
         log.info("serving", api=f"http://{config.api.host}:{config.api.port}", p2p_port=config.p2p.port)
-        await stop.wait()
+        await _wait_for_either(stop, node.failed)
     finally:
         await api_runner.cleanup()
         await peer_runner.cleanup()
         await node.stop()
+    if node.failed.is_set():
+        # A validator that cannot persist its votes must not go on looking healthy: exiting
+        # lets its supervisor (compose, localnet) restart it from what is on disk.
+        raise OSError(f"{node.failure}; stopped so that nothing unsaved is ever sent")
+
+
+async def _wait_for_either(first: asyncio.Event, second: asyncio.Event) -> None:
+    waits = {asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())}
+    _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for wait in pending:
+        wait.cancel()

@@ -89,7 +89,9 @@ class Node:
             genesis.hash, genesis_changes, compute_state_digest(genesis.hash, genesis_changes)
         )
         self.consensus_log = ConsensusLogStore(self.kv)
-        self.log_writer = ConsensusLogWriter(self.consensus_log)
+        self.failed = asyncio.Event()  # set when the node must stop: runner.serve then exits with status 1
+        self.failure = ""
+        self.log_writer = ConsensusLogWriter(self.consensus_log, on_failure=self._fail)
         self.evidence = EvidenceStore(self.kv)
         self.application = LedgerApplication(chain=self.chain, chain_id=genesis.chain_id)
         self.mempool = Mempool(
@@ -119,6 +121,10 @@ class Node:
         self._listeners: list[CommitListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.started_ms = now_ms()
+
+    def _fail(self, reason: str) -> None:
+        self.failure = f"the consensus log could not be written ({reason})"
+        self.failed.set()
 
     def _make_network(self) -> PeerNetwork:
         names = [validator.name for validator in self.genesis.validators]

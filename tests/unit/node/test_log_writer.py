@@ -77,3 +77,16 @@ async def test_a_failed_write_holds_back_everything_after_it() -> None:
     await writer.drain()
     assert sent == []
     assert writer.held_count == 1
+
+
+async def test_a_failed_write_tells_the_node_why_once() -> None:
+    class BrokenStore(MemoryStore):
+        def write(self, batch: WriteBatch, *, sync: bool = True) -> None:
+            raise OSError("disk gone")
+
+    reasons: list[str] = []
+    writer = ConsensusLogWriter(ConsensusLogStore(BrokenStore()), on_failure=reasons.append)
+    writer.persist([(b"vote", b"1")], [])
+    writer.persist([(b"vote", b"2")], [])
+    await writer.drain()
+    assert reasons == ["disk gone"]
