@@ -41,6 +41,11 @@ def add_bench_command(commands: Any) -> None:
         "--cprofile", metavar="HUB", help="run this hub under cProfile (kept with the network)"
     )
     target.add_argument("--keep", action="store_true", help="keep the generated network directory")
+    target.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="stop the last hub during the load, then time how fast it replays what it missed",
+    )
     load = bench.add_argument_group("the load")
     load.add_argument("--rate", type=int, default=500, help="transfers offered per second (default 500)")
     load.add_argument("--duration", type=float, default=20.0, help="seconds of load (default 20)")
@@ -88,6 +93,7 @@ def parse_settings(arguments: argparse.Namespace) -> BenchSettings:
         cprofile_hub=arguments.cprofile,
         keep=arguments.keep,
         quiet=arguments.quiet,
+        catch_up=arguments.catch_up,
     )
     validate_settings(settings)
     return settings

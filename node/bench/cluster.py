@@ -40,6 +40,7 @@ class Cluster:
     urls: dict[str, str]  # hub -> client API URL
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     profiles: dict[str, Path] = field(default_factory=dict)  # hub -> cProfile output
+    commands: dict[str, list[str]] = field(default_factory=dict)  # hub -> how it was started
 
     @property
     def hubs(self) -> list[str]:
@@ -54,18 +55,36 @@ class Cluster:
             if process.poll() is None:
                 process.terminate()
         for process in self.processes.values():
-            try:
-                process.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _wait_or_kill(process)
         self.processes.clear()
+
+    def launch(self, hub: str) -> None:
+        """Start ``hub``'s process (again), its log appended to ``<dir>/<hub>.log``."""
+        env = {**os.environ, "HUBLEDGER_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
+        log = (self.directory / f"{hub}.log").open("ab")
+        self.processes[hub] = subprocess.Popen(
+            self.commands[hub], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+
+    def stop_hub(self, hub: str) -> None:
+        """Stop one hub cleanly (SIGTERM) and forget its process; ``launch`` starts it again."""
+        process = self.processes.pop(hub)
+        process.terminate()
+        _wait_or_kill(process)
 
     def check_alive(self) -> None:
         for hub, process in self.processes.items():
             if process.poll() is not None:
                 tail = (self.directory / f"{hub}.log").read_text(errors="replace")[-2000:]
                 raise ClusterError(f"{hub} exited with status {process.returncode}; its log ends:\n{tail}")
+
+
+def _wait_or_kill(process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def start_cluster(hubs: list[str], directory: Path, *, cprofile_hub: str | None = None) -> Cluster:
@@ -75,16 +94,15 @@ def start_cluster(hubs: list[str], directory: Path, *, cprofile_hub: str | None 
     genesis = generate_network(hubs, directory, chain_id="hubledger-bench", layout=layout)
     urls = {hub: f"http://127.0.0.1:{base + index}" for index, hub in enumerate(hubs)}
     cluster = Cluster(directory, genesis, urls)
-    env = {**os.environ, "HUBLEDGER_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
     try:
         for hub in hubs:
             command = [sys.executable]
             if hub == cprofile_hub:
                 cluster.profiles[hub] = directory / f"{hub}.prof"
                 command += ["-m", "cProfile", "-o", str(cluster.profiles[hub])]
-            command += ["-m", "node.cli", "node", "--config", str(directory / f"{hub}.toml")]
-            log = (directory / f"{hub}.log").open("ab")
-            cluster.processes[hub] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            config = str(directory / f"{hub}.toml")
+            cluster.commands[hub] = [*command, "-m", "node.cli", "node", "--config", config]
+            cluster.launch(hub)
         for hub in hubs:
             wait_for(lambda hub=hub: _is_ready(cluster, hub), what=f"{hub} to be ready")  # type: ignore[misc]
     except BaseException:

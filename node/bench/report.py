@@ -57,6 +57,7 @@ def format_table(result: dict[str, Any]) -> str:
         f" x {machine['cores']} cores"
         f" / {settings['validators']} validators = {verification['ceiling_per_s']:,} tx/s; "
         f"efficiency {100 * verification['efficiency']:.1f} %",
+        *_format_catch_up(result.get("catch_up")),
         "",
         f"{'node':<12} {'cpu mean %':>10} {'cpu max %':>10} {'rss MiB':>8} {'peak MiB':>9}",
     ]
@@ -128,3 +129,14 @@ def _get(document: dict[str, Any], path: tuple[str, ...]) -> float | None:
             return None
         value = value[key]
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _format_catch_up(catch_up: dict[str, Any] | None) -> list[str]:
+    if not catch_up:
+        return []
+    return [
+        f"catch-up: {catch_up['hub']} replayed blocks {catch_up['from_height'] + 1}-{catch_up['to_height']}"
+        f" ({catch_up['transactions']} transactions) in {catch_up['seconds_replaying']} s once serving"
+        f" ({catch_up['seconds_from_start']} s from its process start):"
+        f" {catch_up['transactions_per_s']:,.0f} tx/s"
+    ]

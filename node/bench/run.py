@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from node.bench.catch_up import measure_catch_up, stop_lagging_hub
 from node.bench.cluster import Cluster, connect_cluster, start_cluster
 from node.bench.follow import BlockFollower
 from node.bench.machine import compute_efficiency, describe_machine, measure_verify_rate
@@ -96,7 +97,10 @@ async def _measure(
     async with aiohttp.ClientSession(connector=connector) as session:
         say(settings, f"registering and funding {len(senders)} senders ...")
         await register_senders(session, cluster, senders)
-        observe_hub = settings.observe_hub or cluster.hubs[-1]
+        lagging = await stop_lagging_hub(session, cluster) if settings.catch_up else None
+        catch_up: dict[str, Any] | None = None
+        loaded_hubs = [hub for hub in cluster.hubs if lagging is None or hub != lagging.hub]
+        observe_hub = settings.get_observe_hub(cluster.hubs)
         follower = BlockFollower(session, cluster.urls[observe_hub], timeline)
         await follower.start_at_latest()
         usage = {hub: NodeUsage(pid) for hub, pid in cluster.pids.items()}
@@ -111,7 +115,7 @@ async def _measure(
         try:
             offerer = Offerer(
                 session,
-                [cluster.urls[hub] for hub in cluster.hubs],
+                [cluster.urls[hub] for hub in loaded_hubs],
                 workload,
                 timeline,
                 tick_ms=settings.tick_ms,
@@ -127,7 +131,10 @@ async def _measure(
         for node in usage.values():
             node.sample()
         bench_cpu_s = read_own_cpu_s() - own_cpu_started_s
-    return _summarize(
+        if lagging is not None:
+            say(settings, f"starting {lagging.hub} again: timing its catch-up ...")
+            catch_up = await measure_catch_up(session, cluster, lagging, observe_hub)
+    summary = _summarize(
         settings,
         timeline,
         steps,
@@ -139,6 +146,7 @@ async def _measure(
         follower.errors,
         bench_cpu_s,
     )
+    return {**summary, "catch_up": catch_up}
 
 
 async def _offer_all(
@@ -239,6 +247,7 @@ def _describe_settings(settings: BenchSettings, cluster: Cluster) -> dict[str, A
         "senders": settings.senders,
         "tick_ms": settings.tick_ms,
         "cprofile_hub": settings.cprofile_hub,
+        "catch_up": settings.catch_up,
     }
 
 

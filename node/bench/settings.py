@@ -47,6 +47,13 @@ class BenchSettings:
     cprofile_hub: str | None  # run this hub under cProfile; the profile is kept with the network
     keep: bool  # keep the generated network directory
     quiet: bool
+    catch_up: bool = False  # the last hub misses the load, then is timed replaying it
+
+    def get_observe_hub(self, hubs: list[str]) -> str:
+        """The hub whose blocks give commit times: --observe, else the last that takes the load."""
+        if self.observe_hub:
+            return self.observe_hub
+        return hubs[-2] if self.catch_up else hubs[-1]
 
     @property
     def is_ramp(self) -> bool:
@@ -106,6 +113,14 @@ def validate_settings(settings: BenchSettings) -> None:
         (
             settings.observe_hub is None or not settings.hubs or settings.observe_hub in settings.hubs,
             "--observe names a hub that this run does not start",
+        ),
+        (
+            not settings.catch_up or len(settings.hubs) >= 4,
+            "--catch-up needs a network this run starts, of 4 hubs or more",
+        ),
+        (
+            not settings.catch_up or settings.hubs[-1:] != (settings.observe_hub,),
+            "--catch-up stops the last hub for the load: --observe another",
         ),
     ]
     for is_ok, sentence in checks:

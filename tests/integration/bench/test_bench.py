@@ -71,3 +71,37 @@ def test_bad_arguments_are_one_sentence_and_status_2() -> None:
     )
     assert finished.returncode == 2
     assert finished.stderr.strip() == "error: --nodes needs --network DIR (the network's accounts/ keys)"
+
+
+def test_a_hub_that_missed_the_load_is_timed_replaying_it(tmp_path: Path) -> None:
+    out = tmp_path / "catch-up.json"
+    command = [
+        sys.executable, "-m", "node.cli", "bench", "--hubs", "4", "--rate", "100", "--duration", "2",
+        "--senders", "8", "--sign-processes", "2", "--drain", "10", "--quiet", "--catch-up",
+        "--out", str(out),
+    ]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "catch-up: hangzhou replayed blocks" in finished.stdout
+    document = json.loads(out.read_text())
+    catch_up = document["catch_up"]
+    assert catch_up["hub"] == "hangzhou" and catch_up["to_height"] > catch_up["from_height"]
+    assert catch_up["blocks"] == catch_up["to_height"] - catch_up["from_height"]
+    assert catch_up["transactions"] >= 200  # every transfer of the load committed while it was down
+    assert 0 < catch_up["seconds_replaying"] <= catch_up["seconds_from_start"]
+    assert catch_up["transactions_per_s"] > 0
+    assert document["submissions"]["committed"] == 200
+    assert set(document["nodes"]) == {"beijing", "shanghai", "shenzhen"}  # the others carried the load
+
+
+@pytest.mark.parametrize(
+    ("arguments", "sentence"),
+    [
+        (["--hubs", "3"], "4 hubs or more"),
+        (["--hubs", "4", "--observe", "hangzhou"], "--observe another"),
+    ],
+)
+def test_a_catch_up_that_cannot_work_is_refused_with_a_sentence(arguments: list[str], sentence: str) -> None:
+    command = [sys.executable, "-m", "node.cli", "bench", "--catch-up", *arguments]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert finished.returncode == 2 and sentence in finished.stderr
