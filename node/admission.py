@@ -7,9 +7,9 @@ client told "busy, retry shortly" can go elsewhere or slow down; a client told
 "pending" and then kept waiting cannot. The backlog is measured in time: the
 transactions this node has handed to consensus and not yet seen committed
 (not those held behind a sender's nonce gap: no rate of commits clears them),
-divided by the rate at which its transactions have been committed recently. Below a
-floor everything is admitted, so light load and a freshly started node (no
-rate yet) never see a refusal.
+divided by the rate at which its transactions have been committed recently.
+Below a floor everything is admitted, so light load and a freshly started node
+(no rate yet) never see a refusal.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ class AdmissionControl:
         self._backlog_floor = backlog_floor
         self._commits: deque[tuple[int, int]] = deque()  # (time_ms, transactions of ours committed)
         self._committed_in_window = 0
-        self.refused_count = 0
 
     def on_committed(self, transaction_count: int, now_ms: int) -> None:
         """Count ``transaction_count`` of this node's admitted transactions as committed now."""
@@ -44,8 +43,7 @@ class AdmissionControl:
         backlog to commit at the recent rate (and are more than the floor)."""
         if pending_count < self._backlog_floor:
             return False
-        allowed = self.get_rate_per_s(now_ms) * self._backlog_max_ms / 1000
-        return pending_count >= max(allowed, self._backlog_floor)
+        return pending_count >= self.get_rate_per_s(now_ms) * self._backlog_max_ms / 1000
 
     def _expire(self, now_ms: int) -> None:
         while self._commits and self._commits[0][0] <= now_ms - RATE_WINDOW_MS:

@@ -3,9 +3,9 @@
 Everything runs on one event loop. The replica is a state machine that answers
 each input with a list of actions; ``_run`` carries them out in order (a
 Persist is on disk before any message after it is sent: node/log_writer.py
-writes the log in a thread and holds those messages back until then). Blocks are committed
-through LedgerApplication, which writes each with its certificate, receipts
-and state changes in one synced LevelDB batch.
+writes the log in a thread and holds those messages back until then). Blocks
+are committed through LedgerApplication, which writes each with its
+certificate, receipts and state changes in one synced LevelDB batch.
 """
 
 from __future__ import annotations
