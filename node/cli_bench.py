@@ -36,7 +36,7 @@ def add_bench_command(commands: Any) -> None:
         help="with --nodes: the network directory (accounts/ keys); "
         "otherwise: where to generate and keep the started network",
     )
-    target.add_argument("--observe", help="hub whose blocks give commit times (default: the last)")
+    target.add_argument("--observe", help="hub whose blocks give commit times (default: the last one loaded)")
     target.add_argument(
         "--cprofile", metavar="HUB", help="run this hub under cProfile (kept with the network)"
     )

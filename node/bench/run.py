@@ -100,7 +100,7 @@ async def _measure(
         lagging = await stop_lagging_hub(session, cluster) if settings.catch_up else None
         catch_up: dict[str, Any] | None = None
         loaded_hubs = [hub for hub in cluster.hubs if lagging is None or hub != lagging.hub]
-        observe_hub = settings.get_observe_hub(cluster.hubs)
+        observe_hub = settings.observe_hub or loaded_hubs[-1]
         follower = BlockFollower(session, cluster.urls[observe_hub], timeline)
         await follower.start_at_latest()
         usage = {hub: NodeUsage(pid) for hub, pid in cluster.pids.items()}

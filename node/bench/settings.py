@@ -41,19 +41,13 @@ class BenchSettings:
     senders: int
     tick_ms: int
     sign_processes: int
-    observe_hub: str | None  # the hub whose blocks give commit times; default: the last
+    observe_hub: str | None  # the hub whose blocks give commit times; default: the last loaded
     out: Path | None
     compare: Path | None
     cprofile_hub: str | None  # run this hub under cProfile; the profile is kept with the network
     keep: bool  # keep the generated network directory
     quiet: bool
     catch_up: bool = False  # the last hub misses the load, then is timed replaying it
-
-    def get_observe_hub(self, hubs: list[str]) -> str:
-        """The hub whose blocks give commit times: --observe, else the last that takes the load."""
-        if self.observe_hub:
-            return self.observe_hub
-        return hubs[-2] if self.catch_up else hubs[-1]
 
     @property
     def is_ramp(self) -> bool:
