@@ -76,6 +76,26 @@ class Overlay:
             return self._writes[key]
         return self._parent.get(key)
 
+    def depth(self) -> int:
+        """How many overlays a read that misses them all walks through, this one included."""
+        depth, reader = 0, self._parent
+        while isinstance(reader, Overlay):
+            depth, reader = depth + 1, reader._parent
+        return depth + 1
+
+    def flattened(self) -> Overlay:
+        """One overlay, over the first reader below this chain of overlays, holding the chain's
+        writes: it reads exactly as this one does, one lookup deep instead of ``depth()``."""
+        chain: list[Overlay] = []
+        reader: StateReader = self
+        while isinstance(reader, Overlay):
+            chain.append(reader)
+            reader = reader._parent
+        flat = Overlay(reader)
+        for overlay in reversed(chain):
+            flat._writes.update(overlay._writes)
+        return flat
+
     def put(self, key: bytes, value: bytes) -> None:
         if not isinstance(key, bytes) or not isinstance(value, bytes):
             raise TypeError("state keys and values are bytes")

@@ -28,6 +28,9 @@ from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 from storage.chain import ChainStore
 
 VERIFIED_IDS_MAX = 200_000
+# State transfer validates a whole response of blocks before the first commits, each block
+# executing on the one before: past this many overlays, a block executes on a flattened copy.
+OVERLAY_DEPTH_MAX = 8
 
 
 class ChainStateReader:
@@ -159,7 +162,8 @@ class LedgerApplication:
         speculative = self._speculative.get(block_hash)
         if speculative is None:
             raise InvalidBlock(f"parent block {block_hash.hex()} is neither committed nor proposed")
-        return speculative.result.overlay
+        overlay = speculative.result.overlay
+        return overlay.flattened() if overlay.depth() > OVERLAY_DEPTH_MAX else overlay
 
     def _digest_after(self, block_hash: Hash) -> Hash:
         if block_hash == self._chain.get_latest_hash():

@@ -43,6 +43,25 @@ def test_overlays_stack_and_commit_into_their_parent() -> None:
     assert block_one.changes() == [(b"j", None), (b"k", b"2")]
 
 
+def test_a_flattened_chain_of_overlays_reads_and_scans_as_the_chain_does_one_level_deep() -> None:
+    committed = DictState([(b"k/gone", b"0"), (b"k/kept", b"0"), (b"k/moved", b"0")])
+    chain = Overlay(committed)
+    for block in range(1, 20):
+        chain = Overlay(chain)
+        chain.put(b"k/moved", str(block).encode())
+        chain.put(f"k/new{block:02}".encode(), b"x")
+    chain.delete(b"k/gone")
+    flat = chain.flattened()
+    assert chain.depth() == 20 and flat.depth() == 1 and flat.parent is committed
+    for key in (b"k/gone", b"k/kept", b"k/moved", b"k/new07", b"k/none"):
+        assert flat.get(key) == chain.get(key)
+    assert flat.get(b"k/moved") == b"19" and flat.get(b"k/gone") is None
+    assert list(flat.iterate(b"k/")) == list(chain.iterate(b"k/"))
+    child = Overlay(flat)
+    child.put(b"k/moved", b"20")
+    assert chain.get(b"k/moved") == b"19"  # a copy: writes above it leave the chain alone
+
+
 def test_iterate_merges_parent_and_writes_in_key_order() -> None:
     overlay = Overlay(Overlay(DictState([(b"p/1", b"a"), (b"p/3", b"c"), (b"q/1", b"z")])))
     assert isinstance(overlay, StateScanner)

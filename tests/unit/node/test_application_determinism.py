@@ -13,13 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.genesis import compute_genesis_changes
+from ledger.block import Block
 from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
 from ledger.genesis import Genesis, GenesisAccount, Validator
 from ledger.hashing import compute_state_digest
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
-from node.application import LedgerApplication
+from node.application import OVERLAY_DEPTH_MAX, LedgerApplication
 from storage.chain import ChainStore
 from storage.kv import KeyValueStore, LevelDBStore, MemoryStore
 
@@ -60,31 +61,41 @@ def run(kv: KeyValueStore, blocks: list[list[tuple[int, int, int]]]) -> list[Has
     for height, block_transfers in enumerate(blocks, start=1):
         transactions = []
         for sender, receiver, amount in block_transfers:
-            transactions.append(
-                Transaction.create(
-                    BANKS[sender],
-                    chain_id=CHAIN_ID,
-                    nonce=nonces[sender],
-                    contract="cbdc",
-                    method="transfer",
-                    args={"to": BANKS[receiver].public_key.address.hex(), "amount": amount},
-                )
-            )
+            transactions.append(make_transfer(sender, receiver, amount, nonces[sender]))
             nonces[sender] += 1
-        block = application.build_block(
-            previous_hash=chain.get_latest_hash(),
-            height=Height(height),
-            view=View(0),
-            proposer=ValidatorIndex(0),
-            timestamp_ms=TimestampMs(height),
-            transactions=transactions,
-        )
-        payload = compute_commit_payload(CHAIN_ID, View(0), block.height, block.hash)
-        certificate = CommitCertificate(
-            block.height, View(0), block.hash, (Vote(ValidatorIndex(0), VALIDATOR.sign(payload)),)
-        )
-        application.commit(block, certificate)
+        block = build(application, chain.get_latest_hash(), height, transactions)
+        application.commit(block, certify(block))
     return [chain.get_state_digest(Height(height)) for height in range(len(blocks) + 1)]
+
+
+def make_transfer(sender: int, receiver: int, amount: int, nonce: int) -> Transaction:
+    return Transaction.create(
+        BANKS[sender],
+        chain_id=CHAIN_ID,
+        nonce=nonce,
+        contract="cbdc",
+        method="transfer",
+        args={"to": BANKS[receiver].public_key.address.hex(), "amount": amount},
+    )
+
+
+def build(
+    application: LedgerApplication, previous: Hash, height: int, transactions: list[Transaction]
+) -> Block:
+    return application.build_block(
+        previous_hash=previous,
+        height=Height(height),
+        view=View(0),
+        proposer=ValidatorIndex(0),
+        timestamp_ms=TimestampMs(height),
+        transactions=transactions,
+    )
+
+
+def certify(block: Block) -> CommitCertificate:
+    payload = compute_commit_payload(CHAIN_ID, View(0), block.height, block.hash)
+    vote = Vote(ValidatorIndex(0), VALIDATOR.sign(payload))
+    return CommitCertificate(block.height, View(0), block.hash, (vote,))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -107,31 +118,32 @@ def test_speculative_state_stays_shallow_when_blocks_are_pipelined() -> None:
     """Block h + 1 is built on block h's overlay before h commits; once h commits it must read
     the committed state directly, or every block would add a layer (and memory) for ever."""
     chain, application = open_chain(MemoryStore())
-    receiver = BANKS[1].public_key.address.hex()
     blocks = []
     previous = chain.get_latest_hash()
     for height in (1, 2, 3):
-        transaction = Transaction.create(
-            BANKS[0],
-            chain_id=CHAIN_ID,
-            nonce=height - 1,
-            contract="cbdc",
-            method="transfer",
-            args={"to": receiver, "amount": 1},
-        )
-        block = application.build_block(
-            previous_hash=previous,
-            height=Height(height),
-            view=View(0),
-            proposer=ValidatorIndex(0),
-            timestamp_ms=TimestampMs(height),
-            transactions=[transaction],
-        )
+        block = build(application, previous, height, [make_transfer(0, 1, 1, height - 1)])
         blocks.append(block)
         previous = block.hash
     for block in blocks[:2]:
-        payload = compute_commit_payload(CHAIN_ID, View(0), block.height, block.hash)
-        vote = Vote(ValidatorIndex(0), VALIDATOR.sign(payload))
-        application.commit(block, CommitCertificate(block.height, View(0), block.hash, (vote,)))
+        application.commit(block, certify(block))
     overlay = application.speculative_overlay(blocks[2].hash)
     assert overlay.parent is application.committed_state
+
+
+def test_a_long_run_of_uncommitted_blocks_reads_shallow_state_and_commits_the_same_digests() -> None:
+    """State transfer checks a whole response (up to 256 blocks) before the first one commits,
+    each block executing on the one before it: reads must not walk a chain of every block."""
+    heights = 3 * OVERLAY_DEPTH_MAX
+    chain, application = open_chain(MemoryStore())
+    blocks, previous = [], chain.get_latest_hash()
+    for height in range(1, heights + 1):
+        block = build(application, previous, height, [make_transfer(0, 1, height, height - 1)])
+        assert len(block.transactions) == 1  # it read the nonce its parent left
+        assert application.speculative_overlay(block.hash).depth() <= OVERLAY_DEPTH_MAX + 1
+        blocks.append(block)
+        previous = block.hash
+    for block in blocks:
+        application.commit(block, certify(block))
+    digests = [chain.get_state_digest(Height(height)) for height in range(heights + 1)]
+    one_by_one = [[(0, 1, height)] for height in range(1, heights + 1)]
+    assert digests == run(MemoryStore(), one_by_one)
