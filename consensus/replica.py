@@ -170,6 +170,7 @@ VIEWS_AHEAD_MAX = 64  # views beyond the current one worth remembering messages 
 CHECKPOINT_CANDIDATES_MAX = 64  # distinct (height, hash) checkpoints being counted
 VIEW_CHANGES_PER_SENDER_MAX = 2  # the highest views each peer asked for
 EVIDENCE_MAX = 10_000
+PROBE_SPAN = 1 << 32  # a probe asks for everything after its chain; peers answer what they have, in parts
 
 
 @dataclass
@@ -324,6 +325,14 @@ class Replica:
                 self._send_fetch(peer, fetch.target)
             else:
                 self._fetch_next()
+        return self._take_actions()
+
+    def on_peer_connected(self, peer: ValidatorIndex, now_ms: int) -> list[Action]:
+        """A link to ``peer`` came up. After a restart or a partition it may hold blocks this
+        replica missed, and in an idle network no message would show the gap: ask it."""
+        self._now_ms = now_ms
+        if self._fetch is None and peer != self._index and 0 <= peer < self._n:
+            self._start_fetch(Height(self._committed_height + PROBE_SPAN), [peer], probe=True)
         return self._take_actions()
 
     def on_delivered(self, height: Height, block_hash: Hash) -> None:
@@ -1209,7 +1218,7 @@ class Replica:
         the replica is stuck anyway."""
         if self._fetch is not None or self._n == 1:
             return
-        self._start_fetch(Height(self._committed_height + 2 * self._config.window_max), [], probe=True)
+        self._start_fetch(Height(self._committed_height + PROBE_SPAN), [], probe=True)
 
     def _start_fetch(
         self, target: Height, candidates: Sequence[ValidatorIndex], *, probe: bool = False

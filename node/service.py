@@ -141,6 +141,7 @@ class Node:
             peer_urls=peer_urls,
             on_message=self._on_peer_message,
             on_request=self._on_peer_request,
+            on_connected=self._on_peer_connected,
         )
 
     def _latest_timestamp(self) -> TimestampMs:
@@ -247,6 +248,9 @@ class Node:
             return
         self.traffic.on_received(message.kind, len(payload))
         self._run(self.replica.on_message(message, now_ms()))
+
+    def _on_peer_connected(self, peer: int) -> None:
+        self._run(self.replica.on_peer_connected(ValidatorIndex(peer), now_ms()))
 
     async def _on_peer_request(self, peer: int, data: bytes) -> bytes:
         handler = self._request_handlers.get(_get_request_kind(data), self._state_transfer.handle)

@@ -11,7 +11,10 @@ on both sides, because only one side dials.
 Payloads are opaque. ``send`` and ``broadcast`` enqueue on the peer's bounded
 queue (queue.py) and return at once; the writer of the peer's current link
 drains it, so order is kept per peer. ``request`` sends a request frame and
-waits for the response with the same id over the same link.
+waits for the response with the same id over the same link. A one-way message
+still queued after ``send_age_max_ms`` (its peer was away) expires unsent, and
+``on_connected`` tells the node of every new link, so that a replica back from
+a restart or a partition can ask the peer what it missed.
 
 Faults: the node decodes payloads and calls ``report_fault``; p2p itself
 reports malformed envelopes, text frames and oversize messages. A peer with
@@ -72,8 +75,10 @@ class _Peer:
 
     def __init__(self, index: int, settings: P2PSettings) -> None:
         self.index = index
-        self.queue = SendQueue(settings.send_queue_max)
         self.stats = PeerStats()
+        self.queue = SendQueue(
+            settings.send_queue_max, age_max_s=settings.send_age_max_ms / 1000, dropped=self.stats.dropped
+        )
         self.link: Link | None = None
         self.banned_until_s = 0.0
         self.faults_since_ban = 0
@@ -91,6 +96,7 @@ class PeerNetwork:
         peer_urls: Mapping[int, str],
         on_message: Callable[[int, bytes], None],
         on_request: Callable[[int, bytes], Awaitable[bytes]] | None = None,
+        on_connected: Callable[[int], None] | None = None,
         settings: P2PSettings = DEFAULT_SETTINGS,
         rng: random.Random | None = None,
     ) -> None:
@@ -109,6 +115,7 @@ class PeerNetwork:
         self._peer_urls = dict(peer_urls)
         self._on_message = on_message
         self._on_request = on_request
+        self._on_connected = on_connected
         self._rng = rng if rng is not None else random.Random(secrets.randbits(64))
         self._rules = LinkRules()
         self._peers = {i: _Peer(i, settings) for i in range(len(validator_keys)) if i != self_index}
@@ -409,6 +416,8 @@ class PeerNetwork:
         state.stats.connects += 1
         self._links.add(link)
         self._log.info("peer_connected", peer=peer, replaced=old is not None)
+        if self._on_connected is not None:
+            self._on_connected(peer)
         try:
             await link.run()
         finally:

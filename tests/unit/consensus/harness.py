@@ -188,6 +188,7 @@ class Cluster:
         self.filters: list[MessageFilter] = []
         self.rewriters: list[MessageRewriter] = []  # a Byzantine sender's replacements
         self.corrupt_fetch_from: set[int] = set()
+        self.fetch_answer_max = 1 << 30  # blocks in one answer to a Fetch, as a node caps its responses
         self.nodes = [self._make_node(index, {}) for index in range(n)]
         for node in self.nodes:
             self.run(node.index, node.replica.start(self.now_ms))
@@ -329,10 +330,11 @@ class Cluster:
 
     def _answer_fetch(self, index: int, fetch: Fetch) -> None:
         server = self.nodes[fetch.peer]
+        last = min(fetch.to_height, fetch.from_height - 1 + self.fetch_answer_max)
         blocks = (
             []
             if fetch.peer in self.crashed or fetch.peer in self.cut
-            else server.chain[fetch.from_height - 1 : fetch.to_height]
+            else server.chain[fetch.from_height - 1 : last]
         )
         if fetch.peer in self.corrupt_fetch_from and blocks:
             block, certificate = blocks[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from consensus.actions import Fetch
 from consensus.journal import CHECKPOINT_KEY, get_key_height
 from consensus.messages import Commit
+from ledger.types import ValidatorIndex
 from tests.unit.consensus.harness import Cluster, make_transactions
 
 
@@ -35,6 +36,38 @@ def test_cut_off_backup_catches_up_by_state_transfer() -> None:
     assert lagging.fetches, "the lagging replica fetched"
     assert lagging.replica.get_status().state_transfers >= 1
     assert all(node.replica.get_status().view == 0 for node in cluster.nodes)  # no needless view change
+
+
+def test_a_replica_back_in_an_idle_network_catches_up_once_a_link_comes_up() -> None:
+    # Replica 3 was away while 20 blocks committed, and now nothing happens: no COMMIT or
+    # CHECKPOINT will ever show it the gap. A new link is its one cue; it follows the chain
+    # from that peer in parts, as far as the peer has it.
+    cluster = Cluster(4, seed=28, block_transactions_max=1, checkpoint_interval=50)
+    cluster.cut.add(3)
+    cluster.submit(make_transactions(0, 20), to=[0, 1, 2])
+    assert cluster.run_until(cluster.all_reach(20, cluster.nodes[:3]))
+    cluster.cut.clear()
+    cluster.run_until(lambda: False, deadline_ms=10_000)
+    lagging = cluster.nodes[3]
+    assert lagging.height == 0 and not lagging.fetches  # idle: nothing told it
+
+    cluster.fetch_answer_max = 6
+    cluster.run(3, lagging.replica.on_peer_connected(ValidatorIndex(1), cluster.now_ms))
+    assert cluster.run_until(cluster.all_reach(20), deadline_ms=10_000)
+    cluster.assert_same_chain()
+    assert [fetch.peer for fetch in lagging.fetches[:4]] == [1, 1, 1, 1]  # 6 + 6 + 6 + 2 blocks
+
+
+def test_a_new_link_to_a_peer_with_nothing_more_costs_one_round_of_empty_answers() -> None:
+    cluster = Cluster(4, seed=29, block_transactions_max=1)
+    cluster.submit(make_transactions(0, 2))
+    assert cluster.run_until(cluster.all_reach(2))
+    node = cluster.nodes[0]
+    cluster.run(0, node.replica.on_peer_connected(ValidatorIndex(2), cluster.now_ms))
+    cluster.run_until(lambda: False, deadline_ms=20_000)
+    assert [(fetch.peer, fetch.from_height) for fetch in node.fetches] == [(2, 3), (1, 3), (3, 3)]
+    status = node.replica.get_status()
+    assert not status.blamed and status.state_transfers == 0 and node.height == 2
 
 
 def test_bad_fetched_batch_is_blamed_and_another_peer_is_asked() -> None:
