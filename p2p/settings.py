@@ -11,6 +11,7 @@ from p2p.errors import SettingsInvalid
 class P2PSettings:
     message_bytes_max: int = 16 * 1024 * 1024
     send_queue_max: int = 10_000  # per peer; when full the oldest one-way payload is dropped and counted
+    send_age_max_ms: int = 5_000  # a one-way payload still queued after this is dropped (expired) and counted
     faults_max: int = 10  # faults from one peer tolerated; one more closes its link ...
     fault_ban_ms: int = 30_000  # ... and refuses it for this long
     reconnect_initial_ms: int = 100
@@ -30,6 +31,7 @@ def validate_settings(settings: P2PSettings) -> None:
     positive = (
         "message_bytes_max",
         "send_queue_max",
+        "send_age_max_ms",
         "reconnect_initial_ms",
         "reconnect_max_ms",
         "handshake_timeout_ms",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections import Counter
 
 import pytest
 
@@ -11,8 +13,8 @@ from p2p.faults import get_delay_ms, get_drop_reason
 from p2p.queue import Outbound, SendQueue
 
 
-def item(name: str, *, essential: bool = False) -> Outbound:
-    return Outbound(name.encode(), len(name), essential, 0.0)
+def item(name: str, *, essential: bool = False, at_s: float = 0.0) -> Outbound:
+    return Outbound(name.encode(), len(name), essential, at_s)
 
 
 async def test_a_full_queue_evicts_the_oldest_message_but_never_a_request() -> None:
@@ -32,6 +34,28 @@ async def test_a_queue_full_of_requests_refuses_the_newcomer() -> None:
     assert queue.put(newcomer) is newcomer
     assert len(queue) == 2
     assert queue.clear() == 2 and len(queue) == 0
+
+
+async def test_messages_that_waited_too_long_expire_and_are_counted_but_requests_never_do() -> None:
+    now_s = asyncio.get_running_loop().time()
+    dropped: Counter[str] = Counter()
+    queue = SendQueue(100, age_max_s=5.0, dropped=dropped)
+    stale, request = item("stale", at_s=now_s - 60), item("request", essential=True, at_s=now_s - 60)
+    for queued in (stale, item("old", at_s=now_s - 30), request, item("behind", at_s=now_s - 20)):
+        queue.put(queued)
+    fresh = item("fresh", at_s=now_s)
+    queue.put(fresh)  # a put sweeps the head: the peer was away, so the queue does not grow without end
+    assert len(queue) == 3 and dropped["expired"] == 2
+    assert await queue.get() == request
+    assert await queue.get() == fresh  # "behind" expired at the head once the request was sent
+    assert dropped == Counter(expired=3)
+
+
+async def test_a_queue_without_an_age_limit_keeps_old_messages() -> None:
+    queue = SendQueue(10)
+    old = item("old", at_s=asyncio.get_running_loop().time() - 3600)
+    queue.put(old)
+    assert await queue.get() == old
 
 
 def test_link_rules_are_validated() -> None:
