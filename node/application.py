@@ -25,7 +25,7 @@ from ledger.hashing import compute_state_digest
 from ledger.receipt import Receipt
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
-from storage.chain import ChainStore
+from storage.chain import ChainStore, CommittedBlock
 
 VERIFIED_IDS_MAX = 200_000
 # State transfer validates a whole response of blocks before the first commits, each block
@@ -130,17 +130,29 @@ class LedgerApplication:
 
     def commit(self, block: Block, certificate: CommitCertificate) -> Sequence[Receipt]:
         """Write a committed block with everything it changed in one synced batch."""
+        return self.commit_blocks([(block, certificate)])[0]
+
+    def commit_blocks(self, delivered: Sequence[tuple[Block, CommitCertificate]]) -> list[Sequence[Receipt]]:
+        """Write consecutive committed blocks with everything they changed in one synced batch."""
+        results = [self._get_result(block) for block, _ in delivered]
+        self._chain.commit_blocks(
+            [
+                CommittedBlock(block, certificate, result.receipts, result.changes)
+                for (block, certificate), result in zip(delivered, results, strict=True)
+            ]
+        )
+        self._forget_up_to(delivered[-1][0].height)
+        for child in self._speculative.values():
+            if child.result.overlay.parent is results[-1].overlay:
+                child.result.overlay.rebase(self._committed)
+        return [result.receipts for result in results]
+
+    def _get_result(self, block: Block) -> BlockResult:
         speculative = self._speculative.get(block.hash)
         if speculative is None:  # fetched by state transfer: execute on the committed state
             self.validate_block(block)
             speculative = self._speculative[block.hash]
-        result = speculative.result
-        self._chain.commit_block(block, certificate, result.receipts, result.changes)
-        self._forget_up_to(block.height)
-        for child in self._speculative.values():
-            if child.result.overlay.parent is result.overlay:
-                child.result.overlay.rebase(self._committed)
-        return result.receipts
+        return speculative.result
 
     def _execute(self, block: Block) -> BlockResult:
         header = block.header

@@ -11,6 +11,7 @@ certificate, receipts and state changes in one synced LevelDB batch.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,8 +260,13 @@ class Node:
     # Actions
 
     def _run(self, actions: Sequence[Action]) -> None:
-        for action in actions:
-            self._run_one(action)
+        # Consecutive deliveries (a replayed state-transfer answer) share one synced write.
+        for delivering, group in itertools.groupby(actions, key=lambda action: isinstance(action, Deliver)):
+            if delivering:
+                self._commit([action for action in group if isinstance(action, Deliver)])
+            else:
+                for action in group:
+                    self._run_one(action)
         view = self.replica.view
         if view != self._view:
             primary = self.genesis.validators[view % len(self.genesis.validators)].name
@@ -273,8 +279,6 @@ class Node:
                 self.log_writer.send_when_durable(lambda: self._send(action))
             case Persist(puts=puts, deletes=deletes):
                 self.log_writer.persist(puts, deletes)
-            case Deliver(block=block, certificate=certificate):
-                self._commit(block, certificate)
             case SetTimer(timer=timer, delay_ms=delay_ms):
                 self._set_timer(timer, delay_ms)
             case CancelTimer(timer=timer):
@@ -310,13 +314,20 @@ class Node:
         self._timers.pop(timer, None)
         self._run(self.replica.on_timer(timer, now_ms()))
 
-    def _commit(self, block: Block, certificate: CommitCertificate) -> None:
+    def _commit(self, delivered: Sequence[Deliver]) -> None:
         started = now_ms()
-        receipts = self.application.commit(block, certificate)
+        blocks = [(action.block, action.certificate) for action in delivered]
+        receipts = self.application.commit_blocks(blocks)
+        for action, block_receipts in zip(delivered, receipts, strict=True):
+            self._on_committed(action.block, action.certificate, block_receipts, started)
+        self.mempool.remove_stale(self.get_committed_nonce)
+
+    def _on_committed(
+        self, block: Block, certificate: CommitCertificate, receipts: Sequence[Receipt], started: int
+    ) -> None:
         ours = sum(1 for transaction in block.transactions if transaction.id in self.mempool)
         self.admission.on_committed(ours, started)
         self.mempool.remove_committed(block.transactions)
-        self.mempool.remove_stale(self.get_committed_nonce)
         self._offer_ready({transaction.sender_address: None for transaction in block.transactions})
         log.info(
             "block_committed",

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ledger.keys import PrivateKey
-from storage.chain import ChainStore
+from storage.chain import ChainStore, CommittedBlock
 from storage.kv import LevelDBStore
 from tests.unit.storage.chain_builder import (
     GENESIS_CHANGES,
@@ -24,7 +24,6 @@ from tests.unit.storage.chain_builder import (
     GENESIS_HASH,
     VALIDATOR_COUNT,
     ChainBuilder,
-    CommittedBlock,
 )
 
 BLOCKS_MAX = 100_000  # a writer nobody kills still stops

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
@@ -19,6 +18,7 @@ from ledger.keys import PrivateKey
 from ledger.receipt import Event, Receipt
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
+from storage.chain import CommittedBlock
 
 CHAIN_ID = "hubledger-storage-test"
 VALIDATOR_COUNT = 4
@@ -42,16 +42,6 @@ def get_validator_keys() -> tuple[PrivateKey, ...]:
 @functools.cache
 def get_sender_key() -> PrivateKey:
     return PrivateKey.generate()
-
-
-@dataclass(frozen=True)
-class CommittedBlock:
-    """Everything ``ChainStore.commit_block`` takes for one block."""
-
-    block: Block
-    certificate: CommitCertificate
-    receipts: tuple[Receipt, ...]
-    changes: tuple[tuple[bytes, bytes | None], ...]
 
 
 def make_transactions(first_nonce: int, count: int) -> tuple[Transaction, ...]:

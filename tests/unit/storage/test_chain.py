@@ -11,7 +11,7 @@ from ledger.certificate import validate_certificate
 from ledger.hashing import Domain, compute_hash
 from ledger.types import Hash, Height
 from storage import schema
-from storage.chain import ChainStore
+from storage.chain import ChainStore, CommittedBlock
 from storage.errors import BlockMismatch, ChainMismatch, CorruptRecord, HeightConflict, StorageError
 from storage.kv import KeyValueStore, LevelDBStore, WriteBatch
 from tests.unit.storage.chain_builder import (
@@ -21,7 +21,6 @@ from tests.unit.storage.chain_builder import (
     GENESIS_HASH,
     OTHER_GENESIS_HASH,
     ChainBuilder,
-    CommittedBlock,
     get_validator_keys,
     make_block,
     make_certificate,
@@ -289,3 +288,71 @@ def test_leveldb_keeps_the_whole_chain_across_a_reopen(tmp_path: Path, builder: 
     with pytest.raises(ChainMismatch):
         ChainStore(kv).initialize(OTHER_GENESIS_HASH, (), GENESIS_DIGEST)
     kv.close()
+
+
+class CountingStore:
+    """Passes everything to the store beneath and counts its synced writes."""
+
+    def __init__(self, kv: KeyValueStore) -> None:
+        self._kv = kv
+        self.synced_writes = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._kv, name)
+
+    def write(self, batch: WriteBatch, *, sync: bool = True) -> None:
+        self.synced_writes += sync
+        self._kv.write(batch, sync=sync)
+
+
+def build_run(builder: ChainBuilder, count: int) -> list[CommittedBlock]:
+    return [builder.advance(builder.build()) for _ in range(count)]
+
+
+def test_consecutive_blocks_commit_in_one_synced_write_and_read_back_as_if_one_by_one(
+    store: KeyValueStore, tmp_path: Path
+) -> None:
+    counting = CountingStore(store)
+    chain = ChainStore(counting)  # type: ignore[arg-type]
+    chain.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+    blocks = build_run(ChainBuilder(), 4)
+    before = counting.synced_writes
+    chain.commit_blocks(blocks)
+    assert counting.synced_writes == before + 1
+    reference = LevelDBStore.open(tmp_path / "one-by-one")
+    one_by_one = ChainStore(reference)
+    one_by_one.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+    for committed in blocks:
+        commit(one_by_one, committed)
+    assert read_everything(store) == read_everything(reference)
+    reference.close()
+    assert chain.latest_height() == 4 and chain.get_latest_hash() == blocks[-1].block.hash
+
+
+def test_a_bad_block_in_a_run_leaves_the_whole_run_unwritten(
+    chain: ChainStore, builder: ChainBuilder, store: KeyValueStore
+) -> None:
+    good = build_run(builder, 2)
+    wrong_digest = dataclasses.replace(builder.build(), changes=((b"forged", b"1"),))
+    before = read_everything(store)
+    with pytest.raises(BlockMismatch):
+        chain.commit_blocks([*good, wrong_digest])
+    assert read_everything(store) == before and chain.latest_height() == 0
+
+
+def test_a_transaction_repeated_across_a_run_is_refused(
+    chain: ChainStore, builder: ChainBuilder, store: KeyValueStore
+) -> None:
+    first = builder.advance(builder.build())
+    replay = make_block(
+        height=2,
+        previous_hash=builder.previous_hash,
+        previous_digest=builder.previous_digest,
+        transactions=first.block.transactions[:1],
+        changes=[],
+    )
+    before = read_everything(store)
+    with pytest.raises(BlockMismatch) as raised:
+        chain.commit_blocks([first, replay])
+    assert raised.value.code == "DUPLICATE_TRANSACTION"
+    assert read_everything(store) == before
