@@ -76,6 +76,9 @@ class LedgerApplication:
         if len(self._verified) > VERIFIED_IDS_MAX:
             self._verified.popitem(last=False)
 
+    def is_verified(self, transaction: Transaction) -> bool:
+        return transaction.id in self._verified
+
     def has_valid_signature(self, transaction: Transaction) -> bool:
         if transaction.id in self._verified:
             return True

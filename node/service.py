@@ -55,7 +55,8 @@ from node.config import NodeConfig
 from node.log_writer import ConsensusLogWriter
 from node.mempool import Mempool
 from node.metrics import MessageTraffic
-from node.state_transfer import REQUEST_BYTES_MAX, StateTransferServer, fetch_blocks
+from node.signature_pool import SignaturePool
+from node.state_transfer import REQUEST_BYTES_MAX, BlockFetcher, StateTransferServer
 from p2p.network import PeerNetwork
 from storage.chain import ChainStore
 from storage.consensus_log import ConsensusLogStore
@@ -116,6 +117,12 @@ class Node:
         self._state_transfer = StateTransferServer(self.chain)
         self._request_handlers: dict[str, RequestHandler] = {}
         self.network = self._make_network()
+        self._fetcher = BlockFetcher(
+            self.network,
+            SignaturePool(),
+            is_verified=self.application.is_verified,
+            mark_verified=self.application.mark_verified,
+        )
         self.byzantine = make_outbox(config, genesis, self.index, key, self.network)
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._view = self.replica.view
@@ -182,6 +189,7 @@ class Node:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._fetcher.close()
         await self.log_writer.drain()
         await self.network.stop()
         height = self.chain.latest_height()
@@ -344,7 +352,7 @@ class Node:
         name = self.genesis.validators[peer].name
         self.fetches_in_flight += 1
         try:
-            blocks = await fetch_blocks(self.network, peer, first, last)
+            blocks = await self._fetcher.fetch(peer, first, last)
         except Exception as error:  # any failure of a peer is the peer's: the replica asks another
             log.info("state_transfer_failed", peer=name, reason=str(error))
         finally:

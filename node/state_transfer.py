@@ -4,18 +4,26 @@ A lagging replica asks a peer for a range of heights; the peer answers with the
 blocks and their commit certificates, as many as fit in one response. The
 replica verifies every certificate against the genesis validators before
 anything is executed, so a peer can waste our time but never feed us a block.
+
+A replay is a loop of such answers, so the fetcher asks for the next part
+while the replica checks this one, and has the signatures of its transactions
+checked in worker processes meanwhile (node/signature_pool.py): the replica's
+own check then finds them verified.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ledger import cbor
 from ledger.block import Block
 from ledger.certificate import CommitCertificate
 from ledger.errors import DecodeError
+from ledger.transaction import Transaction
 from ledger.types import Height
+from node.signature_pool import SignaturePool
 from p2p.network import PeerNetwork
 from storage.chain import ChainStore
 
@@ -76,3 +84,60 @@ async def fetch_blocks(
             raise DecodeError("a block entry is [block, certificate]")
         blocks.append((Block.from_cbor_map(pair[0]), CommitCertificate.from_cbor_map(pair[1])))
     return blocks
+
+
+CertifiedBlocks = Sequence[tuple[Block, CommitCertificate]]
+
+
+class BlockFetcher:
+    """Fetches certified blocks for the replica, one answer ahead of it."""
+
+    def __init__(
+        self,
+        network: PeerNetwork,
+        pool: SignaturePool,
+        *,
+        is_verified: Callable[[Transaction], bool],
+        mark_verified: Callable[[Transaction], None],
+    ) -> None:
+        self._network = network
+        self._pool = pool
+        self._is_verified = is_verified
+        self._mark_verified = mark_verified
+        self._ahead: tuple[int, int, asyncio.Future[CertifiedBlocks]] | None = None  # peer, first, answer
+
+    async def fetch(self, peer: int, first: Height, last: Height) -> CertifiedBlocks:
+        """Blocks first..last (or fewer) from ``peer``; raises what fetch_blocks raises."""
+        answer = self._take_ahead(peer, first)
+        blocks = await (answer or self._fetch_checked(peer, first, last))
+        if blocks and blocks[-1][0].height < last:
+            after = Height(blocks[-1][0].height + 1)
+            ahead = asyncio.ensure_future(self._fetch_checked(peer, after, last))
+            ahead.add_done_callback(_consume_error)
+            self._ahead = (peer, after, ahead)
+        return blocks
+
+    def close(self) -> None:
+        self._take_ahead(-1, Height(0))
+        self._pool.close()
+
+    def _take_ahead(self, peer: int, first: Height) -> asyncio.Future[CertifiedBlocks] | None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        if ahead[:2] == (peer, first):
+            return ahead[2]
+        ahead[2].cancel()  # the replica asked for something else
+        return None
+
+    async def _fetch_checked(self, peer: int, first: Height, last: Height) -> CertifiedBlocks:
+        blocks = await fetch_blocks(self._network, peer, first, last)
+        unverified = [tx for block, _ in blocks for tx in block.transactions if not self._is_verified(tx)]
+        for transaction in await self._pool.find_valid(unverified):
+            self._mark_verified(transaction)
+        return blocks
+
+
+def _consume_error(future: asyncio.Future[CertifiedBlocks]) -> None:
+    if not future.cancelled():
+        future.exception()  # an answer read ahead and never taken: its failure is nobody's
