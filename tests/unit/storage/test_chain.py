@@ -180,18 +180,23 @@ def test_what_comes_with_a_block_must_belong_to_it(
     assert read_everything(store) == before
 
 
+def make_replay(builder: ChainBuilder, earlier: CommittedBlock) -> CommittedBlock:
+    """The next block, repeating the first transaction of ``earlier``."""
+    return make_block(
+        height=builder.height + 1,
+        previous_hash=builder.previous_hash,
+        previous_digest=builder.previous_digest,
+        transactions=earlier.block.transactions[:1],
+        changes=[],
+    )
+
+
 def test_a_transaction_is_committed_once(
     chain: ChainStore, builder: ChainBuilder, store: KeyValueStore
 ) -> None:
     first = commit_blocks(chain, builder, 1)[0]
     before = read_everything(store)
-    replay = make_block(
-        height=2,
-        previous_hash=builder.previous_hash,
-        previous_digest=builder.previous_digest,
-        transactions=first.block.transactions[:1],
-        changes=[],
-    )
+    replay = make_replay(builder, first)
     with pytest.raises(BlockMismatch) as raised:
         commit(chain, replay)
     assert raised.value.code == "DUPLICATE_TRANSACTION"
@@ -344,13 +349,7 @@ def test_a_transaction_repeated_across_a_run_is_refused(
     chain: ChainStore, builder: ChainBuilder, store: KeyValueStore
 ) -> None:
     first = builder.advance(builder.build())
-    replay = make_block(
-        height=2,
-        previous_hash=builder.previous_hash,
-        previous_digest=builder.previous_digest,
-        transactions=first.block.transactions[:1],
-        changes=[],
-    )
+    replay = make_replay(builder, first)
     before = read_everything(store)
     with pytest.raises(BlockMismatch) as raised:
         chain.commit_blocks([first, replay])
