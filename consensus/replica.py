@@ -97,7 +97,11 @@ that gets no answer within the view timeout is asked of another peer. A
 replica that leaves a view, or waits alone for a view change, also asks its
 peers for what follows its chain: a replica that missed the COMMITs of
 blocks the others committed cannot tell that from a stalled primary, and the
-others, their votes for those heights spent, would never show it the gap.
+others, their votes for those heights spent, would never show it the gap. So
+does a replica whose link to a peer comes up (``on_peer_connected``): back
+from a restart or a partition into an idle network, nothing else would tell
+it. Such a probe follows the peer's chain, one answer after another, until an
+answer comes back empty.
 
 Crash recovery. Everything the replica signs that it must never contradict
 (its proposals, PREPAREs, COMMITs, VIEW-CHANGEs and its view) is in a
