@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
+from node.json_http import http_json
 from node.netgen import NetworkLayout, generate_network
 from node.ports import find_port_base
 
@@ -42,16 +43,6 @@ def wait_for(condition: Callable[[], T | None], *, timeout_s: float = DEADLINE_S
         time.sleep(delay)
         delay = min(delay * 1.5, 0.25)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last error: {last_error})")
-
-
-def http_json(url: str, body: Any = None, *, timeout_s: float = 5.0) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 class LocalNetwork:
