@@ -100,8 +100,10 @@ blocks the others committed cannot tell that from a stalled primary, and the
 others, their votes for those heights spent, would never show it the gap. So
 does a replica whose link to a peer comes up (``on_peer_connected``): back
 from a restart or a partition into an idle network, nothing else would tell
-it. Such a probe follows the peer's chain, one answer after another, until an
-answer comes back empty.
+it. Such a probe follows the peer's chain, one answer after another, while the
+answers are longer than twice the window: a shorter one means the replica is
+near the head, where the votes it receives carry it on (following further in
+a live network would fetch every new block twice, by votes and by request).
 
 Crash recovery. Everything the replica signs that it must never contradict
 (its proposals, PREPAREs, COMMITs, VIEW-CHANGEs and its view) is in a
@@ -185,6 +187,7 @@ class _FetchState:
     peer: ValidatorIndex | None = None
     progressed: bool = False  # some peer delivered blocks in this round
     probe: bool = False  # asked on suspicion alone: counted as a state transfer once it delivers
+    follow: bool = False  # a probe: asks again only while answers are long, i.e. it was far behind
 
 
 class Replica:
@@ -322,6 +325,8 @@ class Replica:
             if fetch.probe:
                 fetch.probe = False
                 self._state_transfer_count += 1
+            if fetch.follow and delivered <= 2 * self._config.window_max:
+                fetch.target = self._committed_height  # near the head: the votes it hears carry it on
         if fetch is not None and peer == fetch.peer:
             if self._committed_height >= fetch.target:
                 self._finish_fetch()
@@ -1236,7 +1241,7 @@ class Replica:
             return
         if not probe:
             self._state_transfer_count += 1
-        self._fetch = _FetchState(target, others, probe=probe)
+        self._fetch = _FetchState(target, others, probe=probe, follow=probe)
         self._fetch_next()
 
     def _fetch_next(self) -> None:

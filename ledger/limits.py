@@ -7,3 +7,4 @@ TEXT_MAX = 256
 ARGS_ITEMS_MAX = 1024
 EVENTS_MAX = 4096
 VALIDATORS_MAX = 100
+FETCHED_BLOCKS_MAX = 256  # blocks in one answer to a state-transfer request

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from ledger.limits import FETCHED_BLOCKS_MAX
 from node.errors import ConfigError
 from p2p.settings import P2PSettings
 
@@ -198,7 +199,11 @@ def validate_config(config: NodeConfig, path: Path) -> None:
             config.consensus.view_timeout_max_ms >= config.consensus.view_timeout_ms,
             "consensus.view_timeout_max_ms must be at least consensus.view_timeout_ms",
         ),
-        (config.consensus.window_max >= 1, "consensus.window_max must be at least 1"),
+        # A probe follows a peer's chain while answers hold more than two windows of blocks.
+        (
+            1 <= config.consensus.window_max < FETCHED_BLOCKS_MAX // 2,
+            f"consensus.window_max must be between 1 and {FETCHED_BLOCKS_MAX // 2 - 1}",
+        ),
         # A VIEW-CHANGE carries every prepared block in the window: it must fit in one peer message.
         (
             config.consensus.block_bytes_max * (config.consensus.window_max + 1) <= PEER_MESSAGE_BYTES_MAX,

@@ -21,13 +21,14 @@ from ledger import cbor
 from ledger.block import Block
 from ledger.certificate import CommitCertificate
 from ledger.errors import DecodeError
+from ledger.limits import FETCHED_BLOCKS_MAX
 from ledger.transaction import Transaction
 from ledger.types import Height
 from node.signature_pool import SignaturePool
 from p2p.network import PeerNetwork
 from storage.chain import ChainStore
 
-BLOCKS_PER_RESPONSE_MAX = 256
+BLOCKS_PER_RESPONSE_MAX = FETCHED_BLOCKS_MAX
 RESPONSE_BYTES_MAX = 8 * 1024 * 1024
 REQUEST_BYTES_MAX = 1024
 

@@ -42,7 +42,7 @@ def test_a_replica_back_in_an_idle_network_catches_up_once_a_link_comes_up() -> 
     # Replica 3 was away while 20 blocks committed, and now nothing happens: no COMMIT or
     # CHECKPOINT will ever show it the gap. A new link is its one cue; it follows the chain
     # from that peer in parts, as far as the peer has it.
-    cluster = Cluster(4, seed=28, block_transactions_max=1, checkpoint_interval=50)
+    cluster = Cluster(4, seed=28, block_transactions_max=1, checkpoint_interval=50, window_max=2)
     cluster.cut.add(3)
     cluster.submit(make_transactions(0, 20), to=[0, 1, 2])
     assert cluster.run_until(cluster.all_reach(20, cluster.nodes[:3]))
@@ -55,7 +55,25 @@ def test_a_replica_back_in_an_idle_network_catches_up_once_a_link_comes_up() -> 
     cluster.run(3, lagging.replica.on_peer_connected(ValidatorIndex(1), cluster.now_ms))
     assert cluster.run_until(cluster.all_reach(20), deadline_ms=10_000)
     cluster.assert_same_chain()
-    assert [fetch.peer for fetch in lagging.fetches[:4]] == [1, 1, 1, 1]  # 6 + 6 + 6 + 2 blocks
+    assert [fetch.peer for fetch in lagging.fetches] == [1, 1, 1, 1]  # 6 + 6 + 6 + 2 blocks, then done
+
+
+def test_a_probe_that_lands_near_the_head_of_a_live_chain_stops_following_it() -> None:
+    # Asking again after every short answer would fetch each new block twice, by votes and
+    # by request, for as long as the chain grows.
+    cluster = Cluster(4, seed=30, block_transactions_max=1, checkpoint_interval=50, window_max=2)
+    cluster.cut.add(3)
+    cluster.submit(make_transactions(0, 3), to=[0, 1, 2])
+    assert cluster.run_until(cluster.all_reach(3, cluster.nodes[:3]))
+    cluster.cut.clear()
+    lagging = cluster.nodes[3]
+    cluster.run(3, lagging.replica.on_peer_connected(ValidatorIndex(2), cluster.now_ms))
+    assert cluster.run_until(cluster.all_reach(3))
+    assert len(lagging.fetches) == 1
+    cluster.submit(make_transactions(3, 12))
+    assert cluster.run_until(cluster.all_reach(15))
+    cluster.assert_same_chain()
+    assert len(lagging.fetches) == 1, "it kept asking for blocks its votes were committing"
 
 
 def test_a_new_link_to_a_peer_with_nothing_more_costs_one_round_of_empty_answers() -> None:
