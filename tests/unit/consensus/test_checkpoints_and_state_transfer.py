@@ -38,15 +38,21 @@ def test_cut_off_backup_catches_up_by_state_transfer() -> None:
     assert all(node.replica.get_status().view == 0 for node in cluster.nodes)  # no needless view change
 
 
+def leave_replica_3_behind(seed: int, blocks: int) -> Cluster:
+    """Four replicas (one transaction a block, two in flight) where 3 misses the first ``blocks``."""
+    cluster = Cluster(4, seed=seed, block_transactions_max=1, checkpoint_interval=50, window_max=2)
+    cluster.cut.add(3)
+    cluster.submit(make_transactions(0, blocks), to=[0, 1, 2])
+    assert cluster.run_until(cluster.all_reach(blocks, cluster.nodes[:3]))
+    cluster.cut.clear()
+    return cluster
+
+
 def test_a_replica_back_in_an_idle_network_catches_up_once_a_link_comes_up() -> None:
     # Replica 3 was away while 20 blocks committed, and now nothing happens: no COMMIT or
     # CHECKPOINT will ever show it the gap. A new link is its one cue; it follows the chain
     # from that peer in parts, as far as the peer has it.
-    cluster = Cluster(4, seed=28, block_transactions_max=1, checkpoint_interval=50, window_max=2)
-    cluster.cut.add(3)
-    cluster.submit(make_transactions(0, 20), to=[0, 1, 2])
-    assert cluster.run_until(cluster.all_reach(20, cluster.nodes[:3]))
-    cluster.cut.clear()
+    cluster = leave_replica_3_behind(seed=28, blocks=20)
     cluster.run_until(lambda: False, deadline_ms=10_000)
     lagging = cluster.nodes[3]
     assert lagging.height == 0 and not lagging.fetches  # idle: nothing told it
@@ -61,11 +67,7 @@ def test_a_replica_back_in_an_idle_network_catches_up_once_a_link_comes_up() -> 
 def test_a_probe_that_lands_near_the_head_of_a_live_chain_stops_following_it() -> None:
     # Asking again after every short answer would fetch each new block twice, by votes and
     # by request, for as long as the chain grows.
-    cluster = Cluster(4, seed=30, block_transactions_max=1, checkpoint_interval=50, window_max=2)
-    cluster.cut.add(3)
-    cluster.submit(make_transactions(0, 3), to=[0, 1, 2])
-    assert cluster.run_until(cluster.all_reach(3, cluster.nodes[:3]))
-    cluster.cut.clear()
+    cluster = leave_replica_3_behind(seed=30, blocks=3)
     lagging = cluster.nodes[3]
     cluster.run(3, lagging.replica.on_peer_connected(ValidatorIndex(2), cluster.now_ms))
     assert cluster.run_until(cluster.all_reach(3))
