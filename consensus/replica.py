@@ -340,8 +340,8 @@ class Replica:
         """A link to ``peer`` came up. After a restart or a partition it may hold blocks this
         replica missed, and in an idle network no message would show the gap: ask it."""
         self._now_ms = now_ms
-        if self._fetch is None and peer != self._index and 0 <= peer < self._n:
-            self._start_fetch(Height(self._committed_height + PROBE_SPAN), [peer], probe=True)
+        if peer != self._index and 0 <= peer < self._n:
+            self._probe_peers(first=[peer])
         return self._take_actions()
 
     def on_delivered(self, height: Height, block_hash: Hash) -> None:
@@ -1217,17 +1217,17 @@ class Replica:
             peers = [peer for peer, seen in sorted(self._heights_seen.items()) if seen >= target]
             self._start_fetch(target, peers)
 
-    def _probe_peers(self) -> None:
+    def _probe_peers(self, *, first: Sequence[ValidatorIndex] = ()) -> None:
         """A replica that misses blocks its peers committed looks, from inside, like one whose
         primary stalls: the peers' votes for those heights are spent (they drop its votes and
         skip re-proposals there as stale), and no checkpoint may come to show it the gap. So
         a replica that leaves a view (whatever made it suspect the primary), or waits alone
         for a view change, asks its peers for what follows its chain. A peer that has nothing
         more answers empty, blamed for nothing; this costs one request per peer, and only when
-        the replica is stuck anyway."""
+        the replica is stuck anyway. ``first``: peers to ask before the others."""
         if self._fetch is not None or self._n == 1:
             return
-        self._start_fetch(Height(self._committed_height + PROBE_SPAN), [], probe=True)
+        self._start_fetch(Height(self._committed_height + PROBE_SPAN), first, probe=True)
 
     def _start_fetch(
         self, target: Height, candidates: Sequence[ValidatorIndex], *, probe: bool = False
