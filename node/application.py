@@ -80,7 +80,7 @@ class LedgerApplication:
         return transaction.id in self._verified
 
     def has_valid_signature(self, transaction: Transaction) -> bool:
-        if transaction.id in self._verified:
+        if self.is_verified(transaction):
             return True
         if not transaction.has_valid_signature():
             return False

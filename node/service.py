@@ -5,7 +5,8 @@ each input with a list of actions; ``_run`` carries them out in order (a
 Persist is on disk before any message after it is sent: node/log_writer.py
 writes the log in a thread and holds those messages back until then). Blocks
 are committed through LedgerApplication, which writes each with its
-certificate, receipts and state changes in one synced LevelDB batch.
+certificate, receipts and state changes in one synced LevelDB batch; blocks
+delivered back to back (a replayed state-transfer answer) share one batch.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from node.signature_pool import SignaturePool
 from p2p.network import PeerNetwork
 from storage.chain import ChainStore
 
-BLOCKS_PER_RESPONSE_MAX = FETCHED_BLOCKS_MAX
 RESPONSE_BYTES_MAX = 8 * 1024 * 1024
 REQUEST_BYTES_MAX = 1024
 
@@ -55,7 +54,7 @@ class StateTransferServer:
 
     async def handle(self, peer: int, data: bytes) -> bytes:
         first, last = decode_fetch_request(data)
-        last = min(last, self._chain.latest_height(), first + BLOCKS_PER_RESPONSE_MAX - 1)
+        last = min(last, self._chain.latest_height(), first + FETCHED_BLOCKS_MAX - 1)
         items: list[Any] = []
         size = 0
         for height in range(first, last + 1):
@@ -79,7 +78,7 @@ async def fetch_blocks(
     value = cbor.decode(response, bytes_max=RESPONSE_BYTES_MAX + 1024 * 1024, depth_max=24)
     fields = cbor.expect_map(value, ("blocks",), "state transfer response")
     blocks = []
-    for item in cbor.expect_list(fields["blocks"], "blocks", count_max=BLOCKS_PER_RESPONSE_MAX):
+    for item in cbor.expect_list(fields["blocks"], "blocks", count_max=FETCHED_BLOCKS_MAX):
         pair = cbor.expect_list(item, "block entry", count_max=2)
         if len(pair) != 2:
             raise DecodeError("a block entry is [block, certificate]")

@@ -132,7 +132,8 @@ class ChainStore:
         write batch: a replica replaying fetched blocks pays one disk sync for the lot."""
         if not blocks:
             return
-        tip = _Tip(self.latest_height(), self.get_latest_hash(), self.get_state_digest(self.latest_height()))
+        latest = self.latest_height()
+        tip = _Tip(latest, self.get_latest_hash(), self.get_state_digest(latest))
         batch = WriteBatch()
         pending: set[Hash] = set()  # transactions of the earlier blocks in this batch
         for committed in blocks:

@@ -52,7 +52,7 @@ async def test_the_pool_finds_exactly_the_transactions_whose_signatures_verify(c
 async def test_the_next_part_is_read_ahead_and_its_signatures_are_vouched_for(
     chain: AuditChain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("node.state_transfer.BLOCKS_PER_RESPONSE_MAX", 2)
+    monkeypatch.setattr("node.state_transfer.FETCHED_BLOCKS_MAX", 2)
     peer = ServingPeer(chain)
     verified: set[bytes] = set()
     fetcher = BlockFetcher(
