@@ -21,7 +21,7 @@ from typing import Any
 from consensus.errors import PeerFault
 from ledger import cbor
 from ledger.block import Block
-from ledger.certificate import compute_commit_payload
+from ledger.certificate import CommitCertificate, compute_commit_payload
 from ledger.errors import DecodeError, TooLarge
 from ledger.hashing import Domain, compute_hash
 from ledger.keys import SIGNATURE_BYTES, PrivateKey, verify_signature
@@ -109,7 +109,9 @@ class ViewChange:
     view: View  # the view the sender moves to
     checkpoint_height: Height
     checkpoint_hash: Hash
-    checkpoint_proof: tuple[SignedMessage, ...]  # a quorum of CHECKPOINTs; empty at the start
+    # A quorum of CHECKPOINTs, or the quorum of COMMITs of the block's commit certificate
+    # (``commits_of``); empty at the chain's start.
+    checkpoint_proof: tuple[SignedMessage, ...]
     prepared: tuple[PreparedCertificate, ...]  # above the checkpoint, highest view per height
 
     kind = "view_change"
@@ -184,6 +186,12 @@ class SignedMessage:
     @cached_property
     def id(self) -> Hash:
         return compute_hash(Domain.TRANSACTION, SIGNING_PREFIX + self.encoded)
+
+
+def commits_of(certificate: CommitCertificate, chain_id: str) -> tuple[SignedMessage, ...]:
+    """The signed COMMITs a commit certificate was made of: it holds their signatures verbatim."""
+    body = Commit(certificate.view, certificate.height, certificate.block_hash)
+    return tuple(SignedMessage(chain_id, vote.validator, body, vote.signature) for vote in certificate.votes)
 
 
 def compute_signing_payload(body: Body, *, chain_id: str, sender: ValidatorIndex) -> bytes:
@@ -326,13 +334,14 @@ class _Decoder:
                 raise PeerFault("bad_signature", f"the {kind} of validator {sender} does not verify")
         return message
 
-    def _nested(self, value: Any, depth: int, kind: str) -> SignedMessage:
+    def _nested(self, value: Any, depth: int, *kinds: str) -> SignedMessage:
         if depth >= NESTING_MAX:
             raise PeerFault("malformed", "messages are nested too deeply")
-        data = cbor.expect_bytes(value, f"nested {kind}", size_max=MESSAGE_BYTES_MAX)
+        expected = " or ".join(kinds)
+        data = cbor.expect_bytes(value, f"nested {expected}", size_max=MESSAGE_BYTES_MAX)
         message = self.decode(data, depth=depth + 1)
-        if message.kind != kind:
-            raise PeerFault("malformed", f"expected a nested {kind}, found a {message.kind}")
+        if message.kind not in kinds:
+            raise PeerFault("malformed", f"expected a nested {expected}, found a {message.kind}")
         return message
 
     def _pre_prepare(self, value: Any, depth: int) -> PrePrepare:
@@ -372,7 +381,7 @@ class _Decoder:
             View(cbor.expect_int(fields["view"], "view")),
             Height(cbor.expect_int(fields["checkpoint_height"], "checkpoint_height")),
             Hash(cbor.expect_bytes(fields["checkpoint_hash"], "checkpoint_hash", size=HASH_BYTES)),
-            tuple(self._nested(item, depth, "checkpoint") for item in proof),
+            tuple(self._nested(item, depth, "checkpoint", "commit") for item in proof),
             tuple(prepared),
         )
 

@@ -154,6 +154,7 @@ from consensus.messages import (
     RequestBatch,
     SignedMessage,
     ViewChange,
+    commits_of,
     sign_message,
 )
 from consensus.requests import RequestQueue
@@ -200,6 +201,7 @@ class Replica:
         committed_height: Height,
         committed_hash: Hash,
         committed_timestamp_ms: TimestampMs,
+        committed_certificate: CommitCertificate | None = None,
         log_entries: Sequence[tuple[bytes, bytes]] = (),
     ) -> None:
         config.validate()
@@ -215,6 +217,8 @@ class Replica:
         self._committed_height = committed_height
         self._committed_hash = committed_hash
         self._committed_timestamp_ms = committed_timestamp_ms
+        # Proves the committed block final: a VIEW-CHANGE starts from it (``_get_view_change_base``).
+        self._committed_certificate = committed_certificate
         self._view = View(0)
         self._changing = False  # True: moving to self._view, waiting for its NEW-VIEW
         self._slots: dict[Height, Slot] = {}
@@ -681,6 +685,8 @@ class Replica:
         self._committed_height = height
         self._committed_hash = block.hash
         self._committed_timestamp_ms = block.header.timestamp_ms
+        self._committed_certificate = certificate
+        self._prepared.pop(height, None)  # a VIEW-CHANGE starts above it now: the whole block can go
         self._requests.remove_committed(block.transactions)
         self._in_flight_ids.difference_update(transaction.id for transaction in block.transactions)
         self._slots.pop(height, None)
@@ -955,10 +961,9 @@ class Replica:
         self._refused.clear()
         self._batch_armed = self._progress_armed = False
         self._request_armed_ms = None
-        prepared = tuple(self._prepared[height] for height in sorted(self._prepared))
-        stable = self._stable
-        body = ViewChange(view, stable.height, stable.block_hash, stable.proof, prepared)
-        message = self._sign(body)
+        base_height, base_hash, proof = self._get_view_change_base()
+        prepared = tuple(self._prepared[height] for height in sorted(self._prepared) if height > base_height)
+        message = self._sign(ViewChange(view, base_height, base_hash, proof, prepared))
         self._own[("view_change", view, Height(0))] = message
         key = journal.compute_view_change_key(view)
         self._view_change_keys[view] = key
@@ -979,6 +984,21 @@ class Replica:
         self._probe_peers()
         self._future = [early for early in self._future if _get_view(early) >= view]
         self._try_new_view(view)
+
+    def _get_view_change_base(self) -> tuple[Height, Hash, tuple[SignedMessage, ...]]:
+        """Where a VIEW-CHANGE starts, with its proof: the committed block and its certificate,
+        so that it carries only the blocks in flight above it. Before a checkpoint interval's
+        worth of full blocks added up to more than one peer message could carry. A replica
+        restarted without its last certificate starts from its stable checkpoint instead."""
+        certificate = self._committed_certificate
+        if (
+            certificate is not None
+            and certificate.height == self._committed_height > self._stable.height
+        ):
+            proof = commits_of(certificate, self._config.chain_id)
+            return self._committed_height, self._committed_hash, proof
+        stable = self._stable
+        return stable.height, stable.block_hash, stable.proof
 
     def _on_view_change(self, message: SignedMessage, body: ViewChange) -> None:
         if body.checkpoint_height < self._stable.height and self._own_checkpoint is not None:

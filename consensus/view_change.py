@@ -4,11 +4,17 @@ Both the new primary and every backup run ``compute_selection`` over the same
 quorum of VIEW-CHANGEs, so a backup recomputes the NEW-VIEW and accepts it only
 if the primary re-proposed exactly that.
 
-The selection starts at the highest stable checkpoint among the VIEW-CHANGEs.
-For each height above it, it takes the prepared certificate from the highest
-view (as in PBFT: a block committed in view v was prepared by a quorum in v, and
-any quorum of VIEW-CHANGEs holds at least one of them, so the highest-view
-certificate at that height is that block). Blocks are hash-linked, so the
+A VIEW-CHANGE starts from its sender's last committed block, proven by that
+block's commit certificate (or from its stable checkpoint, proven by a quorum of
+CHECKPOINTs, when it holds no certificate: a replica restarted without one), and
+carries prepared certificates only above it: at most the blocks in flight, so it
+stays small whatever the checkpoint interval and the block size. The selection
+starts at the highest such starting point among the VIEW-CHANGEs. For each
+height above it, it takes the prepared certificate from the highest view (as in
+PBFT: a block committed in view v was prepared by a quorum in v, and any quorum
+of VIEW-CHANGEs holds at least one of them, whose starting point is below that
+height since it is below the highest, so it carries the certificate: the
+highest-view certificate at that height is that block). Blocks are hash-linked, so the
 selection stops at the first height with no certificate or whose block does not
 extend the one chosen below it: a replica sends COMMIT only for a block whose
 parent it committed or also prepared-and-committed-to in the same view, so every
@@ -20,7 +26,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from consensus.messages import Checkpoint, Prepare, PreparedCertificate, PrePrepare, SignedMessage, ViewChange
+from consensus.messages import (
+    Checkpoint,
+    Commit,
+    Prepare,
+    PreparedCertificate,
+    PrePrepare,
+    SignedMessage,
+    ViewChange,
+)
 from ledger.block import Block
 from ledger.types import Hash, Height, ValidatorIndex, View
 
@@ -40,14 +54,19 @@ def get_primary(view: View, validator_count: int) -> ValidatorIndex:
 def is_valid_checkpoint_proof(
     height: Height, block_hash: Hash, proof: Sequence[SignedMessage], quorum: int
 ) -> bool:
+    """A quorum of CHECKPOINTs for the block, or a quorum of COMMITs for it in one view (its
+    commit certificate): either proves the block final, with every block below it."""
     if height == 0:
         return True  # the chain's start needs no proof
-    signers = set()
+    checkpoints: set[ValidatorIndex] = set()
+    commits: dict[View, set[ValidatorIndex]] = {}
     for message in proof:
         body = message.body
         if isinstance(body, Checkpoint) and body.height == height and body.block_hash == block_hash:
-            signers.add(message.sender)
-    return len(signers) >= quorum
+            checkpoints.add(message.sender)
+        elif isinstance(body, Commit) and body.height == height and body.block_hash == block_hash:
+            commits.setdefault(body.view, set()).add(message.sender)
+    return len(checkpoints) >= quorum or any(len(senders) >= quorum for senders in commits.values())
 
 
 def is_valid_prepared(certificate: PreparedCertificate, validator_count: int, quorum: int) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from ledger.certificate import compute_quorum
 from ledger.limits import FETCHED_BLOCKS_MAX
 from node.errors import ConfigError
 from p2p.settings import P2PSettings
@@ -179,6 +180,20 @@ def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
     return dataclasses.replace(config, node=resolved)
 
 
+def validate_for_network(config: NodeConfig, validator_count: int, path: Path) -> None:
+    """Check what depends on the network's size, once genesis is read."""
+    # A NEW-VIEW carries a quorum of VIEW-CHANGEs, each with the prepared blocks above its
+    # sender's committed one (at most two windows: a backup votes that far ahead), and
+    # re-proposes up to two windows itself. It must fit in one peer message.
+    blocks = (compute_quorum(validator_count) + 1) * 2 * config.consensus.window_max
+    if blocks * config.consensus.block_bytes_max > PEER_MESSAGE_BYTES_MAX:
+        raise ConfigError(
+            f"{path}: consensus.block_bytes_max x window_max is too large for {validator_count} "
+            f"validators: a NEW-VIEW may carry {blocks} blocks of up to {config.consensus.block_bytes_max} "
+            f"bytes, over {PEER_MESSAGE_BYTES_MAX} bytes, the largest message between validators"
+        )
+
+
 def validate_config(config: NodeConfig, path: Path) -> None:
     """Check ranges and relations between settings once, at load time."""
     checks = [
@@ -203,12 +218,6 @@ def validate_config(config: NodeConfig, path: Path) -> None:
         (
             1 <= config.consensus.window_max < FETCHED_BLOCKS_MAX // 2,
             f"consensus.window_max must be between 1 and {FETCHED_BLOCKS_MAX // 2 - 1}",
-        ),
-        # A VIEW-CHANGE carries every prepared block in the window: it must fit in one peer message.
-        (
-            config.consensus.block_bytes_max * (config.consensus.window_max + 1) <= PEER_MESSAGE_BYTES_MAX,
-            f"consensus.block_bytes_max x (window_max + 1) must not exceed {PEER_MESSAGE_BYTES_MAX} bytes, "
-            "the largest message between validators",
         ),
         (config.consensus.checkpoint_interval >= 1, "consensus.checkpoint_interval must be at least 1"),
         (config.mempool.transactions_max >= 1, "mempool.transactions_max must be at least 1"),

@@ -14,7 +14,7 @@ from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from node.api.app import build_api
-from node.config import NodeConfig, load_config
+from node.config import NodeConfig, load_config, validate_for_network
 from node.errors import ConfigError
 from node.logs import configure_logging
 from node.service import Node
@@ -36,6 +36,7 @@ def load_node_inputs(config_path: Path) -> tuple[NodeConfig, Genesis, PrivateKey
             f"{config_path}: node.name {config.node.name!r} is not a validator in genesis "
             f"({', '.join(names)})"
         )
+    validate_for_network(config, len(genesis.validators), config_path)
     return config, genesis, key
 
 

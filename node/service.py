@@ -110,6 +110,7 @@ class Node:
             committed_height=self.chain.latest_height(),
             committed_hash=self.chain.get_latest_hash(),
             committed_timestamp_ms=self._latest_timestamp(),
+            committed_certificate=self.chain.get_certificate(self.chain.latest_height()),
             log_entries=self.consensus_log.load(),
         )
         self.traffic = MessageTraffic()

@@ -9,7 +9,7 @@ from p2p.errors import SettingsInvalid
 
 @dataclass(frozen=True)
 class P2PSettings:
-    message_bytes_max: int = 16 * 1024 * 1024
+    message_bytes_max: int = 64 * 1024 * 1024  # a NEW-VIEW carries a quorum of VIEW-CHANGEs with their blocks
     send_queue_max: int = 10_000  # per peer; when full the oldest one-way payload is dropped and counted
     send_age_max_ms: int = 5_000  # a one-way payload still queued after this is dropped (expired) and counted
     faults_max: int = 10  # faults from one peer tolerated; one more closes its link ...

@@ -223,6 +223,7 @@ class Simulator:
             committed_height=height,
             committed_hash=tip,
             committed_timestamp_ms=timestamp_ms,
+            committed_certificate=_get_certificate(instance.host, height),
             log_entries=instance.host.load_log(),
         )
         self._run(instance, instance.replica.start(self.clock.now_ms))
@@ -508,3 +509,8 @@ class Simulator:
                 raise RuntimeError(f"more than {EVENTS_MAX} events: the run does not settle")
             self._step(event)
         self.clock.now_ms = max(self.clock.now_ms, end_ms)
+
+
+def _get_certificate(host: Host, height: Height) -> CommitCertificate | None:
+    certified = host.get_certified_block(height)
+    return None if certified is None else certified[1]

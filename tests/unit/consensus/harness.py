@@ -206,6 +206,7 @@ class Cluster:
             committed_height=Height(len(chain)),
             committed_hash=committed_hash,
             committed_timestamp_ms=committed_ms,
+            committed_certificate=chain[-1][1] if chain else None,
             log_entries=sorted(log.items()),
         )
         return Node(index, replica, application, dict(log), list(chain))

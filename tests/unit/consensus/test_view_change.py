@@ -6,9 +6,12 @@ from collections.abc import Sequence
 
 from consensus.actions import Action, Broadcast
 from consensus.messages import Commit, NewView, PrePrepare, SignedMessage, ViewChange, sign_message
-from ledger.types import Height, ValidatorIndex, View
+from consensus.view_change import validate_view_change
+from ledger.types import Hash, Height, ValidatorIndex, View
 from tests.unit.consensus.harness import CHAIN_ID, GENESIS_HASH, Cluster, get_key, make_transactions
 from tests.unit.consensus.test_restart import NOW_MS, make_replica
+
+HASH_A = Hash(b"a" * 32)
 
 
 def test_silent_primary_is_replaced_and_commits_resume() -> None:
@@ -137,3 +140,47 @@ def test_one_backup_asking_to_leave_moves_no_one() -> None:
     backup.start(NOW_MS)
     assert own_view_changes(backup.on_message(view_change_from(1, 1), NOW_MS)) == []
     assert backup.view == 0
+
+
+def sent_view_changes(node_sent: Sequence[SignedMessage]) -> list[ViewChange]:
+    return [message.body for message in node_sent if isinstance(message.body, ViewChange)]
+
+
+def test_a_view_change_starts_from_the_committed_block_and_carries_only_blocks_in_flight() -> None:
+    # Checkpoints every 50 blocks: 12 committed blocks are all above the stable checkpoint.
+    # Starting from it, each VIEW-CHANGE carried all 12 whole blocks, and under load
+    # (blocks of a megabyte) the NEW-VIEW outgrew the largest peer message: no view ever formed.
+    cluster = Cluster(4, seed=11, block_transactions_max=1, window_max=2, checkpoint_interval=50)
+    cluster.submit(make_transactions(0, 12))
+    assert cluster.run_until(cluster.all_reach(12))
+    cluster.crashed.add(0)
+    cluster.submit(make_transactions(12, 4), to=[1, 2, 3])
+    assert cluster.run_until(cluster.all_reach(16, cluster.live()))
+    cluster.assert_same_chain(cluster.live())
+    for node in cluster.live():
+        (sent,) = sent_view_changes(node.sent)
+        assert sent.checkpoint_height == 12 and node.replica.get_status().stable_checkpoint == 0
+        assert {message.body.kind for message in sent.checkpoint_proof} == {"commit"}
+        assert all(certificate.proposal.height > 12 for certificate in sent.prepared)
+        assert len(sent.prepared) <= 2 * 2
+
+
+def forge_commit_proof(views: Sequence[int]) -> ViewChange:
+    proof = tuple(
+        sign_message(
+            Commit(View(view), Height(3), HASH_A), chain_id=CHAIN_ID, sender=ValidatorIndex(sender),
+            key=get_key(100 + sender),
+        )
+        for sender, view in enumerate(views)
+    )
+    return ViewChange(View(5), Height(3), HASH_A, proof, ())
+
+
+def test_a_commit_proof_holds_only_with_a_quorum_in_one_view() -> None:
+    def check(body: ViewChange) -> str | None:
+        message = sign_message(body, chain_id=CHAIN_ID, sender=ValidatorIndex(3), key=get_key(103))
+        return validate_view_change(message, 4, 3)
+
+    assert check(forge_commit_proof([4, 4, 4])) is None
+    assert check(forge_commit_proof([4, 4])) == "bad_checkpoint_proof"
+    assert check(forge_commit_proof([4, 4, 3])) == "bad_checkpoint_proof"  # no view has a quorum

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from node.config import load_config
+from node.config import load_config, validate_for_network
 from node.errors import ConfigError
 
 VALID = """
@@ -84,3 +84,13 @@ def test_documented_example_config_loads() -> None:
     config = load_config(example, environ={})
     assert config.node.name == "beijing"
     assert set(config.p2p.peers) == {"shanghai", "shenzhen", "hangzhou"}
+
+
+def test_blocks_a_new_view_could_carry_must_fit_in_one_peer_message(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID + "\n[consensus]\nblock_bytes_max = 5242880\nwindow_max = 2\n")
+    config = load_config(path, environ={})
+    validate_for_network(config, 1, path)  # a quorum of one: 2 x 2 x 2 blocks of 5 MiB, 40 MiB
+    with pytest.raises(ConfigError) as caught:
+        validate_for_network(config, 4, path)  # a quorum of three: 4 x 2 x 2 blocks, 80 MiB
+    assert str(path) in caught.value.message
+    assert "a NEW-VIEW may carry 16 blocks" in caught.value.message
