@@ -1,9 +1,10 @@
 """Submitting transactions and following their status.
 
-Submission checks, in order: the encoding, the chain id, the signature, that
-the node is not overloaded (503 BUSY), the nonce, and that the
-contract call is admissible for the sender's account. The first failure answers
-with its code and changes nothing.
+Submission checks, in order: the encoding, the chain id, whether the
+transaction is already held or committed (then answered with that status),
+that the node is not overloaded (503 BUSY), the signature, the nonce, and that
+the contract call is admissible for the sender's account. The first failure
+answers with its code and changes nothing.
 """
 
 from __future__ import annotations
@@ -104,10 +105,11 @@ def validate_transaction(node: Node, transaction: Transaction) -> None:
             "WRONG_CHAIN",
             f"transaction is for chain {transaction.chain_id!r}; this network is {node.genesis.chain_id!r}",
         )
-    if not node.application.has_valid_signature(transaction):
-        raise ApiError(400, "BAD_SIGNATURE", "the signature does not verify against the sender's key")
+    # The id covers the signature: a transaction already held or committed was verified then.
     if transaction.id in node.mempool or node.chain.get_transaction(transaction.id) is not None:
         return  # resubmission is idempotent: answered with the status it already has
+    # Before the signature check, the costliest: an overloaded node that verified what it then
+    # refused spent its time on clients' retries instead of on committing.
     if node.is_busy():
         backlog_max_ms = node.config.mempool.backlog_max_ms
         raise ApiError(
@@ -116,6 +118,8 @@ def validate_transaction(node: Node, transaction: Transaction) -> None:
             f"this node holds more waiting transactions than it can commit in {backlog_max_ms} ms; "
             "nothing was kept: retry shortly or submit to another hub",
         )
+    if not node.application.has_valid_signature(transaction):
+        raise ApiError(400, "BAD_SIGNATURE", "the signature does not verify against the sender's key")
     node.mempool.validate_nonce(transaction, node.get_committed_nonce(transaction.sender_address))
     # The mempool owns nonce order at admission (a window, since clients may use several
     # hubs); the contracts check everything else about the call.

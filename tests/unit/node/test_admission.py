@@ -123,3 +123,24 @@ async def test_the_client_library_offers_a_refused_transaction_again(served: Ser
         with pytest.raises(ClientError) as refused:
             await library.submit(make_transfer(node, accounts, nonce=2), busy_retries=1)
         assert refused.value.code == "BUSY" and calls == 3
+
+
+async def test_a_busy_node_refuses_a_batch_without_checking_one_signature(served: Served) -> None:
+    # Under overload the refusals are most of what arrives: verifying each before refusing it
+    # spent the node's time on retries instead of on committing.
+    node, client, accounts = served
+    hand_out(node, make_transfer(node, accounts, nonce=0))
+    checked = 0
+    verify = node.application.has_valid_signature
+
+    def counting(transaction: Transaction) -> bool:
+        nonlocal checked
+        checked += 1
+        return verify(transaction)
+
+    node.application.has_valid_signature = counting  # type: ignore[method-assign]
+    offered = [make_transfer(node, accounts, nonce=nonce).to_json() for nonce in range(1, 21)]
+    batch = await client.post("/v1/transactions/batch", json={"transactions": offered})
+    results = (await batch.json())["results"]
+    assert [result["error"]["code"] for result in results] == ["BUSY"] * 20
+    assert checked == 0 and len(node.mempool) == 1
