@@ -58,8 +58,10 @@ commit within the view timeout, or when a client request it forwarded is
 followed by no delivery at all within ``request_timeout_ms`` (a request the
 primary had the chance to order but left out, as inadmissible, is offered again
 and then given up: see ``requests``). It moves to view v + 1 and broadcasts
-VIEW-CHANGE(v + 1) carrying its stable checkpoint with proof and a prepared
-certificate (PRE-PREPARE plus 2f PREPAREs) for every height above it. While
+VIEW-CHANGE(v + 1) carrying its last committed block's hash with that block's
+commit certificate as proof (its stable checkpoint with a quorum of CHECKPOINTs
+if it has no certificate) and a prepared certificate (PRE-PREPARE plus 2f
+PREPAREs) for every height above it: at most the blocks in flight. While
 changing view it ignores ordering messages of the old view. A replica that sees
 f + 1 VIEW-CHANGEs for higher views joins the smallest of them (at least one
 honest replica wants to move, so it is not led astray by f liars). A VIEW-CHANGE
@@ -69,7 +71,7 @@ suspects itself too), and a faulty one can depose itself and nothing more. The p
 of v + 1, with a quorum of VIEW-CHANGEs, broadcasts NEW-VIEW(v + 1) carrying
 them and re-proposing, as PRE-PREPAREs of v + 1, exactly the blocks
 ``view_change.compute_selection`` picks: for each height above the highest
-checkpoint, the prepared block of the highest view, as long as the blocks link
+starting point, the prepared block of the highest view, as long as the blocks link
 up. A re-proposed block keeps its original header, so its hash (and anything
 already voted on it) is unchanged: ``header.view`` is the view that first
 proposed the block, the commit certificate's view is the view that committed
