@@ -148,10 +148,19 @@ class Block:
 
     def validate_body(self) -> None:
         """Raise DecodeError unless the transactions are the ones the header commits to."""
+        error = self._body_error
+        if error is not None:
+            raise DecodeError(error)
+
+    @cached_property
+    def _body_error(self) -> str | None:
+        # Checked once per block: decoding, the replica and the chain store each ask, and
+        # neither the header nor the transactions of a block can change.
         if self.header.transaction_count != len(self.transactions):
-            raise DecodeError("block header's transaction_count does not match its transactions")
+            return "block header's transaction_count does not match its transactions"
         if compute_transactions_root(self.transactions) != self.header.transactions_root:
-            raise DecodeError("block header's transactions_root does not match its transactions")
+            return "block header's transactions_root does not match its transactions"
+        return None
 
 
 _BLOCK_MAP_HEAD = cbor.encode_head(5, 2) + cbor.encode("header")
