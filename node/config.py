@@ -52,7 +52,7 @@ class P2PSection:
 
 @dataclass(frozen=True)
 class ConsensusSection:
-    block_transactions_max: int = 2000
+    block_transactions_max: int = 500
     block_bytes_max: int = 1024 * 1024
     batch_delay_ms: int = 20
     window_max: int = 2  # deeper pipelines only add latency on a loaded node: docs/benchmarks.md
