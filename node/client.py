@@ -27,6 +27,13 @@ WAIT_TIMEOUT_MS_DEFAULT = 30_000
 RECONNECT_DELAY_MAX_S = 5.0
 BUSY_RETRIES = 5  # pauses of 0.1, 0.2, 0.4, 0.8 and 1.6 s
 BUSY_DELAY_FIRST_S = 0.1
+BUSY_DELAY_MAX_S = 1.6
+
+
+def get_busy_delay_s(attempt: int) -> float:
+    """The pause before offering a transaction refused BUSY again, after ``attempt`` earlier
+    refusals: it doubles, so that clients back off from an overloaded node together."""
+    return min(BUSY_DELAY_MAX_S, BUSY_DELAY_FIRST_S * 2.0 ** min(attempt, 16))
 
 
 class ClientError(Exception):
@@ -190,15 +197,13 @@ class Client:
         """Submit one transaction and return its id. A node that answers 503 BUSY kept
         nothing, so the same transaction is offered again after a growing pause, at most
         ``busy_retries`` times, before the BUSY error is raised."""
-        delay_s = BUSY_DELAY_FIRST_S
-        for _ in range(busy_retries):
+        for attempt in range(busy_retries):
             try:
                 return await self._submit_once(transaction)
             except ClientError as error:
                 if error.code != "BUSY":
                     raise
-            await asyncio.sleep(delay_s)
-            delay_s *= 2
+            await asyncio.sleep(get_busy_delay_s(attempt))
         return await self._submit_once(transaction)
 
     async def _submit_once(self, transaction: Transaction) -> str:

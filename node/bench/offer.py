@@ -3,8 +3,8 @@
 Due transfers are grouped by hub and POSTed to /v1/transactions/batch as
 pre-encoded JSON, one request per hub per tick; requests are not awaited
 before the next tick, so a slow node cannot slow the offered rate down.
-A transfer refused BUSY is offered again after a pause that doubles, as a client
-would: the node kept nothing, and without it every later transfer of its sender
+A transfer refused BUSY is offered again after the client library's pauses, which
+double: the node kept nothing, and without it every later transfer of its sender
 would wait on the nonce gap for good. The wait shows in its latency.
 """
 
@@ -18,12 +18,11 @@ import aiohttp
 
 from node.bench.timeline import BUSY_AGAIN, Timeline
 from node.bench.workload import Workload
+from node.client import get_busy_delay_s
 
 BATCH_PATH = "/v1/transactions/batch"
 REQUEST_TIMEOUT_S = 60.0
-BUSY_RETRY_FIRST_S = 0.2
-BUSY_RETRY_MAX_S = 1.6  # the pause doubles up to this, as the client library's does
-BUSY_RETRIES_MAX = 16  # 0.2 + 0.4 + 0.8 + 13 x 1.6 s, about 22 s: past the default drain
+BUSY_RETRIES_MAX = 16  # pauses of 0.1, 0.2, 0.4, 0.8, then 1.6 s: about 21 s, past the default drain
 
 
 class Offerer:
@@ -105,7 +104,7 @@ class Offerer:
         if busy:
             # Backing off matters under overload: re-offering every refusal at a fixed pace
             # kept this process busy on a core the nodes needed, and the nodes busy refusing.
-            await asyncio.sleep(min(BUSY_RETRY_MAX_S, BUSY_RETRY_FIRST_S * 2**attempt))
+            await asyncio.sleep(get_busy_delay_s(attempt))
             await self._post(url, busy, attempt + 1)
 
     async def wait_sent(self) -> None:

@@ -13,7 +13,7 @@ from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
 from node.admission import RATE_WINDOW_MS, AdmissionControl
 from node.api.app import build_api
-from node.client import Client, ClientError
+from node.client import Client, ClientError, get_busy_delay_s
 from node.netgen import generate_network
 from node.runner import load_node_inputs
 from node.service import Node
@@ -98,6 +98,12 @@ async def test_resubmitting_a_waiting_transaction_is_answered_even_when_busy(ser
     response = await client.post("/v1/transactions", json=waiting.to_json())
     assert response.status == 202
     assert (await response.json())["status"] == "pending"
+
+
+def test_clients_back_off_from_a_busy_node_doubling_their_pause_up_to_a_bound() -> None:
+    # The client library and the bench share it: a fixed pause kept an overloaded node busy refusing.
+    assert [get_busy_delay_s(attempt) for attempt in range(7)] == [0.1, 0.2, 0.4, 0.8, 1.6, 1.6, 1.6]
+    assert get_busy_delay_s(10_000) == 1.6
 
 
 async def test_the_client_library_offers_a_refused_transaction_again(served: Served) -> None:
