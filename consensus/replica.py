@@ -238,6 +238,9 @@ class Replica:
             transactions_max=config.pending_transactions_max,
             block_transactions_max=config.block_transactions_max,
             block_bytes_max=config.block_bytes_max,
+            # Longer than a backup's node takes to offer a lost predecessor again (one to two
+            # request timeouts: node.service re-offers what waited a whole period).
+            left_out_patience_ms=3 * config.request_timeout_ms,
         )
         self._last_new_view: SignedMessage | None = None
         self._in_flight_ids: set[Hash] = set()
@@ -815,7 +818,8 @@ class Replica:
             self._drop("build_failed")  # e.g. the parent's state is still being fetched
             return False
         included = {transaction.id for transaction in block.transactions}
-        first_time = self._requests.note_left_out(tx.id for tx in batch if tx.id not in included)
+        left_out = (tx.id for tx in batch if tx.id not in included)
+        first_time = self._requests.note_left_out(left_out, self._now_ms)
         if not block.transactions and not first_time and not owed:
             return True
         # An empty block is proposed when a request is first left out, or offered again

@@ -6,8 +6,12 @@ one still has them. Two more pieces of bookkeeping live here.
 
 The primary's application leaves out requests that are inadmissible on top of
 the parent (a nonce gap may make that temporary). A left-out request is
-parked until the state changes, then retried, and given up after
-``LEFT_OUT_MAX`` tries; re-forwards of a given-up request are ignored.
+parked until the state changes, then retried, and given up once it has been
+left out ``LEFT_OUT_MAX`` times over at least ``left_out_patience_ms``;
+re-forwards of a given-up request are ignored. The patience matters under
+load: blocks then follow each other in milliseconds, and a request whose
+predecessor (by nonce) was still on its way was given up after three blocks,
+which stranded every later request of its sender for good.
 
 A backup offers each request to the primary and watches what follows
 (``review_offers``): no delivery at all since the last offer means the primary
@@ -39,12 +43,20 @@ class OfferReview:
 
 
 class RequestQueue:
-    def __init__(self, *, transactions_max: int, block_transactions_max: int, block_bytes_max: int) -> None:
+    def __init__(
+        self,
+        *,
+        transactions_max: int,
+        block_transactions_max: int,
+        block_bytes_max: int,
+        left_out_patience_ms: int,
+    ) -> None:
         self._transactions_max = transactions_max
+        self._left_out_patience_ms = left_out_patience_ms
         self._block_transactions_max = block_transactions_max
         self._block_bytes_max = block_bytes_max
         self._pending: dict[Hash, Transaction] = {}  # arrival order
-        self._left_out: dict[Hash, int] = {}
+        self._left_out: dict[Hash, tuple[int, int]] = {}  # (times left out, when first)
         self._parked: set[Hash] = set()
         self._rejected: dict[Hash, None] = {}
         self._offers: dict[Hash, tuple[int, int]] = {}  # (times offered, when last offered)
@@ -100,15 +112,16 @@ class RequestQueue:
                 return batch, True
         return batch, False
 
-    def note_left_out(self, transaction_ids: Iterable[Hash]) -> bool:
+    def note_left_out(self, transaction_ids: Iterable[Hash], now_ms: int) -> bool:
         """Record requests the application left out of a block; True if one was left out
         for the first time."""
         first_time = False
         for transaction_id in transaction_ids:
-            strikes = self._left_out.get(transaction_id, 0) + 1
+            strikes, first_ms = self._left_out.get(transaction_id, (0, now_ms))
+            strikes += 1
             first_time = first_time or strikes == 1
-            if strikes < LEFT_OUT_MAX:
-                self._left_out[transaction_id] = strikes
+            if strikes < LEFT_OUT_MAX or now_ms - first_ms < self._left_out_patience_ms:
+                self._left_out[transaction_id] = (strikes, first_ms)
                 self._parked.add(transaction_id)
                 continue
             self.remove(transaction_id)

@@ -76,7 +76,8 @@ def make_config(n: int, index: int, **overrides: Any) -> ReplicaConfig:
 
 class FakeApplication:
     """The state digest is a hash chain of transaction ids; a transaction whose args
-    say ``admissible: False`` is left out by build_block and refused by validate_block."""
+    say ``admissible: False`` is left out by build_block and refused by validate_block,
+    and one whose args say ``needs: N`` is until ``make_transaction(N)`` was executed."""
 
     def __init__(self) -> None:
         self.digests: dict[Hash, Hash] = {GENESIS_HASH: Hash(hashlib.sha256(b"state").digest())}
@@ -94,6 +95,9 @@ class FakeApplication:
 
     def is_admissible(self, transaction: Transaction, previous_hash: Hash) -> bool:
         executed = self.executed.get(previous_hash, frozenset())
+        needs = transaction.args.get("needs")  # as a nonce gap: admissible after that transaction
+        if isinstance(needs, int) and make_transaction(needs).id not in executed:
+            return False
         return bool(transaction.args.get("admissible", True)) and transaction.id not in executed
 
     def record(self, block: Block) -> None:

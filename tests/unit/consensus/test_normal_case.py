@@ -9,6 +9,7 @@ from consensus.config import ReplicaConfig
 from consensus.errors import ConfigError
 from consensus.replica import Replica
 from ledger.certificate import validate_certificate
+from ledger.transaction import Transaction
 from ledger.types import Height
 from tests.unit.consensus.harness import (
     CHAIN_ID,
@@ -74,18 +75,44 @@ def test_single_validator_proposes_at_once_when_a_full_block_is_ready() -> None:
 
 
 def test_single_validator_leaves_out_inadmissible_transactions_and_gives_them_up() -> None:
-    replica, _ = make_single(batch_delay_ms=0)
+    replica, _ = make_single(batch_delay_ms=0, request_timeout_ms=1000)
     good, bad = make_transaction(0), make_transaction(1, admissible=False)
     now_ms = GENESIS_TIME_MS + 100
     blocks = [a.block for a in replica.on_request([bad, good], now_ms) if isinstance(a, Deliver)]
     assert [block.transactions for block in blocks] == [(good,)]
     assert replica.get_status().pending_transactions == 1  # retried once the state changes
-    for nonce in (2, 3):
+    for nonce in (2, 3, 4):
         now_ms += 10
         actions = replica.on_request([make_transaction(nonce)], now_ms)
         blocks += [action.block for action in actions if isinstance(action, Deliver)]
-    assert [len(block.transactions) for block in blocks] == [1, 1, 1]
-    assert replica.get_status().pending_transactions == 0  # given up after three tries
+    assert [len(block.transactions) for block in blocks] == [1, 1, 1, 1]
+    # Four blocks in 30 ms: under load a nonce gap lasts longer than that, so it is kept ...
+    assert replica.get_status().pending_transactions == 1
+    now_ms += 3 * 1000  # ... until it was left out for three request timeouts
+    actions = replica.on_request([make_transaction(5)], now_ms)
+    assert [len(a.block.transactions) for a in actions if isinstance(a, Deliver)] == [1]
+    assert replica.get_status().pending_transactions == 0
+
+
+def test_a_request_whose_predecessor_arrives_late_is_kept_while_blocks_go_by() -> None:
+    # Under load, blocks follow each other in milliseconds while a sender's earlier
+    # transaction is still on its way: giving the later one up after three blocks
+    # stranded every later transaction of that sender.
+    replica, _ = make_single(batch_delay_ms=0, request_timeout_ms=1000)
+    follower = Transaction.create(
+        get_key(7), chain_id=CHAIN_ID, nonce=101, contract="cbdc", method="transfer",
+        args={"amount": 1, "needs": 100},
+    )
+    now_ms = GENESIS_TIME_MS + 100
+    replica.on_request([follower], now_ms)
+    for nonce in range(5):
+        now_ms += 50
+        replica.on_request([make_transaction(nonce)], now_ms)
+    status = replica.get_status()
+    assert status.committed_height == 6 and status.pending_transactions == 1  # an empty block, five more
+    actions = replica.on_request([make_transaction(100)], now_ms + 50)
+    committed = [tx for a in actions if isinstance(a, Deliver) for tx in a.block.transactions]
+    assert committed == [make_transaction(100), follower]
 
 
 def test_four_validators_commit_the_same_pipelined_chain() -> None:
