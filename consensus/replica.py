@@ -1360,10 +1360,11 @@ class Replica:
                 self._view_change_keys[body.view] = journal.compute_view_change_key(body.view)
                 if body.view > self._view:  # a view change whose view record did not land
                     self._view, self._changing = body.view, True
+        floor = self._get_view_change_base()[0]  # a VIEW-CHANGE carries nothing at or below it
         for certificate in restored.prepared:
             proposal = certificate.proposal
             current = self._prepared.get(proposal.height)
-            if proposal.height > self._stable.height and (
+            if proposal.height > floor and (
                 current is None or current.proposal.view < proposal.view
             ):
                 self._prepared[proposal.height] = certificate
