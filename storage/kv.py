@@ -23,6 +23,11 @@ import plyvel
 
 from storage.errors import StorageError
 
+# Most point reads look for a key that is absent: every new submission and every committed
+# transaction is checked against the committed ones. A Bloom filter answers most of those
+# from memory instead of searching each level's files. Tables written without one stay readable.
+BLOOM_FILTER_BITS = 10
+
 
 @dataclass(frozen=True, slots=True)
 class Put:
@@ -163,7 +168,7 @@ class LevelDBStore:
                 f"cannot create the database directory {path}: {error.strerror}", code="DATABASE_UNAVAILABLE"
             ) from None
         try:
-            db = plyvel.DB(str(path), create_if_missing=True)
+            db = plyvel.DB(str(path), create_if_missing=True, bloom_filter_bits=BLOOM_FILTER_BITS)
         except plyvel.CorruptionError as error:
             raise StorageError(
                 f"the database in {path} is corrupt: {_describe(error)}", code="DATABASE_CORRUPT"
