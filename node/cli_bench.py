@@ -58,8 +58,8 @@ def add_bench_command(commands: Any) -> None:
     load.add_argument(
         "--drain",
         type=float,
-        default=10.0,
-        help="seconds to wait after the load for what was accepted to commit",
+        default=30.0,
+        help="seconds to wait after the load for every transfer to be accepted and committed (default 30)",
     )
     load.add_argument("--senders", type=int, default=SENDERS_DEFAULT, help="independent sender accounts")
     load.add_argument("--tick-ms", type=int, default=20, help="submission period per hub (default 20 ms)")

@@ -4,8 +4,9 @@ Due transfers are grouped by hub and POSTed to /v1/transactions/batch as
 pre-encoded JSON, one request per hub per tick; requests are not awaited
 before the next tick, so a slow node cannot slow the offered rate down.
 A transfer refused BUSY is offered again after the client library's pauses, which
-double: the node kept nothing, and without it every later transfer of its sender
-would wait on the nonce gap for good. The wait shows in its latency.
+double, until it is accepted or the run ends (``stop``): the node kept nothing,
+and a transfer given up leaves a gap in its sender's nonces that holds every
+later transfer of that sender for good. The wait shows in its latency.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ import time
 
 import aiohttp
 
-from node.bench.timeline import BUSY_AGAIN, Timeline
+from node.bench.timeline import BUSY_AGAIN, BUSY_AT_END, Timeline
 from node.bench.workload import Workload
 from node.client import get_busy_delay_s
 
 BATCH_PATH = "/v1/transactions/batch"
 REQUEST_TIMEOUT_S = 60.0
-BUSY_RETRIES_MAX = 16  # pauses of 0.1, 0.2, 0.4, 0.8, then 1.6 s: about 21 s, past the default drain
 
 
 class Offerer:
@@ -97,20 +97,25 @@ class Offerer:
         for position, result in zip(positions, results, strict=False):
             error = result.get("error")
             outcome = result.get("status", "unknown") if error is None else str(error.get("code"))
-            if outcome == "BUSY" and attempt < BUSY_RETRIES_MAX:
+            if outcome == "BUSY":
                 busy.append(position)
                 outcome = BUSY_AGAIN
             outcomes[outcome] += 1
         if busy:
             # Backing off matters under overload: re-offering every refusal at a fixed pace
             # kept this process busy on a core the nodes needed, and the nodes busy refusing.
-            await asyncio.sleep(get_busy_delay_s(attempt))
+            try:
+                await asyncio.sleep(get_busy_delay_s(attempt))
+            except asyncio.CancelledError:
+                outcomes[BUSY_AT_END] += len(busy)
+                raise
             await self._post(url, busy, attempt + 1)
 
-    async def wait_sent(self) -> None:
-        """Wait for every request already sent to be answered."""
-        while self._requests:
-            await asyncio.gather(*list(self._requests), return_exceptions=True)
+    async def stop(self) -> None:
+        """Stop offering again what is still refused BUSY; those count as refused."""
+        for request in list(self._requests):
+            request.cancel()
+        await asyncio.gather(*list(self._requests), return_exceptions=True)
 
     @property
     def in_flight(self) -> int:

@@ -122,8 +122,8 @@ async def _measure(
             )
             steps = await _offer_all(settings, offerer, timeline, cluster)
             offered_until_s = time.monotonic()
-            await offerer.wait_sent()
-            drained = await _drain(settings, timeline, cluster)
+            drained = await _drain(settings, timeline, cluster, offerer)
+            await offerer.stop()
         finally:
             for task in background:
                 task.cancel()
@@ -169,10 +169,11 @@ async def _offer_all(
     return steps
 
 
-async def _drain(settings: BenchSettings, timeline: Timeline, cluster: Cluster) -> bool:
-    """Wait up to ``drain_s`` for every accepted transfer to commit; whether all did."""
+async def _drain(settings: BenchSettings, timeline: Timeline, cluster: Cluster, offerer: Offerer) -> bool:
+    """Wait up to ``drain_s`` for every transfer to be accepted (a BUSY one is offered again
+    meanwhile) and for every accepted one to commit; whether all did."""
     deadline_s = time.monotonic() + settings.drain_s
-    while timeline.committed < timeline.accepted:
+    while offerer.in_flight or timeline.committed < timeline.accepted:
         if time.monotonic() > deadline_s:
             return False
         await asyncio.sleep(DRAIN_POLL_S)

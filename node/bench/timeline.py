@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 NOT_YET = -1.0
 BUSY_AGAIN = "BUSY, offered again"  # an outcome counted per refusal, not per transfer
+BUSY_AT_END = "BUSY when the run ended"  # still refused when the drain ran out: never accepted
 
 
 @dataclass
