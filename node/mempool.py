@@ -40,6 +40,7 @@ class Mempool:
         self._released: dict[Address, int] = {}  # per sender: the first nonce not yet handed to the replica
         self._rejections_max = rejections_max
         self._by_id: OrderedDict[Hash, Transaction] = OrderedDict()
+        self._signatures: set[bytes] = set()
         self._by_sender: dict[Address, dict[int, Hash]] = {}
         self._rejections: OrderedDict[Hash, Rejection] = OrderedDict()
         self._handed_out = 0
@@ -55,6 +56,11 @@ class Mempool:
 
     def __contains__(self, transaction_id: Hash) -> bool:
         return transaction_id in self._by_id
+
+    def holds_signature(self, signature: bytes) -> bool:
+        """Whether a waiting transaction carries this signature: a cheap test, before a
+        transaction is even decoded, of whether it may be one already admitted."""
+        return signature in self._signatures
 
     def get(self, transaction_id: Hash) -> Transaction | None:
         return self._by_id.get(transaction_id)
@@ -78,6 +84,7 @@ class Mempool:
         if len(self._by_id) >= self._transactions_max:
             raise MempoolFull(f"the mempool is full ({self._transactions_max} transactions); retry later")
         self._by_id[transaction.id] = transaction
+        self._signatures.add(transaction.signature)
         self._by_sender.setdefault(transaction.sender_address, {})[transaction.nonce] = transaction.id
         return True
 
@@ -159,6 +166,7 @@ class Mempool:
         transaction = self._by_id.pop(transaction_id, None)
         if transaction is None:
             return
+        self._signatures.discard(transaction.signature)
         if transaction.nonce < self._released.get(transaction.sender_address, 0):
             self._handed_out -= 1
         waiting = self._by_sender.get(transaction.sender_address)

@@ -1,10 +1,12 @@
 """Submitting transactions and following their status.
 
-Submission checks, in order: the encoding, the chain id, whether the
-transaction is already held or committed (then answered with that status),
-that the node is not overloaded (503 BUSY), the signature, the nonce, and that
-the contract call is admissible for the sender's account. The first failure
-answers with its code and changes nothing.
+Submission checks, in order: while the node is overloaded, that the node
+holds a transaction with that signature (if not: 503 BUSY, before anything is
+decoded); the encoding, the chain id, whether the transaction is already held
+or committed (then answered with that status), that the node is not
+overloaded (503 BUSY), the signature, the nonce, and that the contract call is
+admissible for the sender's account. The first failure answers with its code
+and changes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from node.service import Node
 async def post_transaction(request: web.Request) -> web.Response:
     node = request.app[NODE]
     document, as_cbor = await read_document(request, bytes_max=node.config.api.request_bytes_max)
+    refuse_unknown_when_busy(node, document)
     transaction = parse_transaction(document, as_cbor)
     validate_transaction(node, transaction)
     outcome = node.submit([transaction])[0]
@@ -42,8 +45,11 @@ async def post_transaction_batch(request: web.Request) -> web.Response:
     items = _expect(lambda: cbor.expect_list(fields["transactions"], "transactions", count_max=limit))
     results: list[dict[str, Any]] = []
     accepted = []
+    busy = node.is_busy()
     for item in items:
         try:
+            if busy:
+                refuse_unknown_when_busy(node, item)
             transaction = parse_transaction(item, as_cbor)
             validate_transaction(node, transaction)
         except LedgerError as error:
@@ -98,6 +104,33 @@ def parse_transaction(document: Any, as_cbor: bool) -> Transaction:
         raise ApiError(400, error.code, f"not a valid transaction: {error.message}") from None
 
 
+def refuse_unknown_when_busy(node: Node, item: Any) -> None:
+    """Refuse BUSY, before decoding it, a submission the node is busy for and does not hold.
+
+    Under overload most of what arrives is clients offering refused transactions again:
+    decoding each only to refuse it kept an overloaded node busy refusing. A submission
+    whose signature a waiting transaction carries goes on to be decoded and answered
+    with its status; one that is malformed is refused BUSY like any other.
+    """
+    if not node.is_busy():
+        return
+    signature = item.get("signature") if isinstance(item, dict) else None
+    if isinstance(signature, str):
+        try:
+            signature = bytes.fromhex(signature)
+        except ValueError:
+            signature = None
+    if isinstance(signature, bytes) and node.mempool.holds_signature(signature):
+        return
+    backlog_max_ms = node.config.mempool.backlog_max_ms
+    raise ApiError(
+        503,
+        "BUSY",
+        f"this node holds more waiting transactions than it can commit in {backlog_max_ms} ms; "
+        "nothing was kept: retry shortly or submit to another hub",
+    )
+
+
 def validate_transaction(node: Node, transaction: Transaction) -> None:
     if transaction.chain_id != node.genesis.chain_id:
         raise ApiError(
@@ -110,14 +143,7 @@ def validate_transaction(node: Node, transaction: Transaction) -> None:
         return  # resubmission is idempotent: answered with the status it already has
     # Before the signature check, the costliest: an overloaded node that verified what it then
     # refused spent its time on clients' retries instead of on committing.
-    if node.is_busy():
-        backlog_max_ms = node.config.mempool.backlog_max_ms
-        raise ApiError(
-            503,
-            "BUSY",
-            f"this node holds more waiting transactions than it can commit in {backlog_max_ms} ms; "
-            "nothing was kept: retry shortly or submit to another hub",
-        )
+    refuse_unknown_when_busy(node, None)
     if not node.application.has_valid_signature(transaction):
         raise ApiError(400, "BAD_SIGNATURE", "the signature does not verify against the sender's key")
     node.mempool.validate_nonce(transaction, node.get_committed_nonce(transaction.sender_address))

@@ -117,18 +117,18 @@ async def test_the_client_library_offers_a_refused_transaction_again(served: Ser
     def busy_twice() -> bool:
         nonlocal calls
         calls += 1
-        if calls == 3:  # the backlog clears while the client waits
+        if calls == 3:  # the backlog clears while the client waits (its third offer)
             node.mempool.remove_committed([waiting])
         return handler()
 
     node.is_busy = busy_twice  # type: ignore[method-assign]
     async with Client(str(client.make_url("")).rstrip("/")) as library:
         assert await library.submit(fresh) == fresh.id.hex()
-        assert calls == 3
+        assert calls == 4  # refused twice, then asked once before decoding and once after
         node.is_busy = lambda: True  # type: ignore[method-assign]
         with pytest.raises(ClientError) as refused:
             await library.submit(make_transfer(node, accounts, nonce=2), busy_retries=1)
-        assert refused.value.code == "BUSY" and calls == 3
+        assert refused.value.code == "BUSY" and calls == 4
 
 
 async def test_a_busy_node_refuses_a_batch_without_checking_one_signature(served: Served) -> None:
@@ -150,3 +150,29 @@ async def test_a_busy_node_refuses_a_batch_without_checking_one_signature(served
     results = (await batch.json())["results"]
     assert [result["error"]["code"] for result in results] == ["BUSY"] * 20
     assert checked == 0 and len(node.mempool) == 1
+
+
+async def test_a_busy_node_decodes_only_what_it_may_hold(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Clients offering refused transactions again are most of an overloaded node's traffic:
+    # each is refused by its signature alone, and only one the node holds is decoded.
+    node, client, accounts = served
+    waiting = make_transfer(node, accounts, nonce=0)
+    hand_out(node, waiting)
+    decoded = 0
+    from_json = Transaction.from_json
+
+    def counting(document: object) -> Transaction:
+        nonlocal decoded
+        decoded += 1
+        return from_json(document)
+
+    monkeypatch.setattr(Transaction, "from_json", staticmethod(counting))
+    offered = [make_transfer(node, accounts, nonce=nonce).to_json() for nonce in range(1, 11)]
+    items = [waiting.to_json(), *offered, {"signature": "not hex"}]
+    batch = await client.post("/v1/transactions/batch", json={"transactions": items})
+    results = (await batch.json())["results"]
+    assert results[0] == {"id": waiting.id.hex(), "status": "pending"}
+    assert [result["error"]["code"] for result in results[1:]] == ["BUSY"] * 11
+    assert decoded == 1 and len(node.mempool) == 1
