@@ -993,8 +993,8 @@ class Replica:
 
     def _get_view_change_base(self) -> tuple[Height, Hash, tuple[SignedMessage, ...]]:
         """Where a VIEW-CHANGE starts, with its proof: the committed block and its certificate,
-        so that it carries only the blocks in flight above it. Before a checkpoint interval's
-        worth of full blocks added up to more than one peer message could carry. A replica
+        so that it carries only the blocks in flight above it (from the stable checkpoint, a
+        checkpoint interval of full blocks outgrew the largest peer message). A replica
         restarted without its last certificate starts from its stable checkpoint instead."""
         certificate = self._committed_certificate
         if (
