@@ -45,11 +45,9 @@ async def post_transaction_batch(request: web.Request) -> web.Response:
     items = _expect(lambda: cbor.expect_list(fields["transactions"], "transactions", count_max=limit))
     results: list[dict[str, Any]] = []
     accepted = []
-    busy = node.is_busy()
     for item in items:
         try:
-            if busy:
-                refuse_unknown_when_busy(node, item)
+            refuse_unknown_when_busy(node, item)
             transaction = parse_transaction(item, as_cbor)
             validate_transaction(node, transaction)
         except LedgerError as error:
