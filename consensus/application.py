@@ -41,3 +41,7 @@ class Application(Protocol):
         """Raise InvalidBlock unless the block's transactions are signed and executing
         them on its parent's state gives the header's state digest."""
         ...
+
+    def is_committed(self, transaction_id: Hash) -> bool:
+        """Whether a committed block holds this transaction."""
+        ...

@@ -739,6 +739,11 @@ class Replica:
     # ------------------------------------------------------------------ requests and proposals
 
     def _add_pending(self, transactions: Sequence[Transaction], *, from_peer: bool) -> list[Transaction]:
+        if from_peer:
+            # A peer's copy can arrive after the block that holds it (queued for this replica
+            # while it was away). Queued again, the primary would leave it out of block after
+            # block, each one empty, and a backup would offer it until it gave it up.
+            transactions = [tx for tx in transactions if not self._application.is_committed(tx.id)]
         added, refused = self._requests.add(transactions, from_peer=from_peer)
         if refused:
             self._dropped["pending_full"] += refused

@@ -131,6 +131,9 @@ class LedgerApplication:
             raise InvalidBlock("block's state digest differs from the result of executing it")
         self._speculative[block.hash] = SpeculativeBlock(block, result)
 
+    def is_committed(self, transaction_id: Hash) -> bool:
+        return self._chain.has_transaction(transaction_id)
+
     def commit(self, block: Block, certificate: CommitCertificate) -> Sequence[Receipt]:
         """Write a committed block with everything it changed in one synced batch."""
         return self.commit_blocks([(block, certificate)])[0]

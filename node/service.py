@@ -212,7 +212,7 @@ class Node:
         outcomes: list[SubmitOutcome] = []
         senders: dict[Address, None] = {}
         for transaction in transactions:
-            if self.chain.get_transaction(transaction.id) is not None:
+            if self.chain.has_transaction(transaction.id):
                 outcomes.append(SubmitOutcome(transaction.id, "committed"))
                 continue
             nonce = self.get_committed_nonce(transaction.sender_address)

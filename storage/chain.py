@@ -259,6 +259,10 @@ class ChainStore:
             raise StorageError(f"no block at height {height}", code="UNKNOWN_HEIGHT")
         return header.state_digest
 
+    def has_transaction(self, transaction_id: Hash) -> bool:
+        """Whether a committed block holds the transaction; one key lookup, no block read."""
+        return self._kv.get(schema.transaction_location_key(transaction_id)) is not None
+
     def get_transaction(self, transaction_id: Hash) -> TransactionRecord | None:
         key = schema.transaction_location_key(transaction_id)
         data = self._kv.get(key)

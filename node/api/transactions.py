@@ -137,7 +137,7 @@ def validate_transaction(node: Node, transaction: Transaction) -> None:
             f"transaction is for chain {transaction.chain_id!r}; this network is {node.genesis.chain_id!r}",
         )
     # The id covers the signature: a transaction already held or committed was verified then.
-    if transaction.id in node.mempool or node.chain.get_transaction(transaction.id) is not None:
+    if transaction.id in node.mempool or node.chain.has_transaction(transaction.id):
         return  # resubmission is idempotent: answered with the status it already has
     # Before the signature check, the costliest: an overloaded node that verified what it then
     # refused spent its time on clients' retries instead of on committing.

@@ -83,6 +83,7 @@ class FakeApplication:
         self.digests: dict[Hash, Hash] = {GENESIS_HASH: Hash(hashlib.sha256(b"state").digest())}
         self.executed: dict[Hash, frozenset[Hash]] = {GENESIS_HASH: frozenset()}  # replay protection
         self.validated: list[Hash] = []
+        self.committed_ids: set[Hash] = set()
 
     def compute_digest(self, previous_hash: Hash, transactions: Sequence[Transaction]) -> Hash:
         parent = self.digests.get(previous_hash)
@@ -148,6 +149,10 @@ class FakeApplication:
     def commit(self, block: Block) -> None:
         if block.hash not in self.digests:  # fetched: execute on the committed parent
             self.validate_block(block)
+        self.committed_ids.update(tx.id for tx in block.transactions)
+
+    def is_committed(self, transaction_id: Hash) -> bool:
+        return transaction_id in self.committed_ids
 
 
 @dataclass

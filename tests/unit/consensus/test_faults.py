@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from consensus.messages import PrePrepare, SignedMessage, sign_message
+from consensus.messages import PrePrepare, RequestBatch, SignedMessage, sign_message
 from ledger.types import TimestampMs, ValidatorIndex
 from tests.unit.consensus.harness import (
     CHAIN_ID,
@@ -32,6 +32,26 @@ def test_a_request_the_application_refuses_never_starts_a_view_change() -> None:
     assert all(not block.transactions for block, _ in cluster.nodes[0].chain)  # only signs of life
     cluster.submit(make_transactions(10, 3))
     assert cluster.run_until(lambda: sum(len(b.transactions) for b, _ in cluster.nodes[3].chain) == 3)
+
+
+def test_a_late_copy_of_a_committed_request_is_not_queued_again() -> None:
+    # Copies a peer queued for a replica while it was away arrive after the block that holds
+    # them: queued again, the primary left them out of empty block after empty block.
+    cluster = Cluster(4, seed=42)
+    transaction = make_transaction(0)
+    cluster.submit([transaction], to=[2])
+    assert cluster.run_until(cluster.all_reach(1))
+    cluster.run_until(lambda: False, deadline_ms=5_000)
+    height = cluster.nodes[0].height
+    late = sign_message(
+        RequestBatch((transaction,)), chain_id=CHAIN_ID, sender=ValidatorIndex(2), key=get_key(102)
+    )
+    for index in (0, 1, 3):
+        cluster.run(index, cluster.nodes[index].replica.on_message(late, cluster.now_ms))
+    cluster.run_until(lambda: False, deadline_ms=20_000)
+    assert [node.height for node in cluster.nodes] == [height] * 4  # no block for nothing
+    assert all(node.replica.get_status().pending_transactions == 0 for node in cluster.nodes)
+    assert all(node.replica.get_status().view == 0 for node in cluster.nodes)
 
 
 def make_lossy(loss: random.Random) -> MessageFilter:

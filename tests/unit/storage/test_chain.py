@@ -93,8 +93,10 @@ def test_transactions_are_found_by_id_with_their_location_and_receipt(
             assert (record.height, record.index) == (committed.block.height, index)
             assert record.transaction == transaction
             assert record.receipt == committed.receipts[index]
+            assert fresh.has_transaction(transaction.id)
     assert any(not receipt.success for committed in blocks for receipt in committed.receipts)
-    assert fresh.get_transaction(compute_hash(Domain.TRANSACTION, b"never submitted")) is None
+    never = compute_hash(Domain.TRANSACTION, b"never submitted")
+    assert fresh.get_transaction(never) is None and not fresh.has_transaction(never)
 
 
 def test_state_changes_put_and_delete(chain: ChainStore, builder: ChainBuilder) -> None:
