@@ -11,8 +11,14 @@ transaction, the state changes and the new latest height in ONE synced write
 batch. A crash therefore leaves either the whole block or none of it; the
 latest height is never ahead of what is stored.
 
-Everything is read back from the store on demand; the only cache holds decoded
-blocks, which never change once written, so it cannot go stale.
+Everything is read back from the store on demand, through two caches: decoded
+blocks, which never change once written, and committed state values (absent
+keys included), which only a commit changes: after its batch is written, the
+commit puts every key it changed into the cache with its new value. Executing a
+CBDC transfer reads about ten state keys, most of them accounts that other
+transfers read a moment ago; from LevelDB each read costs 1 to 4 us, from the
+cache a dict lookup. A ChainStore must therefore be the only writer of its
+key-value store.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from storage.errors import BlockMismatch, ChainMismatch, CorruptRecord, HeightCo
 from storage.kv import KeyValueStore, WriteBatch
 
 BLOCK_CACHE_MAX = 64
+STATE_CACHE_MAX = 200_000  # entries; an account's records are a few hundred bytes
 T = TypeVar("T")
 
 
@@ -81,10 +88,18 @@ def _add_block(batch: WriteBatch, committed: CommittedBlock) -> None:
 
 
 class ChainStore:
-    def __init__(self, kv: KeyValueStore, *, block_cache_max: int = BLOCK_CACHE_MAX) -> None:
+    def __init__(
+        self,
+        kv: KeyValueStore,
+        *,
+        block_cache_max: int = BLOCK_CACHE_MAX,
+        state_cache_max: int = STATE_CACHE_MAX,
+    ) -> None:
         self._kv = kv
         self._blocks: OrderedDict[int, Block] = OrderedDict()
         self._block_cache_max = block_cache_max
+        self._state: dict[bytes, bytes | None] = {}  # insertion order: the oldest is dropped first
+        self._state_cache_max = state_cache_max
 
     # Writing
 
@@ -147,6 +162,8 @@ class ChainStore:
         self._kv.write(batch, sync=True)
         for committed in blocks:
             self._remember(committed.block)
+            for key, value in committed.changes:
+                self._cache_state(key, value)
 
     def _validate_extends(self, block: Block, tip: _Tip) -> None:
         if block.height != tip.height + 1:
@@ -285,7 +302,12 @@ class ChainStore:
     # Reading the state
 
     def get_state(self, key: bytes) -> bytes | None:
-        return self._kv.get(schema.state_key(key))
+        try:
+            return self._state[key]
+        except KeyError:
+            value = self._kv.get(schema.state_key(key))
+            self._cache_state(key, value)
+            return value
 
     def iterate_state(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Committed state entries whose key starts with ``prefix``, in key order."""
@@ -300,6 +322,12 @@ class ChainStore:
         self._blocks.move_to_end(block.height)
         while len(self._blocks) > self._block_cache_max:
             self._blocks.popitem(last=False)
+
+    def _cache_state(self, key: bytes, value: bytes | None) -> None:
+        self._state.pop(key, None)  # re-inserted at the young end
+        self._state[key] = value
+        if len(self._state) > self._state_cache_max:
+            del self._state[next(iter(self._state))]
 
     def _get_meta_hash(self, key: bytes) -> Hash:
         data = self._kv.get(key)

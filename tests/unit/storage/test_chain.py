@@ -113,6 +113,33 @@ def test_state_changes_put_and_delete(chain: ChainStore, builder: ChainBuilder) 
     assert [key for key, _ in chain.iterate_state(b"")] == [b"account/alice", b"account/bob"]
 
 
+@pytest.mark.parametrize("state_cache_max", [1, 1000])
+def test_state_reads_follow_every_commit_through_the_cache(
+    store: KeyValueStore, builder: ChainBuilder, state_cache_max: int
+) -> None:
+    chain = ChainStore(store, state_cache_max=state_cache_max)
+    chain.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+    keys = [b"account/alice", b"account/bob", b"account/carol"]
+    assert [chain.get_state(key) for key in keys] == [b"1000", b"500", None]  # absent ones cached too
+    changes = [(b"account/alice", b"900"), (b"account/carol", b"1")]
+    commit(chain, builder.advance(builder.build(changes=changes)))
+    assert [chain.get_state(key) for key in keys] == [b"900", b"500", b"1"]
+    commit(chain, builder.advance(builder.build(changes=[(b"account/carol", None)])))
+    assert [chain.get_state(key) for key in keys] == [b"900", b"500", None]
+    assert [ChainStore(store).get_state(key) for key in keys] == [b"900", b"500", None]  # as on disk
+
+
+def test_a_refused_block_leaves_the_state_reads_as_they_were(
+    chain: ChainStore, builder: ChainBuilder
+) -> None:
+    assert chain.get_state(b"account/alice") == b"1000"
+    refused = builder.build(changes=[(b"account/alice", b"1")])
+    wrong = dataclasses.replace(refused, receipts=refused.receipts[:-1])
+    with pytest.raises(BlockMismatch):
+        commit(chain, wrong)
+    assert chain.get_state(b"account/alice") == b"1000"
+
+
 def test_a_block_with_no_transactions_is_stored(
     chain: ChainStore, builder: ChainBuilder, store: KeyValueStore
 ) -> None:
