@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import cbor2
-
 from ledger import cbor
 from ledger.errors import DecodeError
 from ledger.hashing import Domain, compute_hash, compute_merkle_root
@@ -142,7 +140,7 @@ class Block:
             if keep_encodings:
                 # Validated already: the item's canonical bytes, kept for its id and for
                 # re-encoding the block (which the caller compares with what it received).
-                transaction.__dict__["encoded"] = cbor2.dumps(item, canonical=True)
+                transaction.__dict__["encoded"] = cbor.encode_decoded(item)
             transactions.append(transaction)
         return cls(header, tuple(transactions))
 

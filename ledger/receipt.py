@@ -20,6 +20,10 @@ class Event:
     name: str
     attributes: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Kept in canonical key order, so that encoding every receipt takes the fast path.
+        object.__setattr__(self, "attributes", cbor.in_canonical_order(self.attributes))
+
     def to_cbor_map(self) -> dict[str, Any]:
         return {"name": self.name, "attributes": dict(self.attributes)}
 
@@ -32,11 +36,11 @@ class Receipt:
     events: tuple[Event, ...] = ()
 
     def to_cbor_map(self) -> dict[str, Any]:
-        return {
-            "success": self.success,
+        return {  # in canonical key order
             "code": self.code,
-            "message": self.message,
             "events": [event.to_cbor_map() for event in self.events],
+            "message": self.message,
+            "success": self.success,
         }
 
     def encode(self) -> bytes:

@@ -70,13 +70,13 @@ class Transaction:
         return SIGNING_PREFIX + cbor.encode(body)
 
     def to_cbor_map(self) -> dict[str, Any]:
-        return {
-            "chain_id": self.chain_id,
-            "sender": self.sender,
-            "nonce": self.nonce,
-            "contract": self.contract,
-            "method": self.method,
+        return {  # in canonical key order
             "args": dict(self.args),
+            "nonce": self.nonce,
+            "method": self.method,
+            "sender": self.sender,
+            "chain_id": self.chain_id,
+            "contract": self.contract,
             "signature": self.signature,
         }
 

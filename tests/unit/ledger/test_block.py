@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import cbor2
 import pytest
 
 from ledger import cbor
@@ -118,6 +119,17 @@ BAD_BLOCKS = {
 def test_malformed_blocks_are_refused(transform: Any) -> None:
     with pytest.raises(DecodeError):
         Block.decode(reencode(make_full_block(), transform))
+
+
+def test_a_transaction_spelled_with_its_keys_out_of_order_is_refused() -> None:
+    # The block's own map stays canonical; one transaction's keys come in another order.
+    block = make_full_block()
+    first = block.transactions[0]
+    reordered = cbor2.dumps(dict(reversed(first.to_cbor_map().items())))
+    spelled = block.encode().replace(first.encoded, reordered)
+    assert len(spelled) == len(block.encode()) and spelled != block.encode()
+    with pytest.raises(DecodeError, match="canonical"):
+        Block.decode(spelled)
 
 
 def test_oversize_block_is_refused_before_decoding() -> None:

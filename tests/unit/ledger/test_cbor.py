@@ -66,6 +66,30 @@ def test_round_trip_is_exact_and_matches_rfc_8949(value: Any) -> None:
     assert cbor.decode(encoded, bytes_max=BYTES_MAX) == value
 
 
+def reorder_maps(value: Any, draw: Any) -> Any:
+    """``value`` with the keys of every map, at any depth, in an order drawn at random."""
+    if isinstance(value, list):
+        return [reorder_maps(item, draw) for item in value]
+    if isinstance(value, dict):
+        keys = draw(st.permutations(list(value)))
+        return {key: reorder_maps(value[key], draw) for key in keys}
+    return value
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, st.data())
+def test_any_other_key_order_encodes_canonically_and_is_refused_spelled_as_is(value: Any, data: Any) -> None:
+    reordered = reorder_maps(value, data.draw)
+    canonical = encode_reference(value)
+    assert cbor.encode(reordered) == canonical
+    spelled = cbor2.dumps(reordered)  # the maps' keys in the drawn order
+    if spelled == canonical:
+        assert cbor.decode(spelled, bytes_max=BYTES_MAX) == value
+    else:
+        with pytest.raises(DecodeError):
+            cbor.decode(spelled, bytes_max=BYTES_MAX)
+
+
 @pytest.mark.parametrize(
     ("value", "hex_encoding"),
     [
@@ -105,6 +129,9 @@ REFUSED = {
     "map length in long form": "b801616100",
     "map keys unsorted": "a2616201616102",
     "map keys sorted lexically not by length": "a262616101616202",
+    "map keys unsorted inside an array": "81a2616201616102",
+    "map keys unsorted inside a sorted map": "a16161a2616201616102",
+    "non-ASCII map keys unsorted": "a262c3bc0162c3a402",
     "duplicate map key": "a2616101616102",
     "indefinite array": "9f01ff",
     "indefinite map": "bf616101ff",
