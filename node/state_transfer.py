@@ -1,9 +1,12 @@
 """State transfer over the peer links: serving and fetching certified blocks.
 
 A lagging replica asks a peer for a range of heights; the peer answers with the
-blocks and their commit certificates, as many as fit in one response. The
-replica verifies every certificate against the genesis validators before
-anything is executed, so a peer can waste our time but never feed us a block.
+blocks and their commit certificates, as many as fit in one response, each as
+the canonical bytes its chain store holds: ``{"blocks": [[block, certificate],
+...]}`` with both byte strings. The replica decodes them strictly (keeping each
+transaction's encoding, as for a proposed block) and verifies every
+certificate against the genesis validators before anything is executed, so a
+peer can waste our time but never feed us a block.
 
 A replay is a loop of such answers, so the fetcher asks for the next part
 while the replica checks this one, and has the signatures of its transactions
@@ -15,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from ledger import cbor
 from ledger.block import Block
 from ledger.certificate import CommitCertificate
 from ledger.errors import DecodeError
-from ledger.limits import FETCHED_BLOCKS_MAX
+from ledger.limits import BLOCK_BYTES_MAX, FETCHED_BLOCKS_MAX
 from ledger.transaction import Transaction
 from ledger.types import Height
 from node.signature_pool import SignaturePool
@@ -55,18 +57,16 @@ class StateTransferServer:
     async def handle(self, peer: int, data: bytes) -> bytes:
         first, last = decode_fetch_request(data)
         last = min(last, self._chain.latest_height(), first + FETCHED_BLOCKS_MAX - 1)
-        items: list[Any] = []
+        items: list[list[bytes]] = []
         size = 0
         for height in range(first, last + 1):
-            block = self._chain.get_block(Height(height))
-            certificate = self._chain.get_certificate(Height(height))
-            if block is None or certificate is None:
+            stored = self._chain.get_encoded_certified_block(Height(height))
+            if stored is None:
                 break
-            item = [block.to_cbor_map(), certificate.to_cbor_map()]
-            size += len(cbor.encode(item))
+            size += len(stored[0]) + len(stored[1])
             if items and size > RESPONSE_BYTES_MAX:
                 break
-            items.append(item)
+            items.append(list(stored))
         return cbor.encode({"blocks": items})
 
 
@@ -75,14 +75,16 @@ async def fetch_blocks(
 ) -> Sequence[tuple[Block, CommitCertificate]]:
     """Ask ``peer`` for blocks first..last; raises DecodeError if its answer is malformed."""
     response = await network.request(peer, encode_fetch_request(first, last))
-    value = cbor.decode(response, bytes_max=RESPONSE_BYTES_MAX + 1024 * 1024, depth_max=24)
+    value = cbor.decode(response, bytes_max=RESPONSE_BYTES_MAX + BLOCK_BYTES_MAX, depth_max=3)
     fields = cbor.expect_map(value, ("blocks",), "state transfer response")
     blocks = []
     for item in cbor.expect_list(fields["blocks"], "blocks", count_max=FETCHED_BLOCKS_MAX):
         pair = cbor.expect_list(item, "block entry", count_max=2)
         if len(pair) != 2:
             raise DecodeError("a block entry is [block, certificate]")
-        blocks.append((Block.from_cbor_map(pair[0]), CommitCertificate.from_cbor_map(pair[1])))
+        block = Block.decode(cbor.expect_bytes(pair[0], "block", size_max=BLOCK_BYTES_MAX))
+        certificate = CommitCertificate.decode(cbor.expect_bytes(pair[1], "certificate"))
+        blocks.append((block, certificate))
     return blocks
 
 

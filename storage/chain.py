@@ -40,7 +40,7 @@ from storage.errors import BlockMismatch, ChainMismatch, CorruptRecord, HeightCo
 from storage.kv import KeyValueStore, WriteBatch
 
 BLOCK_CACHE_MAX = 64
-STATE_CACHE_MAX = 200_000  # entries; an account's records are a few hundred bytes
+STATE_CACHE_MAX = 50_000  # entries: about 10 MB
 T = TypeVar("T")
 
 
@@ -259,6 +259,15 @@ class ChainStore:
         if block is None or block.hash != block_hash:
             raise CorruptRecord(key, f"it points at height {height}, which holds another block")
         return block
+
+    def get_encoded_certified_block(self, height: int) -> tuple[bytes, bytes] | None:
+        """The stored encodings of the block at ``height`` and of its certificate, unread: what a
+        peer fetching blocks is sent, and checks in full (an honest store holds them canonical)."""
+        if not 0 < height <= UINT63_MAX:
+            return None
+        block = self._kv.get(schema.block_key(height))
+        certificate = self._kv.get(schema.certificate_key(height))
+        return None if block is None or certificate is None else (block, certificate)
 
     def get_certificate(self, height: int) -> CommitCertificate | None:
         if not 0 < height <= UINT63_MAX:

@@ -1,4 +1,5 @@
-"""The fetcher reads the next answer ahead and vouches only for signatures that verified."""
+"""State transfer answers: stored encodings, checked strictly; the fetcher reads the next
+answer ahead and vouches only for signatures that verified."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import dataclasses
 
 import pytest
 
+from ledger import cbor
+from ledger.errors import DecodeError
 from ledger.transaction import Transaction
 from ledger.types import Height
 from node.signature_pool import BATCH_MIN, SignaturePool
-from node.state_transfer import BlockFetcher, StateTransferServer
+from node.state_transfer import BlockFetcher, StateTransferServer, fetch_blocks
 from tests.unit.node.audit_chain import AuditChain, build_audit_chain
 
 
@@ -76,3 +79,31 @@ async def test_the_next_part_is_read_ahead_and_its_signatures_are_vouched_for(
         fetcher.close()
     fetched = {tx.id for block, _ in [*first, *second, *other] for tx in block.transactions}
     assert fetched == verified
+
+
+class AnsweringPeer:
+    """A peer that answers every fetch with the given bytes."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+
+    async def request(self, peer: int, data: bytes) -> bytes:
+        return self.answer
+
+
+async def test_an_answer_is_the_stored_encodings_and_anything_else_is_refused(chain: AuditChain) -> None:
+    block, certificate = chain.blocks[0]
+    good = cbor.encode({"blocks": [[block.encode(), certificate.encode()]]})
+    fetched = await fetch_blocks(AnsweringPeer(good), 1, Height(1), Height(1))  # type: ignore[arg-type]
+    assert fetched == [(block, certificate)]
+    tampered = bytearray(block.encode())
+    tampered[-1] ^= 1  # the last transaction's signature: the transactions root no longer matches
+    answers = {
+        "decoded maps": cbor.encode({"blocks": [[block.to_cbor_map(), certificate.to_cbor_map()]]}),
+        "a tampered block": cbor.encode({"blocks": [[bytes(tampered), certificate.encode()]]}),
+        "a lone block": cbor.encode({"blocks": [[block.encode()]]}),
+    }
+    for name, answer in answers.items():
+        with pytest.raises(DecodeError):
+            await fetch_blocks(AnsweringPeer(answer), 1, Height(1), Height(1))  # type: ignore[arg-type]
+            pytest.fail(f"an answer with {name} was accepted")
