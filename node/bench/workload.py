@@ -19,7 +19,9 @@ from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
 
 CHUNK_TRANSACTIONS = 2000
-FUNDING_PER_SENDER_FEN = 100_000_000  # a million yuan: far more than any run spends at 1 fen a transfer
+# Ten thousand yuan: each sender pays 1 fen a transfer to the next and is paid by the one before,
+# so a run moves a few fen net; and one hub's bank can fund --senders up to its limit alone.
+FUNDING_PER_SENDER_FEN = 1_000_000
 TRANSFER_FEN = 1
 
 

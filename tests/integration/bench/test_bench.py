@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 
 from node.bench.report import format_comparison, load_result
+from node.bench.settings import SENDERS_MAX
+from node.bench.workload import FUNDING_PER_SENDER_FEN
+from node.netgen import BANK_OPENING_BALANCE
 
 RUN_TIMEOUT_S = 120
 
@@ -62,6 +65,11 @@ def test_a_result_compares_with_itself_without_change(result: dict[str, Any], tm
     comparison = format_comparison(load_result(path), result)
     assert "sustained committed tx/s" in comparison
     assert "+0.0%" in comparison and "worse" not in comparison and "better" not in comparison
+
+
+def test_one_hub_bank_can_fund_as_many_senders_as_the_bench_allows() -> None:
+    # With --hubs 1 one bank funds every sender: 200 senders once took it past its balance.
+    assert SENDERS_MAX * FUNDING_PER_SENDER_FEN <= BANK_OPENING_BALANCE
 
 
 def test_bad_arguments_are_one_sentence_and_status_2() -> None:
