@@ -120,30 +120,53 @@ def _walk(value: Value, depth: int) -> bool:
     map in it has its keys in canonical order."""
     if depth > DEPTH_MAX:
         raise DecodeError(f"value is nested deeper than {DEPTH_MAX} levels")
-    # This runs for every value encoded or decoded: an exact type test is several times
-    # cheaper than a chain of isinstance calls, which only subclasses (an IntEnum) need.
     kind = type(value)
-    if kind not in _VALUE_TYPES:
-        kind = _get_value_type(value)
-    in_order = True
-    if kind is int:
+    if kind is dict:
+        return _walk_map(value, depth)
+    if kind is list or kind is tuple:
+        in_order = True
+        for item in value:
+            in_order = _walk_item(item, depth + 1) and in_order
+        return in_order
+    return _walk_item(value, depth)
+
+
+def _walk_item(value: Value, depth: int) -> bool:
+    # This runs for every value encoded or decoded, so scalars are checked here without a
+    # further call, and an exact type test (several times cheaper than a chain of isinstance
+    # calls) comes first; only subclasses (an IntEnum) need the chain.
+    if depth > DEPTH_MAX:
+        raise DecodeError(f"value is nested deeper than {DEPTH_MAX} levels")
+    kind = type(value)
+    if kind is str:
+        if not value.isascii():
+            validate_text(value)
+    elif kind is int:
         if not INT_MIN <= value <= INT_MAX:
             raise DecodeError("integer does not fit in 64 bits")
-    elif kind is str:
-        validate_text(value)
-    elif kind is list or kind is tuple:
-        for item in value:
-            in_order = _walk(item, depth + 1) and in_order
-    elif kind is dict:
-        previous = None
-        for key, item in value.items():
-            if type(key) is not str and not isinstance(key, str):
+    elif kind is bytes or kind is bool or value is None:
+        pass
+    elif kind is dict or kind is list or kind is tuple:
+        return _walk(value, depth)
+    else:
+        return _walk(_as_value_type(value), depth)
+    return True
+
+
+def _walk_map(value: dict[Any, Value], depth: int) -> bool:
+    in_order = True
+    previous = None
+    for key, item in value.items():
+        if type(key) is not str:
+            if not isinstance(key, str):
                 raise DecodeError("map keys must be text strings")
+            key = str(key)
+        if not key.isascii():
             validate_text(key)
-            if previous is not None and in_order:
-                in_order = _key_precedes(previous, key)
-            previous = key
-            in_order = _walk(item, depth + 1) and in_order
+        if previous is not None and in_order:
+            in_order = _key_precedes(previous, key)
+        previous = key
+        in_order = _walk_item(item, depth + 1) and in_order
     return in_order
 
 
@@ -167,14 +190,20 @@ def _key_precedes(first: str, second: str) -> bool:
     return (len(first_bytes), first_bytes) < (len(second_bytes), second_bytes)
 
 
-_VALUE_TYPES = frozenset((int, str, bytes, bool, type(None), list, tuple, dict))
-_SUBCLASSABLE_TYPES = (bool, int, str, bytes, list, tuple, dict)  # bool before int: it is one
-
-
-def _get_value_type(value: Value) -> type:
-    for kind in _SUBCLASSABLE_TYPES:
-        if isinstance(value, kind):
-            return kind
+def _as_value_type(value: Value) -> Value:
+    """A subclass instance (an IntEnum, a str subclass) as the plain value it encodes as."""
+    if isinstance(value, bool):  # before int: a bool is one
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
     raise DecodeError(f"type {type(value).__name__} is not allowed in HubLedger CBOR")
 
 
@@ -196,6 +225,8 @@ def expect_map(value: Value, required: Sequence[str], what: str) -> Mapping[str,
     """Check that ``value`` is a map with exactly the ``required`` keys."""
     if not isinstance(value, dict):
         raise DecodeError(f"{what} must be a map")
+    if len(value) == len(required) and all(name in value for name in required):
+        return value  # the usual case, without building the sets an error message needs
     keys = set(value)
     missing = [name for name in required if name not in keys]
     unknown = sorted(keys.difference(required))

@@ -24,8 +24,12 @@ class Domain(Enum):
 
 
 def compute_hash(domain: Domain, data: bytes) -> Hash:
-    tag = domain.value
-    return Hash(hashlib.sha256(bytes([len(tag)]) + tag + data).digest())
+    hasher = _PREFIXED[domain].copy()  # each transaction is hashed several times: reuse the prefix
+    hasher.update(data)
+    return Hash(hasher.digest())
+
+
+_PREFIXED = {domain: hashlib.sha256(bytes([len(domain.value)]) + domain.value) for domain in Domain}
 
 
 def compute_merkle_root(leaves: Sequence[bytes]) -> Hash:

@@ -3,6 +3,7 @@ refusing every second spelling of a value and everything outside the value space
 
 from __future__ import annotations
 
+import enum
 import time
 from typing import Any
 
@@ -114,6 +115,23 @@ def test_any_other_key_order_encodes_canonically_and_is_refused_spelled_as_is(va
 def test_known_encodings(value: Any, hex_encoding: str) -> None:
     assert cbor.encode(value).hex() == hex_encoding
     assert cbor.decode(bytes.fromhex(hex_encoding), bytes_max=BYTES_MAX) == value
+
+
+class Kind(enum.IntEnum):
+    MESSAGE = 3
+
+
+class Name(str):
+    pass
+
+
+def test_subclasses_of_the_value_types_encode_as_the_plain_values() -> None:
+    # FrameKind is an IntEnum; a str subclass can reach the encoder from a caller.
+    value = {Name("kind"): Kind.MESSAGE, "items": [Kind.MESSAGE, Name("é")], "flag": True}
+    plain = {"kind": 3, "items": [3, "é"], "flag": True}
+    assert cbor.encode(value) == cbor.encode(plain) == encode_reference(plain)
+    with pytest.raises(DecodeError):
+        cbor.encode({"too big": Kind.MESSAGE, "n": 2**64})
 
 
 REFUSED = {
