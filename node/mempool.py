@@ -133,11 +133,15 @@ class Mempool:
         for transaction in transactions:
             self._forget(transaction.id)
 
-    def remove_stale(self, get_committed_nonce: NonceReader) -> list[Transaction]:
-        """Drop waiting transactions whose nonce a committed transaction already used
-        (a conflicting spend that reached another hub first); they are marked rejected."""
+    def remove_stale(self, senders: Iterable[Address], get_committed_nonce: NonceReader) -> list[Transaction]:
+        """Drop waiting transactions of ``senders`` (those whose nonces a commit just advanced)
+        whose nonce a committed transaction already used (a conflicting spend that reached
+        another hub first); they are marked rejected."""
         stale = []
-        for sender, waiting in list(self._by_sender.items()):
+        for sender in senders:
+            waiting = self._by_sender.get(sender)
+            if not waiting:
+                continue
             committed = get_committed_nonce(sender)
             for nonce in sorted(waiting):
                 if nonce < committed:

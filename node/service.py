@@ -330,7 +330,8 @@ class Node:
         receipts = self.application.commit_blocks(blocks)
         for action, block_receipts in zip(delivered, receipts, strict=True):
             self._on_committed(action.block, action.certificate, block_receipts, started)
-        self.mempool.remove_stale(self.get_committed_nonce)
+        senders = {tx.sender_address: None for action in delivered for tx in action.block.transactions}
+        self.mempool.remove_stale(senders, self.get_committed_nonce)
 
     def _on_committed(
         self, block: Block, certificate: CommitCertificate, receipts: Sequence[Receipt], started: int

@@ -10,6 +10,7 @@ from node.mempool import Mempool
 
 ALICE = PrivateKey.from_secret(11)
 BOB = PrivateKey.from_secret(12)
+ALICE_ADDRESS = ALICE.public_key.address
 
 
 def transfer(key: PrivateKey, nonce: int, amount: int = 1) -> Transaction:
@@ -67,7 +68,7 @@ def test_committed_and_stale_transactions_leave_the_pool() -> None:
     pool.add(second, committed_nonce=0)
     pool.remove_committed([first])
     assert first.id not in pool and second.id in pool
-    stale = pool.remove_stale(lambda address: 2)  # a conflicting nonce-1 spend won elsewhere
+    stale = pool.remove_stale([ALICE_ADDRESS], lambda address: 2)  # a conflicting nonce-1 spend won elsewhere
     assert stale == [second]
     rejection = pool.get_rejection(second.id)
     assert rejection is not None and rejection.code == "NONCE_REPLAYED"
@@ -106,7 +107,7 @@ def test_only_transactions_handed_to_the_replica_count_as_handed_out() -> None:
     assert pool.handed_out_count == 2  # nonce 3 waits behind the gap at 2
     pool.remove_committed([first])
     assert pool.handed_out_count == 1
-    pool.remove_stale(lambda address: 2)  # a conflicting nonce-1 spend won elsewhere
+    pool.remove_stale([ALICE_ADDRESS], lambda address: 2)  # a conflicting nonce-1 spend won elsewhere
     assert pool.handed_out_count == 0 and len(pool) == 1
-    pool.remove_stale(lambda address: 4)
+    pool.remove_stale([ALICE_ADDRESS], lambda address: 4)
     assert pool.handed_out_count == 0 and len(pool) == 0
