@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from pathlib import Path
 
@@ -20,6 +21,12 @@ from node.logs import configure_logging
 from node.service import Node
 
 log = structlog.get_logger("hubledger.node")
+
+# A loaded node allocates and frees millions of objects a second, nearly all without cycles.
+# At CPython's default first threshold (700) the collector ran about 14 times a second and
+# promoted enough to scan the whole heap (every module, cached block and transaction) every
+# 10 s, 100 ms a time: 4 % of a node's CPU at 1,800 tx/s, and a pause in the latency tail.
+GC_THRESHOLDS = (10_000, 10, 10)
 
 
 def load_node_inputs(config_path: Path) -> tuple[NodeConfig, Genesis, PrivateKey]:
@@ -43,6 +50,7 @@ def load_node_inputs(config_path: Path) -> tuple[NodeConfig, Genesis, PrivateKey
 def run_node(config_path: Path) -> None:
     config, genesis, key = load_node_inputs(config_path)
     configure_logging(level=config.log.level, format=config.log.format, hub=config.node.name)
+    gc.set_threshold(*GC_THRESHOLDS)
     uvloop.run(serve(config, genesis, key))
 
 
@@ -62,6 +70,7 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
         await web.TCPSite(peer_runner, config.p2p.host, config.p2p.port).start()
         await web.TCPSite(api_runner, config.api.host, config.api.port).start()
         await node.start()
+        gc.freeze()  # what start-up built lives as long as the process: never scan it again
         log.info("serving", api=f"http://{config.api.host}:{config.api.port}", p2p_port=config.p2p.port)
         await _wait_for_either(stop, node.failed)
     finally:
