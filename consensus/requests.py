@@ -2,7 +2,9 @@
 
 Every replica keeps the requests it received (from its node, or forwarded by a
 backup) until a delivered block holds them: if the primary fails, the next
-one still has them. Two more pieces of bookkeeping live here.
+one still has them. A request that a committed block already holds is never
+queued again (the replica asks its application before it adds a peer's copy,
+which can arrive late). Two more pieces of bookkeeping live here.
 
 The primary's application leaves out requests that are inadmissible on top of
 the parent (a nonce gap may make that temporary). A left-out request is
