@@ -80,7 +80,7 @@ CASES = [
     ("malformed CBOR", lambda n: (b"\xa1\x61", "application/cbor"), 400, "MALFORMED_CBOR"),
     (
         "non-canonical CBOR",
-        lambda n: (cbor2.dumps(transfer(n).to_cbor_map()), "application/cbor"),
+        lambda n: (cbor2.dumps(dict(reversed(transfer(n).to_cbor_map().items()))), "application/cbor"),
         400,
         "MALFORMED_CBOR",
     ),
