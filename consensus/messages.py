@@ -35,8 +35,11 @@ SIGNING_PREFIX = b"hubledger/consensus\n"
 MESSAGE_BYTES_MAX = 4 * BLOCK_BYTES_MAX
 PREPARED_MAX = 1024  # prepared certificates in one VIEW-CHANGE (window_max is at most 1024)
 NESTING_MAX = 2  # NEW-VIEW > VIEW-CHANGE > PRE-PREPARE
-VERIFIED_ENTRIES_MAX = 4096
-VERIFIED_BYTES_MAX = 16 * 1024 * 1024  # two windows of full blocks; decoded, they weigh several times more
+# A view change needs the messages of the blocks still in flight (two windows at most); kept
+# longer, they are memory: decoded, a block weighs five to eight times its encoding, and at
+# 4,096 entries and 16 MiB this cache held 600 to 1,200 decoded blocks, 100 MB of a backup.
+VERIFIED_ENTRIES_MAX = 1024
+VERIFIED_BYTES_MAX = 4 * 1024 * 1024  # sixteen blocks of 500 transfers
 
 
 @dataclass(frozen=True)

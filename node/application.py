@@ -27,7 +27,7 @@ from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 from storage.chain import ChainStore, CommittedBlock
 
-VERIFIED_IDS_MAX = 200_000
+VERIFIED_IDS_MAX = 200_000  # a bound only: an id is forgotten once its transaction commits
 # State transfer validates a whole response of blocks before the first commits, each block
 # executing on the one before: past this many overlays, a block executes on a flattened copy.
 OVERLAY_DEPTH_MAX = 8
@@ -148,6 +148,9 @@ class LedgerApplication:
             ]
         )
         self._forget_up_to(delivered[-1][0].height)
+        for block, _ in delivered:  # never checked again: a committed transaction is refused first
+            for transaction in block.transactions:
+                self._verified.pop(transaction.id, None)
         for child in self._speculative.values():
             if child.result.overlay.parent is results[-1].overlay:
                 child.result.overlay.rebase(self._committed)
