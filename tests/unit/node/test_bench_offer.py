@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -62,11 +62,28 @@ def make_workload(count: int) -> Workload:
     return Workload(ids, [b'{"name":"%d"}' % position for position in range(count)], sender_count=4)
 
 
-async def wait_for(condition: object, deadline_s: float) -> None:
+async def wait_for(condition: Callable[[], bool], deadline_s: float) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline_s
-    while not condition() and loop.time() < end:  # type: ignore[operator]
+    while not condition() and loop.time() < end:
         await asyncio.sleep(0.01)
+
+
+async def offer_until(
+    url: str, count: int, *, rate_per_s: int, duration_s: float, done: Callable[[Offerer, Timeline], bool]
+) -> tuple[Offerer, Timeline, float]:
+    """Offer ``count`` transfers to one hub, wait (10 s at most) until ``done``, stop; the time taken."""
+    workload = make_workload(count)
+    timeline = Timeline.create(workload.ids)
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as session:
+        offerer = Offerer(session, [url], workload, timeline, tick_ms=TICK_MS)
+        started = loop.time()
+        await offerer.offer(rate_per_s=rate_per_s, duration_s=duration_s)
+        await wait_for(lambda: done(offerer, timeline), deadline_s=10)
+        elapsed_s = loop.time() - started
+        await offerer.stop()
+    return offerer, timeline, elapsed_s
 
 
 @pytest.mark.parametrize("hub_url", [3], indirect=True)
@@ -74,15 +91,9 @@ async def test_refused_transfers_ride_in_later_batches_one_request_a_tick(
     hub_url: tuple[BusyHub, str],
 ) -> None:
     hub, url = hub_url
-    workload = make_workload(500)
-    timeline = Timeline.create(workload.ids)
-    async with aiohttp.ClientSession() as session:
-        offerer = Offerer(session, [url], workload, timeline, tick_ms=TICK_MS)
-        started = asyncio.get_running_loop().time()
-        await offerer.offer(rate_per_s=500, duration_s=1.0)
-        await wait_for(lambda: offerer.in_flight == 0, deadline_s=10)
-        elapsed_s = asyncio.get_running_loop().time() - started
-        await offerer.stop()
+    _, timeline, elapsed_s = await offer_until(
+        url, 500, rate_per_s=500, duration_s=1.0, done=lambda offerer, _: offerer.in_flight == 0
+    )
     assert sorted(hub.accepted) == list(range(500))  # each accepted once, none lost
     assert timeline.outcomes == Counter({"pending": 500, BUSY_AGAIN: 1500})
     # 50 ticks of new transfers, each refused three times (pauses of 0.1, 0.2 and 0.4 s):
@@ -98,15 +109,10 @@ async def test_what_is_still_refused_when_the_run_stops_counts_as_refused(
     hub_url: tuple[BusyHub, str],
 ) -> None:
     hub, url = hub_url
-    workload = make_workload(50)
-    timeline = Timeline.create(workload.ids)
-    async with aiohttp.ClientSession() as session:
-        offerer = Offerer(session, [url], workload, timeline, tick_ms=TICK_MS)
-        await offerer.offer(rate_per_s=1000, duration_s=0.05)
-        await wait_for(
-            lambda: timeline.outcomes[BUSY_AGAIN] >= 100 and offerer.waiting_again == 50, deadline_s=10
-        )
-        await offerer.stop()
+    offerer, timeline, _ = await offer_until(
+        url, 50, rate_per_s=1000, duration_s=0.05,
+        done=lambda offerer, timeline: timeline.outcomes[BUSY_AGAIN] >= 100 and offerer.waiting_again == 50,
+    )
     assert timeline.outcomes[BUSY_AT_END] == 50 and timeline.outcomes["pending"] == 0
     assert offerer.in_flight == 0
     assert hub.accepted == []
