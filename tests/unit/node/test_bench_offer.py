@@ -29,7 +29,7 @@ class BusyHub:
 
     async def batch(self, request: web.Request) -> web.Response:
         self.requests += 1
-        results = []
+        results: list[dict[str, object]] = []
         for item in (await request.json())["transactions"]:
             name = item["name"]
             if self.refused[name] < self.refusals:
