@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,9 +10,9 @@ from aiohttp import web
 
 from ledger.keys import PrivateKey
 from p2p import P2PSettings, PeerNetwork
+from tests.waiting import wait_until
 
 CHAIN_ID = "hubledger-p2p-test"
-DEADLINE_S = 5.0
 
 FAST = P2PSettings(
     reconnect_initial_ms=20,
@@ -22,15 +21,6 @@ FAST = P2PSettings(
     request_timeout_ms=2_000,
     heartbeat_ms=2_000,
 )
-
-
-async def wait_until(predicate: Callable[[], bool], what: str, *, deadline_s: float = DEADLINE_S) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline_s
-    while not predicate():
-        if loop.time() > end:
-            raise AssertionError(f"timed out after {deadline_s} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def bind_socket(port: int = 0) -> socket.socket:

@@ -8,7 +8,8 @@ import pytest
 
 from p2p import PeerUnavailable, RequestFailed
 from p2p.errors import P2PError
-from tests.integration.p2p.cluster import Cluster, wait_until
+from tests.integration.p2p.cluster import Cluster
+from tests.waiting import wait_until
 
 
 async def test_four_validators_link_pairwise_and_broadcast_reaches_all(

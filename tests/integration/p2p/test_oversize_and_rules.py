@@ -7,7 +7,8 @@ import dataclasses
 from collections.abc import Callable
 
 from p2p import Direction, LinkRule, LinkRules, PeerNetwork
-from tests.integration.p2p.cluster import FAST, Cluster, wait_until
+from tests.integration.p2p.cluster import FAST, Cluster
+from tests.waiting import wait_until
 
 
 async def test_an_oversize_message_closes_the_link_and_counts_a_fault(

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.integration.p2p.cluster import FAST, Cluster, wait_until
+from tests.integration.p2p.cluster import FAST, Cluster
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize("restarted", [0, 1], ids=["dialler-restarts", "listener-restarts"])

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from ledger.keys import PrivateKey
 from p2p import PeerNetwork
-from tests.integration.p2p.cluster import Cluster, wait_until
+from tests.integration.p2p.cluster import Cluster
+from tests.waiting import wait_until
 
 
 def get_refused(network: PeerNetwork) -> dict[str, int]:

@@ -14,6 +14,7 @@ from aiohttp import web
 from node.bench.offer import BATCH_PATH, Offerer
 from node.bench.timeline import BUSY_AGAIN, BUSY_AT_END, Timeline
 from node.bench.workload import Workload
+from tests.waiting import wait_until
 
 TICK_MS = 20
 
@@ -62,13 +63,6 @@ def make_workload(count: int) -> Workload:
     return Workload(ids, [b'{"name":"%d"}' % position for position in range(count)], sender_count=4)
 
 
-async def wait_for(condition: Callable[[], bool], deadline_s: float) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline_s
-    while not condition() and loop.time() < end:
-        await asyncio.sleep(0.01)
-
-
 async def offer_until(
     url: str, count: int, *, rate_per_s: int, duration_s: float, done: Callable[[Offerer, Timeline], bool]
 ) -> tuple[Offerer, Timeline, float]:
@@ -80,7 +74,7 @@ async def offer_until(
         offerer = Offerer(session, [url], workload, timeline, tick_ms=TICK_MS)
         started = loop.time()
         await offerer.offer(rate_per_s=rate_per_s, duration_s=duration_s)
-        await wait_for(lambda: done(offerer, timeline), deadline_s=10)
+        await wait_until(lambda: done(offerer, timeline), "the offerer to finish", deadline_s=10)
         elapsed_s = loop.time() - started
         await offerer.stop()
     return offerer, timeline, elapsed_s

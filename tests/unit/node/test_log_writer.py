@@ -3,11 +3,11 @@
 import asyncio
 import functools
 import threading
-from collections.abc import Callable
 
 from node.log_writer import ConsensusLogWriter
 from storage.consensus_log import ConsensusLogStore
 from storage.kv import MemoryStore, WriteBatch
+from tests.waiting import wait_until
 
 
 class GatedStore(MemoryStore):
@@ -24,14 +24,6 @@ class GatedStore(MemoryStore):
         super().write(batch, sync=sync)
 
 
-async def wait_for(condition: Callable[[], bool], deadline_s: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline_s
-    while not condition():
-        assert loop.time() < end, "condition not met before the deadline"
-        await asyncio.sleep(0.005)
-
-
 async def test_a_message_after_a_persist_waits_for_the_write_and_order_is_kept() -> None:
     kv = GatedStore()
     writer = ConsensusLogWriter(ConsensusLogStore(kv))
@@ -44,7 +36,7 @@ async def test_a_message_after_a_persist_waits_for_the_write_and_order_is_kept()
     assert sent == ["before"]
     assert ConsensusLogStore(kv).load() == []
     kv.gate.set()
-    await wait_for(lambda: sent == ["before", "after"])
+    await wait_until(lambda: sent == ["before", "after"], "the held message to be sent")
     assert ConsensusLogStore(kv).load() == [(b"vote", b"1")]
     await writer.drain()
 
@@ -59,7 +51,7 @@ async def test_persists_waiting_behind_a_write_share_one_synced_batch() -> None:
         writer.persist([(b"k%d" % index, b"v")], [b"a"] if index == 5 else [])
         writer.send_when_durable(functools.partial(sent.append, index))
     kv.gate.set()
-    await wait_for(lambda: sent == [1, 2, 3, 4, 5])
+    await wait_until(lambda: sent == [1, 2, 3, 4, 5], "every held message, in order")
     await writer.drain()
     assert kv.writes == 2  # the first Persist, then the four that queued behind it
     assert [key for key, _ in ConsensusLogStore(kv).load()] == [b"k2", b"k3", b"k4", b"k5"]
