@@ -15,7 +15,8 @@ from node.simulation import run_simulation
 PINNED = [
     # Liveness: a replica that left view v before its VIEW-CHANGE(v) reached the others never
     # said so again, and the others waited for a quorum wanting v forever. A VIEW-CHANGE for a
-    # higher view now counts as wanting to leave v (consensus/replica.py, _arm_view_change_timer).
+    # higher view now counts as wanting to leave v
+    # (_arm_view_change_timer in consensus/replica/view_changes.py).
     SimulationConfig(seed=10, byzantine=("silent",)),
     SimulationConfig(seed=24, byzantine=("silent",)),
     SimulationConfig(seed=34, byzantine=("silent",)),
@@ -23,7 +24,7 @@ PINNED = [
     SimulationConfig(seed=54, byzantine=("silent",)),
     # Evidence: a replica that refused one of an equivocating primary's two proposals first
     # (its parent was the other fork) kept no trace of it and recorded no evidence when the
-    # other arrived. Refused proposals are now kept for the view (consensus/replica.py).
+    # other arrived. Refused proposals are now kept for the view (consensus/replica/ordering.py).
     SimulationConfig(seed=19, byzantine=("equivocate",)),
     # Liveness: a restarted replica that joined a view by its NEW-VIEW, while ordering an older
     # view, kept the older view's progress timer as armed; it fired for a gone view and the
@@ -38,7 +39,7 @@ PINNED = [
     # learn it. After a view change the peers skipped the re-proposals of those heights and
     # dropped its votes as stale; with the next checkpoint out of reach (it needed this replica's
     # votes, or no load came) it climbed views alone. A replica that leaves a view, or waits
-    # alone for a view change, now asks its peers for blocks (consensus/replica.py). Seed 136
+    # alone for a view change, now asks its peers for blocks (consensus/replica/catch_up.py). Seed 136
     # (crash) left its views by the request timer, which at first did not ask.
     SimulationConfig(seed=109, byzantine=("crash",)),
     SimulationConfig(seed=109, byzantine=("corrupt",)),

@@ -1,0 +1,292 @@
+"""The PBFT replica: a state machine fed with messages, requests and timer events.
+
+Theory of operation
+===================
+
+HubLedger runs PBFT (Castro and Liskov, OSDI 1999) among n validators, of
+which at most f = (n - 1) // 3 may be faulty in any way. A *quorum* is 2f + 1
+validators (``ledger.certificate.compute_quorum``): any two quorums share at
+least one honest validator, and that overlap is what every safety argument
+below rests on.
+
+Views and primaries. The replicas move through numbered views. In view v the
+validator with index v mod n is the *primary*; the others are *backups*. The
+primary orders blocks; backups check it and replace it when it fails.
+
+Sequence numbers are block heights. Each replica has committed (delivered) the
+chain up to ``committed_height``. The primary proposes heights up to
+``committed_height + window_max`` ahead, so several blocks are in flight at
+once (pipelining); block h + 1 is built speculatively on top of block h. A
+backup accepts messages up to twice the window ahead of its own committed
+height, so that one a few blocks behind the primary still votes; anything
+further is dropped (and counted) but noted as a sign that it lags.
+
+Normal case, for one height h in view v:
+
+1. PRE-PREPARE. The primary batches queued client transactions into a block
+   (when a full block is ready, or after ``batch_delay_ms``), stamps it with a
+   timestamp later than its parent's, and broadcasts PRE-PREPARE(v, h, block).
+2. PREPARE. A backup accepts the proposal if it is in view v, comes from the
+   primary of v, lies within the window, is the only proposal it has seen for
+   (v, h), extends the block it knows at h - 1 (committed, or proposed in v),
+   carries a sane timestamp and executes to the state digest its header claims
+   (``Application.validate_block``). It then broadcasts PREPARE(v, h, hash).
+3. Prepared. With the proposal and 2f matching PREPAREs from others (the
+   PRE-PREPARE counts as the primary's PREPARE), a quorum agrees on the block
+   for (v, h): no other block can be prepared for (v, h), because two quorums
+   would share an honest replica that prepared both.
+4. COMMIT. A prepared replica broadcasts COMMIT(v, h, hash), once it has also
+   committed-to the parent (sent COMMIT for h - 1 in v, or committed h - 1), so
+   that a committed block's ancestors are prepared by a quorum too. A COMMIT is
+   signed over ``compute_commit_payload``, so that ...
+5. Committed. ... a quorum of matching COMMITs *is* the block's commit
+   certificate. The block is final (a replica that holds the block and the
+   certificate delivers it even if it missed some PREPAREs); it is delivered
+   (``Deliver``) strictly in height order, once per height.
+
+With n = 1 the quorum is one: the primary's proposal is prepared and committed
+the moment it is made, and the node runs a single validator on this path.
+
+Checkpoints. Every ``checkpoint_interval`` heights each replica broadcasts
+CHECKPOINT(h, hash) after delivering h. A quorum of matching checkpoints makes
+h *stable*: it is final and a quorum holds it, so the replica forgets its log
+at and below h (the ``Persist`` carries the deletes) and a VIEW-CHANGE starts
+from it, with the quorum of CHECKPOINTs as its proof.
+
+View change. A backup suspects the primary when a block it accepted does not
+commit within the view timeout, or when a client request it forwarded is
+followed by no delivery at all within ``request_timeout_ms`` (a request the
+primary had the chance to order but left out, as inadmissible, is offered again
+and then given up: see ``requests``). It moves to view v + 1 and broadcasts
+VIEW-CHANGE(v + 1) carrying its last committed block's hash with that block's
+commit certificate as proof (its stable checkpoint with a quorum of CHECKPOINTs
+if it has no certificate) and a prepared certificate (PRE-PREPARE plus 2f
+PREPAREs) for every height above it: at most the blocks in flight. While
+changing view it ignores ordering messages of the old view. A replica that sees
+f + 1 VIEW-CHANGEs for higher views joins the smallest of them (at least one
+honest replica wants to move, so it is not led astray by f liars). A VIEW-CHANGE
+from the primary of the replica's own view is followed at once into the next
+view: that primary has stopped ordering (its own blocks stalled: a loaded primary
+suspects itself too), and a faulty one can depose itself and nothing more. The primary
+of v + 1, with a quorum of VIEW-CHANGEs, broadcasts NEW-VIEW(v + 1) carrying
+them and re-proposing, as PRE-PREPAREs of v + 1, exactly the blocks
+``view_change.compute_selection`` picks: for each height above the highest
+starting point, the prepared block of the highest view, as long as the blocks link
+up. A re-proposed block keeps its original header, so its hash (and anything
+already voted on it) is unchanged: ``header.view`` is the view that first
+proposed the block, the commit certificate's view is the view that committed
+it. Backups recompute the selection and accept the NEW-VIEW only if it matches,
+then PREPARE the re-proposals as in the normal case. A committed block was
+prepared by a quorum, every quorum of VIEW-CHANGEs contains an honest member of
+it, so the committed block is re-proposed in every later view: nothing final is
+ever lost. Once a quorum wants view v + 1 (never earlier, so a replica that
+suspects the primary alone does not climb views alone) the replica waits the
+view timeout for the NEW-VIEW, then tries v + 2, each time doubling the timeout
+(up to ``view_timeout_max_ms``); progress resets it. Until a quorum wants the
+view it re-sends its VIEW-CHANGE every timeout, in case others missed it; a
+primary already in that view answers with its NEW-VIEW. A replica that sees
+f + 1 peers ordering in a higher view asks to join it the same way.
+
+State transfer. A replica that learns the others are ahead (f + 1 peers'
+COMMITs or CHECKPOINTs beyond its window, or beyond its height at all while it
+waits for a NEW-VIEW; a stable checkpoint beyond its window; a quorum of
+COMMITs for a block it never saw proposed; a NEW-VIEW starting above its
+committed height) asks a peer for certified blocks (``Fetch``). Each fetched
+block must carry a valid commit certificate, link to the chain and pass
+``Application.validate_block``; a bad answer blames the peer and the replica
+asks another; an empty one (the peer is behind too) blames nobody. A fetch
+that gets no answer within the view timeout is asked of another peer. A
+replica that leaves a view, or waits alone for a view change, also asks its
+peers for what follows its chain: a replica that missed the COMMITs of
+blocks the others committed cannot tell that from a stalled primary, and the
+others, their votes for those heights spent, would never show it the gap. So
+does a replica whose link to a peer comes up (``on_peer_connected``): back
+from a restart or a partition into an idle network, nothing else would tell
+it. Such a probe follows the peer's chain, one answer after another, while the
+answers are longer than twice the window: a shorter one means the replica is
+near the head, where the votes it receives carry it on (following further in
+a live network would fetch every new block twice, by votes and by request).
+
+Crash recovery. Everything the replica signs that it must never contradict
+(its proposals, PREPAREs, COMMITs, VIEW-CHANGEs and its view) is in a
+``Persist`` placed before the message is sent. A restarted replica reads that
+log back: it returns to its view and re-sends, never re-signs, its old votes.
+
+Evidence. Two validly signed messages from one validator for one slot with
+different digests (two proposals, two PREPAREs or two COMMITs for one view and
+height) prove equivocation and are recorded once (``RecordEvidence``).
+
+Bounds. Messages for views far ahead, heights far beyond the window, or stale
+views and heights are dropped and counted by reason; buffers of early
+messages, checkpoints and pending transactions all have limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from consensus.actions import Action, Timer, TimerKind
+from consensus.messages import (
+    Checkpoint,
+    Commit,
+    NewView,
+    Prepare,
+    PrePrepare,
+    SignedMessage,
+    ViewChange,
+)
+from consensus.replica.catch_up import CatchUpMixin
+from consensus.replica.checkpoints import CheckpointMixin
+from consensus.replica.ordering import OrderingMixin
+from consensus.replica.proposing import ProposingMixin
+from consensus.replica.recovery import RecoveryMixin
+from consensus.replica.view_changes import ViewChangeMixin
+from consensus.status import ReplicaStatus
+from consensus.view_change import get_primary
+from ledger.block import Block
+from ledger.certificate import CommitCertificate
+from ledger.transaction import Transaction
+from ledger.types import Hash, Height, ValidatorIndex, View
+
+
+class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, CatchUpMixin, RecoveryMixin):
+    # ------------------------------------------------------------------ inputs
+
+    def start(self, now_ms: int) -> list[Action]:
+        """Resume after construction: re-send what the log says is in flight, arm timers."""
+        self._now_ms = now_ms
+        if self._changing:
+            self._resend_view_change()
+        else:
+            self._resume_own_proposals()
+            self._arm_progress_timer()
+            self._advance()
+            self._try_propose(flush=False)
+        return self._take_actions()
+
+    def on_message(self, message: SignedMessage, now_ms: int) -> list[Action]:
+        """Handle a peer message that ``decode_message`` already verified."""
+        self._now_ms = now_ms
+        if message.chain_id != self._config.chain_id or not 0 <= message.sender < self._n:
+            self._drop("foreign")
+        elif message.sender == self._index:
+            self._drop("own_message")
+        else:
+            self._dispatch(message)
+        return self._take_actions()
+
+    def on_request(self, transactions: Sequence[Transaction], now_ms: int) -> list[Action]:
+        """Client transactions admitted by the node's mempool."""
+        self._now_ms = now_ms
+        added = self._add_pending(transactions, from_peer=False)
+        if self._is_primary():
+            self._try_propose(flush=False)
+        elif added:
+            self._forward(added)
+            self._arm_request_timer()
+        return self._take_actions()
+
+    def on_timer(self, timer: Timer, now_ms: int) -> list[Action]:
+        self._now_ms = now_ms
+        if timer.kind is TimerKind.BATCH:
+            self._on_batch_timer(timer)
+        elif timer.kind is TimerKind.PROGRESS:
+            self._on_progress_timer(timer)
+        elif timer.kind is TimerKind.REQUEST:
+            self._on_request_timer(timer)
+        elif timer.kind is TimerKind.VIEW_CHANGE:
+            if self._changing and timer.view == self._view:
+                self._on_view_change_timer()
+        elif timer.kind is TimerKind.FETCH and self._fetch is not None:
+            self._on_fetch_timer(self._fetch)
+        return self._take_actions()
+
+    def on_fetched(
+        self, peer: ValidatorIndex, blocks: Sequence[tuple[Block, CommitCertificate]], now_ms: int
+    ) -> list[Action]:
+        """Certified blocks a peer answered to ``Fetch`` (empty when the fetch failed)."""
+        self._now_ms = now_ms
+        delivered, fault = self._apply_fetched(blocks)
+        if fault is not None:
+            self._drop(f"fetch_{fault}")
+            if fault != "empty":  # a peer that is behind too is not to blame
+                self._blamed[peer] += 1
+        if delivered:
+            self._after_delivery()
+        fetch = self._fetch
+        if fetch is not None and delivered:
+            fetch.progressed = True
+            if fetch.probe:
+                fetch.probe = False
+                self._state_transfer_count += 1
+            if fetch.follow and delivered <= 2 * self._config.window_max:
+                fetch.target = self._committed_height  # near the head: the votes it hears carry it on
+        if fetch is not None and peer == fetch.peer:
+            if self._committed_height >= fetch.target:
+                self._finish_fetch()
+            elif delivered and fault is None:
+                self._send_fetch(peer, fetch.target)
+            else:
+                self._fetch_next()
+        return self._take_actions()
+
+    def on_peer_connected(self, peer: ValidatorIndex, now_ms: int) -> list[Action]:
+        """A link to ``peer`` came up. After a restart or a partition it may hold blocks this
+        replica missed, and in an idle network no message would show the gap: ask it."""
+        self._now_ms = now_ms
+        if peer != self._index and 0 <= peer < self._n:
+            self._probe_peers(first=[peer])
+        return self._take_actions()
+
+    def on_delivered(self, height: Height, block_hash: Hash) -> None:
+        """Nothing to do: the replica counts a block delivered when it emits ``Deliver``."""
+
+    # ------------------------------------------------------------------ status
+
+    def get_status(self) -> ReplicaStatus:
+        in_flight = sum(1 for slot in self._slots.values() if slot.block is not None)
+        return ReplicaStatus(
+            view=self._view,
+            primary=get_primary(self._view, self._n),
+            is_primary=self._is_primary(),
+            committed_height=self._committed_height,
+            stable_checkpoint=self._stable.height,
+            in_flight=in_flight,
+            pending_transactions=len(self._requests),
+            view_change_in_progress=self._changing,
+            view_changes=self._view_change_count,
+            state_transfers=self._state_transfer_count,
+            evidence_recorded=len(self._evidence_seen),
+            dropped=dict(self._dropped),
+            blamed=dict(self._blamed),
+        )
+
+    @property
+    def faults(self) -> dict[str, int]:
+        """Messages dropped, by reason."""
+        return dict(self._dropped)
+
+    @property
+    def committed_height(self) -> Height:
+        return self._committed_height
+
+    @property
+    def view(self) -> View:
+        return self._view
+
+    def _dispatch(self, message: SignedMessage) -> None:
+        body = message.body
+        if isinstance(body, PrePrepare):
+            self._on_pre_prepare(message, body)
+        elif isinstance(body, Prepare):
+            self._on_prepare(message, body)
+        elif isinstance(body, Commit):
+            self._on_commit(message, body)
+        elif isinstance(body, Checkpoint):
+            self._on_checkpoint(message, body)
+        elif isinstance(body, ViewChange):
+            self._on_view_change(message, body)
+        elif isinstance(body, NewView):
+            self._on_new_view(message, body)
+        else:
+            self._on_request_batch(body)

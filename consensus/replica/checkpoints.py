@@ -1,0 +1,67 @@
+"""Checkpoints: votes on every ``checkpoint_interval``-th block, and the stable checkpoint
+that lets the replica forget its log below it."""
+
+from __future__ import annotations
+
+from consensus import journal
+from consensus.actions import (
+    Persist,
+)
+from consensus.messages import (
+    Checkpoint,
+    SignedMessage,
+)
+from consensus.replica.core import (
+    CHECKPOINT_CANDIDATES_MAX,
+    ReplicaCore,
+)
+from ledger.types import Hash, Height
+
+
+class CheckpointMixin(ReplicaCore):
+    def _send_checkpoint(self, height: Height, block_hash: Hash) -> None:
+        message = self._sign(Checkpoint(height, block_hash))
+        self._own_checkpoint = message
+        self._broadcast(message)
+        self._add_checkpoint_vote(message, height, block_hash)
+
+    def _on_checkpoint(self, message: SignedMessage, body: Checkpoint) -> None:
+        if body.height % self._config.checkpoint_interval != 0:
+            self._drop("bad_checkpoint_height")
+            return
+        self._note_height(message.sender, body.height)
+        self._add_checkpoint_vote(message, body.height, body.block_hash)
+
+    def _add_checkpoint_vote(self, message: SignedMessage, height: Height, block_hash: Hash) -> None:
+        if height <= self._stable.height:
+            return
+        key = (height, block_hash)
+        if key not in self._checkpoint_votes and len(self._checkpoint_votes) >= CHECKPOINT_CANDIDATES_MAX:
+            self._drop("checkpoints_full")
+            return
+        votes = self._checkpoint_votes.setdefault(key, {})
+        votes.setdefault(message.sender, message)
+        if len(votes) >= self._quorum:
+            proof = tuple(votes[sender] for sender in sorted(votes))
+            self._make_stable(journal.StableCheckpoint(height, block_hash, proof))
+
+    def _make_stable(self, checkpoint: journal.StableCheckpoint) -> None:
+        self._stable = checkpoint
+        height = checkpoint.height
+        for key in [key for key in self._checkpoint_votes if key[0] <= height]:
+            del self._checkpoint_votes[key]
+        for old in [old for old in self._prepared if old <= height]:
+            del self._prepared[old]
+        # Own votes and proposals at or below both the checkpoint and the committed height
+        # can never be asked for again.
+        forget = min(height, self._committed_height)
+        deletes: list[bytes] = []
+        for old in [old for old in self._log_keys if old <= forget]:
+            deletes.extend(self._log_keys.pop(old))
+        for own_key in [own_key for own_key in self._own if 0 < own_key[2] <= forget]:
+            del self._own[own_key]
+        self._emit(Persist(((journal.CHECKPOINT_KEY, checkpoint.encode()),), tuple(deletes)))
+        if height > self._committed_height + self._config.window_max:
+            self._start_fetch(height, [message.sender for message in checkpoint.proof])
+        else:
+            self._arm_progress_timer()  # not there within a view timeout: fetch it

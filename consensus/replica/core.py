@@ -1,0 +1,251 @@
+"""The replica's state and the plumbing every concern shares: signing, persisting, emitting
+actions. Each concern of the protocol is a mixin over this core (``consensus.replica``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from consensus import journal
+from consensus.actions import (
+    Action,
+    Broadcast,
+    Persist,
+    RecordEvidence,
+    SetTimer,
+    Timer,
+)
+from consensus.application import Application
+from consensus.config import ReplicaConfig
+from consensus.errors import ConfigError
+from consensus.evidence import Evidence
+from consensus.messages import (
+    Body,
+    Commit,
+    NewView,
+    Prepare,
+    PreparedCertificate,
+    PrePrepare,
+    SignedMessage,
+    ViewChange,
+    sign_message,
+)
+from consensus.requests import RequestQueue
+from consensus.slots import Slot
+from consensus.view_change import get_primary
+from ledger.block import Block
+from ledger.certificate import (
+    CommitCertificate,
+    compute_faults_max,
+    compute_quorum,
+)
+from ledger.keys import PrivateKey
+from ledger.transaction import Transaction
+from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
+
+VIEWS_AHEAD_MAX = 64  # views beyond the current one worth remembering messages for
+CHECKPOINT_CANDIDATES_MAX = 64  # distinct (height, hash) checkpoints being counted
+VIEW_CHANGES_PER_SENDER_MAX = 2  # the highest views each peer asked for
+EVIDENCE_MAX = 10_000
+PROBE_SPAN = 1 << 32  # a probe asks for everything after its chain; peers answer what they have, in parts
+
+
+@dataclass
+class _FetchState:
+    target: Height
+    candidates: list[ValidatorIndex]
+    tried: set[ValidatorIndex] = field(default_factory=set)
+    peer: ValidatorIndex | None = None
+    progressed: bool = False  # some peer delivered blocks in this round
+    probe: bool = False  # asked on suspicion alone: counted as a state transfer once it delivers
+    follow: bool = False  # a probe: asks again only while answers are long, i.e. it was far behind
+
+
+class ReplicaCore:
+    def __init__(
+        self,
+        *,
+        config: ReplicaConfig,
+        key: PrivateKey,
+        application: Application,
+        committed_height: Height,
+        committed_hash: Hash,
+        committed_timestamp_ms: TimestampMs,
+        committed_certificate: CommitCertificate | None = None,
+        log_entries: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        config.validate()
+        if key.public_key.data != config.validator_keys[config.self_index]:
+            raise ConfigError("the replica's key is not the key of validator self_index")
+        self._config = config
+        self._key = key
+        self._application = application
+        self._index = config.self_index
+        self._n = config.validator_count
+        self._quorum = compute_quorum(self._n)
+        self._faults_max = compute_faults_max(self._n)
+        self._committed_height = committed_height
+        self._committed_hash = committed_hash
+        self._committed_timestamp_ms = committed_timestamp_ms
+        # Proves the committed block final: a VIEW-CHANGE starts from it (``_get_view_change_base``).
+        self._committed_certificate = committed_certificate
+        self._view = View(0)
+        self._changing = False  # True: moving to self._view, waiting for its NEW-VIEW
+        self._slots: dict[Height, Slot] = {}
+        self._waiting_parent: dict[Height, SignedMessage] = {}
+        self._refused: dict[Height, SignedMessage] = {}  # proposals refused in this view: evidence
+        self._next_height = Height(committed_height + 1)
+        self._ready: dict[Height, tuple[Block, CommitCertificate]] = {}
+        self._prepared: dict[Height, PreparedCertificate] = {}
+        self._stable = journal.StableCheckpoint(Height(0), Hash(bytes(32)), ())
+        self._checkpoint_votes: dict[tuple[Height, Hash], dict[ValidatorIndex, SignedMessage]] = {}
+        self._own: dict[tuple[str, View, Height], SignedMessage] = {}
+        self._view_changes: dict[View, dict[ValidatorIndex, SignedMessage]] = {}
+        self._future: list[SignedMessage] = []
+        self._requests = RequestQueue(
+            transactions_max=config.pending_transactions_max,
+            block_transactions_max=config.block_transactions_max,
+            block_bytes_max=config.block_bytes_max,
+            # Longer than a backup's node takes to offer a lost predecessor again (one to two
+            # request timeouts: node.service re-offers what waited a whole period).
+            left_out_patience_ms=3 * config.request_timeout_ms,
+        )
+        self._last_new_view: SignedMessage | None = None
+        self._in_flight_ids: set[Hash] = set()
+        self._dropped: Counter[str] = Counter()
+        self._blamed: Counter[ValidatorIndex] = Counter()
+        self._evidence_seen: set[tuple[ValidatorIndex, str, View, Height]] = set()
+        self._view_change_count = 0
+        self._state_transfer_count = 0
+        self._failed_views = 0
+        self._fetch: _FetchState | None = None
+        self._heights_seen: dict[ValidatorIndex, Height] = {}
+        self._batch_armed = False
+        self._owe_block = False  # a backup re-offered a request the application refused
+        self._progress_armed = False
+        self._view_change_timer_armed = False
+        self._own_checkpoint: SignedMessage | None = None
+        self._request_armed_ms: int | None = None
+        self._last_delivery_ms = -1  # last block this view's quorum committed: the primary is alive
+        self._log_keys: dict[Height, list[bytes]] = {}
+        self._view_change_keys: dict[View, bytes] = {}
+        self._now_ms = 0
+        self._actions: list[Action] = []
+        self._restore(journal.restore(log_entries))
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _take_actions(self) -> list[Action]:
+        actions, self._actions = self._actions, []
+        return actions
+
+    def _emit(self, action: Action) -> None:
+        self._actions.append(action)
+
+    def _drop(self, reason: str) -> None:
+        self._dropped[reason] += 1
+
+    def _sign(self, body: Body) -> SignedMessage:
+        return sign_message(body, chain_id=self._config.chain_id, sender=self._index, key=self._key)
+
+    def _broadcast(self, message: SignedMessage) -> None:
+        if self._n > 1:
+            self._emit(Broadcast(message))
+
+    def _persist(self, key: bytes, value: bytes, height: Height | None = None) -> None:
+        self._emit(Persist(((key, value),)))
+        if height is not None:
+            self._log_keys.setdefault(height, []).append(key)
+
+    def _persist_view(self) -> None:
+        self._persist(journal.VIEW_KEY, journal.encode_view(self._view, changing=self._changing))
+
+    def _set_timer(self, timer: Timer, delay_ms: int) -> None:
+        self._emit(SetTimer(timer, delay_ms))
+
+    def _is_primary(self) -> bool:
+        return get_primary(self._view, self._n) == self._index
+
+    def _get_view_timeout_ms(self) -> int:
+        doubled = self._config.view_timeout_ms << min(self._failed_views, 32)
+        return min(doubled, self._config.view_timeout_max_ms)
+
+    def _record_conflict(self, first: SignedMessage, second: SignedMessage) -> None:
+        body = first.body
+        if not isinstance(body, PrePrepare | Prepare | Commit):
+            return
+        key = (first.sender, body.kind, body.view, body.height)
+        self._drop("equivocation")
+        if key not in self._evidence_seen and len(self._evidence_seen) < EVIDENCE_MAX:
+            self._evidence_seen.add(key)
+            self._emit(RecordEvidence(Evidence(first.sender, first, second)))
+
+    # What one concern asks of another. Each is defined by the mixin named beside it; the
+    # declarations here let every mixin be type-checked on its own.
+
+    def _restore(self, restored: journal.Restored) -> None:  # recovery
+        raise NotImplementedError
+
+    def _dispatch(self, message: SignedMessage) -> None:  # the replica: one handler per message kind
+        raise NotImplementedError
+
+    def _advance(self) -> None:  # ordering
+        raise NotImplementedError
+
+    def _get_parent(self, height: Height) -> tuple[Hash, TimestampMs] | None:  # ordering
+        raise NotImplementedError
+
+    def _get_slot(self, height: Height) -> Slot:  # ordering
+        raise NotImplementedError
+
+    def _vote(self, slot: Slot, kind: str) -> None:  # ordering
+        raise NotImplementedError
+
+    def _accept_proposal(self, message: SignedMessage) -> None:  # ordering
+        raise NotImplementedError
+
+    def _deliver(self, block: Block, certificate: CommitCertificate) -> None:  # ordering
+        raise NotImplementedError
+
+    def _arm_request_timer(self) -> bool:  # ordering
+        raise NotImplementedError
+
+    def _arm_progress_timer(self) -> None:  # ordering
+        raise NotImplementedError
+
+    def _forward(self, transactions: Sequence[Transaction], *, reset: bool = True) -> None:  # proposing
+        raise NotImplementedError
+
+    def _try_propose(self, *, flush: bool) -> None:  # proposing
+        raise NotImplementedError
+
+    def _send_checkpoint(self, height: Height, block_hash: Hash) -> None:  # checkpoints
+        raise NotImplementedError
+
+    def _start_view_change(self, view: View) -> None:  # view_changes
+        raise NotImplementedError
+
+    def _get_view_change_base(self) -> tuple[Height, Hash, tuple[SignedMessage, ...]]:  # view_changes
+        raise NotImplementedError
+
+    def _note_height(self, sender: ValidatorIndex, height: Height) -> None:  # catch_up
+        raise NotImplementedError
+
+    def _check_lagging(self) -> None:  # catch_up
+        raise NotImplementedError
+
+    def _probe_peers(self, *, first: Sequence[ValidatorIndex] = ()) -> None:  # catch_up
+        raise NotImplementedError
+
+    def _start_fetch(  # catch_up
+        self, target: Height, candidates: Sequence[ValidatorIndex], *, probe: bool = False
+    ) -> None:
+        raise NotImplementedError
+
+
+def _get_view(message: SignedMessage) -> View:
+    body = message.body
+    if isinstance(body, PrePrepare | Prepare | Commit | ViewChange | NewView):
+        return body.view
+    return View(0)
