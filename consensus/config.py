@@ -24,6 +24,9 @@ class ReplicaConfig:
     request_timeout_ms: int = 4000
     timestamp_skew_max_ms: int = 30_000
     pending_transactions_max: int = 100_000
+    # Test-only: False switches off the floor a NEW-VIEW proves, so that the negative control
+    # can show the simulator finds the fork it prevents. The node never sets it.
+    view_floor_enforced: bool = True
 
     @property
     def validator_count(self) -> int:

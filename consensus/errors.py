@@ -31,3 +31,12 @@ class ConfigError(ConsensusError):
     """Raised when the replica configuration is inconsistent."""
 
     code = "BAD_CONFIG"
+
+
+class InvariantViolation(Exception):
+    """Raised when a replica's own state breaks one of its written invariants.
+
+    Not bad input: a bug in the replica. It is never caught to carry on; tests and
+    the simulator call ``Replica.check_invariants`` after every step so that the
+    first broken rule stops the run with its name.
+    """

@@ -137,6 +137,7 @@ from consensus.messages import (
 )
 from consensus.replica.catch_up import CatchUpMixin
 from consensus.replica.checkpoints import CheckpointMixin
+from consensus.replica.invariants import check_invariants
 from consensus.replica.ordering import OrderingMixin
 from consensus.replica.proposing import ProposingMixin
 from consensus.replica.recovery import RecoveryMixin
@@ -242,6 +243,10 @@ class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, C
         """Nothing to do: the replica counts a block delivered when it emits ``Deliver``."""
 
     # ------------------------------------------------------------------ status
+
+    def check_invariants(self) -> None:
+        """Raise InvariantViolation if the state breaks a written rule (``invariants``)."""
+        check_invariants(self)
 
     def get_status(self) -> ReplicaStatus:
         in_flight = sum(1 for slot in self._slots.values() if slot.block is not None)
