@@ -1,7 +1,8 @@
 """The consensus log: the keys and values a replica persists, and reading them back.
 
 A replica persists what it must never contradict after a restart: its view
-(and whether it is changing view), every PRE-PREPARE it proposed, every
+(whether it is changing view, and the height the view's NEW-VIEW proved final,
+below which nothing is ordered in that view: the floor), every PRE-PREPARE it proposed, every
 PREPARE and COMMIT it signed (a COMMIT with the prepared certificate that
 justified it, so a restarted replica can still report it in a VIEW-CHANGE),
 every VIEW-CHANGE it sent and its last stable checkpoint with its proof.
@@ -30,6 +31,7 @@ PREPARE = b"prepare/"
 COMMIT = b"commit/"
 VIEW_CHANGE = b"view-change/"
 VALUE_BYTES_MAX = 1 << 30
+VIEW_FIELDS = ("view", "changing", "start")
 
 
 class JournalCorrupt(DecodeError):
@@ -46,8 +48,10 @@ def compute_view_change_key(view: View) -> bytes:
     return PREFIX + VIEW_CHANGE + view.to_bytes(8, "big")
 
 
-def encode_view(view: View, *, changing: bool) -> bytes:
-    return cbor.encode({"view": view, "changing": changing})
+def encode_view(view: View, *, changing: bool, start: Height) -> bytes:
+    """The view record. ``start``: the height the view's NEW-VIEW proved final (its floor);
+    records written before it existed have no "start" and read back as 0."""
+    return cbor.encode({"view": view, "changing": changing, "start": start})
 
 
 def encode_commit(commit: SignedMessage, certificate: PreparedCertificate | None) -> bytes:
@@ -72,6 +76,7 @@ class Restored:
 
     view: View = View(0)  # noqa: RUF009 - NewType of int is the int itself
     changing: bool = False
+    view_start: Height = Height(0)  # noqa: RUF009 - the floor the view's NEW-VIEW proved
     own_messages: list[SignedMessage] = field(default_factory=list)  # proposals, votes, view changes
     prepared: list[PreparedCertificate] = field(default_factory=list)
     checkpoint: StableCheckpoint | None = None
@@ -96,9 +101,12 @@ def _restore_entry(restored: Restored, key: bytes, value: bytes) -> None:
         raise DecodeError("the key was not written by this replica (keys must come back as persisted)")
     restored.keys.append(key)
     if key == VIEW_KEY:
-        fields = cbor.expect_map(_decode(value), ("view", "changing"), "view record")
+        record = _decode(value)
+        has_start = isinstance(record, dict) and "start" in record  # older records lack it
+        fields = cbor.expect_map(record, VIEW_FIELDS if has_start else VIEW_FIELDS[:2], "view record")
         restored.view = View(cbor.expect_int(fields["view"], "view"))
         restored.changing = bool(fields["changing"])
+        restored.view_start = Height(cbor.expect_int(fields["start"], "start") if has_start else 0)
     elif key == CHECKPOINT_KEY:
         restored.checkpoint = _decode_checkpoint(_decode(value))
     elif not any(key.startswith(PREFIX + kind) for kind in (PRE_PREPARE, PREPARE, COMMIT, VIEW_CHANGE)):

@@ -142,6 +142,7 @@ from consensus.replica.ordering import OrderingMixin
 from consensus.replica.proposing import ProposingMixin
 from consensus.replica.recovery import RecoveryMixin
 from consensus.replica.view_changes import ViewChangeMixin
+from consensus.replica.watermarks import WaterMarkMixin
 from consensus.status import ReplicaStatus
 from consensus.view_change import get_primary
 from ledger.block import Block
@@ -150,7 +151,15 @@ from ledger.transaction import Transaction
 from ledger.types import Hash, Height, ValidatorIndex, View
 
 
-class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, CatchUpMixin, RecoveryMixin):
+class Replica(
+    OrderingMixin,
+    ProposingMixin,
+    CheckpointMixin,
+    ViewChangeMixin,
+    CatchUpMixin,
+    RecoveryMixin,
+    WaterMarkMixin,
+):
     # ------------------------------------------------------------------ inputs
 
     def start(self, now_ms: int) -> list[Action]:
@@ -159,6 +168,7 @@ class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, C
         if self._changing:
             self._resend_view_change()
         else:
+            self._catch_up_to_floor()  # e.g. a primary that restarted before it reached its view's start
             self._resume_own_proposals()
             self._arm_progress_timer()
             self._advance()

@@ -61,7 +61,10 @@ class CheckpointMixin(ReplicaCore):
         for own_key in [own_key for own_key in self._own if 0 < own_key[2] <= forget]:
             del self._own[own_key]
         self._emit(Persist(((journal.CHECKPOINT_KEY, checkpoint.encode()),), tuple(deletes)))
-        if height > self._committed_height + self._config.window_max:
+        self._raise_next_height()
+        if height > self._committed_height:
+            # The checkpoint is the low-water mark now: votes at or below it are no longer
+            # admitted, so the blocks up to it come by fetching.
             self._start_fetch(height, [message.sender for message in checkpoint.proof])
         else:
-            self._arm_progress_timer()  # not there within a view timeout: fetch it
+            self._arm_progress_timer()

@@ -46,6 +46,7 @@ from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 
 VIEWS_AHEAD_MAX = 64  # views beyond the current one worth remembering messages for
 CHECKPOINT_CANDIDATES_MAX = 64  # distinct (height, hash) checkpoints being counted
+CHECKPOINT_INTERVALS_AHEAD_MAX = 4  # checkpoints held up to this many intervals above the chain
 VIEW_CHANGES_PER_SENDER_MAX = 2  # the highest views each peer asked for
 EVIDENCE_MAX = 10_000
 PROBE_SPAN = 1 << 32  # a probe asks for everything after its chain; peers answer what they have, in parts
@@ -92,6 +93,10 @@ class ReplicaCore:
         self._committed_certificate = committed_certificate
         self._view = View(0)
         self._changing = False  # True: moving to self._view, waiting for its NEW-VIEW
+        # The height the NEW-VIEW of self._view proved final: in this view nothing is proposed,
+        # prepared or committed at or below it but by that NEW-VIEW (``watermarks``). Persisted
+        # with the view record, so a restarted primary does not propose below it.
+        self._view_start = Height(0)
         self._slots: dict[Height, Slot] = {}
         self._waiting_parent: dict[Height, SignedMessage] = {}
         self._refused: dict[Height, SignedMessage] = {}  # proposals refused in this view: evidence
@@ -159,7 +164,10 @@ class ReplicaCore:
             self._log_keys.setdefault(height, []).append(key)
 
     def _persist_view(self) -> None:
-        self._persist(journal.VIEW_KEY, journal.encode_view(self._view, changing=self._changing))
+        self._persist(journal.VIEW_KEY, self._encode_view())
+
+    def _encode_view(self) -> bytes:
+        return journal.encode_view(self._view, changing=self._changing, start=self._view_start)
 
     def _set_timer(self, timer: Timer, delay_ms: int) -> None:
         self._emit(SetTimer(timer, delay_ms))
@@ -221,6 +229,30 @@ class ReplicaCore:
         raise NotImplementedError
 
     def _send_checkpoint(self, height: Height, block_hash: Hash) -> None:  # checkpoints
+        raise NotImplementedError
+
+    def _get_low_water_mark(self) -> Height:  # watermarks
+        raise NotImplementedError
+
+    def _get_floor(self, view: View) -> Height:  # watermarks
+        raise NotImplementedError
+
+    def _is_below_floor(self, height: Height) -> bool:  # watermarks
+        raise NotImplementedError
+
+    def _is_caught_up(self) -> bool:  # watermarks
+        raise NotImplementedError
+
+    def _raise_next_height(self) -> None:  # watermarks
+        raise NotImplementedError
+
+    def _get_catch_up_target(self) -> tuple[Height, list[ValidatorIndex]] | None:  # watermarks
+        raise NotImplementedError
+
+    def _catch_up_to_floor(self) -> None:  # watermarks
+        raise NotImplementedError
+
+    def _get_checkpoint_high_water_mark(self) -> Height:  # watermarks
         raise NotImplementedError
 
     def _start_view_change(self, view: View) -> None:  # view_changes

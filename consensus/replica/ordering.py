@@ -49,6 +49,9 @@ class OrderingMixin(ReplicaCore):
         if height <= self._committed_height:
             self._drop("stale_height")
             return False
+        if height <= self._get_floor(view):
+            self._drop("below_floor")  # final already: only the NEW-VIEW re-proposes at or below it
+            return False
         if view > self._view or self._changing:
             self._buffer_future(message)
             return False
@@ -125,6 +128,8 @@ class OrderingMixin(ReplicaCore):
         header = body.block.header
         if header.view != body.view or header.proposer != get_primary(body.view, self._n):
             return "bad_proposer"
+        if body.height <= self._get_floor(body.view):
+            return "below_floor"
         parent = self._get_parent(body.height)
         if parent is None:
             return "unknown_parent"
@@ -310,6 +315,6 @@ class OrderingMixin(ReplicaCore):
         if self._progress_armed or self._changing:
             return
         waiting = any(slot.block is not None or slot.commits for slot in self._slots.values())
-        if waiting or self._waiting_parent or self._stable.height > self._committed_height:
+        if waiting or self._waiting_parent or self._get_low_water_mark() > self._committed_height:
             self._progress_armed = True
             self._set_timer(Timer(TimerKind.PROGRESS, self._view), self._get_view_timeout_ms())

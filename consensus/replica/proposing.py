@@ -70,6 +70,8 @@ class ProposingMixin(ReplicaCore):
         return (
             self._is_primary()
             and not self._changing
+            and self._is_caught_up()  # below its floor it has nothing to build on: it fetches
+            and self._get_low_water_mark() < self._next_height
             and self._next_height <= self._committed_height + self._config.window_max
         )
 
@@ -139,6 +141,8 @@ class ProposingMixin(ReplicaCore):
         )
         for height, message in proposals:
             body = message.body
+            if self._is_below_floor(height):
+                continue  # cannot be: the view's own proposals are above its start
             if not isinstance(body, PrePrepare) or self._get_parent(height) is None:
                 break
             try:
@@ -186,8 +190,9 @@ class ProposingMixin(ReplicaCore):
             self._start_view_change(View(self._view + 1))
 
     def _find_progress_elsewhere(self) -> tuple[Height, list[ValidatorIndex]] | None:
-        if self._stable.height > self._committed_height:
-            return self._stable.height, [message.sender for message in self._stable.proof]
+        below_floor = self._get_catch_up_target()
+        if below_floor is not None:
+            return below_floor
         for height in sorted(self._slots, reverse=True):
             digests = Counter(
                 message.body.block_hash

@@ -19,6 +19,7 @@ class RecoveryMixin(ReplicaCore):
     def _restore(self, restored: journal.Restored) -> None:
         self._view = restored.view
         self._changing = restored.changing
+        self._view_start = restored.view_start
         if restored.checkpoint is not None:
             self._stable = restored.checkpoint
         for message in restored.own_messages:
@@ -41,3 +42,8 @@ class RecoveryMixin(ReplicaCore):
             height = journal.get_key_height(key)
             if height is not None:
                 self._log_keys.setdefault(height, []).append(key)
+        if self._changing:
+            self._view_start = Height(0)  # a view not entered yet: its NEW-VIEW will say
+        # A primary restarted mid-view proposes above its view's start, never from its chain's
+        # end; below the start it fetches first (``start``).
+        self._raise_next_height()

@@ -40,6 +40,7 @@ class ViewChangeMixin(ReplicaCore):
             self._emit(CancelTimer(Timer(kind, self._view)))
         self._view = view
         self._changing = True
+        self._view_start = Height(0)  # the NEW-VIEW of ``view`` will prove where it starts
         self._slots.clear()
         self._waiting_parent.clear()
         self._refused.clear()
@@ -54,7 +55,7 @@ class ViewChangeMixin(ReplicaCore):
         self._emit(
             Persist(
                 (
-                    (journal.VIEW_KEY, journal.encode_view(view, changing=True)),
+                    (journal.VIEW_KEY, self._encode_view()),
                     (key, message.encode()),
                 )
             )
@@ -175,7 +176,8 @@ class ViewChangeMixin(ReplicaCore):
         view_changes = tuple(senders[sender] for sender in sorted(senders)[: self._quorum])
         selection = compute_selection(view_changes)
         proposals: list[SignedMessage] = []
-        puts: list[tuple[bytes, bytes]] = [(journal.VIEW_KEY, journal.encode_view(view, changing=False))]
+        start = selection.checkpoint_height
+        puts = [(journal.VIEW_KEY, journal.encode_view(view, changing=False, start=start))]
         for offset, block in enumerate(selection.blocks):
             height = Height(selection.checkpoint_height + 1 + offset)
             message = self._own.get(("pre_prepare", view, height))
@@ -206,7 +208,7 @@ class ViewChangeMixin(ReplicaCore):
         if selection is None:
             self._drop("bad_new_view")
             return
-        self._persist_view_entry(view)
+        self._persist_view_entry(view, selection.checkpoint_height)
         self._enter_view(view, selection, list(body.pre_prepares))
 
     def _check_new_view(self, body: NewView) -> Selection | None:
@@ -235,9 +237,10 @@ class ViewChangeMixin(ReplicaCore):
                 return None
         return selection
 
-    def _persist_view_entry(self, view: View) -> None:
+    def _persist_view_entry(self, view: View, start: Height) -> None:
         self._view = view
         self._changing = False
+        self._view_start = start
         self._persist_view()
 
     def _enter_view(self, view: View, selection: Selection, proposals: Sequence[SignedMessage]) -> None:
@@ -253,7 +256,9 @@ class ViewChangeMixin(ReplicaCore):
         self._waiting_parent.clear()
         self._refused.clear()
         self._in_flight_ids.clear()
+        self._view_start = selection.checkpoint_height  # the floor of this view (``watermarks``)
         self._next_height = Height(max(self._committed_height, selection.checkpoint_height) + 1)
+        self._raise_next_height()
         if selection.checkpoint_height > self._committed_height:
             self._start_fetch(selection.checkpoint_height, list(selection.checkpoint_signers))
         for message in proposals:
@@ -275,8 +280,8 @@ class ViewChangeMixin(ReplicaCore):
         if not isinstance(body, PrePrepare):
             return
         self._next_height = Height(max(self._next_height, body.height + 1))
-        if body.height <= self._committed_height:
-            return
+        if self._is_below_floor(body.height):
+            return  # committed, or below a stable checkpoint this replica fetches instead
         parent = self._get_parent(body.height)
         if parent is not None and parent[0] == body.block.header.previous_hash:
             try:

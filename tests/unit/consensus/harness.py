@@ -197,6 +197,7 @@ class Cluster:
         self.filters: list[MessageFilter] = []
         self.rewriters: list[MessageRewriter] = []  # a Byzantine sender's replacements
         self.corrupt_fetch_from: set[int] = set()
+        self.lost_fetch_from: set[int] = set()  # these peers' answers to Fetch never arrive
         self.fetch_answer_max = 1 << 30  # blocks in one answer to a Fetch, as a node caps its responses
         self.nodes = [self._make_node(index, {}) for index in range(n)]
         for node in self.nodes:
@@ -343,7 +344,7 @@ class Cluster:
         last = min(fetch.to_height, fetch.from_height - 1 + self.fetch_answer_max)
         blocks = (
             []
-            if fetch.peer in self.crashed or fetch.peer in self.cut
+            if fetch.peer in self.crashed or fetch.peer in self.cut or fetch.peer in self.lost_fetch_from
             else server.chain[fetch.from_height - 1 : last]
         )
         if fetch.peer in self.corrupt_fetch_from and blocks:

@@ -11,9 +11,11 @@ from consensus.journal import (
     VIEW_KEY,
     JournalCorrupt,
     compute_vote_key,
+    encode_view,
     get_key_height,
     restore,
 )
+from ledger import cbor
 from ledger.types import Height, View
 from tests.unit.consensus.harness import Cluster, make_transactions
 
@@ -43,3 +45,13 @@ def test_a_corrupt_entry_is_reported_not_ignored() -> None:
         restore([(compute_vote_key(PREPARE, Height(1), View(0)), b"\xff\xfe not cbor")])
     with pytest.raises(JournalCorrupt, match="keys must come back as persisted"):
         restore([(b"store-prefix/" + VIEW_KEY, b"")])  # a store that did not strip its prefix
+
+
+def test_the_view_record_keeps_the_views_start_and_older_records_still_read() -> None:
+    restored = restore([(VIEW_KEY, encode_view(View(3), changing=False, start=Height(40)))])
+    assert (restored.view, restored.changing, restored.view_start) == (3, False, 40)
+    older = cbor.encode({"view": 2, "changing": True})  # written before the start was kept
+    restored = restore([(VIEW_KEY, older)])
+    assert (restored.view, restored.changing, restored.view_start) == (2, True, 0)
+    with pytest.raises(JournalCorrupt, match="unknown field"):
+        restore([(VIEW_KEY, cbor.encode({"view": 2, "changing": True, "begin": 1}))])
