@@ -210,6 +210,9 @@ class ReplicaCore:
     def _vote(self, slot: Slot, kind: str) -> None:  # ordering
         raise NotImplementedError
 
+    def _check_block_limits(self, block: Block) -> str | None:  # ordering
+        raise NotImplementedError
+
     def _accept_proposal(self, message: SignedMessage) -> None:  # ordering
         raise NotImplementedError
 

@@ -130,6 +130,9 @@ class OrderingMixin(ReplicaCore):
             return "bad_proposer"
         if body.height <= self._get_floor(body.view):
             return "below_floor"
+        reason = self._check_block_limits(body.block)
+        if reason is not None:
+            return reason
         parent = self._get_parent(body.height)
         if parent is None:
             return "unknown_parent"
@@ -147,6 +150,15 @@ class OrderingMixin(ReplicaCore):
             self._application.validate_block(body.block)
         except InvalidBlock:
             return "invalid_block"
+        return None
+
+    def _check_block_limits(self, block: Block) -> str | None:
+        """The configured limits, not just the protocol's: a larger block, once prepared,
+        would make VIEW-CHANGEs and NEW-VIEWs outgrow the peer message limit."""
+        if len(block.transactions) > self._config.block_transactions_max:
+            return "block_too_many_transactions"
+        if len(block.encode()) > self._config.block_bytes_max:
+            return "block_too_large"
         return None
 
     def _accept_proposal(self, message: SignedMessage) -> None:

@@ -233,6 +233,7 @@ class ViewChangeMixin(ReplicaCore):
                 or proposal.view != body.view
                 or proposal.height != selection.checkpoint_height + 1 + offset
                 or proposal.block.hash != block.hash
+                or self._check_block_limits(block) is not None  # a quorum prepared it, so: never
             ):
                 return None
         return selection
