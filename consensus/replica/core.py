@@ -31,6 +31,7 @@ from consensus.messages import (
     ViewChange,
     sign_message,
 )
+from consensus.replica.buffers import FutureBuffer
 from consensus.requests import RequestQueue
 from consensus.slots import Slot
 from consensus.view_change import get_primary
@@ -46,6 +47,7 @@ from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 
 VIEWS_AHEAD_MAX = 64  # views beyond the current one worth remembering messages for
 CHECKPOINT_CANDIDATES_MAX = 64  # distinct (height, hash) checkpoints being counted
+FUTURE_BLOCKS_PER_SENDER_MAX = 2  # full blocks' bytes of early PRE-PREPAREs held per sender
 CHECKPOINT_INTERVALS_AHEAD_MAX = 4  # checkpoints held up to this many intervals above the chain
 VIEW_CHANGES_PER_SENDER_MAX = 2  # the highest views each peer asked for
 EVIDENCE_MAX = 10_000
@@ -107,7 +109,12 @@ class ReplicaCore:
         self._checkpoint_votes: dict[tuple[Height, Hash], dict[ValidatorIndex, SignedMessage]] = {}
         self._own: dict[tuple[str, View, Height], SignedMessage] = {}
         self._view_changes: dict[View, dict[ValidatorIndex, SignedMessage]] = {}
-        self._future: list[SignedMessage] = []
+        # Early messages of views not entered yet, per sender (``buffers``): a PRE-PREPARE,
+        # a PREPARE and a COMMIT per height of the window, and two full blocks' bytes.
+        self._future = FutureBuffer(
+            messages_per_sender_max=3 * (2 * config.window_max + 1),
+            bytes_per_sender_max=FUTURE_BLOCKS_PER_SENDER_MAX * config.block_bytes_max,
+        )
         self._requests = RequestQueue(
             transactions_max=config.pending_transactions_max,
             block_transactions_max=config.block_transactions_max,

@@ -21,7 +21,6 @@ from consensus.messages import (
 from consensus.replica.core import (
     VIEWS_AHEAD_MAX,
     ReplicaCore,
-    _get_view,
 )
 from consensus.slots import Slot
 from consensus.view_change import get_primary
@@ -53,28 +52,26 @@ class OrderingMixin(ReplicaCore):
             self._drop("below_floor")  # final already: only the NEW-VIEW re-proposes at or below it
             return False
         if view > self._view or self._changing:
-            self._buffer_future(message)
+            self._buffer_future(message, view, height)
             return False
         return True
 
-    def _buffer_future(self, message: SignedMessage) -> None:
+    def _buffer_future(self, message: SignedMessage, view: View, height: Height) -> None:
         # Early messages of a view this replica has not entered yet; replayed on entry.
-        if len(self._future) >= self._n * (2 * self._config.window_max + 1) * 3:
-            self._drop("future_buffer_full")
+        reason = self._future.add(message, view, height)
+        if reason is not None:
+            self._drop(reason)
             return
-        self._future.append(message)
         self._follow_higher_view()
 
     def _follow_higher_view(self) -> None:
         """f + 1 replicas already order in a higher view: at least one honest replica saw
         its NEW-VIEW. Ask for it with a VIEW-CHANGE to that view (its primary answers a
         VIEW-CHANGE for its current view with the NEW-VIEW)."""
-        senders: dict[View, set[ValidatorIndex]] = {}
-        for early in self._future:
-            view = _get_view(early)
-            if view > self._view:
-                senders.setdefault(view, set()).add(early.sender)
-        joinable = [view for view, group in senders.items() if len(group) > self._faults_max]
+        senders = self._future.get_senders_by_view()
+        joinable = [
+            view for view, group in senders.items() if view > self._view and len(group) > self._faults_max
+        ]
         if joinable:
             self._start_view_change(min(joinable))
 
@@ -90,10 +87,16 @@ class OrderingMixin(ReplicaCore):
         return slot
 
     def _on_pre_prepare(self, message: SignedMessage, body: PrePrepare) -> None:
-        if not self._admit_ordering(message, body.view, body.height):
-            return
+        # What can be checked without the view's state is checked before the proposal is
+        # held for a later view: who sent it (its signature passed the door) and its size.
         if message.sender != get_primary(body.view, self._n):
             self._drop("not_primary")
+            return
+        reason = self._check_block_limits(body.block)
+        if reason is not None:
+            self._drop(reason)
+            return
+        if not self._admit_ordering(message, body.view, body.height):
             return
         slot = self._slots.get(body.height)
         earlier = slot.pre_prepare if slot is not None else self._waiting_parent.get(body.height)

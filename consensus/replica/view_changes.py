@@ -25,7 +25,6 @@ from consensus.replica.core import (
     VIEW_CHANGES_PER_SENDER_MAX,
     VIEWS_AHEAD_MAX,
     ReplicaCore,
-    _get_view,
 )
 from consensus.view_change import Selection, compute_selection, get_primary, validate_view_change
 from ledger.types import Hash, Height, ValidatorIndex, View
@@ -67,7 +66,7 @@ class ViewChangeMixin(ReplicaCore):
         self._arm_view_change_timer()
         self._check_lagging()
         self._probe_peers()
-        self._future = [early for early in self._future if _get_view(early) >= view]
+        self._future.forget_below(view)
         self._try_new_view(view)
 
     def _get_view_change_base(self) -> tuple[Height, Hash, tuple[SignedMessage, ...]]:
@@ -265,8 +264,8 @@ class ViewChangeMixin(ReplicaCore):
         for message in proposals:
             self._accept_reproposal(message)
         self._forget_view_changes_before(view)
-        early = [message for message in self._future if _get_view(message) == view]
-        self._future = [message for message in self._future if _get_view(message) > view]
+        self._future.forget_below(view)
+        early = self._future.take_view(view)
         if not self._is_primary() and self._requests:
             self._forward(self._requests.get_all())
         self._arm_request_timer()

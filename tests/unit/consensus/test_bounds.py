@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from consensus.messages import Body, PrePrepare, SignedMessage, sign_message
+from consensus.messages import Body, Commit, Prepare, PrePrepare, SignedMessage, sign_message
 from consensus.replica import Replica
-from ledger.types import Height, TimestampMs, ValidatorIndex, View
+from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 from tests.unit.consensus.harness import (
     CHAIN_ID,
     GENESIS_HASH,
@@ -18,6 +18,7 @@ from tests.unit.consensus.harness import (
 )
 
 NOW_MS = GENESIS_TIME_MS + 500
+HASH_A = Hash(b"a" * 32)
 
 
 def make_replica(index: int = 1, **overrides: Any) -> Replica:
@@ -59,3 +60,44 @@ def test_a_block_beyond_the_configured_limits_is_not_prepared() -> None:
     assert replica.faults["block_too_large"] == 1
     within = make_replica(block_transactions_max=2).on_message(make_proposal(0, 1, 2), NOW_MS)
     assert any(isinstance(getattr(action, "message", None), SignedMessage) for action in within)
+
+
+def test_one_sender_flooding_the_future_buffer_cannot_crowd_out_the_others() -> None:
+    # Problem 3: the faulty primary of view 0 floods copies of one PREPARE for view 40 (and
+    # PREPAREs for every height of the window); the early messages of honest replicas that
+    # already moved to view 1 must still be held, so that this replica follows them.
+    replica = make_replica(1)
+    flood = sign(Prepare(View(40), Height(1), HASH_A), 0)
+    for _ in range(300):
+        replica.on_message(flood, NOW_MS)
+    for height in range(1, 17):
+        for view in (40, 41, 42):
+            replica.on_message(sign(Prepare(View(view), Height(height), HASH_A), 0), NOW_MS)
+    assert replica.faults["future_duplicate"] >= 299
+    assert replica.view == 0
+    for sender in (2, 3):  # f + 1 replicas order in view 1: at least one honest one saw its NEW-VIEW
+        replica.on_message(sign(Commit(View(1), Height(1), HASH_A), sender), NOW_MS)
+    assert replica.view == 1
+    replica.check_invariants()
+
+
+def test_buffered_proposals_for_future_views_are_checked_first_and_bounded_in_bytes() -> None:
+    # Problem 4: validator 2 is the primary of views 2, 6, 10, ...: checking the sender is
+    # not enough, its share of the buffer must be bounded in bytes as well.
+    block_bytes_max = 64 * 1024
+    replica = make_replica(1, block_bytes_max=block_bytes_max, block_transactions_max=200)
+    forged = make_proposal(6, 1, 2).body
+    assert isinstance(forged, PrePrepare)
+    replica.on_message(sign(forged, 3), NOW_MS)  # view 6 is validator 2's: never held
+    assert replica.faults["not_primary"] == 1
+    sent_bytes = 0
+    for view in range(2, 64, 4):
+        for height in range(1, 17):
+            proposal = make_proposal(view, height, 100)
+            sent_bytes += len(proposal.encode())
+            replica.on_message(proposal, NOW_MS)
+    held = replica._future.get_bytes(ValidatorIndex(2))
+    assert sent_bytes > 40 * block_bytes_max
+    assert 0 < held <= 2 * block_bytes_max
+    assert replica._future.get_count(ValidatorIndex(2)) <= 3 * 17
+    replica.check_invariants()
