@@ -8,8 +8,8 @@ another's: a flood costs the flooder its own share and nothing else.
 
 from __future__ import annotations
 
-from consensus.messages import SignedMessage
-from ledger.types import Height, ValidatorIndex, View
+from consensus.messages import Checkpoint, SignedMessage
+from ledger.types import Hash, Height, ValidatorIndex, View
 
 FutureKey = tuple[str, View, Height]  # (kind, view, height): one message each per sender
 
@@ -98,3 +98,53 @@ class FutureBuffer:
         if not share:
             del self._shares[sender]
             del self._bytes[sender]
+
+
+class CheckpointVotes:
+    """CHECKPOINT votes above the stable checkpoint, being counted towards a quorum. Per
+    sender: one vote per height, its ``per_sender_max`` highest. A validator that signs
+    checkpoints at absurd heights fills its own share and no one else's, so honest
+    checkpoints still become stable; the replica's own votes have their own share."""
+
+    def __init__(self, *, per_sender_max: int) -> None:
+        self.per_sender_max = per_sender_max
+        self._shares: dict[ValidatorIndex, dict[Height, SignedMessage]] = {}
+
+    def add(self, message: SignedMessage, height: Height) -> str | None:
+        """Count the vote; the reason it is not counted, or None."""
+        share = self._shares.setdefault(message.sender, {})
+        if height in share:
+            return "duplicate"  # the first one counts: an honest replica signs one per height
+        if len(share) >= self.per_sender_max:
+            lowest = min(share)
+            if height < lowest:
+                return "checkpoint_share_full"
+            del share[lowest]  # its higher checkpoint supersedes it
+        share[height] = message
+        return None
+
+    def get_votes(self, height: Height, block_hash: Hash) -> list[SignedMessage]:
+        """The matching votes for (height, hash), by sender."""
+        votes = []
+        for _, share in sorted(self._shares.items()):
+            message = share.get(height)
+            body = message.body if message is not None else None
+            if message is not None and isinstance(body, Checkpoint) and body.block_hash == block_hash:
+                votes.append(message)
+        return votes
+
+    def forget_up_to(self, height: Height) -> None:
+        for sender, share in list(self._shares.items()):
+            for old in [old for old in share if old <= height]:
+                del share[old]
+            if not share:
+                del self._shares[sender]
+
+    def get_count(self, sender: ValidatorIndex) -> int:
+        return len(self._shares.get(sender, {}))
+
+    def get_senders(self) -> list[ValidatorIndex]:
+        return sorted(self._shares)
+
+    def get_heights(self) -> list[Height]:
+        return sorted({height for share in self._shares.values() for height in share})

@@ -11,10 +11,7 @@ from consensus.messages import (
     Checkpoint,
     SignedMessage,
 )
-from consensus.replica.core import (
-    CHECKPOINT_CANDIDATES_MAX,
-    ReplicaCore,
-)
+from consensus.replica.core import ReplicaCore
 from ledger.types import Hash, Height
 
 
@@ -35,21 +32,21 @@ class CheckpointMixin(ReplicaCore):
     def _add_checkpoint_vote(self, message: SignedMessage, height: Height, block_hash: Hash) -> None:
         if height <= self._stable.height:
             return
-        key = (height, block_hash)
-        if key not in self._checkpoint_votes and len(self._checkpoint_votes) >= CHECKPOINT_CANDIDATES_MAX:
-            self._drop("checkpoints_full")
+        if message.sender != self._index and height > self._get_checkpoint_high_water_mark():
+            self._drop("checkpoint_beyond_window")  # noted as a sign that it lags (``_note_height``)
             return
-        votes = self._checkpoint_votes.setdefault(key, {})
-        votes.setdefault(message.sender, message)
+        reason = self._checkpoint_votes.add(message, height)
+        if reason is not None:
+            self._drop(reason)
+            return
+        votes = self._checkpoint_votes.get_votes(height, block_hash)
         if len(votes) >= self._quorum:
-            proof = tuple(votes[sender] for sender in sorted(votes))
-            self._make_stable(journal.StableCheckpoint(height, block_hash, proof))
+            self._make_stable(journal.StableCheckpoint(height, block_hash, tuple(votes)))
 
     def _make_stable(self, checkpoint: journal.StableCheckpoint) -> None:
         self._stable = checkpoint
         height = checkpoint.height
-        for key in [key for key in self._checkpoint_votes if key[0] <= height]:
-            del self._checkpoint_votes[key]
+        self._checkpoint_votes.forget_up_to(height)
         for old in [old for old in self._prepared if old <= height]:
             del self._prepared[old]
         # Own votes and proposals at or below both the checkpoint and the committed height

@@ -31,7 +31,7 @@ from consensus.messages import (
     ViewChange,
     sign_message,
 )
-from consensus.replica.buffers import FutureBuffer
+from consensus.replica.buffers import CheckpointVotes, FutureBuffer
 from consensus.requests import RequestQueue
 from consensus.slots import Slot
 from consensus.view_change import get_primary
@@ -46,7 +46,7 @@ from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 
 VIEWS_AHEAD_MAX = 64  # views beyond the current one worth remembering messages for
-CHECKPOINT_CANDIDATES_MAX = 64  # distinct (height, hash) checkpoints being counted
+CHECKPOINT_VOTES_PER_SENDER_MAX = 4  # the highest checkpoints of each validator being counted
 FUTURE_BLOCKS_PER_SENDER_MAX = 2  # full blocks' bytes of early PRE-PREPAREs held per sender
 CHECKPOINT_INTERVALS_AHEAD_MAX = 4  # checkpoints held up to this many intervals above the chain
 VIEW_CHANGES_PER_SENDER_MAX = 2  # the highest views each peer asked for
@@ -106,7 +106,7 @@ class ReplicaCore:
         self._ready: dict[Height, tuple[Block, CommitCertificate]] = {}
         self._prepared: dict[Height, PreparedCertificate] = {}
         self._stable = journal.StableCheckpoint(Height(0), Hash(bytes(32)), ())
-        self._checkpoint_votes: dict[tuple[Height, Hash], dict[ValidatorIndex, SignedMessage]] = {}
+        self._checkpoint_votes = CheckpointVotes(per_sender_max=CHECKPOINT_VOTES_PER_SENDER_MAX)
         self._own: dict[tuple[str, View, Height], SignedMessage] = {}
         self._view_changes: dict[View, dict[ValidatorIndex, SignedMessage]] = {}
         # Early messages of views not entered yet, per sender (``buffers``): a PRE-PREPARE,

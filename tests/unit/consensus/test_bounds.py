@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from consensus.messages import Body, Commit, Prepare, PrePrepare, SignedMessage, sign_message
+from consensus.messages import Body, Checkpoint, Commit, Prepare, PrePrepare, SignedMessage, sign_message
 from consensus.replica import Replica
+from consensus.replica.buffers import CheckpointVotes
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 from tests.unit.consensus.harness import (
     CHAIN_ID,
     GENESIS_HASH,
     GENESIS_TIME_MS,
+    Cluster,
     FakeApplication,
     get_key,
     make_config,
@@ -19,6 +21,7 @@ from tests.unit.consensus.harness import (
 
 NOW_MS = GENESIS_TIME_MS + 500
 HASH_A = Hash(b"a" * 32)
+HASH_B = Hash(b"b" * 32)
 
 
 def make_replica(index: int = 1, **overrides: Any) -> Replica:
@@ -101,3 +104,31 @@ def test_buffered_proposals_for_future_views_are_checked_first_and_bounded_in_by
     assert 0 < held <= 2 * block_bytes_max
     assert replica._future.get_count(ValidatorIndex(2)) <= 3 * 17
     replica.check_invariants()
+
+
+def test_one_validator_cannot_stop_checkpoints() -> None:
+    # Problem 2: 64 CHECKPOINTs near 5 x 10^9 from validator 3 filled the global candidate cap,
+    # and honest checkpoints (the replicas' own votes too) were dropped for good.
+    cluster = Cluster(4, seed=61, block_transactions_max=1, checkpoint_interval=3)
+    for index in (0, 1, 2):
+        for offset in range(64):
+            absurd = sign(Checkpoint(Height(5_000_000_001 + 3 * offset), HASH_A), 3)
+            cluster.run(index, cluster.nodes[index].replica.on_message(absurd, cluster.now_ms))
+    cluster.submit(make_transactions(0, 7))
+    stable = lambda: all(node.replica.get_status().stable_checkpoint >= 6 for node in cluster.nodes)  # noqa: E731
+    assert cluster.run_until(stable)
+    assert all(node.replica.faults.get("checkpoint_beyond_window", 0) == 64 for node in cluster.nodes[:3])
+    cluster.assert_same_chain()
+
+
+def test_checkpoint_votes_are_kept_per_sender_highest_first() -> None:
+    votes = CheckpointVotes(per_sender_max=2)
+    for height in (3, 6, 9):
+        assert votes.add(sign(Checkpoint(Height(height), HASH_A), 2), Height(height)) is None
+    assert votes.get_count(ValidatorIndex(2)) == 2 and votes.get_heights() == [6, 9]
+    assert votes.add(sign(Checkpoint(Height(3), HASH_A), 2), Height(3)) == "checkpoint_share_full"
+    assert votes.add(sign(Checkpoint(Height(9), HASH_B), 2), Height(9)) == "duplicate"
+    assert votes.add(sign(Checkpoint(Height(3), HASH_A), 1), Height(3)) is None  # its own share
+    assert [message.sender for message in votes.get_votes(Height(9), HASH_A)] == [2]
+    votes.forget_up_to(Height(6))
+    assert votes.get_heights() == [9]
