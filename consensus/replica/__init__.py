@@ -271,7 +271,7 @@ class Replica(
             view_change_in_progress=self._changing,
             view_changes=self._view_change_count,
             state_transfers=self._state_transfer_count,
-            evidence_recorded=len(self._evidence_seen),
+            evidence_recorded=self._evidence_count,
             dropped=dict(self._dropped),
             blamed=dict(self._blamed),
         )

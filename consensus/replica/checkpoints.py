@@ -47,6 +47,7 @@ class CheckpointMixin(ReplicaCore):
         self._stable = checkpoint
         height = checkpoint.height
         self._checkpoint_votes.forget_up_to(height)
+        self._forget_evidence_up_to(height)
         for old in [old for old in self._prepared if old <= height]:
             del self._prepared[old]
         # Own votes and proposals at or below both the checkpoint and the committed height

@@ -50,7 +50,7 @@ CHECKPOINT_VOTES_PER_SENDER_MAX = 4  # the highest checkpoints of each validator
 FUTURE_BLOCKS_PER_SENDER_MAX = 2  # full blocks' bytes of early PRE-PREPAREs held per sender
 CHECKPOINT_INTERVALS_AHEAD_MAX = 4  # checkpoints held up to this many intervals above the chain
 VIEW_CHANGES_PER_SENDER_MAX = 2  # the highest views each peer asked for
-EVIDENCE_MAX = 10_000
+EVIDENCE_KINDS = ("pre_prepare", "prepare", "commit")  # one record each per validator proves it
 PROBE_SPAN = 1 << 32  # a probe asks for everything after its chain; peers answer what they have, in parts
 
 
@@ -127,7 +127,10 @@ class ReplicaCore:
         self._in_flight_ids: set[Hash] = set()
         self._dropped: Counter[str] = Counter()
         self._blamed: Counter[ValidatorIndex] = Counter()
-        self._evidence_seen: set[tuple[ValidatorIndex, str, View, Height]] = set()
+        # One conflict per (validator, kind) proves the equivocation; kept until the stable
+        # checkpoint passes its height, so the set is bounded by n x 3 (``_record_conflict``).
+        self._evidence_seen: dict[tuple[ValidatorIndex, str], Height] = {}
+        self._evidence_count = 0
         self._view_change_count = 0
         self._state_transfer_count = 0
         self._failed_views = 0
@@ -190,11 +193,19 @@ class ReplicaCore:
         body = first.body
         if not isinstance(body, PrePrepare | Prepare | Commit):
             return
-        key = (first.sender, body.kind, body.view, body.height)
         self._drop("equivocation")
-        if key not in self._evidence_seen and len(self._evidence_seen) < EVIDENCE_MAX:
-            self._evidence_seen.add(key)
-            self._emit(RecordEvidence(Evidence(first.sender, first, second)))
+        key = (first.sender, body.kind)
+        if key in self._evidence_seen:
+            return  # this validator's equivocation of this kind is on record already
+        self._evidence_seen[key] = body.height
+        self._evidence_count += 1
+        self._emit(RecordEvidence(Evidence(first.sender, first, second)))
+
+    def _forget_evidence_up_to(self, height: Height) -> None:
+        """Evidence at or below the stable checkpoint is recorded (the node stores it); a
+        later equivocation of the same validator is worth recording again."""
+        for key in [key for key, recorded in self._evidence_seen.items() if recorded <= height]:
+            del self._evidence_seen[key]
 
     # What one concern asks of another. Each is defined by the mixin named beside it; the
     # declarations here let every mixin be type-checked on its own.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from consensus.actions import RecordEvidence
 from consensus.messages import Body, Checkpoint, Commit, Prepare, PrePrepare, SignedMessage, sign_message
 from consensus.replica import Replica
 from consensus.replica.buffers import CheckpointVotes
@@ -132,3 +133,23 @@ def test_checkpoint_votes_are_kept_per_sender_highest_first() -> None:
     assert [message.sender for message in votes.get_votes(Height(9), HASH_A)] == [2]
     votes.forget_up_to(Height(6))
     assert votes.get_heights() == [9]
+
+
+def test_evidence_is_kept_once_per_validator_and_kind() -> None:
+    # Suspected 5d: every (validator, kind, view, height) was recorded, up to 10,000, and never
+    # forgotten: one equivocator filled the set. One conflict per kind proves it equivocates.
+    replica = make_replica(1)
+    recorded = []
+    for height in range(1, 17):
+        for nonce in (0, 10):
+            actions = replica.on_message(make_proposal(0, height, 1, first_nonce=nonce + height), NOW_MS)
+            recorded += [action for action in actions if isinstance(action, RecordEvidence)]
+        for block_hash in (HASH_A, HASH_B):
+            actions = replica.on_message(sign(Commit(View(0), Height(height), block_hash), 2), NOW_MS)
+            recorded += [action for action in actions if isinstance(action, RecordEvidence)]
+    assert sorted((r.evidence.validator, r.evidence.first.kind) for r in recorded) == [
+        (0, "pre_prepare"),
+        (2, "commit"),
+    ]
+    assert replica.faults["equivocation"] == 32
+    assert replica.get_status().evidence_recorded == 2
