@@ -262,6 +262,7 @@ class Cluster:
             elif isinstance(action, RecordEvidence):
                 node.evidence.append(action.evidence)
         node.in_flight_max = max(node.in_flight_max, node.replica.get_status().in_flight)
+        node.replica.check_invariants()  # after every step: every input ends here
 
     def _check_persisted_before_send(self, node: Node, message: SignedMessage) -> None:
         node.sent.append(message)
