@@ -124,6 +124,7 @@ class ReplicaCore:
             left_out_patience_ms=3 * config.request_timeout_ms,
         )
         self._last_new_view: SignedMessage | None = None
+        self._new_view_resent_ms: dict[ValidatorIndex, int] = {}  # when each peer was last sent it
         self._in_flight_ids: set[Hash] = set()
         self._dropped: Counter[str] = Counter()
         self._blamed: Counter[ValidatorIndex] = Counter()

@@ -82,8 +82,31 @@ class ViewChangeMixin(ReplicaCore):
         return stable.height, stable.block_hash, stable.proof
 
     def _on_view_change(self, message: SignedMessage, body: ViewChange) -> None:
+        if body.view > self._view + VIEWS_AHEAD_MAX:
+            self._drop("view_too_far")
+            return
+        # Validated before anything is sent back: an answer costs a whole NEW-VIEW.
+        reason = validate_view_change(message, self._n, self._quorum)
+        if reason is not None:
+            self._drop(reason)
+            return
+        self._answer_lagging_view_change(message.sender, body)
+        if body.view < self._view or (body.view == self._view and not self._changing):
+            self._drop("stale_view")
+            return
+        self._view_changes.setdefault(body.view, {}).setdefault(message.sender, message)
+        self._forget_old_view_changes_of(message.sender)
+        self._join_if_primary_left(message.sender)
+        self._join_if_f_plus_one()
+        self._arm_view_change_timer()
+        self._try_new_view(body.view)
+
+    def _answer_lagging_view_change(self, sender: ValidatorIndex, body: ViewChange) -> None:
+        """A valid VIEW-CHANGE from a peer that lags: show it where this replica is. The
+        NEW-VIEW it waits for is re-sent at most once a view timeout per peer, about as often
+        as an honest peer re-sends its VIEW-CHANGE."""
         if body.checkpoint_height < self._stable.height and self._own_checkpoint is not None:
-            self._emit(Send(message.sender, self._own_checkpoint))  # it lags: show it where we are
+            self._emit(Send(sender, self._own_checkpoint))
         new_view = self._last_new_view
         if (
             body.view == self._view
@@ -92,23 +115,12 @@ class ViewChangeMixin(ReplicaCore):
             and isinstance(new_view.body, NewView)
             and new_view.body.view == self._view
         ):
-            self._emit(Send(message.sender, new_view))  # it missed the NEW-VIEW it waits for
-        if body.view > self._view + VIEWS_AHEAD_MAX:
-            self._drop("view_too_far")
-            return
-        if body.view < self._view or (body.view == self._view and not self._changing):
-            self._drop("stale_view")
-            return
-        reason = validate_view_change(message, self._n, self._quorum)
-        if reason is not None:
-            self._drop(reason)
-            return
-        self._view_changes.setdefault(body.view, {}).setdefault(message.sender, message)
-        self._forget_old_view_changes_of(message.sender)
-        self._join_if_primary_left(message.sender)
-        self._join_if_f_plus_one()
-        self._arm_view_change_timer()
-        self._try_new_view(body.view)
+            last_ms = self._new_view_resent_ms.get(sender)
+            if last_ms is not None and self._now_ms - last_ms < self._config.view_timeout_ms:
+                self._drop("new_view_resend_limited")
+                return
+            self._new_view_resent_ms[sender] = self._now_ms
+            self._emit(Send(sender, new_view))  # it missed the NEW-VIEW it waits for
 
     def _on_view_change_timer(self) -> None:
         if self._view_change_timer_armed:

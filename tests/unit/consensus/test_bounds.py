@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from consensus.actions import RecordEvidence
-from consensus.messages import Body, Checkpoint, Commit, Prepare, PrePrepare, SignedMessage, sign_message
+from consensus.actions import RecordEvidence, Send
+from consensus.messages import (
+    Body,
+    Checkpoint,
+    Commit,
+    NewView,
+    Prepare,
+    PrePrepare,
+    SignedMessage,
+    ViewChange,
+    sign_message,
+)
 from consensus.replica import Replica
 from consensus.replica.buffers import CheckpointVotes
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
@@ -153,3 +163,26 @@ def test_evidence_is_kept_once_per_validator_and_kind() -> None:
     ]
     assert replica.faults["equivocation"] == 32
     assert replica.get_status().evidence_recorded == 2
+
+
+def test_a_new_view_is_resent_only_to_a_valid_view_change_and_not_too_often() -> None:
+    # Suspected 5b: any signed VIEW-CHANGE for the current view, valid or not, was answered
+    # with the whole NEW-VIEW (a quorum of VIEW-CHANGEs and every re-proposed block).
+    cluster = Cluster(4, seed=2, block_transactions_max=5)
+    cluster.crashed.add(0)
+    cluster.submit(make_transactions(0, 10))
+    assert cluster.run_until(cluster.all_reach(2))
+    primary = cluster.nodes[1].replica
+    assert primary.view == 1 and primary._last_new_view is not None
+
+    def new_views_sent(body: ViewChange) -> int:
+        actions = primary.on_message(sign(body, 2), cluster.now_ms)
+        return sum(1 for a in actions if isinstance(a, Send) and isinstance(a.message.body, NewView))
+
+    unproven = ViewChange(View(1), Height(3), HASH_A, (), ())  # claims height 3 with no proof
+    assert new_views_sent(unproven) == 0
+    assert primary.faults["bad_checkpoint_proof"] == 1
+    valid = ViewChange(View(1), Height(0), GENESIS_HASH, (), ())
+    assert [new_views_sent(valid) for _ in range(5)] == [1, 0, 0, 0, 0]
+    cluster.now_ms += primary._config.view_timeout_ms
+    assert new_views_sent(valid) == 1
