@@ -401,9 +401,12 @@ class _Decoder:
     def _request_batch(self, value: Any, depth: int) -> RequestBatch:
         fields = cbor.expect_map(value, ("transactions",), "request_batch")
         items = cbor.expect_list(fields["transactions"], "transactions", count_max=BLOCK_TRANSACTIONS_MAX)
-        return RequestBatch(
-            tuple(Transaction.decode(cbor.expect_bytes(item, "transaction")) for item in items)
-        )
+        transactions = tuple(Transaction.decode(cbor.expect_bytes(item, "transaction")) for item in items)
+        # A backup forwards what its node verified: a bad signature is the forwarder's fault,
+        # and would otherwise take a place in every replica's queue until it was given up.
+        if self.verify and not all(transaction.has_valid_signature() for transaction in transactions):
+            raise PeerFault("bad_signature", "a forwarded transaction's signature does not verify")
+        return RequestBatch(transactions)
 
 
 def _vote_fields(value: Any, what: str) -> tuple[View, Height, Hash]:

@@ -15,6 +15,11 @@ load: blocks then follow each other in milliseconds, and a request whose
 predecessor (by nonce) was still on its way was given up after three blocks,
 which stranded every later request of its sender for good.
 
+Requests forwarded by peers count against their forwarder's share
+(``peer_transactions_max``), so one faulty validator flooding request
+batches fills its own share, never the whole queue; their signatures were
+checked at the door (``consensus.messages.decode_message``).
+
 A backup offers each request to the primary and watches what follows
 (``review_offers``): no delivery at all since the last offer means the primary
 is silent; a delivery without the request means it may have been left out or
@@ -52,8 +57,12 @@ class RequestQueue:
         block_transactions_max: int,
         block_bytes_max: int,
         left_out_patience_ms: int,
+        peer_transactions_max: int | None = None,
     ) -> None:
         self._transactions_max = transactions_max
+        self.peer_transactions_max = peer_transactions_max or transactions_max
+        self._forwarded_by: dict[Hash, int] = {}  # a peer's request: who forwarded it first
+        self._peer_counts: dict[int, int] = {}
         self._left_out_patience_ms = left_out_patience_ms
         self._block_transactions_max = block_transactions_max
         self._block_bytes_max = block_bytes_max
@@ -69,8 +78,11 @@ class RequestQueue:
     def get_all(self) -> list[Transaction]:
         return list(self._pending.values())
 
-    def add(self, transactions: Sequence[Transaction], *, from_peer: bool) -> tuple[list[Transaction], int]:
-        """Queue new requests; returns those added and how many did not fit."""
+    def add(
+        self, transactions: Sequence[Transaction], *, from_peer: bool, peer: int | None = None
+    ) -> tuple[list[Transaction], int]:
+        """Queue new requests (``peer``: who forwarded them); returns those added and how
+        many did not fit, in the queue or in the forwarder's share."""
         added, refused = [], 0
         for transaction in transactions:
             transaction_id = transaction.id
@@ -79,9 +91,18 @@ class RequestQueue:
             if len(self._pending) >= self._transactions_max:
                 refused += 1
                 continue
+            if peer is not None:
+                if self._peer_counts.get(peer, 0) >= self.peer_transactions_max:
+                    refused += 1
+                    continue
+                self._forwarded_by[transaction_id] = peer
+                self._peer_counts[peer] = self._peer_counts.get(peer, 0) + 1
             self._pending[transaction_id] = transaction
             added.append(transaction)
         return added, refused
+
+    def get_peer_count(self, peer: int) -> int:
+        return self._peer_counts.get(peer, 0)
 
     def has_refused(self, transactions: Sequence[Transaction]) -> bool:
         """Whether any of these (offered again by a backup) was left out or given up before."""
@@ -89,6 +110,11 @@ class RequestQueue:
 
     def remove(self, transaction_id: Hash) -> None:
         self._pending.pop(transaction_id, None)
+        peer = self._forwarded_by.pop(transaction_id, None)
+        if peer is not None:
+            self._peer_counts[peer] -= 1
+            if not self._peer_counts[peer]:
+                del self._peer_counts[peer]
         self._left_out.pop(transaction_id, None)
         self._parked.discard(transaction_id)
         self._offers.pop(transaction_id, None)

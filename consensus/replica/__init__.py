@@ -304,4 +304,4 @@ class Replica(
         elif isinstance(body, NewView):
             self._on_new_view(message, body)
         else:
-            self._on_request_batch(body)
+            self._on_request_batch(body, message.sender)

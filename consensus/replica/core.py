@@ -122,6 +122,10 @@ class ReplicaCore:
             # Longer than a backup's node takes to offer a lost predecessor again (one to two
             # request timeouts: node.service re-offers what waited a whole period).
             left_out_patience_ms=3 * config.request_timeout_ms,
+            # A peer's forwarded requests fill its share only, never the whole queue.
+            peer_transactions_max=max(
+                config.block_transactions_max, config.pending_transactions_max // config.validator_count
+            ),
         )
         self._last_new_view: SignedMessage | None = None
         self._new_view_resent_ms: dict[ValidatorIndex, int] = {}  # when each peer was last sent it

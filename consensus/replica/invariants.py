@@ -181,6 +181,13 @@ def _bounds(replica: ReplicaCore) -> list[Rule]:
             len(replica._requests) <= replica._config.pending_transactions_max,
         ),
         (
+            "each peer's forwarded requests are within its share",
+            all(
+                replica._requests.get_peer_count(peer) <= replica._requests.peer_transactions_max
+                for peer in range(replica._n)
+            ),
+        ),
+        (
             "evidence is kept once per validator and kind",
             len(replica._evidence_seen) <= replica._n * len(EVIDENCE_KINDS),
         ),

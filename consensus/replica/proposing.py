@@ -28,13 +28,15 @@ from ledger.types import Height, TimestampMs, ValidatorIndex, View
 
 
 class ProposingMixin(ReplicaCore):
-    def _add_pending(self, transactions: Sequence[Transaction], *, from_peer: bool) -> list[Transaction]:
+    def _add_pending(
+        self, transactions: Sequence[Transaction], *, from_peer: bool, peer: ValidatorIndex | None = None
+    ) -> list[Transaction]:
         if from_peer:
             # A peer's copy can arrive after the block that holds it (queued for this replica
             # while it was away). Queued again, the primary would leave it out of block after
             # block, each one empty, and a backup would offer it until it gave it up.
             transactions = [tx for tx in transactions if not self._application.is_committed(tx.id)]
-        added, refused = self._requests.add(transactions, from_peer=from_peer)
+        added, refused = self._requests.add(transactions, from_peer=from_peer, peer=peer)
         if refused:
             self._dropped["pending_full"] += refused
         return added
@@ -54,9 +56,9 @@ class ProposingMixin(ReplicaCore):
         for start in range(0, len(transactions), size):
             self._emit(Broadcast(self._sign(RequestBatch(tuple(transactions[start : start + size])))))
 
-    def _on_request_batch(self, body: RequestBatch) -> None:
+    def _on_request_batch(self, body: RequestBatch, sender: ValidatorIndex) -> None:
         # Every replica keeps forwarded requests: if this primary fails, the next one has them.
-        added = self._add_pending(body.transactions, from_peer=True)
+        added = self._add_pending(body.transactions, from_peer=True, peer=sender)
         if added and not self._is_primary():
             # Another backup suspects the primary: watch it for these requests as well.
             self._requests.mark_offered(added, self._now_ms)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from consensus.actions import RecordEvidence, Send
+from consensus.errors import PeerFault
 from consensus.messages import (
     Body,
     Checkpoint,
@@ -12,8 +15,10 @@ from consensus.messages import (
     NewView,
     Prepare,
     PrePrepare,
+    RequestBatch,
     SignedMessage,
     ViewChange,
+    decode_message,
     sign_message,
 )
 from consensus.replica import Replica
@@ -186,3 +191,28 @@ def test_a_new_view_is_resent_only_to_a_valid_view_change_and_not_too_often() ->
     assert [new_views_sent(valid) for _ in range(5)] == [1, 0, 0, 0, 0]
     cluster.now_ms += primary._config.view_timeout_ms
     assert new_views_sent(valid) == 1
+
+
+def test_a_peer_flooding_request_batches_fills_its_own_share_only() -> None:
+    # Suspected 5a: forwarded requests went into the shared pending queue with no share per
+    # forwarding peer, so one validator's batches could leave no room for anyone's requests.
+    replica = make_replica(1, pending_transactions_max=40, block_transactions_max=10)
+    for batch in range(4):
+        replica.on_message(sign(RequestBatch(tuple(make_transactions(100 + 10 * batch, 10))), 2), NOW_MS)
+    assert replica.get_status().pending_transactions == 10  # its share: 40 // 4
+    replica.on_request(make_transactions(0, 10), NOW_MS)
+    replica.on_message(sign(RequestBatch(tuple(make_transactions(200, 10))), 3), NOW_MS)
+    assert replica.get_status().pending_transactions == 30
+    assert replica.faults["pending_full"] == 30
+
+
+def test_a_forwarded_transaction_with_a_bad_signature_is_the_forwarders_fault() -> None:
+    transaction = make_transactions(0, 1)[0]
+    forged = transaction.with_signature(bytes([transaction.signature[0] ^ 1]) + transaction.signature[1:])
+    keys = make_config(4, 0).validator_keys
+    batch = sign(RequestBatch((transaction, forged)), 2)
+    with pytest.raises(PeerFault, match="signature"):
+        decode_message(batch.encode(), chain_id=CHAIN_ID, validator_keys=keys)
+    good = sign(RequestBatch((transaction,)), 2)
+    decoded = decode_message(good.encode(), chain_id=CHAIN_ID, validator_keys=keys)
+    assert decoded.encode() == good.encode()
