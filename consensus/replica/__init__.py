@@ -87,6 +87,21 @@ view it re-sends its VIEW-CHANGE every timeout, in case others missed it; a
 primary already in that view answers with its NEW-VIEW. A replica that sees
 f + 1 peers ordering in a higher view asks to join it the same way.
 
+Water marks (section 4.3; ``watermarks``). The low-water mark is the highest
+height the replica knows to be final by proof: its stable checkpoint, its
+committed height and, in the view it orders in, the view's *start*: the highest
+starting point among the NEW-VIEW's VIEW-CHANGEs (``Selection.checkpoint_height``),
+which that quorum proved final. In a view nothing is proposed, prepared or
+committed at or below the low-water mark but the NEW-VIEW's re-proposals (all
+above the start): a block there is final already, and another one would be a
+fork. The start is persisted with the view record, so a restarted replica (a
+restarted new primary above all) keeps it: its next height is
+max(committed, start) + 1. A replica whose chain is below its low-water mark
+fetches up to it (at start, on entering the view, on a new stable checkpoint,
+and again from the progress timer) and proposes nothing until it is there. The
+high-water marks bound what is held: votes and proposals up to twice the window
+above the committed height, checkpoints a few intervals above the chain.
+
 State transfer. A replica that learns the others are ahead (f + 1 peers'
 COMMITs or CHECKPOINTs beyond its window, or beyond its height at all while it
 waits for a NEW-VIEW; a stable checkpoint beyond its window; a quorum of
@@ -117,8 +132,19 @@ different digests (two proposals, two PREPAREs or two COMMITs for one view and
 height) prove equivocation and are recorded once (``RecordEvidence``).
 
 Bounds. Messages for views far ahead, heights far beyond the window, or stale
-views and heights are dropped and counted by reason; buffers of early
-messages, checkpoints and pending transactions all have limits.
+views and heights are dropped and counted by reason. Every store a peer can fill
+gives each sender its own share and keeps one message per slot, so a faulty
+validator's flood costs it its own share and nobody else's (``buffers``): early
+messages of views not entered yet (per sender one per (kind, view, height), a
+count and a byte budget, the nearest views kept; a PRE-PREPARE is checked for
+its view's primary and the configured block limits before it is held),
+checkpoint votes (each sender's few highest), VIEW-CHANGEs (each peer's two
+highest views), forwarded requests (a share of the pending queue per forwarding
+peer), evidence (one record per validator and kind, forgotten below the stable
+checkpoint). A NEW-VIEW is re-sent only to a valid VIEW-CHANGE, at most once a
+view timeout per peer. ``check_invariants`` (``invariants``) states what must
+hold between steps, these bounds included; the tests and the simulator call it
+after every step.
 """
 
 from __future__ import annotations
