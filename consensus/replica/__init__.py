@@ -315,6 +315,13 @@ class Replica(
     def view(self) -> View:
         return self._view
 
+    @property
+    def low_water_mark(self) -> Height:
+        """The stable checkpoint, the committed height and the start the current view's
+        NEW-VIEW proved, whichever is highest: nothing at or below it is proposed, prepared or
+        committed in this view but that NEW-VIEW's re-proposals."""
+        return self._get_low_water_mark()
+
     def _dispatch(self, message: SignedMessage) -> None:
         body = message.body
         if isinstance(body, PrePrepare):

@@ -72,7 +72,9 @@ def assert_no_fork(cluster: Cluster, sent: list[SignedMessage]) -> None:
 def test_a_restarted_new_primary_does_not_propose_below_its_views_start(seed: int) -> None:
     cluster, sent = reach_view_1_above_height_3(seed)
     sent += cluster.nodes[1].sent
-    cluster.restart(1)  # crashes and restarts before it caught up to height 3
+    restarted = cluster.restart(1)  # crashes and restarts before it caught up to height 3
+    assert restarted.replica.view == 1 and restarted.replica.low_water_mark == 3  # from its log
+    assert restarted.fetches  # below its floor: it asks for the blocks up to it at once
     cluster.submit([make_transaction(10)], to=[1, 2, 3])
     cluster.run_until(lambda: False, deadline_ms=10_000)
     assert_no_fork(cluster, sent)
