@@ -64,5 +64,3 @@ class CheckpointMixin(ReplicaCore):
             # The checkpoint is the low-water mark now: votes at or below it are no longer
             # admitted, so the blocks up to it come by fetching.
             self._start_fetch(height, [message.sender for message in checkpoint.proof])
-        else:
-            self._arm_progress_timer()

@@ -23,12 +23,10 @@ from consensus.evidence import Evidence
 from consensus.messages import (
     Body,
     Commit,
-    NewView,
     Prepare,
     PreparedCertificate,
     PrePrepare,
     SignedMessage,
-    ViewChange,
     sign_message,
 )
 from consensus.replica.buffers import CheckpointVotes, FutureBuffer
@@ -301,9 +299,3 @@ class ReplicaCore:
     ) -> None:
         raise NotImplementedError
 
-
-def _get_view(message: SignedMessage) -> View:
-    body = message.body
-    if isinstance(body, PrePrepare | Prepare | Commit | ViewChange | NewView):
-        return body.view
-    return View(0)

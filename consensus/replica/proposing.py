@@ -144,7 +144,7 @@ class ProposingMixin(ReplicaCore):
         for height, message in proposals:
             body = message.body
             if self._is_below_floor(height):
-                continue  # cannot be: the view's own proposals are above its start
+                continue  # final already (committed or stable): never offered again
             if not isinstance(body, PrePrepare) or self._get_parent(height) is None:
                 break
             try:
