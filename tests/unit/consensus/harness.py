@@ -33,7 +33,7 @@ from consensus.application import InvalidBlock
 from consensus.config import ReplicaConfig
 from consensus.evidence import Evidence
 from consensus.journal import COMMIT, PREPARE, compute_view_change_key, compute_vote_key
-from consensus.messages import Commit, Prepare, SignedMessage, ViewChange, decode_message
+from consensus.messages import Commit, Prepare, PrePrepare, SignedMessage, ViewChange, decode_message
 from consensus.replica import Replica
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, validate_certificate
@@ -199,6 +199,8 @@ class Cluster:
         self.corrupt_fetch_from: set[int] = set()
         self.lost_fetch_from: set[int] = set()  # these peers' answers to Fetch never arrive
         self.fetch_answer_max = 1 << 30  # blocks in one answer to a Fetch, as a node caps its responses
+        # Every digest each replica signed per (kind, view, height), across its restarts.
+        self.signed: dict[tuple[int, str, int, int], Hash] = {}
         self.nodes = [self._make_node(index, {}) for index in range(n)]
         for node in self.nodes:
             self.run(node.index, node.replica.start(self.now_ms))
@@ -267,6 +269,10 @@ class Cluster:
     def _check_persisted_before_send(self, node: Node, message: SignedMessage) -> None:
         node.sent.append(message)
         body = message.body
+        if isinstance(body, PrePrepare | Prepare | Commit):
+            digest = body.block.hash if isinstance(body, PrePrepare) else body.block_hash
+            slot = (node.index, body.kind, body.view, body.height)
+            assert self.signed.setdefault(slot, digest) == digest, f"replica {node.index} signed two {slot}"
         if isinstance(body, Prepare | Commit):
             kind = PREPARE if isinstance(body, Prepare) else COMMIT
             assert compute_vote_key(kind, body.height, body.view) in node.log, "vote sent before persisted"
