@@ -402,9 +402,7 @@ class _Decoder:
         fields = cbor.expect_map(value, ("transactions",), "request_batch")
         items = cbor.expect_list(fields["transactions"], "transactions", count_max=BLOCK_TRANSACTIONS_MAX)
         transactions = tuple(Transaction.decode(cbor.expect_bytes(item, "transaction")) for item in items)
-        # A backup forwards what its node verified: a bad signature is the forwarder's fault,
-        # and would otherwise take a place in every replica's queue until it was given up.
-        if self.verify and not all(transaction.has_valid_signature() for transaction in transactions):
+        if self.verify and not all(tx.has_valid_signature() for tx in transactions):  # its node checked them
             raise PeerFault("bad_signature", "a forwarded transaction's signature does not verify")
         return RequestBatch(transactions)
 
