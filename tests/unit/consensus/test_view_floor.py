@@ -87,8 +87,18 @@ def test_a_restarted_new_primary_does_not_propose_below_its_views_start(seed: in
     cluster.assert_same_chain()
 
 
-def test_a_byzantine_new_primary_cannot_order_below_its_views_start() -> None:
+@pytest.mark.parametrize("restart_backups", [False, True])
+def test_a_byzantine_new_primary_cannot_order_below_its_views_start(restart_backups: bool) -> None:
     cluster, sent = reach_view_1_above_height_3(4)
+    if restart_backups:  # the floor comes back from their logs too
+
+        def in_view_1() -> bool:
+            return all(cluster.nodes[i].replica.low_water_mark == 3 for i in (2, 3))
+
+        assert cluster.run_until(in_view_1)
+        sent += [message for index in (2, 3) for message in cluster.nodes[index].sent]
+        for index in (2, 3):
+            assert cluster.restart(index).replica.low_water_mark == 3
     block = cluster.nodes[1].application.build_block(
         previous_hash=GENESIS_HASH,
         height=Height(1),
