@@ -9,6 +9,11 @@ against both, so the two cannot drift apart.
 
 Iteration sees the store as it was when ``iterate`` was called: LevelDB gives
 its iterators an implicit snapshot, and the memory store copies the range.
+
+LevelDB is opened with paranoid checks (a damaged write-ahead log or table
+refuses the open instead of being skipped silently) and every read verifies
+block checksums; a mismatch anywhere raises DatabaseCorrupt, never wrong bytes
+or a shorter answer.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Protocol
 
 import plyvel
 
-from storage.errors import StorageError
+from storage.errors import DatabaseCorrupt, StorageError
 
 # Most point reads look for a key that is absent: every new submission and every committed
 # transaction is checked against the committed ones. A Bloom filter answers most of those
@@ -166,12 +171,14 @@ class LevelDBStore:
             ) from None
         try:
             db = plyvel.DB(
-                str(path), create_if_missing=True, bloom_filter_bits=BLOOM_FILTER_BITS, compression=None
+                str(path),
+                create_if_missing=True,
+                paranoid_checks=True,
+                bloom_filter_bits=BLOOM_FILTER_BITS,
+                compression=None,
             )
         except plyvel.CorruptionError as error:
-            raise StorageError(
-                f"the database in {path} is corrupt: {_describe(error)}", code="DATABASE_CORRUPT"
-            ) from None
+            raise DatabaseCorrupt(f"the database in {path} is corrupt: {_describe(error)}") from None
         except plyvel.Error as error:
             text = _describe(error)
             if "lock" in text.lower() and ("held" in text or "unavailable" in text.lower()):
@@ -185,7 +192,10 @@ class LevelDBStore:
         return cls(db, path)
 
     def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self._get_db().get(key)
+        try:
+            value: bytes | None = self._get_db().get(key, verify_checksums=True)
+        except plyvel.CorruptionError as error:
+            raise self._corrupt(error) from None
         return value
 
     def iterate(
@@ -203,8 +213,10 @@ class LevelDBStore:
         if reverse:
             # plyvel's own reverse iterator with both bounds misses keys in some ranges
             # (found by the contract suite: b"\x00" under prefix b"\x00"), so step back by hand.
-            return _iterate_backwards(self._get_db().raw_iterator(), lower, upper)
-        return _closing(self._get_db().iterator(start=lower or None, stop=upper))
+            raw = self._get_db().raw_iterator(verify_checksums=True)
+            return self._checked(_iterate_backwards(raw, lower, upper))
+        iterator = self._get_db().iterator(start=lower or None, stop=upper, verify_checksums=True)
+        return self._checked(_closing(iterator))
 
     def write(self, batch: WriteBatch, *, sync: bool = True) -> None:
         db_batch = self._get_db().write_batch(sync=sync)
@@ -225,6 +237,15 @@ class LevelDBStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def _checked(self, pairs: Iterator[tuple[bytes, bytes]]) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            yield from pairs
+        except plyvel.CorruptionError as error:
+            raise self._corrupt(error) from None
+
+    def _corrupt(self, error: plyvel.CorruptionError) -> DatabaseCorrupt:
+        return DatabaseCorrupt(f"the database in {self.path} is corrupt: {_describe(error)}")
 
     def _get_db(self) -> plyvel.DB:
         if self._db is None:
