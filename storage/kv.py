@@ -194,8 +194,8 @@ class LevelDBStore:
     def get(self, key: bytes) -> bytes | None:
         try:
             value: bytes | None = self._get_db().get(key, verify_checksums=True)
-        except plyvel.CorruptionError as error:
-            raise self._corrupt(error) from None
+        except (plyvel.CorruptionError, plyvel.IOError) as error:
+            raise self._describe_read_error(error) from None
         return value
 
     def iterate(
@@ -241,11 +241,17 @@ class LevelDBStore:
     def _checked(self, pairs: Iterator[tuple[bytes, bytes]]) -> Iterator[tuple[bytes, bytes]]:
         try:
             yield from pairs
-        except plyvel.CorruptionError as error:
-            raise self._corrupt(error) from None
+        except (plyvel.CorruptionError, plyvel.IOError) as error:
+            raise self._describe_read_error(error) from None
 
-    def _corrupt(self, error: plyvel.CorruptionError) -> DatabaseCorrupt:
-        return DatabaseCorrupt(f"the database in {self.path} is corrupt: {_describe(error)}")
+    def _describe_read_error(self, error: plyvel.Error) -> StorageError:
+        text = _describe(error)
+        if isinstance(error, plyvel.IOError) and "Too many open files" in text:
+            message = f"cannot read the database in {self.path}: {text}"
+            return StorageError(message, code="DATABASE_UNAVAILABLE")
+        # A table that cannot be read where the manifest says it has data is cut short or
+        # damaged (or its disk is failing): either way what it held cannot be trusted or found.
+        return DatabaseCorrupt(f"the database in {self.path} is corrupt: {text}")
 
     def _get_db(self) -> plyvel.DB:
         if self._db is None:
