@@ -55,6 +55,7 @@ from p2p.errors import (
     SettingsInvalid,
 )
 from p2p.faults import LinkRule, LinkRules, get_drop_reason
+from p2p.guard import HandshakeSlots, InboundBudget
 from p2p.link import CLOSE_TIMEOUT_S, Link, WebSocket
 from p2p.queue import Outbound, SendQueue
 from p2p.requests import PendingRequests
@@ -125,6 +126,9 @@ class PeerNetwork:
         self._dialers: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._handshaking: set[WebSocket] = set()
+        self._slots = HandshakeSlots(
+            pending_max=settings.handshakes_pending_max, per_address_max=settings.handshakes_per_address_max
+        )
         self._links: set[Link] = set()
         self._stopping = False
         self._stopped: asyncio.Event | None = None
@@ -361,22 +365,42 @@ class PeerNetwork:
     # Links: accepting, dialling, running
 
     async def _on_websocket(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(
-            max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
-            heartbeat=self.settings.heartbeat_ms / 1000,
-            compress=False,
-            timeout=CLOSE_TIMEOUT_S,
-        )
-        await ws.prepare(request)
-        if self._stopping:
-            await ws.close()
-            return ws
-        peer = await self._authenticate(ws, expected_index=None, remote=request.remote or "?")
+        remote, transport = request.remote or "?", request.transport
+        if self._stopping or transport is None:
+            return web.Response(status=503, text="stopping\n")
+        refusal = self._slots.get_refusal(remote)
+        if refusal is not None:  # before the upgrade: a refused connection costs one small answer
+            self._refused[refusal] += 1
+            return web.Response(status=503, text=f"{refusal}\n")
+        self._slots.take(remote)
+        try:
+            budget = InboundBudget(
+                transport,
+                bytes_max=self.settings.handshake_bytes_max,
+                on_exceeded=lambda: self._refused.update(["handshake_too_large"]),
+            )
+            ws = web.WebSocketResponse(
+                max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
+                heartbeat=self.settings.heartbeat_ms / 1000,
+                compress=False,
+                timeout=CLOSE_TIMEOUT_S,
+            )
+            await ws.prepare(request)
+            peer = await self._authenticate(ws, expected_index=None, remote=remote, on_proven=budget.lift)
+        finally:
+            self._slots.release(remote)
         if peer is not None:
             await self._run_link(peer, ws)
         return ws
 
-    async def _authenticate(self, ws: WebSocket, *, expected_index: int | None, remote: str) -> int | None:
+    async def _authenticate(
+        self,
+        ws: WebSocket,
+        *,
+        expected_index: int | None,
+        remote: str,
+        on_proven: Callable[[], None] | None = None,
+    ) -> int | None:
         self._handshaking.add(ws)
         try:
             return await authenticate_peer(
@@ -388,6 +412,7 @@ class PeerNetwork:
                 expected_index=expected_index,
                 timeout_ms=self.settings.handshake_timeout_ms,
                 get_refusal=self._get_refusal,
+                on_proven=on_proven,
             )
         except HandshakeRefused as refusal:
             self._refused[refusal.code] += 1
