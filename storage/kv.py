@@ -13,7 +13,10 @@ its iterators an implicit snapshot, and the memory store copies the range.
 LevelDB is opened with paranoid checks (a damaged write-ahead log or table
 refuses the open instead of being skipped silently) and every read verifies
 block checksums; a mismatch anywhere raises DatabaseCorrupt, never wrong bytes
-or a shorter answer.
+or a shorter answer. Verifying costs a read that misses LevelDB's block cache
+about 2 us more (3.6 to 5.7 us over 200,000 random keys of a 35 MB database);
+an absent key answered by the Bloom filter costs nothing more, and most state
+reads are answered by the chain's own cache before they get here.
 """
 
 from __future__ import annotations
