@@ -76,11 +76,7 @@ class LinkEndpoints:
             return web.Response(status=503, text=f"{refusal}\n")
         self._slots.take(remote)
         try:
-            budget = InboundBudget(
-                transport,
-                bytes_max=self.settings.handshake_bytes_max,
-                on_exceeded=lambda: self._refused.update(["handshake_too_large"]),
-            )
+            budget = InboundBudget(transport, bytes_max=self.settings.handshake_bytes_max)
             ws = web.WebSocketResponse(
                 max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
                 heartbeat=self.settings.heartbeat_ms / 1000,
@@ -88,7 +84,7 @@ class LinkEndpoints:
                 timeout=CLOSE_TIMEOUT_S,
             )
             await ws.prepare(request)
-            peer = await self._authenticate(ws, expected_index=None, remote=remote, on_proven=budget.lift)
+            peer = await self._authenticate(ws, expected_index=None, remote=remote, budget=budget)
         finally:
             self._slots.release(remote)
         if peer is not None:
@@ -101,7 +97,7 @@ class LinkEndpoints:
         *,
         expected_index: int | None,
         remote: str,
-        on_proven: Callable[[], None] | None = None,
+        budget: InboundBudget | None = None,
     ) -> int | None:
         self._handshaking.add(ws)
         try:
@@ -114,11 +110,13 @@ class LinkEndpoints:
                 expected_index=expected_index,
                 timeout_ms=self.settings.handshake_timeout_ms,
                 get_refusal=self._get_refusal,
-                on_proven=on_proven,
+                on_proven=None if budget is None else budget.lift,
             )
         except HandshakeRefused as refusal:
-            self._refused[refusal.code] += 1
-            self._log.info("peer_refused", remote=remote, dialled=expected_index, reason=refusal.code,
+            # A link cut for sending too much ends the handshake as "closed": name the cause.
+            code = "handshake_too_large" if budget is not None and budget.exceeded else refusal.code
+            self._refused[code] += 1
+            self._log.info("peer_refused", remote=remote, dialled=expected_index, reason=code,
                            detail=refusal.message)
             await ws.close(code=CLOSE_REFUSED, message=refusal.code.encode("utf-8"))
             return None

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
 
 
 class HandshakeSlots:
@@ -58,16 +57,13 @@ class InboundBudget(asyncio.Protocol):
     """Forwards what ``transport`` receives to its protocol until ``bytes_max`` bytes have come;
     past that, aborts the connection and drops the rest unread."""
 
-    def __init__(
-        self, transport: asyncio.Transport, *, bytes_max: int, on_exceeded: Callable[[], None]
-    ) -> None:
+    def __init__(self, transport: asyncio.Transport, *, bytes_max: int) -> None:
         self._transport = transport
         inner = transport.get_protocol()
         if not isinstance(inner, asyncio.Protocol):
             raise TypeError("the inbound budget wraps a streaming protocol")
         self._inner: asyncio.Protocol = inner
         self._bytes_max = bytes_max
-        self._on_exceeded = on_exceeded
         self.bytes_received = 0
         self.exceeded = False
         transport.set_protocol(self)
@@ -84,7 +80,6 @@ class InboundBudget(asyncio.Protocol):
         if self.bytes_received > self._bytes_max:
             self.exceeded = True
             self._transport.abort()
-            self._on_exceeded()
             return
         self._inner.data_received(data)
 

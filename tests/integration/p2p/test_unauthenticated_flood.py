@@ -77,24 +77,26 @@ def read_memory_bytes(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
-def send_oversized_frame(port: int) -> int:
-    """Upgrade to WebSocket and stream one huge binary frame; returns the payload bytes accepted."""
+def send_oversized_frame(port: int, *, pipelined: bool) -> int:
+    """Upgrade to WebSocket and stream one huge binary frame; returns the payload bytes accepted.
+    ``pipelined``: send the frame right behind the upgrade request, without waiting for the 101."""
     sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT_S) as connection:
         key = base64.b64encode(os.urandom(16)).decode()
-        connection.sendall(
-            (
-                f"GET /p2p HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        answer = connection.recv(4096)
-        if not answer.startswith(b"HTTP/1.1 101"):
-            return 0  # refused before the upgrade (too many handshakes): that is a bound too
+        upgrade = (
+            f"GET /p2p HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
         header = struct.pack("!BBQ", 0x82, 0x80 | 127, FRAME_BYTES) + os.urandom(4)  # masked, 64-bit length
         chunk = os.urandom(CHUNK_BYTES)
         try:
-            connection.sendall(header)
+            if pipelined:
+                connection.sendall(upgrade + header)
+            else:
+                connection.sendall(upgrade)
+                if not connection.recv(4096).startswith(b"HTTP/1.1 101"):
+                    return 0  # refused before the upgrade (too many handshakes): that is a bound too
+                connection.sendall(header)
             while sent < FRAME_BYTES:
                 connection.sendall(chunk)
                 sent += len(chunk)
@@ -106,8 +108,12 @@ def send_oversized_frame(port: int) -> int:
 def flood(port: int, accepted: list[int]) -> None:
     for _ in range(ROUNDS):
         threads = [
-            threading.Thread(target=lambda: accepted.append(send_oversized_frame(port)), daemon=True)
-            for _ in range(CONNECTIONS)
+            threading.Thread(
+                target=lambda pipelined: accepted.append(send_oversized_frame(port, pipelined=pipelined)),
+                args=(number % 2 == 0,),
+                daemon=True,
+            )
+            for number in range(CONNECTIONS)
         ]
         for thread in threads:
             thread.start()
@@ -142,3 +148,6 @@ def test_oversized_frames_before_the_handshake_are_cut_and_consensus_goes_on(net
     assert peak_growth < RSS_GROWTH_MAX_BYTES, f"peak RSS grew by {peak_growth / 2**20:.1f} MiB"
     for hub in HUBS:
         assert len(network.status(hub)["connected_peers"]) == 3, f"{hub} lost a peer link"
+    assert "Traceback" not in network.log_text(TARGET)
+    refused = network.log_text(TARGET).count('"reason": "handshake_too_large"')
+    assert 0 < refused <= len(accepted), "connections cut for their size are logged as such, once each"
