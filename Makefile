@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HUBS ?= beijing,shanghai,shenzhen,hangzhou
 NETWORK_DIR ?= .localnet
 
-.PHONY: install run test lint unit e2e bench clean
+.PHONY: install run test lint unit e2e bench corruption-sweep clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ e2e: install
 
 unit: install
 	$(BIN)/pytest tests/unit
+
+# Bit flips and truncation of LevelDB files over many seeds; see docs/testers.md.
+CORRUPTION_SEEDS ?= 150
+corruption-sweep: install
+	HUBLEDGER_CORRUPTION_SEEDS=$(CORRUPTION_SEEDS) $(BIN)/pytest -q tests/integration/storage/test_corruption.py
 
 # Throughput and latency of a local four-hub network under load; see docs/benchmarks.md.
 BENCH_ARGS ?= --rate 2000 --duration 60

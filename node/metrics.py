@@ -177,7 +177,19 @@ class NodeCollector(Collector):
             payload.add_metric(list(key), traffic.payload_bytes[key])
         yield messages
         yield payload
-        yield from _collect_peer_links(node.network.get_stats(), names)
+        stats = node.network.get_stats()
+        yield from _collect_peer_links(stats, names)
+        refused = CounterMetricFamily(
+            "hubledger_p2p_handshakes_refused",
+            "Connections to the peer endpoint refused before or during the handshake, by reason.",
+            labels=["reason"],
+        )
+        reasons = stats.get("handshakes_refused", {})
+        if not isinstance(reasons, Mapping):
+            raise TypeError("PeerNetwork.get_stats() handshakes_refused must be a mapping")
+        for reason, count in sorted(reasons.items()):
+            refused.add_metric([str(reason)], int(count))
+        yield refused
 
     def _collect_settlement(self) -> Iterator[Metric]:
         state = self._node.application.committed_state

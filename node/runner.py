@@ -6,6 +6,7 @@ import asyncio
 import gc
 import signal
 from pathlib import Path
+from typing import NoReturn
 
 import structlog
 import uvloop
@@ -19,6 +20,8 @@ from node.config import NodeConfig, load_config, validate_for_network
 from node.errors import ConfigError
 from node.logs import configure_logging
 from node.service import Node
+from storage.errors import DatabaseCorrupt
+from storage.integrity import DATABASE_CORRUPT_EXIT_STATUS, REPAIR, WINDOW_BLOCKS, open_and_check
 
 log = structlog.get_logger("hubledger.node")
 
@@ -50,12 +53,50 @@ def load_node_inputs(config_path: Path) -> tuple[NodeConfig, Genesis, PrivateKey
 def run_node(config_path: Path) -> None:
     config, genesis, key = load_node_inputs(config_path)
     configure_logging(level=config.log.level, format=config.log.format, hub=config.node.name)
+    check_database_or_exit(config, genesis)
     gc.set_threshold(*GC_THRESHOLDS)
     uvloop.run(serve(config, genesis, key))
 
 
+def check_database_or_exit(config: NodeConfig, genesis: Genesis) -> None:
+    """Refuse to serve or vote on a damaged database: one log line saying what is wrong and how
+    to repair it, then exit with DATABASE_CORRUPT_EXIT_STATUS (storage/integrity.py)."""
+    try:
+        report = open_and_check(
+            Path(config.node.data_dir),
+            chain_id=genesis.chain_id,
+            genesis_hash=genesis.hash,
+            validator_keys=genesis.validator_keys,
+            window_blocks=max(WINDOW_BLOCKS, 4 * config.consensus.checkpoint_interval),
+        )
+    except DatabaseCorrupt as error:
+        refuse_corrupt_database(error, config)
+    log.info(
+        "database_checked",
+        height=report.latest_height,
+        records=report.records_read,
+        blocks_checked=report.blocks_checked,
+        elapsed_ms=report.elapsed_ms,
+    )
+
+
+def refuse_corrupt_database(error: DatabaseCorrupt, config: NodeConfig) -> NoReturn:
+    log.error(
+        "database_corrupt",
+        code=error.code,
+        problem=error.message,
+        data_dir=str(config.node.data_dir),
+        repair=REPAIR,
+        exit_status=DATABASE_CORRUPT_EXIT_STATUS,
+    )
+    raise SystemExit(DATABASE_CORRUPT_EXIT_STATUS)
+
+
 async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
-    node = Node(config, genesis, key)
+    try:
+        node = Node(config, genesis, key)
+    except DatabaseCorrupt as error:  # damage that appeared after the check: refused the same way
+        refuse_corrupt_database(error, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

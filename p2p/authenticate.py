@@ -35,12 +35,15 @@ async def authenticate_peer(
     expected_index: int | None,
     timeout_ms: int,
     get_refusal: Callable[[int], str | None],
+    on_proven: Callable[[], None] | None = None,
 ) -> int:
     """Prove who we are and check who the other side is; returns its validator index.
 
     Raises HandshakeRefused, whose ``code`` says why, for anything but a
     validator of this chain proving its index in time; ``get_refusal`` may
-    refuse a proven validator too (a ban), before we accept.
+    refuse a proven validator too (a ban), before we accept. ``on_proven`` is
+    called once the other side proved its index and is not refused, before we
+    send our accept: before it, the other side sends nothing but handshake frames.
     """
     try:
         async with asyncio.timeout(timeout_ms / 1000):
@@ -62,6 +65,8 @@ async def authenticate_peer(
             refusal = get_refusal(hello.index)
             if refusal is not None:
                 raise HandshakeRefused(f"validator {hello.index} refused: {refusal}", code=refusal)
+            if on_proven is not None:
+                on_proven()
             await ws.send_bytes(encode_accept())
             decode_accept(await _receive_binary(ws))
     except TimeoutError:

@@ -18,6 +18,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from p2p.faults import LinkRule, get_delay_ms
 from p2p.queue import SendQueue
+from p2p.settings import P2PSettings
 from p2p.stats import PeerStats
 
 WebSocket: TypeAlias = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
@@ -117,3 +118,18 @@ class Link:
             return
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
+
+
+class PeerState:
+    """What the network keeps about one other validator across its links."""
+
+    def __init__(self, index: int, settings: P2PSettings) -> None:
+        self.index = index
+        self.stats = PeerStats()
+        self.queue = SendQueue(
+            settings.send_queue_max, age_max_s=settings.send_age_max_ms / 1000, dropped=self.stats.dropped
+        )
+        self.link: Link | None = None
+        self.banned_until_s = 0.0
+        self.faults_since_ban = 0
+        self.requests_inbound = 0

@@ -4,7 +4,8 @@ Theory of operation. Every pair of validators shares one WebSocket link; the
 lower index dials the higher one's ``/p2p`` endpoint and redials with
 exponential backoff and jitter whenever the link is lost. A new link first
 runs the handshake (handshake.py): no frame of anyone who has not proved
-its validator index is ever read. If a pair ends up with two links (a peer
+its validator index is ever read, and such a stranger may send a few KiB at
+most (guard.py). Links are accepted, dialled and run in endpoints.py. If a pair ends up with two links (a peer
 restarted before we noticed its old link died), the newer replaces the older,
 on both sides, because only one side dials.
 
@@ -36,9 +37,8 @@ from aiohttp import web
 
 from ledger.errors import DecodeError
 from ledger.keys import PrivateKey
-from p2p.authenticate import authenticate_peer
+from p2p.endpoints import LinkEndpoints
 from p2p.envelope import (
-    ENVELOPE_BYTES_OVERHEAD,
     Frame,
     FrameKind,
     decode_frame,
@@ -46,7 +46,6 @@ from p2p.envelope import (
     make_error_frame,
 )
 from p2p.errors import (
-    HandshakeRefused,
     P2PError,
     PayloadTooLarge,
     PeerUnavailable,
@@ -54,15 +53,14 @@ from p2p.errors import (
     RequestTimeout,
     SettingsInvalid,
 )
-from p2p.faults import LinkRule, LinkRules, get_drop_reason
-from p2p.link import CLOSE_TIMEOUT_S, Link, WebSocket
-from p2p.queue import Outbound, SendQueue
+from p2p.faults import LinkRules, get_drop_reason
+from p2p.guard import HandshakeSlots
+from p2p.link import CLOSE_TIMEOUT_S, Link, PeerState, WebSocket
+from p2p.queue import Outbound
 from p2p.requests import PendingRequests
 from p2p.settings import P2PSettings
-from p2p.stats import PeerStats
 
 P2P_PATH = "/p2p"
-CLOSE_REFUSED = 4001
 CLOSE_FAULTS = 4004
 
 DEFAULT_SETTINGS = P2PSettings()
@@ -70,22 +68,7 @@ DEFAULT_SETTINGS = P2PSettings()
 log = structlog.get_logger("p2p")
 
 
-class _Peer:
-    """What we keep about one other validator across its links."""
-
-    def __init__(self, index: int, settings: P2PSettings) -> None:
-        self.index = index
-        self.stats = PeerStats()
-        self.queue = SendQueue(
-            settings.send_queue_max, age_max_s=settings.send_age_max_ms / 1000, dropped=self.stats.dropped
-        )
-        self.link: Link | None = None
-        self.banned_until_s = 0.0
-        self.faults_since_ban = 0
-        self.requests_inbound = 0
-
-
-class PeerNetwork:
+class PeerNetwork(LinkEndpoints):
     def __init__(
         self,
         *,
@@ -118,13 +101,16 @@ class PeerNetwork:
         self._on_connected = on_connected
         self._rng = rng if rng is not None else random.Random(secrets.randbits(64))
         self._rules = LinkRules()
-        self._peers = {i: _Peer(i, settings) for i in range(len(validator_keys)) if i != self_index}
+        self._peers = {i: PeerState(i, settings) for i in range(len(validator_keys)) if i != self_index}
         self._requests = PendingRequests()
         self._refused: Counter[str] = Counter()
         self._session: aiohttp.ClientSession | None = None
         self._dialers: list[asyncio.Task[None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._handshaking: set[WebSocket] = set()
+        self._slots = HandshakeSlots(
+            pending_max=settings.handshakes_pending_max, per_address_max=settings.handshakes_per_address_max
+        )
         self._links: set[Link] = set()
         self._stopping = False
         self._stopped: asyncio.Event | None = None
@@ -241,16 +227,13 @@ class PeerNetwork:
                 f"payload of {len(payload)} bytes is over message_bytes_max {self.settings.message_bytes_max}"
             )
 
-    def _get_peer(self, peer: int) -> _Peer:
+    def _get_peer(self, peer: int) -> PeerState:
         state = self._peers.get(peer)
         if state is None:
             raise PeerUnavailable(f"{peer} is not another validator", code="UNKNOWN_PEER")
         return state
 
-    def _get_rule(self, peer: int) -> LinkRule:
-        return self._rules.get_rule(peer)
-
-    def _enqueue(self, state: _Peer, frame: Frame, *, essential: bool) -> str | None:
+    def _enqueue(self, state: PeerState, frame: Frame, *, essential: bool) -> str | None:
         """Queue ``frame`` for ``state``'s writer; returns why it was dropped (and counted), if it was."""
         reason = get_drop_reason(self._get_rule(state.index), self._rng, outbound=True)
         if reason is None and self._is_banned(state):
@@ -307,7 +290,7 @@ class PeerNetwork:
         if not resolved and not self._requests.is_known(frame.request_id):
             self.report_fault(peer, "unsolicited_response")
 
-    def _start_answer(self, state: _Peer, frame: Frame) -> None:
+    def _start_answer(self, state: PeerState, frame: Frame) -> None:
         if self._on_request is None:
             self._enqueue(state, make_error_frame(frame.request_id, "NO_HANDLER"), essential=True)
             return
@@ -320,7 +303,7 @@ class PeerNetwork:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, state: _Peer, frame: Frame) -> None:
+    async def _answer(self, state: PeerState, frame: Frame) -> None:
         if self._on_request is None:
             raise RuntimeError("_answer runs only when an on_request handler exists")
         try:
@@ -340,10 +323,7 @@ class PeerNetwork:
 
     # Faults and bans
 
-    def _is_banned(self, state: _Peer) -> bool:
-        return state.banned_until_s > asyncio.get_running_loop().time()
-
-    def _ban(self, state: _Peer, reason: str) -> None:
+    def _ban(self, state: PeerState, reason: str) -> None:
         state.banned_until_s = asyncio.get_running_loop().time() + self.settings.fault_ban_ms / 1000
         state.faults_since_ban = 0
         dropped = state.queue.clear()
@@ -357,112 +337,3 @@ class PeerNetwork:
             task = asyncio.create_task(link.close("too many faults", code=CLOSE_FAULTS))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-
-    # Links: accepting, dialling, running
-
-    async def _on_websocket(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(
-            max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
-            heartbeat=self.settings.heartbeat_ms / 1000,
-            compress=False,
-            timeout=CLOSE_TIMEOUT_S,
-        )
-        await ws.prepare(request)
-        if self._stopping:
-            await ws.close()
-            return ws
-        peer = await self._authenticate(ws, expected_index=None, remote=request.remote or "?")
-        if peer is not None:
-            await self._run_link(peer, ws)
-        return ws
-
-    async def _authenticate(self, ws: WebSocket, *, expected_index: int | None, remote: str) -> int | None:
-        self._handshaking.add(ws)
-        try:
-            return await authenticate_peer(
-                ws,
-                chain_id=self.chain_id,
-                validator_keys=self._validator_keys,
-                self_index=self.self_index,
-                key=self._key,
-                expected_index=expected_index,
-                timeout_ms=self.settings.handshake_timeout_ms,
-                get_refusal=self._get_refusal,
-            )
-        except HandshakeRefused as refusal:
-            self._refused[refusal.code] += 1
-            self._log.info("peer_refused", remote=remote, dialled=expected_index, reason=refusal.code,
-                           detail=refusal.message)
-            await ws.close(code=CLOSE_REFUSED, message=refusal.code.encode("utf-8"))
-            return None
-        finally:
-            self._handshaking.discard(ws)
-
-    def _get_refusal(self, peer: int) -> str | None:
-        if self._stopping:
-            return "stopping"
-        return "banned" if self._is_banned(self._peers[peer]) else None
-
-    async def _run_link(self, peer: int, ws: WebSocket) -> None:
-        state = self._peers[peer]
-        if self._stopping:
-            await ws.close()
-            return
-        link = Link(peer=peer, ws=ws, queue=state.queue, stats=state.stats, get_rule=self._get_rule,
-                    on_frame=self._on_frame, on_fault=self.report_fault)
-        old, state.link = state.link, link
-        if old is not None:
-            await old.close("replaced by a newer link")
-        state.stats.connects += 1
-        self._links.add(link)
-        self._log.info("peer_connected", peer=peer, replaced=old is not None)
-        if self._on_connected is not None:
-            self._on_connected(peer)
-        try:
-            await link.run()
-        finally:
-            self._links.discard(link)
-            if state.link is link:
-                state.link = None
-                self._requests.fail_peer(peer, link.close_reason or "closed")
-            self._log.info("peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer")
-
-    async def _dial_forever(self, peer: int) -> None:
-        attempt = 0
-        while True:
-            state = self._peers[peer]
-            while self._is_banned(state):
-                await asyncio.sleep(state.banned_until_s - asyncio.get_running_loop().time())
-            linked = await self._dial_once(peer)
-            attempt = 0 if linked else attempt + 1
-            await asyncio.sleep(self._compute_backoff_s(attempt))
-
-    def _compute_backoff_s(self, attempt: int) -> float:
-        # Half fixed, half random: peers that lost each other together do not redial in step.
-        growth = 1 << min(attempt, 30)
-        ceiling_ms = min(self.settings.reconnect_max_ms, self.settings.reconnect_initial_ms * growth)
-        return (ceiling_ms / 2 + self._rng.uniform(0, ceiling_ms / 2)) / 1000
-
-    async def _dial_once(self, peer: int) -> bool:
-        """Open, authenticate and run one link to ``peer``; True when it got past the handshake."""
-        if self._session is None:
-            raise RuntimeError("dialling before start()")
-        url = self._peer_urls[peer]
-        try:
-            async with asyncio.timeout(self.settings.handshake_timeout_ms / 1000):
-                ws = await self._session.ws_connect(
-                    url,
-                    max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
-                    heartbeat=self.settings.heartbeat_ms / 1000,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S),
-                )
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            self._log.debug("dial_failed", peer=peer, url=url, reason=str(error) or type(error).__name__)
-            return False
-        try:
-            if await self._authenticate(ws, expected_index=peer, remote=url) is None:
-                return False
-            await self._run_link(peer, ws)
-            return True
-        finally:
-            await ws.close()

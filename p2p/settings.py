@@ -17,6 +17,9 @@ class P2PSettings:
     reconnect_initial_ms: int = 100
     reconnect_max_ms: int = 5_000
     handshake_timeout_ms: int = 5_000
+    handshake_bytes_max: int = 4 * 1024  # all a peer may send before its handshake proved it (guard.py)
+    handshakes_pending_max: int = 32  # connections in their handshake at once ...
+    handshakes_per_address_max: int = 8  # ... and from one address
     request_timeout_ms: int = 5_000
     requests_inbound_max: int = 16  # per peer, requests being answered at once
     requests_pending_max: int = 256  # per peer, our requests awaiting an answer
@@ -35,6 +38,9 @@ def validate_settings(settings: P2PSettings) -> None:
         "reconnect_initial_ms",
         "reconnect_max_ms",
         "handshake_timeout_ms",
+        "handshake_bytes_max",
+        "handshakes_pending_max",
+        "handshakes_per_address_max",
         "request_timeout_ms",
         "requests_inbound_max",
         "requests_pending_max",
@@ -48,5 +54,7 @@ def validate_settings(settings: P2PSettings) -> None:
         value = getattr(settings, name)
         if not isinstance(value, int) or value < 0:
             raise SettingsInvalid(f"p2p setting {name} must be a non-negative integer, not {value!r}")
+    if settings.handshakes_per_address_max > settings.handshakes_pending_max:
+        raise SettingsInvalid("p2p setting handshakes_per_address_max must be at most handshakes_pending_max")
     if settings.reconnect_max_ms < settings.reconnect_initial_ms:
         raise SettingsInvalid("p2p setting reconnect_max_ms must be at least reconnect_initial_ms")

@@ -15,6 +15,13 @@ class StorageError(LedgerError):
     code = "STORAGE_ERROR"
 
 
+class DatabaseCorrupt(StorageError):
+    """Raised when LevelDB finds a checksum that does not match, or the start-up check
+    (storage/integrity.py) finds the chain not whole: the node must not serve or vote on it."""
+
+    code = "DATABASE_CORRUPT"
+
+
 class ChainMismatch(StorageError):
     """Raised when the database holds another chain (another genesis hash) than the one asked for."""
 

@@ -9,6 +9,14 @@ against both, so the two cannot drift apart.
 
 Iteration sees the store as it was when ``iterate`` was called: LevelDB gives
 its iterators an implicit snapshot, and the memory store copies the range.
+
+LevelDB is opened with paranoid checks (a damaged write-ahead log or table
+refuses the open instead of being skipped silently) and every read verifies
+block checksums; a mismatch anywhere raises DatabaseCorrupt, never wrong bytes
+or a shorter answer. Verifying costs a read that misses LevelDB's block cache
+about 2 us more (3.6 to 5.7 us over 200,000 random keys of a 35 MB database);
+an absent key answered by the Bloom filter costs nothing more, and most state
+reads are answered by the chain's own cache before they get here.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import Protocol
 
 import plyvel
 
-from storage.errors import StorageError
+from storage.errors import DatabaseCorrupt, StorageError
 
 # Most point reads look for a key that is absent: every new submission and every committed
 # transaction is checked against the committed ones. A Bloom filter answers most of those
@@ -166,12 +174,14 @@ class LevelDBStore:
             ) from None
         try:
             db = plyvel.DB(
-                str(path), create_if_missing=True, bloom_filter_bits=BLOOM_FILTER_BITS, compression=None
+                str(path),
+                create_if_missing=True,
+                paranoid_checks=True,
+                bloom_filter_bits=BLOOM_FILTER_BITS,
+                compression=None,
             )
         except plyvel.CorruptionError as error:
-            raise StorageError(
-                f"the database in {path} is corrupt: {_describe(error)}", code="DATABASE_CORRUPT"
-            ) from None
+            raise DatabaseCorrupt(f"the database in {path} is corrupt: {_describe(error)}") from None
         except plyvel.Error as error:
             text = _describe(error)
             if "lock" in text.lower() and ("held" in text or "unavailable" in text.lower()):
@@ -185,7 +195,10 @@ class LevelDBStore:
         return cls(db, path)
 
     def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self._get_db().get(key)
+        try:
+            value: bytes | None = self._get_db().get(key, verify_checksums=True)
+        except (plyvel.CorruptionError, plyvel.IOError) as error:
+            raise self._describe_read_error(error) from None
         return value
 
     def iterate(
@@ -203,8 +216,10 @@ class LevelDBStore:
         if reverse:
             # plyvel's own reverse iterator with both bounds misses keys in some ranges
             # (found by the contract suite: b"\x00" under prefix b"\x00"), so step back by hand.
-            return _iterate_backwards(self._get_db().raw_iterator(), lower, upper)
-        return _closing(self._get_db().iterator(start=lower or None, stop=upper))
+            raw = self._get_db().raw_iterator(verify_checksums=True)
+            return self._checked(_iterate_backwards(raw, lower, upper))
+        iterator = self._get_db().iterator(start=lower or None, stop=upper, verify_checksums=True)
+        return self._checked(_closing(iterator))
 
     def write(self, batch: WriteBatch, *, sync: bool = True) -> None:
         db_batch = self._get_db().write_batch(sync=sync)
@@ -225,6 +240,21 @@ class LevelDBStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def _checked(self, pairs: Iterator[tuple[bytes, bytes]]) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            yield from pairs
+        except (plyvel.CorruptionError, plyvel.IOError) as error:
+            raise self._describe_read_error(error) from None
+
+    def _describe_read_error(self, error: plyvel.Error) -> StorageError:
+        text = _describe(error)
+        if isinstance(error, plyvel.IOError) and "Too many open files" in text:
+            message = f"cannot read the database in {self.path}: {text}"
+            return StorageError(message, code="DATABASE_UNAVAILABLE")
+        # A table that cannot be read where the manifest says it has data is cut short or
+        # damaged (or its disk is failing): either way what it held cannot be trusted or found.
+        return DatabaseCorrupt(f"the database in {self.path} is corrupt: {text}")
 
     def _get_db(self) -> plyvel.DB:
         if self._db is None:

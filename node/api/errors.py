@@ -22,6 +22,7 @@ STATUS_BY_CODE = {
     "UNAUTHORIZED": 401,
     "MEMPOOL_FULL": 503,
     "NOT_READY": 503,
+    "DATABASE_CORRUPT": 503,  # this hub's fault, not the client's: another hub can answer
 }
 
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}

@@ -17,6 +17,7 @@ from ledger.transaction import Transaction
 from tests.integration.harness import LocalNetwork, http_json, signed_get, wait_for
 
 STRANGER = PrivateKey.from_secret(777)
+JSON = "application/json"
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,8 @@ CASES = [
         400,
         "BAD_ARGUMENTS",
     ),
+    ("JSON nested 100,000 deep", lambda n: (b"[" * 100_000 + b"]" * 100_000, JSON), 400, "TOO_DEEP"),
+    ("JSON nested past the limit", lambda n: (b'{"a":' * 30 + b"1" + b"}" * 30, JSON), 400, "TOO_DEEP"),
     ("body over 1 MiB", lambda n: (b"[" + b"1," * 600_000 + b"1]", "application/json"), 413, "TOO_LARGE"),
     ("wrong media type", lambda n: (b"hello", "text/plain"), 415, "UNSUPPORTED_MEDIA_TYPE"),
 ]
@@ -157,6 +160,14 @@ def test_bad_submission_is_refused_and_changes_nothing(
     assert answer["error"]["code"] == code
     assert len(answer["error"]["message"]) > 10
     assert snapshot(network) == before
+
+
+@pytest.mark.parametrize("depth", [100_000, 30])
+def test_deep_batch_is_refused_with_a_stable_code(network: LocalNetwork, depth: int) -> None:
+    body = b'{"transactions": [' + b"[" * depth + b"]" * depth + b"]}"
+    status, answer = post_raw(network, "/v1/transactions/batch", body, "application/json")
+    assert status == 400, answer
+    assert answer["error"]["code"] == "TOO_DEEP"
 
 
 def test_resubmitting_is_idempotent(network: LocalNetwork, committed_first: None) -> None:

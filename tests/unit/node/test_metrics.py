@@ -32,6 +32,7 @@ EXPECTED = {
     "hubledger_p2p_link_frames": "counter",
     "hubledger_p2p_link_bytes": "counter",
     "hubledger_p2p_link_up": "gauge",
+    "hubledger_p2p_handshakes_refused": "counter",
     "hubledger_messages_dropped": "counter",
     "hubledger_mempool_transactions": "gauge",
     "hubledger_evidence_recorded": "counter",

@@ -6,6 +6,7 @@ import pytest
 
 from ledger.keys import PrivateKey
 from p2p import P2PSettings, PayloadTooLarge, PeerNetwork, PeerUnavailable, SettingsInvalid
+from p2p.guard import HandshakeSlots
 
 KEYS = [PrivateKey.from_secret(300 + index) for index in range(4)]
 VALIDATOR_KEYS = [key.public_key.data for key in KEYS]
@@ -64,3 +65,21 @@ async def test_payload_limits_and_unknown_peers() -> None:
     network.send(3, b"queued for later")  # no link yet: it waits in the bounded queue
     stats = network.get_stats()["peers"]
     assert stats[3]["queued"] == 1 and stats[3]["connected"] is False  # type: ignore[index]
+
+
+def test_handshake_slots_are_limited_in_all_and_per_address() -> None:
+    slots = HandshakeSlots(pending_max=3, per_address_max=2)
+    slots.take("10.0.0.1")
+    slots.take("10.0.0.1")
+    assert slots.get_refusal("10.0.0.1") == "too_many_handshakes_from_address"
+    assert slots.get_refusal("10.0.0.2") is None
+    slots.take("10.0.0.2")
+    assert slots.get_refusal("10.0.0.3") == "too_many_handshakes"
+    slots.release("10.0.0.1")
+    assert slots.get_refusal("10.0.0.1") is None
+    assert slots.pending == 2
+
+
+def test_more_handshakes_per_address_than_in_all_is_refused() -> None:
+    with pytest.raises(SettingsInvalid, match="handshakes_per_address_max"):
+        P2PSettings(handshakes_pending_max=4, handshakes_per_address_max=5)

@@ -1,0 +1,193 @@
+"""How PeerNetwork's links come to be: accepting, dialling, authenticating and running them.
+
+A mixin of PeerNetwork (network.py), which owns the state used here. The
+accepting side admits a connection only within the handshake limits of
+guard.py (slots in all and per address, a byte budget until the peer's proof
+verified), then runs the handshake (authenticate.py); the dialling side
+redials each higher-indexed peer with exponential backoff and jitter. Either
+way a proven peer's link replaces any older one and runs until it closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Callable
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from ledger.keys import PrivateKey
+from p2p.authenticate import authenticate_peer
+from p2p.envelope import ENVELOPE_BYTES_OVERHEAD
+from p2p.errors import HandshakeRefused
+from p2p.faults import LinkRule, LinkRules
+from p2p.guard import HandshakeSlots, InboundBudget
+from p2p.link import CLOSE_TIMEOUT_S, Link, PeerState, WebSocket
+from p2p.requests import PendingRequests
+from p2p.settings import P2PSettings
+
+CLOSE_REFUSED = 4001
+
+
+class LinkEndpoints:
+    # State that PeerNetwork.__init__ sets up.
+    chain_id: str
+    self_index: int
+    settings: P2PSettings
+    _validator_keys: tuple[bytes, ...]
+    _key: PrivateKey
+    _peer_urls: dict[int, str]
+    _on_connected: Callable[[int], None] | None
+    _rng: random.Random
+    _rules: LinkRules
+    _peers: dict[int, PeerState]
+    _requests: PendingRequests
+    _refused: Counter[str]
+    _session: aiohttp.ClientSession | None
+    _handshaking: set[WebSocket]
+    _slots: HandshakeSlots
+    _links: set[Link]
+    _stopping: bool
+    _log: structlog.typing.FilteringBoundLogger
+
+    # Defined by PeerNetwork: the one door for frames, and fault counting.
+    def _on_frame(self, peer: int, data: bytes) -> None:
+        raise NotImplementedError
+
+    def report_fault(self, peer: int, reason: str) -> None:
+        raise NotImplementedError
+
+    def _is_banned(self, state: PeerState) -> bool:
+        return state.banned_until_s > asyncio.get_running_loop().time()
+
+    def _get_rule(self, peer: int) -> LinkRule:
+        return self._rules.get_rule(peer)
+
+    async def _on_websocket(self, request: web.Request) -> web.StreamResponse:
+        remote, transport = request.remote or "?", request.transport
+        if self._stopping or transport is None:
+            return web.Response(status=503, text="stopping\n")
+        refusal = self._slots.get_refusal(remote)
+        if refusal is not None:  # before the upgrade: a refused connection costs one small answer
+            self._refused[refusal] += 1
+            return web.Response(status=503, text=f"{refusal}\n")
+        self._slots.take(remote)
+        try:
+            budget = InboundBudget(transport, bytes_max=self.settings.handshake_bytes_max)
+            ws = web.WebSocketResponse(
+                max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
+                heartbeat=self.settings.heartbeat_ms / 1000,
+                compress=False,
+                timeout=CLOSE_TIMEOUT_S,
+            )
+            await ws.prepare(request)
+            peer = await self._authenticate(ws, expected_index=None, remote=remote, budget=budget)
+        finally:
+            self._slots.release(remote)
+        if peer is not None:
+            await self._run_link(peer, ws)
+        return ws
+
+    async def _authenticate(
+        self,
+        ws: WebSocket,
+        *,
+        expected_index: int | None,
+        remote: str,
+        budget: InboundBudget | None = None,
+    ) -> int | None:
+        self._handshaking.add(ws)
+        try:
+            return await authenticate_peer(
+                ws,
+                chain_id=self.chain_id,
+                validator_keys=self._validator_keys,
+                self_index=self.self_index,
+                key=self._key,
+                expected_index=expected_index,
+                timeout_ms=self.settings.handshake_timeout_ms,
+                get_refusal=self._get_refusal,
+                on_proven=None if budget is None else budget.lift,
+            )
+        except HandshakeRefused as refusal:
+            # A link cut for sending too much ends the handshake as "closed": name the cause.
+            code = "handshake_too_large" if budget is not None and budget.exceeded else refusal.code
+            self._refused[code] += 1
+            self._log.info("peer_refused", remote=remote, dialled=expected_index, reason=code,
+                           detail=refusal.message)
+            await ws.close(code=CLOSE_REFUSED, message=refusal.code.encode("utf-8"))
+            return None
+        finally:
+            self._handshaking.discard(ws)
+
+    def _get_refusal(self, peer: int) -> str | None:
+        if self._stopping:
+            return "stopping"
+        return "banned" if self._is_banned(self._peers[peer]) else None
+
+    async def _run_link(self, peer: int, ws: WebSocket) -> None:
+        state = self._peers[peer]
+        if self._stopping:
+            await ws.close()
+            return
+        link = Link(peer=peer, ws=ws, queue=state.queue, stats=state.stats, get_rule=self._get_rule,
+                    on_frame=self._on_frame, on_fault=self.report_fault)
+        old, state.link = state.link, link
+        if old is not None:
+            await old.close("replaced by a newer link")
+        state.stats.connects += 1
+        self._links.add(link)
+        self._log.info("peer_connected", peer=peer, replaced=old is not None)
+        if self._on_connected is not None:
+            self._on_connected(peer)
+        try:
+            await link.run()
+        finally:
+            self._links.discard(link)
+            if state.link is link:
+                state.link = None
+                self._requests.fail_peer(peer, link.close_reason or "closed")
+            self._log.info("peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer")
+
+    async def _dial_forever(self, peer: int) -> None:
+        attempt = 0
+        while True:
+            state = self._peers[peer]
+            while self._is_banned(state):
+                await asyncio.sleep(state.banned_until_s - asyncio.get_running_loop().time())
+            linked = await self._dial_once(peer)
+            attempt = 0 if linked else attempt + 1
+            await asyncio.sleep(self._compute_backoff_s(attempt))
+
+    def _compute_backoff_s(self, attempt: int) -> float:
+        # Half fixed, half random: peers that lost each other together do not redial in step.
+        growth = 1 << min(attempt, 30)
+        ceiling_ms = min(self.settings.reconnect_max_ms, self.settings.reconnect_initial_ms * growth)
+        return (ceiling_ms / 2 + self._rng.uniform(0, ceiling_ms / 2)) / 1000
+
+    async def _dial_once(self, peer: int) -> bool:
+        """Open, authenticate and run one link to ``peer``; True when it got past the handshake."""
+        if self._session is None:
+            raise RuntimeError("dialling before start()")
+        url = self._peer_urls[peer]
+        try:
+            async with asyncio.timeout(self.settings.handshake_timeout_ms / 1000):
+                ws = await self._session.ws_connect(
+                    url,
+                    max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
+                    heartbeat=self.settings.heartbeat_ms / 1000,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S),
+                )
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            self._log.debug("dial_failed", peer=peer, url=url, reason=str(error) or type(error).__name__)
+            return False
+        try:
+            if await self._authenticate(ws, expected_index=peer, remote=url) is None:
+                return False
+            await self._run_link(peer, ws)
+            return True
+        finally:
+            await ws.close()
