@@ -19,9 +19,9 @@ from typing import Any
 import aiohttp
 
 from ledger.keys import PrivateKey
+from ledger.read_auth import sign_read
 from ledger.transaction import Transaction
 from node.clock import now_ms
-from node.read_auth import sign_read
 
 WAIT_TIMEOUT_MS_DEFAULT = 30_000
 RECONNECT_DELAY_MAX_S = 5.0

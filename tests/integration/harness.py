@@ -123,8 +123,8 @@ class LocalNetwork:
 
 
 def signed_get(network: LocalNetwork, hub: str, path: str, key: PrivateKey) -> tuple[int, Any]:
-    """GET a private resource, signed as ``key``'s account (see node/read_auth.py)."""
-    from node.read_auth import sign_read
+    """GET a private resource, signed as ``key``'s account (see ledger/read_auth.py)."""
+    from ledger.read_auth import sign_read
 
     now_ms = time.time_ns() // 1_000_000
     headers = sign_read(key, chain_id=network.genesis.chain_id, method="GET", path=path, timestamp_ms=now_ms)
