@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hubledger_client.client import Client, ClientError
 from ledger.errors import LedgerError
 from ledger.keys import PrivateKey
 from node.cli_audit import add_audit_commands
@@ -21,7 +22,6 @@ from node.cli_bench import add_bench_command
 from node.cli_chaos import add_chaos_command
 from node.cli_settlement import add_settlement_commands, parse_address
 from node.cli_simulate import add_simulate_command
-from node.client import Client, ClientError
 from node.errors import ConfigError
 from node.netgen import NetworkLayout, generate_network, parse_hubs
 

@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hubledger_client.client import Client
 from ledger.genesis import Genesis
 from node.audit.errors import ChainInvalid, ProofInvalid
 from node.audit.export import export_chain
 from node.audit.proof import verify_proof
 from node.audit.verify_chain import verify_chain
-from node.client import Client
 
 DEFAULT_NODE_URL = "http://127.0.0.1:8101"
 

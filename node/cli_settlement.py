@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hubledger_client.client import Client
 from ledger.errors import LedgerError
 from ledger.keys import PrivateKey, PublicKey, load_public_pem
-from node.client import Client
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from hubledger_client.client import Client
 from node.audit.progress import Progress
-from node.client import Client
 
 EXPORT_FORMAT = "hubledger-chain-export"
 EXPORT_VERSION = 1

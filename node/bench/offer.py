@@ -25,9 +25,9 @@ import time
 
 import aiohttp
 
+from hubledger_client.client import get_busy_delay_s
 from node.bench.timeline import BUSY_AGAIN, BUSY_AT_END, Timeline
 from node.bench.workload import Workload
-from node.client import get_busy_delay_s
 
 BATCH_PATH = "/v1/transactions/batch"
 REQUEST_TIMEOUT_S = 60.0

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hubledger_client import json_http
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
-from node import json_http
 from node.netgen import NetworkLayout, generate_network
 from node.ports import find_port_base
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hubledger_client.json_http import http_json
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
-from node.json_http import http_json
 from node.netgen import NetworkLayout, generate_network
 from node.ports import find_port_base
 

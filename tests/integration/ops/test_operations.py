@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from node.client import Client
+from hubledger_client.client import Client
 from tests.integration.harness import LocalNetwork, Submitter, http_json, wait_committed_on, wait_for
 from tests.integration.ops.browser import Browser, find_chromium
 

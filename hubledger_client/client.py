@@ -21,7 +21,6 @@ import aiohttp
 from ledger.keys import PrivateKey
 from ledger.read_auth import sign_read
 from ledger.transaction import Transaction
-from node.clock import now_ms
 
 WAIT_TIMEOUT_MS_DEFAULT = 30_000
 RECONNECT_DELAY_MAX_S = 5.0
@@ -74,8 +73,10 @@ class Client:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         headers = {}
         if signer is not None:
+            chain_id = await self.get_chain_id()
+            timestamp_ms = time.time_ns() // 1_000_000
             headers = sign_read(
-                signer, chain_id=await self.get_chain_id(), method=method, path=path, timestamp_ms=now_ms()
+                signer, chain_id=chain_id, method=method, path=path, timestamp_ms=timestamp_ms
             )
         url = self.base_url + path
         async with self._session.request(method, url, json=body, headers=headers) as response:

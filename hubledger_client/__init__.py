@@ -1,0 +1,7 @@
+"""The HubLedger client: what a bank's developer installs next to their own code.
+
+Build, sign and submit transactions, follow them, read the chain with signed
+reads, and check finality proofs offline. It imports ledger/ and its own
+libraries (aiohttp, cryptography, cbor2, ecdsa) only: no LevelDB, no uvloop,
+nothing of the node.
+"""
