@@ -1,4 +1,4 @@
-"""Errors of the audit tools: each names where the chain or proof is wrong, with a stable code."""
+"""Errors of the audit tools: each names where the exported chain is wrong, with a stable code."""
 
 from __future__ import annotations
 
@@ -19,12 +19,3 @@ class ChainInvalid(LedgerError):
         where = f"block {self.height}" if self.height else "the file's header"
         line = f" (line {self.line})" if self.line else ""
         return f"{where}{line}: {self.code}: {self.message}"
-
-
-class ProofInvalid(LedgerError):
-    """Raised when a transaction's finality proof does not hold; the code says which check failed."""
-
-    code = "PROOF_INVALID"
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"

@@ -1,6 +1,7 @@
 """Finality proofs for one transaction: built by a node, checked offline by anyone with genesis.
 
-A proof holds the transaction, the Merkle path from its id to the block
+The node builds a proof (node/proofs.py); this module checks one. A proof
+holds the transaction, the Merkle path from its id to the block
 header's transactions root, the header, and the header's commit
 certificate. Checking it needs nothing else: the id is recomputed from the
 signed transaction, the path must lead to the root the header commits to,
@@ -17,14 +18,12 @@ from typing import Any
 
 from ledger import cbor
 from ledger.certificate import validate_certificate
-from ledger.errors import CertificateInvalid, DecodeError
+from ledger.errors import CertificateInvalid, DecodeError, LedgerError
 from ledger.genesis import Genesis
-from ledger.hashing import compute_merkle_path, compute_root_from_path
+from ledger.hashing import compute_root_from_path
 from ledger.transaction import Transaction
 from ledger.types import HASH_BYTES, Hash
 from node.audit.encoding import parse_certificate, parse_header
-from node.audit.errors import ProofInvalid
-from storage.chain import ChainStore
 
 PROOF_FORMAT = "hubledger-finality-proof"
 PROOF_VERSION = 1
@@ -45,6 +44,15 @@ _FIELDS = (
 )
 
 
+class ProofInvalid(LedgerError):
+    """Raised when a transaction's finality proof does not hold; the code says which check failed."""
+
+    code = "PROOF_INVALID"
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
 @dataclass(frozen=True)
 class ProofReport:
     transaction_id: Hash
@@ -52,32 +60,6 @@ class ProofReport:
     index: int
     block_hash: Hash
     signers: tuple[str, ...]
-
-
-def build_proof(chain: ChainStore, transaction_id: Hash) -> dict[str, Any] | None:
-    """The finality proof of a committed transaction, or None when it is not committed here."""
-    record = chain.get_transaction(transaction_id)
-    if record is None:
-        return None
-    block = chain.get_block(record.height)
-    certificate = chain.get_certificate(record.height)
-    if block is None or certificate is None:
-        raise RuntimeError(f"block {record.height} of a committed transaction is missing")
-    path = compute_merkle_path([transaction.id for transaction in block.transactions], record.index)
-    return {
-        "format": PROOF_FORMAT,
-        "version": PROOF_VERSION,
-        "chain_id": block.header.chain_id,
-        "transaction_id": transaction_id.hex(),
-        "height": record.height,
-        "index": record.index,
-        "transaction": record.transaction.to_json(),
-        "merkle_path": [{"left": on_left, "hash": sibling.hex()} for on_left, sibling in path],
-        "header": block.header.to_json(),
-        "block_hash": block.hash.hex(),
-        "certificate": certificate.to_json(),
-        "receipt": record.receipt.to_json(),
-    }
 
 
 def verify_proof(document: Any, genesis: Genesis) -> ProofReport:

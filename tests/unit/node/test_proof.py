@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from ledger.types import Hash
-from node.audit.errors import ProofInvalid
-from node.audit.proof import build_proof, verify_proof
+from node.audit.proof import ProofInvalid, verify_proof
 from node.netgen import generate_network
+from node.proofs import build_proof
 from tests.unit.node.audit_chain import HUBS, AuditChain, build_audit_chain
 
 
