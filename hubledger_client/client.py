@@ -125,7 +125,7 @@ class Client:
         return result
 
     async def get_proof(self, transaction_id: str) -> dict[str, Any]:
-        """The finality proof of a committed transaction (check it with node.audit.proof.verify_proof)."""
+        """The finality proof of a committed transaction (check it with proof.verify_proof)."""
         result: dict[str, Any] = await self.request("GET", f"/v1/transactions/{transaction_id}/proof")
         return result
 

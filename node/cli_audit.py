@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client
+from hubledger_client.proof import ProofInvalid, verify_proof
 from ledger.genesis import Genesis
 from node.audit.errors import ChainInvalid
 from node.audit.export import export_chain
-from node.audit.proof import ProofInvalid, verify_proof
 from node.audit.verify_chain import verify_chain
 
 DEFAULT_NODE_URL = "http://127.0.0.1:8101"

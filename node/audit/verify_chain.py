@@ -35,6 +35,7 @@ from contracts.execution import execute_block
 from contracts.genesis import compute_genesis_changes
 from contracts.queries import get_total_supply
 from contracts.state import DictState
+from hubledger_client.encoding import parse_certificate, parse_header, parse_transactions
 from ledger.block import BlockHeader, compute_transactions_root
 from ledger.certificate import validate_certificate
 from ledger.errors import CertificateInvalid, DecodeError
@@ -43,7 +44,6 @@ from ledger.hashing import compute_state_digest
 from ledger.limits import BLOCK_TRANSACTIONS_MAX
 from ledger.transaction import Transaction
 from ledger.types import Hash
-from node.audit.encoding import parse_certificate, parse_header, parse_transactions
 from node.audit.errors import ChainInvalid
 from node.audit.export import EXPORT_FORMAT, EXPORT_VERSION
 from node.audit.progress import Progress

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from hubledger_client.proof import ProofInvalid, verify_proof
 from ledger.types import Hash
-from node.audit.proof import ProofInvalid, verify_proof
 from node.netgen import generate_network
 from node.proofs import build_proof
 from tests.unit.node.audit_chain import HUBS, AuditChain, build_audit_chain
@@ -100,6 +100,6 @@ def test_a_document_that_is_not_a_proof_is_malformed(audit: AuditChain) -> None:
 
 
 def _header_hash(header_json: dict[str, Any]) -> str:
-    from node.audit.encoding import parse_header
+    from hubledger_client.encoding import parse_header
 
     return parse_header(header_json).hash.hex()

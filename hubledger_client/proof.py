@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hubledger_client.encoding import parse_certificate, parse_header
 from ledger import cbor
 from ledger.certificate import validate_certificate
 from ledger.errors import CertificateInvalid, DecodeError, LedgerError
@@ -23,7 +24,6 @@ from ledger.genesis import Genesis
 from ledger.hashing import compute_root_from_path
 from ledger.transaction import Transaction
 from ledger.types import HASH_BYTES, Hash
-from node.audit.encoding import parse_certificate, parse_header
 
 PROOF_FORMAT = "hubledger-finality-proof"
 PROOF_VERSION = 1
