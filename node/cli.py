@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client, ClientError
+from hubledger_tools.netgen import NetworkLayout, generate_network, parse_hubs
 from ledger.errors import LedgerError
 from ledger.keys import PrivateKey
 from node.cli_audit import add_audit_commands
@@ -23,7 +24,6 @@ from node.cli_chaos import add_chaos_command
 from node.cli_settlement import add_settlement_commands, parse_address
 from node.cli_simulate import add_simulate_command
 from node.errors import ConfigError
-from node.netgen import NetworkLayout, generate_network, parse_hubs
 
 DEFAULT_NODE_URL = "http://127.0.0.1:8101"
 HUBS_DEFAULT = "beijing,shanghai,shenzhen,hangzhou"
@@ -136,7 +136,7 @@ def _node(arguments: argparse.Namespace) -> int:
 
 
 def _localnet(arguments: argparse.Namespace) -> int:
-    from node.localnet import run_localnet
+    from hubledger_tools.localnet import run_localnet
 
     return run_localnet(parse_hubs(arguments.hubs), arguments.dir)
 

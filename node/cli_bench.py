@@ -100,11 +100,11 @@ def parse_settings(arguments: argparse.Namespace) -> BenchSettings:
 
 
 def _bench(arguments: argparse.Namespace) -> int:
+    from hubledger_tools.ports import NoFreePortsError
     from node.bench.cluster import ClusterError
     from node.bench.report import format_comparison, format_table, load_result, write_result
     from node.bench.run import run_bench
     from node.errors import ConfigError
-    from node.ports import NoFreePortsError
 
     settings = parse_settings(arguments)
     old = load_result(settings.compare) if settings.compare else None

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hubledger_tools.netgen import NetworkLayout, generate_network
+from hubledger_tools.ports import find_port_base
 from ledger.genesis import Genesis
 from node.errors import ConfigError
-from node.netgen import NetworkLayout, generate_network
-from node.ports import find_port_base
 
 T = TypeVar("T")
 START_TIMEOUT_S = 60.0

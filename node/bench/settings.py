@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubledger_tools.netgen import parse_hubs
 from node.errors import ConfigError
-from node.netgen import parse_hubs
 
 HUB_NAMES = (
     "beijing",

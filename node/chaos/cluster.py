@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_client import json_http
+from hubledger_tools.netgen import NetworkLayout, generate_network
+from hubledger_tools.ports import find_port_base
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
-from node.netgen import NetworkLayout, generate_network
-from node.ports import find_port_base
 
 START_TIMEOUT_S = 30.0
 HTTP_TIMEOUT_S = 3.0

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hubledger_client.json_http import http_json
+from hubledger_tools.netgen import NetworkLayout, generate_network
+from hubledger_tools.ports import find_port_base
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
-from node.netgen import NetworkLayout, generate_network
-from node.ports import find_port_base
 
 T = TypeVar("T")
 DEADLINE_S = 30.0

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from node import ports
+from hubledger_tools import ports
 
 
 def test_a_range_is_free_and_below_the_ephemeral_ports() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from hubledger_client.proof import ProofInvalid, verify_proof
+from hubledger_tools.netgen import generate_network
 from ledger.types import Hash
-from node.netgen import generate_network
 from node.proofs import build_proof
 from tests.unit.node.audit_chain import HUBS, AuditChain, build_audit_chain
 

@@ -13,12 +13,12 @@ import pytest
 from contracts.genesis import compute_genesis_changes
 from contracts.queries import get_total_supply
 from contracts.state import DictState
+from hubledger_tools.netgen import generate_network
 from ledger.block import BlockHeader, compute_transactions_root
 from ledger.hashing import Domain, compute_hash
 from ledger.types import Hash
 from node.audit.errors import ChainInvalid
 from node.audit.verify_chain import verify_chain
-from node.netgen import generate_network
 from tests.unit.node.audit_chain import HUBS, AuditChain, build_audit_chain
 
 

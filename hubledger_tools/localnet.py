@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from node.netgen import generate_network
+from hubledger_tools.netgen import generate_network
 
 STOP_GRACE_S = 10
 RESTART_DELAY_S = 2
