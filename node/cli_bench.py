@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from node.bench.settings import (
+from hubledger_tools.bench.settings import (
     RAMP_RATES_DEFAULT,
     BenchSettings,
     parse_hub_argument,
@@ -100,10 +100,10 @@ def parse_settings(arguments: argparse.Namespace) -> BenchSettings:
 
 
 def _bench(arguments: argparse.Namespace) -> int:
+    from hubledger_tools.bench.cluster import ClusterError
+    from hubledger_tools.bench.report import format_comparison, format_table, load_result, write_result
+    from hubledger_tools.bench.run import run_bench
     from hubledger_tools.ports import NoFreePortsError
-    from node.bench.cluster import ClusterError
-    from node.bench.report import format_comparison, format_table, load_result, write_result
-    from node.bench.run import run_bench
     from node.errors import ConfigError
 
     settings = parse_settings(arguments)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from hubledger_tools.bench.report import format_comparison, load_result
+from hubledger_tools.bench.settings import SENDERS_MAX
+from hubledger_tools.bench.workload import FUNDING_PER_SENDER_FEN
 from hubledger_tools.netgen import BANK_OPENING_BALANCE
-from node.bench.report import format_comparison, load_result
-from node.bench.settings import SENDERS_MAX
-from node.bench.workload import FUNDING_PER_SENDER_FEN
 
 RUN_TIMEOUT_S = 120
 

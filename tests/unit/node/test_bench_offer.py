@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from node.bench.offer import BATCH_PATH, Offerer
-from node.bench.timeline import BUSY_AGAIN, BUSY_AT_END, Timeline
-from node.bench.workload import Workload
+from hubledger_tools.bench.offer import BATCH_PATH, Offerer
+from hubledger_tools.bench.timeline import BUSY_AGAIN, BUSY_AT_END, Timeline
+from hubledger_tools.bench.workload import Workload
 from tests.waiting import wait_until
 
 TICK_MS = 20

@@ -6,9 +6,9 @@ import asyncio
 import sys
 import time
 
-from node.bench.procfs import NodeUsage
-from node.bench.summary import compute_percentile
-from node.bench.timeline import Block, Timeline
+from hubledger_tools.bench.procfs import NodeUsage
+from hubledger_tools.bench.summary import compute_percentile
+from hubledger_tools.bench.timeline import Block, Timeline
 
 PERIOD_S = 1.0
 

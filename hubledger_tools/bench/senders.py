@@ -9,11 +9,11 @@ from typing import Any
 import aiohttp
 
 from hubledger_client.client import Client
+from hubledger_tools.bench.cluster import Cluster, ClusterError
+from hubledger_tools.bench.offer import BATCH_PATH
+from hubledger_tools.bench.workload import FUNDING_PER_SENDER_FEN, encode_body
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
-from node.bench.cluster import Cluster, ClusterError
-from node.bench.offer import BATCH_PATH
-from node.bench.workload import FUNDING_PER_SENDER_FEN, encode_body
 
 SETUP_TIMEOUT_S = 120.0
 POLL_S = 0.1

@@ -14,7 +14,7 @@ import time
 
 import aiohttp
 
-from node.bench.timeline import Block, Timeline
+from hubledger_tools.bench.timeline import Block, Timeline
 
 POLL_MS_DEFAULT = 5
 

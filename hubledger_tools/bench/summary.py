@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from node.bench.timeline import NOT_YET, Timeline
+from hubledger_tools.bench.timeline import NOT_YET, Timeline
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,16 @@ from typing import Any
 
 import aiohttp
 
-from node.bench.catch_up import measure_catch_up, stop_lagging_hub
-from node.bench.cluster import Cluster, connect_cluster, start_cluster
-from node.bench.follow import BlockFollower
-from node.bench.machine import compute_efficiency, describe_machine, measure_verify_rate
-from node.bench.offer import Offerer
-from node.bench.procfs import NodeUsage, read_own_cpu_s
-from node.bench.progress import sample_and_report
-from node.bench.senders import register_senders
-from node.bench.settings import BenchSettings
-from node.bench.summary import (
+from hubledger_tools.bench.catch_up import measure_catch_up, stop_lagging_hub
+from hubledger_tools.bench.cluster import Cluster, connect_cluster, start_cluster
+from hubledger_tools.bench.follow import BlockFollower
+from hubledger_tools.bench.machine import compute_efficiency, describe_machine, measure_verify_rate
+from hubledger_tools.bench.offer import Offerer
+from hubledger_tools.bench.procfs import NodeUsage, read_own_cpu_s
+from hubledger_tools.bench.progress import sample_and_report
+from hubledger_tools.bench.senders import register_senders
+from hubledger_tools.bench.settings import BenchSettings
+from hubledger_tools.bench.summary import (
     Step,
     compute_percentile,
     is_saturated,
@@ -30,8 +30,8 @@ from node.bench.summary import (
     summarize_latency,
     summarize_step,
 )
-from node.bench.timeline import Timeline
-from node.bench.workload import Workload, make_senders, sign_workload
+from hubledger_tools.bench.timeline import Timeline
+from hubledger_tools.bench.workload import Workload, make_senders, sign_workload
 
 DRAIN_POLL_S = 0.1
 RAMP_WARMUP_S_MAX = 2.0

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from node.bench.cluster import Cluster, ClusterError
+from hubledger_tools.bench.cluster import Cluster, ClusterError
 
 POLL_S = 0.05
 TIMEOUT_S = 900.0

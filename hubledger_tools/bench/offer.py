@@ -26,8 +26,8 @@ import time
 import aiohttp
 
 from hubledger_client.client import get_busy_delay_s
-from node.bench.timeline import BUSY_AGAIN, BUSY_AT_END, Timeline
-from node.bench.workload import Workload
+from hubledger_tools.bench.timeline import BUSY_AGAIN, BUSY_AT_END, Timeline
+from hubledger_tools.bench.workload import Workload
 
 BATCH_PATH = "/v1/transactions/batch"
 REQUEST_TIMEOUT_S = 60.0
