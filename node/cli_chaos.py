@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from node.chaos.report import format_summary
-from node.chaos.runner import run_scenario
-from node.chaos.scenario import load_scenario
+from hubledger_tools.chaos.report import format_summary
+from hubledger_tools.chaos.runner import run_scenario
+from hubledger_tools.chaos.scenario import load_scenario
 
 SCENARIOS_DIR = Path("scenarios")
 

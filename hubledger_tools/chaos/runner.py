@@ -14,12 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from hubledger_tools.chaos import checks
+from hubledger_tools.chaos.cluster import ChaosCluster, http_json
+from hubledger_tools.chaos.load import LoadDriver
+from hubledger_tools.chaos.report import Report
+from hubledger_tools.chaos.scenario import Fault, Scenario
 from ledger.transaction import Transaction
-from node.chaos import checks
-from node.chaos.cluster import ChaosCluster, http_json
-from node.chaos.load import LoadDriver
-from node.chaos.report import Report
-from node.chaos.scenario import Fault, Scenario
 
 SAMPLE_PERIOD_S = 1.0
 

@@ -12,9 +12,9 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+from hubledger_tools.chaos.cluster import ChaosCluster, http_json
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
-from node.chaos.cluster import ChaosCluster, http_json
 
 OUTSTANDING_MAX = 4
 

@@ -16,8 +16,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from hubledger_tools.chaos.cluster import ChaosCluster, http_json
 from ledger.read_auth import sign_read
-from node.chaos.cluster import ChaosCluster, http_json
 
 CONVERGE_TIMEOUT_S = 45.0
 

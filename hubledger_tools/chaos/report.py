@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from node.chaos.checks import Check
+from hubledger_tools.chaos.checks import Check
 
 
 @dataclass
