@@ -17,10 +17,10 @@ from typing import Any
 
 from hubledger_client.client import Client
 from hubledger_client.proof import ProofInvalid, verify_proof
+from hubledger_tools.audit.errors import ChainInvalid
+from hubledger_tools.audit.export import export_chain
+from hubledger_tools.audit.verify_chain import verify_chain
 from ledger.genesis import Genesis
-from node.audit.errors import ChainInvalid
-from node.audit.export import export_chain
-from node.audit.verify_chain import verify_chain
 
 DEFAULT_NODE_URL = "http://127.0.0.1:8101"
 

@@ -13,12 +13,12 @@ import pytest
 from contracts.genesis import compute_genesis_changes
 from contracts.queries import get_total_supply
 from contracts.state import DictState
+from hubledger_tools.audit.errors import ChainInvalid
+from hubledger_tools.audit.verify_chain import verify_chain
 from hubledger_tools.netgen import generate_network
 from ledger.block import BlockHeader, compute_transactions_root
 from ledger.hashing import Domain, compute_hash
 from ledger.types import Hash
-from node.audit.errors import ChainInvalid
-from node.audit.verify_chain import verify_chain
 from tests.unit.node.audit_chain import HUBS, AuditChain, build_audit_chain
 
 
@@ -160,7 +160,7 @@ def test_garbage_lines_are_malformed_with_their_line_number(audit: AuditChain, t
 
 
 def test_progress_is_shown_for_every_block(audit: AuditChain, tmp_path: Path) -> None:
-    from node.audit.progress import Progress
+    from hubledger_tools.audit.progress import Progress
 
     stream = io.StringIO()
     progress = Progress(4, "blocks verified", stream=stream)

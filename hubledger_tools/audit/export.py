@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hubledger_client.client import Client
-from node.audit.progress import Progress
+from hubledger_tools.audit.progress import Progress
 
 EXPORT_FORMAT = "hubledger-chain-export"
 EXPORT_VERSION = 1

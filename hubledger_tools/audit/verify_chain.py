@@ -36,6 +36,9 @@ from contracts.genesis import compute_genesis_changes
 from contracts.queries import get_total_supply
 from contracts.state import DictState
 from hubledger_client.encoding import parse_certificate, parse_header, parse_transactions
+from hubledger_tools.audit.errors import ChainInvalid
+from hubledger_tools.audit.export import EXPORT_FORMAT, EXPORT_VERSION
+from hubledger_tools.audit.progress import Progress
 from ledger.block import BlockHeader, compute_transactions_root
 from ledger.certificate import validate_certificate
 from ledger.errors import CertificateInvalid, DecodeError
@@ -44,9 +47,6 @@ from ledger.hashing import compute_state_digest
 from ledger.limits import BLOCK_TRANSACTIONS_MAX
 from ledger.transaction import Transaction
 from ledger.types import Hash
-from node.audit.errors import ChainInvalid
-from node.audit.export import EXPORT_FORMAT, EXPORT_VERSION
-from node.audit.progress import Progress
 
 LINE_CHARS_MAX = 64 * 1024 * 1024
 BLOCK_FIELDS = ("certificate", "header", "height", "transactions")
