@@ -16,8 +16,8 @@ from typing import Any, TextIO
 
 from consensus.simulation.behaviours import CATALOGUE, FAULTY_NAMES
 from consensus.simulation.simulator import SimulationConfig, SimulationResult
+from hubledger_tools.simulation import run_simulation
 from node.errors import ConfigError
-from node.simulation import run_simulation
 
 EVERY_BEHAVIOUR = "catalogue"  # one behaviour per seed, cycling through the catalogue
 PROGRESS_WIDTH = 30
