@@ -50,7 +50,7 @@ async def _keep_running(hub: str, directory: Path, stop: asyncio.Event) -> int:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "node.cli",
+            "hubledger_tools.cli",
             "node",
             "--config",
             str(directory / f"{hub}.toml"),

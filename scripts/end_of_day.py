@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client, ClientError
+from hubledger_tools.cli.main import format_fen
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
-from node.cli import format_fen
 
 YUAN = 100  # fen
 

@@ -1,7 +1,7 @@
 """The nodes under test: a local network this run starts (and stops), or one that is already running.
 
 A started network is generated with ``generate_network`` on a free port range
-and each hub runs as ``python -m node.cli node --config <hub>.toml``, as
+and each hub runs as ``python -m hubledger_tools.cli node --config <hub>.toml``, as
 ``hubledger localnet`` runs them, with its log in ``<dir>/<hub>.log``.
 """
 
@@ -101,7 +101,7 @@ def start_cluster(hubs: list[str], directory: Path, *, cprofile_hub: str | None 
                 cluster.profiles[hub] = directory / f"{hub}.prof"
                 command += ["-m", "cProfile", "-o", str(cluster.profiles[hub])]
             config = str(directory / f"{hub}.toml")
-            cluster.commands[hub] = [*command, "-m", "node.cli", "node", "--config", config]
+            cluster.commands[hub] = [*command, "-m", "hubledger_tools.cli", "node", "--config", config]
             cluster.launch(hub)
         for hub in hubs:
             wait_for(lambda hub=hub: _is_ready(cluster, hub), what=f"{hub} to be ready")  # type: ignore[misc]

@@ -69,7 +69,8 @@ class ChaosCluster:
             environment["HUBLEDGER_NODE_BYZANTINE"] = self.byzantine[hub]
         environment.update(extra_env or {})
         log = (self.directory / f"{name}.log").open("ab")
-        command = [sys.executable, "-m", "node.cli", "node", "--config", str(self.directory / f"{hub}.toml")]
+        config = str(self.directory / f"{hub}.toml")
+        command = [sys.executable, "-m", "hubledger_tools.cli", "node", "--config", config]
         self.processes[name] = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=environment
         )

@@ -59,7 +59,7 @@ def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str, p
 def run_cli(*arguments: str, timeout_s: float = SUBMIT_TIMEOUT_S) -> dict[str, Any]:
     """Run `hubledger ARGS --json` from the host and return its JSON output."""
     finished = subprocess.run(
-        [sys.executable, "-m", "node.cli", *arguments, "--json"],
+        [sys.executable, "-m", "hubledger_tools.cli", *arguments, "--json"],
         capture_output=True, text=True, timeout=timeout_s, cwd=REPOSITORY, check=False,
     )
     if finished.returncode != 0:

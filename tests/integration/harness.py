@@ -70,7 +70,7 @@ class LocalNetwork:
     def start(self, hub: str) -> None:
         log = (self.directory / f"{hub}.log").open("ab")
         self.processes[hub] = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "node", "--config", str(self.directory / f"{hub}.toml")],
+            [sys.executable, "-m", "hubledger_tools.cli", "node", "--config", f"{self.directory / hub}.toml"],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,

@@ -52,7 +52,7 @@ def committed(network: LocalNetwork) -> list[str]:
 
 
 def hubledger(*arguments: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "node.cli", *arguments]
+    command = [sys.executable, "-m", "hubledger_tools.cli", *arguments]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 

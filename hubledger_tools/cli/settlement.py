@@ -214,7 +214,7 @@ def add_settlement_commands(commands: Any, add_client_arguments: Any) -> None:
 
 
 def _run_call(arguments: argparse.Namespace) -> int:
-    from node.cli import print_record
+    from hubledger_tools.cli.main import print_record
 
     call: Call = arguments.call
     values = {item.name: parse_value(item, getattr(arguments, item.name)) for item in call.arguments}

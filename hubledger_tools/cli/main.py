@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client, ClientError
+from hubledger_tools.cli.audit import add_audit_commands
+from hubledger_tools.cli.bench import add_bench_command
+from hubledger_tools.cli.chaos import add_chaos_command
+from hubledger_tools.cli.settlement import add_settlement_commands, parse_address
 from hubledger_tools.cli.simulate import add_simulate_command
 from hubledger_tools.netgen import NetworkLayout, generate_network, parse_hubs
 from ledger.errors import LedgerError
 from ledger.keys import PrivateKey
-from node.cli_audit import add_audit_commands
-from node.cli_bench import add_bench_command
-from node.cli_chaos import add_chaos_command
-from node.cli_settlement import add_settlement_commands, parse_address
 from node.errors import ConfigError
 
 DEFAULT_NODE_URL = "http://127.0.0.1:8101"
