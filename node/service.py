@@ -55,9 +55,9 @@ from node.clock import now_ms
 from node.config import NodeConfig
 from node.log_writer import ConsensusLogWriter
 from node.mempool import Mempool
-from node.metrics import MessageTraffic
 from node.signature_pool import SignaturePool
 from node.state_transfer import REQUEST_BYTES_MAX, BlockFetcher, StateTransferServer
+from node.traffic import MessageTraffic
 from p2p.network import PeerNetwork
 from storage.chain import ChainStore
 from storage.consensus_log import ConsensusLogStore
