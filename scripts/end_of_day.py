@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client, ClientError
-from hubledger_tools.cli.main import format_fen
+from hubledger_tools.cli.common import format_fen
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 

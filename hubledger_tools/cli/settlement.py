@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client
+from hubledger_tools.cli.common import add_client_arguments, print_record, refuse_float
 from ledger.errors import LedgerError
 from ledger.keys import PrivateKey, PublicKey, load_public_pem
 
@@ -196,7 +197,7 @@ GROUPS = {
 }
 
 
-def add_settlement_commands(commands: Any, add_client_arguments: Any) -> None:
+def add_settlement_commands(commands: Any) -> None:
     groups = {
         name: commands.add_parser(name, help=text).add_subparsers(
             dest="action", required=True, metavar="ACTION"
@@ -214,8 +215,6 @@ def add_settlement_commands(commands: Any, add_client_arguments: Any) -> None:
 
 
 def _run_call(arguments: argparse.Namespace) -> int:
-    from hubledger_tools.cli.main import print_record
-
     call: Call = arguments.call
     values = {item.name: parse_value(item, getattr(arguments, item.name)) for item in call.arguments}
     key = PrivateKey.load(arguments.key)
@@ -268,7 +267,7 @@ def _key_from_file(path: Path) -> PublicKey:
 def _parse_obligations(text: str) -> list[dict[str, Any]]:
     try:
         raw = Path(text[1:]).read_text() if text.startswith("@") else text
-        items = json.loads(raw, parse_float=_refuse_float)
+        items = json.loads(raw, parse_float=refuse_float)
     except (OSError, ValueError) as error:
         raise LedgerError(f"--obligations is not a JSON list of obligations: {error}") from None
     if not isinstance(items, list):
@@ -281,7 +280,3 @@ def _parse_obligations(text: str) -> list[dict[str, Any]]:
         }
         for item in items
     ]
-
-
-def _refuse_float(text: str) -> Any:
-    raise ValueError(f"{text} is not an integer")
