@@ -41,14 +41,14 @@ from contracts.genesis import compute_genesis_changes
 from ledger import cbor
 from ledger.block import Block
 from ledger.certificate import CommitCertificate, compute_quorum
-from ledger.errors import DecodeError
+from ledger.errors import DecodeError, LedgerError
 from ledger.genesis import Genesis
 from ledger.hashing import compute_state_digest
 from ledger.keys import PrivateKey
 from ledger.receipt import Receipt
 from ledger.transaction import Transaction
 from ledger.types import Address, Hash, Height, TimestampMs, ValidatorIndex
-from node.admission import AdmissionControl
+from node.admission import AdmissionControl, validate_submission
 from node.application import LedgerApplication
 from node.byzantine import make_outbox
 from node.clock import now_ms
@@ -72,7 +72,8 @@ RequestHandler = Callable[[int, bytes], Awaitable[bytes]]  # (peer, request) -> 
 @dataclass(frozen=True)
 class SubmitOutcome:
     transaction_id: Hash
-    status: str  # pending | committed
+    status: str  # pending | committed | refused
+    error: LedgerError | None = None  # why it was refused (node/admission.py); nothing of it was kept
 
 
 class Node:
@@ -208,17 +209,20 @@ class Node:
         return self.admission.is_busy(self.mempool.handed_out_count, now_ms())
 
     def submit(self, transactions: Sequence[Transaction]) -> list[SubmitOutcome]:
-        """Admit already-validated transactions; hand those now ready to the replica."""
+        """Admit each transaction the rules of node/admission.py accept; a refused one is
+        answered with its error. Hand those now ready to the replica."""
         outcomes: list[SubmitOutcome] = []
         senders: dict[Address, None] = {}
         for transaction in transactions:
-            if self.chain.has_transaction(transaction.id):
-                outcomes.append(SubmitOutcome(transaction.id, "committed"))
+            try:
+                admitted = validate_submission(self, transaction)
+                if admitted.status == "new" and self.mempool.add(transaction, admitted.committed_nonce):
+                    senders[transaction.sender_address] = None
+            except LedgerError as error:
+                outcomes.append(SubmitOutcome(transaction.id, "refused", error))
                 continue
-            nonce = self.get_committed_nonce(transaction.sender_address)
-            if self.mempool.add(transaction, nonce):
-                senders[transaction.sender_address] = None
-            outcomes.append(SubmitOutcome(transaction.id, "pending"))
+            status = "committed" if admitted.status == "committed" else "pending"
+            outcomes.append(SubmitOutcome(transaction.id, status))
         self._offer_ready(senders)
         return outcomes
 
