@@ -1,18 +1,23 @@
 """The running node: wires the PBFT replica to LevelDB, the peer links, timers and the client API.
 
 Everything runs on one event loop. The replica is a state machine that answers
-each input with a list of actions; ``_run`` carries them out in order (a
-Persist is on disk before any message after it is sent: node/log_writer.py
-writes the log in a thread and holds those messages back until then). Blocks
-are committed through LedgerApplication, which writes each with its
-certificate, receipts and state changes in one synced LevelDB batch; blocks
-delivered back to back (a replayed state-transfer answer) share one batch.
+each input with a list of actions (an answer); ``_run`` carries them out in
+order, one answer at a time: an answer the replica gives while another is being
+carried out (a commit offers newly ready transactions, and the replica answers
+that) waits in a queue until the rest of the first is done, so a CancelTimer of
+an earlier answer can never cancel a timer a later one set. A Persist is on disk
+before any message after it is sent (node/log_writer.py writes the log in a
+thread and holds those messages back until then). Blocks are committed through
+LedgerApplication, which writes each with its certificate, receipts and state
+changes in one synced LevelDB batch; blocks delivered back to back (a replayed
+state-transfer answer) share one batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +133,8 @@ class Node:
         )
         self.byzantine = make_outbox(config, genesis, self.index, key, self.network)
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
+        self._answers: deque[Sequence[Action]] = deque()  # the replica's answers waiting to be run
+        self._running_answers = False
         self._view = self.replica.view
         self._listeners: list[CommitListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -274,6 +281,21 @@ class Node:
     # Actions
 
     def _run(self, actions: Sequence[Action]) -> None:
+        """Carry out one answer of the replica, after any still queued; never re-entrantly."""
+        self._answers.append(actions)
+        if self._running_answers:
+            return  # called from inside an answer being carried out: it runs when that one is done
+        self._running_answers = True
+        try:
+            while self._answers:
+                self._carry_out(self._answers.popleft())
+        except BaseException:
+            self._answers.clear()  # as before the queue: a failing answer ends the answers it caused
+            raise
+        finally:
+            self._running_answers = False
+
+    def _carry_out(self, actions: Sequence[Action]) -> None:
         # Consecutive deliveries (a replayed state-transfer answer) share one synced write.
         for delivering, group in itertools.groupby(actions, key=lambda action: isinstance(action, Deliver)):
             if delivering:
