@@ -167,8 +167,8 @@ class Submitter:
 
 def wait_committed_on(
     network: LocalNetwork, hub: str, transaction_id: str, timeout_s: float = DEADLINE_S
-) -> dict:
-    def committed() -> dict | None:
+) -> dict[str, Any]:
+    def committed() -> dict[str, Any] | None:
         code, record = http_json(f"{network.url(hub)}/v1/transactions/{transaction_id}")
         return record if code == 200 and record["status"] == "committed" else None
 

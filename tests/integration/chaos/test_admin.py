@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.integration.harness import LocalNetwork, Submitter, http_json, wait_committed_on, wait_for
+from hubledger_client.json_http import http_json
+from tests.integration.harness import LocalNetwork, Submitter, wait_committed_on, wait_for
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
 

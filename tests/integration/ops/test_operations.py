@@ -21,7 +21,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hubledger_client.client import Client
-from tests.integration.harness import LocalNetwork, Submitter, http_json, wait_committed_on, wait_for
+from hubledger_client.json_http import http_json
+from tests.integration.harness import LocalNetwork, Submitter, wait_committed_on, wait_for
 from tests.integration.ops.browser import Browser, find_chromium
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
