@@ -1,8 +1,9 @@
-"""Blocks, headers and certificates from the JSON the client API and the export file use.
+"""Block headers and transactions from the JSON the client API and the export file use.
 
 JSON carries byte strings as hex; these parsers turn them back into bytes and
 then use the strict CBOR-map decoders of ledger/, so a value accepted here is
-exactly one the chain could hold.
+exactly one the chain could hold. Certificates decode with
+``CommitCertificate.from_json`` (ledger/certificate.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Any
 
 from ledger import cbor
 from ledger.block import BlockHeader
-from ledger.certificate import CommitCertificate
 from ledger.errors import DecodeError
 from ledger.transaction import Transaction
 
@@ -26,17 +26,6 @@ def parse_header(value: Any) -> BlockHeader:
         if name in fields:
             fields[name] = _from_hex(fields[name], name)
     return BlockHeader.from_cbor_map(fields)
-
-
-def parse_certificate(value: Any) -> CommitCertificate:
-    fields = dict(cbor.expect_map(value, ("height", "view", "block_hash", "votes"), "certificate"))
-    fields["block_hash"] = _from_hex(fields["block_hash"], "block_hash")
-    votes = []
-    for item in cbor.expect_list(fields["votes"], "votes", count_max=1024):
-        vote = cbor.expect_map(item, ("validator", "signature"), "vote")
-        votes.append([vote["validator"], _from_hex(vote["signature"], "vote signature")])
-    fields["votes"] = votes
-    return CommitCertificate.from_cbor_map(fields)
 
 
 def parse_transactions(value: Any, count_max: int) -> list[Transaction]:

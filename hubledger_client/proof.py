@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hubledger_client.encoding import parse_certificate, parse_header
+from hubledger_client.encoding import parse_header
 from ledger import cbor
-from ledger.certificate import validate_certificate
+from ledger.certificate import CommitCertificate, validate_block_certificate
 from ledger.errors import CertificateInvalid, DecodeError, LedgerError
 from ledger.genesis import Genesis
 from ledger.hashing import compute_root_from_path
@@ -89,14 +89,10 @@ def verify_proof(document: Any, genesis: Genesis) -> ProofReport:
         )
     if fields["height"] != header.height or fields["block_hash"] != header.hash.hex():
         raise ProofInvalid("the proof's height or block hash is not the header's", code="HEADER_MISMATCH")
-    certificate = _expect(lambda: parse_certificate(fields["certificate"]))
+    certificate = _expect(lambda: CommitCertificate.from_json(fields["certificate"]))
     try:
-        validate_certificate(
-            certificate,
-            chain_id=genesis.chain_id,
-            validator_keys=genesis.validator_keys,
-            block_hash=header.hash,
-            height=header.height,
+        validate_block_certificate(
+            certificate, header, chain_id=genesis.chain_id, validator_keys=genesis.validator_keys
         )
     except CertificateInvalid as error:
         raise ProofInvalid(error.message, code="BAD_CERTIFICATE") from None

@@ -35,12 +35,12 @@ from contracts.execution import execute_block
 from contracts.genesis import compute_genesis_changes
 from contracts.queries import get_total_supply
 from contracts.state import DictState
-from hubledger_client.encoding import parse_certificate, parse_header, parse_transactions
+from hubledger_client.encoding import parse_header, parse_transactions
 from hubledger_tools.audit.errors import ChainInvalid
 from hubledger_tools.audit.export import EXPORT_FORMAT, EXPORT_VERSION
 from hubledger_tools.audit.progress import Progress
 from ledger.block import BlockHeader, compute_transactions_root
-from ledger.certificate import validate_certificate
+from ledger.certificate import CommitCertificate, validate_block_certificate
 from ledger.errors import CertificateInvalid, DecodeError
 from ledger.genesis import Genesis
 from ledger.hashing import compute_state_digest
@@ -224,13 +224,9 @@ def _verify_block(
 
 def _verify_certificate(certificate_json: Any, header: BlockHeader, genesis: Genesis, fail: Any) -> None:
     try:
-        certificate = parse_certificate(certificate_json)
-        validate_certificate(
-            certificate,
-            chain_id=genesis.chain_id,
-            validator_keys=genesis.validator_keys,
-            block_hash=header.hash,
-            height=header.height,
+        certificate = CommitCertificate.from_json(certificate_json)
+        validate_block_certificate(
+            certificate, header, chain_id=genesis.chain_id, validator_keys=genesis.validator_keys
         )
     except CertificateInvalid as error:
         raise fail("BAD_CERTIFICATE", error.message) from None
