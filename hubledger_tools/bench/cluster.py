@@ -7,18 +7,16 @@ and each hub runs as ``python -m hubledger_tools.cli node --config <hub>.toml``,
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hubledger_client.json_http import http_json
 from hubledger_tools.netgen import NetworkLayout, generate_network
 from hubledger_tools.ports import find_port_base
 from ledger.genesis import Genesis
@@ -136,11 +134,11 @@ def _is_ready(cluster: Cluster, hub: str) -> bool:
 
 
 def get_json(url: str, *, timeout_s: float = 5.0) -> Any:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        raise ValueError(f"{url} answered {error.code}") from None
+    """The JSON document at ``url``; ValueError unless it answers 200, OSError when nothing does."""
+    status, document = http_json(url, timeout_s=timeout_s)
+    if status != 200:
+        raise ValueError(f"{url} answered {status}")
+    return document
 
 
 def wait_for(condition: Callable[[], T | None], *, what: str, timeout_s: float = START_TIMEOUT_S) -> T:

@@ -6,7 +6,6 @@ and fails with what it last saw.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -128,12 +127,7 @@ def signed_get(network: LocalNetwork, hub: str, path: str, key: PrivateKey) -> t
 
     now_ms = time.time_ns() // 1_000_000
     headers = sign_read(key, chain_id=network.genesis.chain_id, method="GET", path=path, timestamp_ms=now_ms)
-    request = urllib.request.Request(network.url(hub) + path, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    return http_json(network.url(hub) + path, headers=headers)
 
 
 class Submitter:
