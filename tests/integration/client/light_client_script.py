@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import hubledger_client
-from hubledger_client.client import Client
-from hubledger_client.proof import verify_proof
+from hubledger_client import Client, verify_proof
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 
