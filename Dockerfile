@@ -34,6 +34,8 @@ COPY contracts /tmp/src/contracts
 COPY consensus /tmp/src/consensus
 COPY p2p /tmp/src/p2p
 COPY node /tmp/src/node
+COPY hubledger_client /tmp/src/hubledger_client
+COPY hubledger_tools /tmp/src/hubledger_tools
 COPY scripts /tmp/src/scripts
 # The project's own files are staged under /staging, so the image takes them as a layer of their own.
 RUN set -eu; \

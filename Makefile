@@ -21,7 +21,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy ledger storage contracts consensus p2p node scripts
+	$(BIN)/mypy ledger storage contracts consensus p2p node hubledger_client hubledger_tools scripts tests
 	$(BIN)/lint-imports
 
 # The docker compose tests (tests/e2e) run whenever a Docker engine answers and

@@ -43,18 +43,32 @@ def get_next_nonce(state: StateReader, address: Address) -> int:
 
 
 def validate_admissible(
-    state: StateReader, transaction: Transaction, *, chain_id: str, pending_nonce: int | None = None
+    state: StateReader,
+    transaction: Transaction,
+    *,
+    chain_id: str,
+    pending_nonce: int | None = None,
+    committed_nonce: int | None = None,
 ) -> None:
     """Raise TransactionRejected unless ``transaction`` may be included in a block.
 
     ``pending_nonce`` is the nonce the mempool expects next from this sender
     (counting its waiting transactions); by default the state's next nonce.
+    ``committed_nonce`` is the state's next nonce when the caller has read it
+    already (admission reads it once per submission); by default it is read here.
     """
-    _admit(state, transaction, chain_id=chain_id, pending_nonce=pending_nonce)
+    _admit(
+        state, transaction, chain_id=chain_id, pending_nonce=pending_nonce, committed_nonce=committed_nonce
+    )
 
 
 def _admit(
-    state: StateReader, transaction: Transaction, *, chain_id: str, pending_nonce: int | None
+    state: StateReader,
+    transaction: Transaction,
+    *,
+    chain_id: str,
+    pending_nonce: int | None,
+    committed_nonce: int | None = None,
 ) -> tuple[Method[Any], Any]:
     if transaction.chain_id != chain_id:
         raise TransactionRejected(
@@ -63,7 +77,8 @@ def _admit(
     sender = transaction.sender_address
     if accessors.get_account(state, sender) is None:
         raise TransactionRejected(f"no account is registered at {sender.hex()}", code="UNKNOWN_SENDER")
-    _validate_nonce(state, sender, transaction.nonce, pending_nonce)
+    committed = get_next_nonce(state, sender) if committed_nonce is None else committed_nonce
+    _validate_nonce(committed, transaction.nonce, pending_nonce)
     methods = CONTRACTS.get(transaction.contract)
     if methods is None:
         known = ", ".join(sorted(CONTRACTS))
@@ -80,8 +95,7 @@ def _admit(
     return method, method.parse(transaction.args)
 
 
-def _validate_nonce(state: StateReader, sender: Address, nonce: int, pending_nonce: int | None) -> None:
-    committed = get_next_nonce(state, sender)
+def _validate_nonce(committed: int, nonce: int, pending_nonce: int | None) -> None:
     expected = committed if pending_nonce is None else max(pending_nonce, committed)
     if nonce < expected:
         raise TransactionRejected(

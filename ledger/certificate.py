@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ledger import cbor
-from ledger.errors import CertificateInvalid
+from ledger.errors import CertificateInvalid, DecodeError
 from ledger.keys import SIGNATURE_BYTES, verify_signature
 from ledger.limits import VALIDATORS_MAX
 from ledger.types import HASH_BYTES, Hash, Height, ValidatorIndex, View
@@ -90,6 +90,29 @@ class CommitCertificate:
             "votes": [{"validator": v.validator, "signature": v.signature.hex()} for v in self.votes],
         }
 
+    @classmethod
+    def from_json(cls, value: Any) -> CommitCertificate:
+        """The certificate ``to_json`` wrote (the client API, exports and proofs carry it so);
+        byte strings come back from hex, then the strict CBOR-map decoder checks the rest."""
+        fields = dict(cbor.expect_map(value, ("height", "view", "block_hash", "votes"), "certificate"))
+        fields["block_hash"] = _from_hex(fields["block_hash"], "block_hash")
+        votes = []
+        for item in cbor.expect_list(fields["votes"], "votes", count_max=VALIDATORS_MAX):
+            vote = cbor.expect_map(item, ("validator", "signature"), "vote")
+            votes.append([vote["validator"], _from_hex(vote["signature"], "vote signature")])
+        fields["votes"] = votes
+        return cls.from_cbor_map(fields)
+
+
+class CertifiedBlock(Protocol):
+    """A block or its header: what a commit certificate names."""
+
+    @property
+    def hash(self) -> Hash: ...
+
+    @property
+    def height(self) -> Height: ...
+
 
 def validate_certificate(
     certificate: CommitCertificate,
@@ -118,3 +141,25 @@ def validate_certificate(
     quorum = compute_quorum(len(validator_keys))
     if len(signers) < quorum:
         raise CertificateInvalid(f"certificate has {len(signers)} votes, a quorum is {quorum}")
+
+
+def validate_block_certificate(
+    certificate: CommitCertificate, block: CertifiedBlock, *, chain_id: str, validator_keys: Sequence[bytes]
+) -> None:
+    """Raise CertificateInvalid unless ``certificate`` proves ``block`` final on chain ``chain_id``:
+    the one check the simulator's checker, proof checking and verify-chain all make."""
+    validate_certificate(
+        certificate,
+        chain_id=chain_id,
+        validator_keys=validator_keys,
+        block_hash=block.hash,
+        height=block.height,
+    )
+
+
+def _from_hex(value: Any, what: str) -> bytes:
+    text = cbor.expect_text(value, what, size_max=4096)
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise DecodeError(f"{what} must be a hex string") from None

@@ -34,22 +34,6 @@ BLOCK_BYTES_BUCKETS = (512, 2_048, 8_192, 32_768, 131_072, 524_288, 2_097_152, 4
 BLOCK_TRANSACTIONS_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_000)
 
 
-class MessageTraffic:
-    """Consensus messages and their payload bytes, by direction and message type."""
-
-    def __init__(self) -> None:
-        self.messages: Counter[tuple[str, str]] = Counter()
-        self.payload_bytes: Counter[tuple[str, str]] = Counter()
-
-    def on_sent(self, kind: str, payload_bytes: int, *, copies: int = 1) -> None:
-        self.messages["sent", kind] += copies
-        self.payload_bytes["sent", kind] += payload_bytes * copies
-
-    def on_received(self, kind: str, payload_bytes: int) -> None:
-        self.messages["received", kind] += 1
-        self.payload_bytes["received", kind] += payload_bytes
-
-
 class NodeMetrics:
     """The registry behind GET /metrics; create one per node, after the node."""
 

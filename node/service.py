@@ -1,18 +1,23 @@
 """The running node: wires the PBFT replica to LevelDB, the peer links, timers and the client API.
 
 Everything runs on one event loop. The replica is a state machine that answers
-each input with a list of actions; ``_run`` carries them out in order (a
-Persist is on disk before any message after it is sent: node/log_writer.py
-writes the log in a thread and holds those messages back until then). Blocks
-are committed through LedgerApplication, which writes each with its
-certificate, receipts and state changes in one synced LevelDB batch; blocks
-delivered back to back (a replayed state-transfer answer) share one batch.
+each input with a list of actions (an answer); ``_run`` carries them out in
+order, one answer at a time: an answer the replica gives while another is being
+carried out (a commit offers newly ready transactions, and the replica answers
+that) waits in a queue until the rest of the first is done, so a CancelTimer of
+an earlier answer can never cancel a timer a later one set. A Persist is on disk
+before any message after it is sent (node/log_writer.py writes the log in a
+thread and holds those messages back until then). Blocks are committed through
+LedgerApplication, which writes each with its certificate, receipts and state
+changes in one synced LevelDB batch; blocks delivered back to back (a replayed
+state-transfer answer) share one batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,23 +46,23 @@ from contracts.genesis import compute_genesis_changes
 from ledger import cbor
 from ledger.block import Block
 from ledger.certificate import CommitCertificate, compute_quorum
-from ledger.errors import DecodeError
+from ledger.errors import DecodeError, LedgerError
 from ledger.genesis import Genesis
 from ledger.hashing import compute_state_digest
 from ledger.keys import PrivateKey
 from ledger.receipt import Receipt
 from ledger.transaction import Transaction
 from ledger.types import Address, Hash, Height, TimestampMs, ValidatorIndex
-from node.admission import AdmissionControl
+from node.admission import AdmissionControl, validate_submission
 from node.application import LedgerApplication
 from node.byzantine import make_outbox
 from node.clock import now_ms
 from node.config import NodeConfig
 from node.log_writer import ConsensusLogWriter
 from node.mempool import Mempool
-from node.metrics import MessageTraffic
 from node.signature_pool import SignaturePool
 from node.state_transfer import REQUEST_BYTES_MAX, BlockFetcher, StateTransferServer
+from node.traffic import MessageTraffic
 from p2p.network import PeerNetwork
 from storage.chain import ChainStore
 from storage.consensus_log import ConsensusLogStore
@@ -72,7 +77,8 @@ RequestHandler = Callable[[int, bytes], Awaitable[bytes]]  # (peer, request) -> 
 @dataclass(frozen=True)
 class SubmitOutcome:
     transaction_id: Hash
-    status: str  # pending | committed
+    status: str  # pending | committed | refused
+    error: LedgerError | None = None  # why it was refused (node/admission.py); nothing of it was kept
 
 
 class Node:
@@ -127,6 +133,8 @@ class Node:
         )
         self.byzantine = make_outbox(config, genesis, self.index, key, self.network)
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
+        self._answers: deque[Sequence[Action]] = deque()  # the replica's answers waiting to be run
+        self._running_answers = False
         self._view = self.replica.view
         self._listeners: list[CommitListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -208,17 +216,20 @@ class Node:
         return self.admission.is_busy(self.mempool.handed_out_count, now_ms())
 
     def submit(self, transactions: Sequence[Transaction]) -> list[SubmitOutcome]:
-        """Admit already-validated transactions; hand those now ready to the replica."""
+        """Admit each transaction the rules of node/admission.py accept; a refused one is
+        answered with its error. Hand those now ready to the replica."""
         outcomes: list[SubmitOutcome] = []
         senders: dict[Address, None] = {}
         for transaction in transactions:
-            if self.chain.has_transaction(transaction.id):
-                outcomes.append(SubmitOutcome(transaction.id, "committed"))
+            try:
+                admitted = validate_submission(self, transaction)
+                if admitted.status == "new" and self.mempool.add(transaction, admitted.committed_nonce):
+                    senders[transaction.sender_address] = None
+            except LedgerError as error:
+                outcomes.append(SubmitOutcome(transaction.id, "refused", error))
                 continue
-            nonce = self.get_committed_nonce(transaction.sender_address)
-            if self.mempool.add(transaction, nonce):
-                senders[transaction.sender_address] = None
-            outcomes.append(SubmitOutcome(transaction.id, "pending"))
+            status = "committed" if admitted.status == "committed" else "pending"
+            outcomes.append(SubmitOutcome(transaction.id, status))
         self._offer_ready(senders)
         return outcomes
 
@@ -270,6 +281,21 @@ class Node:
     # Actions
 
     def _run(self, actions: Sequence[Action]) -> None:
+        """Carry out one answer of the replica, after any still queued; never re-entrantly."""
+        self._answers.append(actions)
+        if self._running_answers:
+            return  # called from inside an answer being carried out: it runs when that one is done
+        self._running_answers = True
+        try:
+            while self._answers:
+                self._carry_out(self._answers.popleft())
+        except BaseException:
+            self._answers.clear()  # as before the queue: a failing answer ends the answers it caused
+            raise
+        finally:
+            self._running_answers = False
+
+    def _carry_out(self, actions: Sequence[Action]) -> None:
         # Consecutive deliveries (a replayed state-transfer answer) share one synced write.
         for delivering, group in itertools.groupby(actions, key=lambda action: isinstance(action, Deliver)):
             if delivering:

@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hubledger_client.client import Client, ClientError
+from hubledger_tools.cli.common import format_fen
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
-from node.cli import format_fen
-from node.client import Client, ClientError
 
 YUAN = 100  # fen
 

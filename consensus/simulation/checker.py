@@ -26,7 +26,7 @@ from consensus.errors import PeerFault
 from consensus.evidence import Evidence, validate_evidence
 from consensus.simulation.world import Conservation
 from ledger.block import Block
-from ledger.certificate import CommitCertificate, validate_certificate
+from ledger.certificate import CommitCertificate, validate_block_certificate
 from ledger.errors import LedgerError
 from ledger.types import Hash, Height, ValidatorIndex
 
@@ -101,12 +101,8 @@ class InvariantChecker:
             )
         self._tips[instance] = (block.height, block.hash)
         try:
-            validate_certificate(
-                certificate,
-                chain_id=self._chain_id,
-                validator_keys=self._validator_keys,
-                block_hash=block.hash,
-                height=block.height,
+            validate_block_certificate(
+                certificate, block, chain_id=self._chain_id, validator_keys=self._validator_keys
             )
         except LedgerError as error:
             self.report(INTEGRITY, f"certificate of height {block.height} on instance {instance}: {error}")

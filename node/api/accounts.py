@@ -1,6 +1,6 @@
 """Reading accounts: private data, served only to those entitled to see it.
 
-An account's details are served to requests signed (node/read_auth.py) by the
+An account's details are served to requests signed (ledger/read_auth.py) by the
 account itself, its sponsoring bank, the central bank or a regulator.
 """
 
@@ -18,11 +18,11 @@ from contracts.queries import (
     list_open_dvps,
     list_open_escrows,
 )
+from ledger.read_auth import ReadAuthError, verify_read
 from ledger.types import ADDRESS_BYTES, Address
 from node.api.keys import NODE
 from node.clock import now_ms
 from node.errors import ApiError
-from node.read_auth import ReadAuthError, verify_read
 from node.service import Node
 
 SUPERVISOR_ROLES = ("central_bank", "regulator")

@@ -10,9 +10,9 @@ from consensus.evidence import Evidence
 from ledger.block import Block
 from ledger.types import Hash, Height
 from node.api.keys import NODE
-from node.audit.proof import build_proof
 from node.errors import ApiError
 from node.peer_status import PEER_STATUS, READY_LAG_BLOCKS_MAX
+from node.proofs import build_proof
 from node.service import Node
 
 EVIDENCE_LIST_MAX = 100

@@ -2,11 +2,10 @@
 
 Submission checks, in order: while the node is overloaded, that the node
 holds a transaction with that signature (if not: 503 BUSY, before anything is
-decoded); the encoding, the chain id, whether the transaction is already held
-or committed (then answered with that status), that the node is not
-overloaded (503 BUSY), the signature, the nonce, and that the contract call is
-admissible for the sender's account. The first failure answers with its code
-and changes nothing.
+decoded); the encoding; then the admission rules of node/admission.py, which
+``Node.submit`` applies (chain id, already held or committed, overload, the
+signature, the nonce, the contract call). The first failure answers with its
+code and changes nothing.
 """
 
 from __future__ import annotations
@@ -15,15 +14,14 @@ from typing import Any
 
 from aiohttp import web
 
-from contracts.execution import validate_admissible
 from ledger import cbor
 from ledger.errors import DecodeError, LedgerError
 from ledger.transaction import Transaction
 from ledger.types import Hash
+from node.admission import refuse_unknown_when_busy
 from node.api.bodies import read_document
 from node.api.keys import NODE
 from node.errors import ApiError
-from node.service import Node
 
 
 async def post_transaction(request: web.Request) -> web.Response:
@@ -31,8 +29,9 @@ async def post_transaction(request: web.Request) -> web.Response:
     document, as_cbor = await read_document(request, bytes_max=node.config.api.request_bytes_max)
     refuse_unknown_when_busy(node, document)
     transaction = parse_transaction(document, as_cbor)
-    validate_transaction(node, transaction)
     outcome = node.submit([transaction])[0]
+    if outcome.error is not None:
+        raise outcome.error
     return web.json_response({"id": outcome.transaction_id.hex(), "status": outcome.status}, status=202)
 
 
@@ -49,7 +48,6 @@ async def post_transaction_batch(request: web.Request) -> web.Response:
         try:
             refuse_unknown_when_busy(node, item)
             transaction = parse_transaction(item, as_cbor)
-            validate_transaction(node, transaction)
         except LedgerError as error:
             results.append({"error": {"code": error.code, "message": error.message}})
             continue
@@ -57,7 +55,10 @@ async def post_transaction_batch(request: web.Request) -> web.Response:
         results.append({})
     outcomes = node.submit([transaction for _, transaction in accepted])
     for (position, _), outcome in zip(accepted, outcomes, strict=True):
-        results[position] = {"id": outcome.transaction_id.hex(), "status": outcome.status}
+        if outcome.error is not None:
+            results[position] = {"error": {"code": outcome.error.code, "message": outcome.error.message}}
+        else:
+            results[position] = {"id": outcome.transaction_id.hex(), "status": outcome.status}
     return web.json_response({"results": results}, status=202)
 
 
@@ -100,59 +101,6 @@ def parse_transaction(document: Any, as_cbor: bool) -> Transaction:
         return Transaction.from_json(document)
     except DecodeError as error:
         raise ApiError(400, error.code, f"not a valid transaction: {error.message}") from None
-
-
-def refuse_unknown_when_busy(node: Node, item: Any) -> None:
-    """Refuse BUSY, before decoding it, a submission the node is busy for and does not hold.
-
-    Under overload most of what arrives is clients offering refused transactions again:
-    decoding each only to refuse it kept an overloaded node busy refusing. A submission
-    whose signature a waiting transaction carries goes on to be decoded and answered
-    with its status; one that is malformed is refused BUSY like any other.
-    """
-    if not node.is_busy():
-        return
-    signature = item.get("signature") if isinstance(item, dict) else None
-    if isinstance(signature, str):
-        try:
-            signature = bytes.fromhex(signature)
-        except ValueError:
-            signature = None
-    if isinstance(signature, bytes) and node.mempool.holds_signature(signature):
-        return
-    backlog_max_ms = node.config.mempool.backlog_max_ms
-    raise ApiError(
-        503,
-        "BUSY",
-        f"this node holds more waiting transactions than it can commit in {backlog_max_ms} ms; "
-        "nothing was kept: retry shortly or submit to another hub",
-    )
-
-
-def validate_transaction(node: Node, transaction: Transaction) -> None:
-    if transaction.chain_id != node.genesis.chain_id:
-        raise ApiError(
-            400,
-            "WRONG_CHAIN",
-            f"transaction is for chain {transaction.chain_id!r}; this network is {node.genesis.chain_id!r}",
-        )
-    # The id covers the signature: a transaction already held or committed was verified then.
-    if transaction.id in node.mempool or node.chain.has_transaction(transaction.id):
-        return  # resubmission is idempotent: answered with the status it already has
-    # Before the signature check, the costliest: an overloaded node that verified what it then
-    # refused spent its time on clients' retries instead of on committing.
-    refuse_unknown_when_busy(node, None)
-    if not node.application.has_valid_signature(transaction):
-        raise ApiError(400, "BAD_SIGNATURE", "the signature does not verify against the sender's key")
-    node.mempool.validate_nonce(transaction, node.get_committed_nonce(transaction.sender_address))
-    # The mempool owns nonce order at admission (a window, since clients may use several
-    # hubs); the contracts check everything else about the call.
-    validate_admissible(
-        node.application.committed_state,
-        transaction,
-        chain_id=node.genesis.chain_id,
-        pending_nonce=transaction.nonce,
-    )
 
 
 def parse_hash(text: str, what: str) -> Hash:

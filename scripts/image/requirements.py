@@ -18,11 +18,12 @@ KINDS = ("all", "runtime", "build")
 
 
 def get_runtime_requirements(setup_cfg: Path) -> list[str]:
-    """install_requires from setup.cfg, one requirement per line."""
+    """What a node needs from setup.cfg: install_requires (the client's light dependencies) and
+    the ``node`` extra (LevelDB, uvloop, logging, metrics), one requirement per line."""
     parser = configparser.ConfigParser()
     parser.read(setup_cfg)
-    text = parser["options"]["install_requires"]
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    text = parser["options"]["install_requires"] + "\n" + parser["options.extras_require"]["node"]
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
 def get_build_requirements(pyproject: Path) -> list[str]:

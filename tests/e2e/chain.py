@@ -6,12 +6,11 @@ import json
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hubledger_client.json_http import http_json
 from tests.e2e.compose import REPOSITORY
 
 HTTP_TIMEOUT_S = 3.0
@@ -22,10 +21,7 @@ T = TypeVar("T")
 def get_json(url: str) -> tuple[int, Any]:
     """(status, document); status 0 when nothing answers (stopped, paused or cut-off node)."""
     try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, None
+        return http_json(url, timeout_s=HTTP_TIMEOUT_S)
     except (OSError, ValueError):
         return 0, None
 
@@ -59,7 +55,7 @@ def wait_until(condition: Callable[[], T | None], timeout_s: float, what: str, p
 def run_cli(*arguments: str, timeout_s: float = SUBMIT_TIMEOUT_S) -> dict[str, Any]:
     """Run `hubledger ARGS --json` from the host and return its JSON output."""
     finished = subprocess.run(
-        [sys.executable, "-m", "node.cli", *arguments, "--json"],
+        [sys.executable, "-m", "hubledger_tools.cli", *arguments, "--json"],
         capture_output=True, text=True, timeout=timeout_s, cwd=REPOSITORY, check=False,
     )
     if finished.returncode != 0:

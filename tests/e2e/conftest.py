@@ -64,7 +64,7 @@ def node_image() -> str:
 def generate_network(directory: Path, hubs: list[str]) -> Path:
     command = ["netgen", "--compose", "--hubs", ",".join(hubs), "--out", str(directory)]
     subprocess.run(
-        [sys.executable, "-m", "node.cli", *command],
+        [sys.executable, "-m", "hubledger_tools.cli", *command],
         check=True, capture_output=True, cwd=REPOSITORY, timeout=60,
     )
     # The container runs as uid 10001 and the keys are written 0600: hand them over, as an operator would.

@@ -6,7 +6,6 @@ and fails with what it last saw.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hubledger_client.json_http import http_json
+from hubledger_tools.netgen import NetworkLayout, generate_network
+from hubledger_tools.ports import find_port_base
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
-from node.json_http import http_json
-from node.netgen import NetworkLayout, generate_network
-from node.ports import find_port_base
 
 T = TypeVar("T")
 DEADLINE_S = 30.0
@@ -70,7 +69,7 @@ class LocalNetwork:
     def start(self, hub: str) -> None:
         log = (self.directory / f"{hub}.log").open("ab")
         self.processes[hub] = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "node", "--config", str(self.directory / f"{hub}.toml")],
+            [sys.executable, "-m", "hubledger_tools.cli", "node", "--config", f"{self.directory / hub}.toml"],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
@@ -123,17 +122,12 @@ class LocalNetwork:
 
 
 def signed_get(network: LocalNetwork, hub: str, path: str, key: PrivateKey) -> tuple[int, Any]:
-    """GET a private resource, signed as ``key``'s account (see node/read_auth.py)."""
-    from node.read_auth import sign_read
+    """GET a private resource, signed as ``key``'s account (see ledger/read_auth.py)."""
+    from ledger.read_auth import sign_read
 
     now_ms = time.time_ns() // 1_000_000
     headers = sign_read(key, chain_id=network.genesis.chain_id, method="GET", path=path, timestamp_ms=now_ms)
-    request = urllib.request.Request(network.url(hub) + path, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    return http_json(network.url(hub) + path, headers=headers)
 
 
 class Submitter:
@@ -167,8 +161,8 @@ class Submitter:
 
 def wait_committed_on(
     network: LocalNetwork, hub: str, transaction_id: str, timeout_s: float = DEADLINE_S
-) -> dict:
-    def committed() -> dict | None:
+) -> dict[str, Any]:
+    def committed() -> dict[str, Any] | None:
         code, record = http_json(f"{network.url(hub)}/v1/transactions/{transaction_id}")
         return record if code == 200 and record["status"] == "committed" else None
 

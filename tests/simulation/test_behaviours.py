@@ -14,7 +14,7 @@ import pytest
 
 from consensus.simulation.behaviours import CATALOGUE, FAULTY_NAMES
 from consensus.simulation.simulator import SimulationConfig, SimulationResult
-from node.simulation import run_simulation
+from hubledger_tools.simulation import run_simulation
 
 SEEDS = range(200, 206)
 

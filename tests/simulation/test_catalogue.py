@@ -12,8 +12,8 @@ import pytest
 
 from consensus.simulation.behaviours import CATALOGUE
 from consensus.simulation.simulator import SimulationConfig
-from node.cli_simulate import get_replay_command
-from node.simulation import run_simulation
+from hubledger_tools.cli.simulate import get_replay_command
+from hubledger_tools.simulation import run_simulation
 
 SEEDS_PER_BEHAVIOUR = 20
 FIRST_SEED = 1_000  # away from the seeds used while developing: fresh schedules each time it grows

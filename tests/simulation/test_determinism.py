@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from consensus.simulation.simulator import SimulationConfig
-from node.simulation import run_simulation
+from hubledger_tools.simulation import run_simulation
 
 
 def test_the_same_seed_replays_event_for_event() -> None:
@@ -25,7 +25,7 @@ def test_different_seeds_give_different_runs() -> None:
 def test_a_seed_replays_in_another_process_with_another_hash_seed() -> None:
     code = (
         "from consensus.simulation.simulator import SimulationConfig\n"
-        "from node.simulation import run_simulation\n"
+        "from hubledger_tools.simulation import run_simulation\n"
         "print(run_simulation(SimulationConfig(seed=7, byzantine=('equivocate',))).trace_digest)\n"
     )
     here = run_simulation(SimulationConfig(seed=7, byzantine=("equivocate",))).trace_digest

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from consensus.simulation.checker import AGREEMENT
 from consensus.simulation.simulator import SimulationConfig
-from node.simulation import run_simulation
+from hubledger_tools.simulation import run_simulation
 
 
 def test_f_plus_one_twins_fork_the_chain_and_the_checker_reports_it() -> None:

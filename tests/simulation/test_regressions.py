@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from consensus.simulation.simulator import SimulationConfig
-from node.cli_simulate import get_replay_command
-from node.simulation import run_simulation
+from hubledger_tools.cli.simulate import get_replay_command
+from hubledger_tools.simulation import run_simulation
 
 PINNED = [
     # Liveness: a replica that left view v before its VIEW-CHANGE(v) reached the others never

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from node.bench.report import format_comparison, load_result
-from node.bench.settings import SENDERS_MAX
-from node.bench.workload import FUNDING_PER_SENDER_FEN
-from node.netgen import BANK_OPENING_BALANCE
+from hubledger_tools.bench.report import format_comparison, load_result
+from hubledger_tools.bench.settings import SENDERS_MAX
+from hubledger_tools.bench.workload import FUNDING_PER_SENDER_FEN
+from hubledger_tools.netgen import BANK_OPENING_BALANCE
 
 RUN_TIMEOUT_S = 120
 
@@ -23,7 +23,8 @@ RUN_TIMEOUT_S = 120
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench") / "result.json"
     command = [
-        sys.executable, "-m", "node.cli", "bench", "--hubs", "4", "--rate", "100", "--duration", "2",
+        sys.executable, "-m", "hubledger_tools.cli", "bench",
+        "--hubs", "4", "--rate", "100", "--duration", "2",
         "--senders", "8", "--sign-processes", "2", "--drain", "10", "--quiet", "--out", str(out),
     ]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
@@ -74,7 +75,7 @@ def test_one_hub_bank_can_fund_as_many_senders_as_the_bench_allows() -> None:
 
 def test_bad_arguments_are_one_sentence_and_status_2() -> None:
     finished = subprocess.run(
-        [sys.executable, "-m", "node.cli", "bench", "--nodes", "http://127.0.0.1:1"],
+        [sys.executable, "-m", "hubledger_tools.cli", "bench", "--nodes", "http://127.0.0.1:1"],
         capture_output=True, text=True, timeout=30,
     )
     assert finished.returncode == 2
@@ -84,7 +85,8 @@ def test_bad_arguments_are_one_sentence_and_status_2() -> None:
 def test_a_hub_that_missed_the_load_is_timed_replaying_it(tmp_path: Path) -> None:
     out = tmp_path / "catch-up.json"
     command = [
-        sys.executable, "-m", "node.cli", "bench", "--hubs", "4", "--rate", "100", "--duration", "2",
+        sys.executable, "-m", "hubledger_tools.cli", "bench",
+        "--hubs", "4", "--rate", "100", "--duration", "2",
         "--senders", "8", "--sign-processes", "2", "--drain", "10", "--quiet", "--catch-up",
         "--out", str(out),
     ]
@@ -110,6 +112,6 @@ def test_a_hub_that_missed_the_load_is_timed_replaying_it(tmp_path: Path) -> Non
     ],
 )
 def test_a_catch_up_that_cannot_work_is_refused_with_a_sentence(arguments: list[str], sentence: str) -> None:
-    command = [sys.executable, "-m", "node.cli", "bench", "--catch-up", *arguments]
+    command = [sys.executable, "-m", "hubledger_tools.cli", "bench", "--catch-up", *arguments]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     assert finished.returncode == 2 and sentence in finished.stderr

@@ -6,30 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.integration.harness import LocalNetwork, Submitter, http_json, wait_committed_on, wait_for
+from hubledger_client.json_http import http_json
+from tests.integration.harness import LocalNetwork, Submitter, wait_committed_on, wait_for
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
 
 
 def put_rules(network: LocalNetwork, hub: str, rules: dict[str, Any], token: str) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"}
-    return _request(network.url(hub) + "/v1/admin/link-rules", {"rules": rules}, "PUT", headers)
-
-
-def _request(url: str, body: object, method: str, headers: dict[str, str]) -> tuple[int, Any]:
-    import json
-    import urllib.error
-    import urllib.request
-
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json", **headers}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    url = network.url(hub) + "/v1/admin/link-rules"
+    return http_json(url, {"rules": rules}, method="PUT", headers=headers)
 
 
 def test_the_admin_endpoint_is_closed_without_a_token(tmp_path: Path) -> None:
@@ -62,11 +48,10 @@ def test_a_partition_set_at_run_time_stops_and_heals_a_hub(tmp_path: Path) -> No
         assert network.height("beijing") > stuck
         assert network.height("hangzhou") == stuck
         for hub in HUBS:
-            code, _ = _request(
+            code, _ = http_json(
                 network.url(hub) + "/v1/admin/link-rules",
-                None,
-                "DELETE",
-                {"Authorization": f"Bearer {token}"},
+                method="DELETE",
+                headers={"Authorization": f"Bearer {token}"},
             )
             assert code == 200
         wait_committed_on(network, "hangzhou", submitter.transfer("beijing"))

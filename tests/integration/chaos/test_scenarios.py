@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from node.chaos.report import format_summary
-from node.chaos.runner import run_scenario
-from node.chaos.scenario import load_scenario
+from hubledger_tools.chaos.report import format_summary
+from hubledger_tools.chaos.runner import run_scenario
+from hubledger_tools.chaos.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"
 

@@ -12,9 +12,10 @@ from typing import Any
 import cbor2
 import pytest
 
+from hubledger_client.json_http import http_json
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
-from tests.integration.harness import LocalNetwork, http_json, signed_get, wait_for
+from tests.integration.harness import LocalNetwork, signed_get, wait_for
 
 STRANGER = PrivateKey.from_secret(777)
 JSON = "application/json"
@@ -56,7 +57,7 @@ def post_slowly(network: LocalNetwork, path: str, body: bytes) -> tuple[int, Any
 
 def transfer(network: LocalNetwork, **changes: Any) -> Transaction:
     key = changes.pop("key", network.account_key("bank-beijing"))
-    fields = {
+    fields: dict[str, Any] = {
         "chain_id": network.genesis.chain_id,
         "nonce": 0,
         "contract": "cbdc",

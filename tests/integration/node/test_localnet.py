@@ -26,7 +26,7 @@ def test_localnet_restarts_a_killed_hub_and_stops_cleanly(tmp_path: Path) -> Non
         [
             sys.executable,
             "-m",
-            "node.cli",
+            "hubledger_tools.cli",
             "localnet",
             "--hubs",
             ",".join(HUBS),

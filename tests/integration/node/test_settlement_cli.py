@@ -25,7 +25,8 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
 
 
 def hubledger(network: LocalNetwork, *arguments: str, ok: bool = True) -> Any:
-    command = [sys.executable, "-m", "node.cli", *arguments, "--node", network.url("shanghai"), "--json"]
+    node = network.url("shanghai")
+    command = [sys.executable, "-m", "hubledger_tools.cli", *arguments, "--node", node, "--json"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     if ok:
         assert done.returncode == 0, done.stderr + done.stdout

@@ -5,12 +5,14 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hubledger_client.json_http import http_json
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
-from tests.integration.harness import LocalNetwork, http_json, signed_get, wait_for
+from tests.integration.harness import LocalNetwork, signed_get, wait_for
 
 TRANSFERS = 20
 
@@ -29,8 +31,8 @@ def submit(network: LocalNetwork, transaction: Transaction) -> str:
     return str(answer["id"])
 
 
-def wait_committed(network: LocalNetwork, transaction_id: str) -> dict:
-    def committed() -> dict | None:
+def wait_committed(network: LocalNetwork, transaction_id: str) -> dict[str, Any]:
+    def committed() -> dict[str, Any] | None:
         code, record = http_json(f"{network.url('beijing')}/v1/transactions/{transaction_id}")
         return record if code == 200 and record["status"] == "committed" else None
 

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from node.client import Client
-from tests.integration.harness import LocalNetwork, Submitter, http_json, wait_committed_on, wait_for
+from hubledger_client.client import Client
+from hubledger_client.json_http import http_json
+from tests.integration.harness import LocalNetwork, Submitter, wait_committed_on, wait_for
 from tests.integration.ops.browser import Browser, find_chromium
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
@@ -52,7 +53,7 @@ def committed(network: LocalNetwork) -> list[str]:
 
 
 def hubledger(*arguments: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "node.cli", *arguments]
+    command = [sys.executable, "-m", "hubledger_tools.cli", *arguments]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 

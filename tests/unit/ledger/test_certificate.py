@@ -12,6 +12,7 @@ from ledger.certificate import (
     compute_commit_payload,
     compute_faults_max,
     compute_quorum,
+    validate_block_certificate,
     validate_certificate,
 )
 from ledger.errors import CertificateInvalid, DecodeError, LedgerError
@@ -65,6 +66,24 @@ def test_certificate_round_trips_through_cbor_and_json() -> None:
     document = certificate.to_json()
     assert document["block_hash"] == BLOCK.hash.hex()
     assert [vote["validator"] for vote in document["votes"]] == [0, 1, 3]
+    assert CommitCertificate.from_json(document) == certificate
+
+
+def test_json_with_bytes_that_are_not_hex_is_refused() -> None:
+    document = make_certificate(BLOCK, (0, 1, 3)).to_json()
+    with pytest.raises(DecodeError, match="hex"):
+        CommitCertificate.from_json({**document, "block_hash": "zz" * 32})
+    with pytest.raises(DecodeError):
+        CommitCertificate.from_json({**document, "votes": [{"validator": 0}]})
+
+
+def test_a_block_certificate_is_checked_against_the_block_or_its_header() -> None:
+    certificate = make_certificate(BLOCK, (0, 1, 2))
+    for named in (BLOCK, BLOCK.header):
+        validate_block_certificate(certificate, named, chain_id=CHAIN_ID, validator_keys=KEYS)
+    other = make_block((), height=6, view=2)
+    with pytest.raises(CertificateInvalid, match="another block"):
+        validate_block_certificate(certificate, other, chain_id=CHAIN_ID, validator_keys=KEYS)
 
 
 def test_too_few_votes_are_refused() -> None:

@@ -18,6 +18,8 @@ from contracts.context import BlockContext
 from contracts.execution import execute_block
 from contracts.genesis import compute_genesis_changes
 from contracts.state import DictState
+from hubledger_tools.audit.export import EXPORT_FORMAT, EXPORT_VERSION, to_export_line
+from hubledger_tools.netgen import generate_network
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
 from ledger.genesis import Genesis
@@ -26,8 +28,6 @@ from ledger.keys import PrivateKey
 from ledger.receipt import Receipt
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
-from node.audit.export import EXPORT_FORMAT, EXPORT_VERSION, to_export_line
-from node.netgen import generate_network
 from storage.chain import ChainStore
 from storage.kv import MemoryStore
 

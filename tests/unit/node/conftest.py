@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from node.netgen import generate_network
+from hubledger_tools.netgen import generate_network
 from node.runner import load_node_inputs
 from node.service import Node
 

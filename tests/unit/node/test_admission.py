@@ -9,12 +9,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from hubledger_client.client import Client, ClientError, get_busy_delay_s
+from hubledger_tools.netgen import generate_network
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
 from node.admission import RATE_WINDOW_MS, AdmissionControl
 from node.api.app import build_api
-from node.client import Client, ClientError, get_busy_delay_s
-from node.netgen import generate_network
 from node.runner import load_node_inputs
 from node.service import Node
 

@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from hubledger_client.client import Client
 from node.api.app import build_api
 from node.api.events import is_involved
-from node.client import Client
 from node.peer_status import PEER_STATUS, HubStatus
 from node.runner import load_node_inputs
 from node.service import Node

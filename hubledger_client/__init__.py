@@ -1,0 +1,12 @@
+"""The HubLedger client: what a bank's developer installs next to their own code.
+
+Build, sign and submit transactions, follow them, read the chain with signed
+reads, and check finality proofs offline. It imports ledger/ and its own
+libraries (aiohttp, cryptography, cbor2, ecdsa) only: no LevelDB, no uvloop,
+nothing of the node.
+"""
+
+from hubledger_client.client import Client, ClientError, SyncClient
+from hubledger_client.proof import ProofInvalid, ProofReport, verify_proof
+
+__all__ = ["Client", "ClientError", "ProofInvalid", "ProofReport", "SyncClient", "verify_proof"]

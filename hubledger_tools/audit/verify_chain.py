@@ -1,0 +1,259 @@
+"""``hubledger verify-chain``: check an exported chain offline against genesis, block by block.
+
+Theory of operation. Starting from genesis (its hash is the parent of block 1,
+its accounts the opening state), every block is checked in the order a forger
+would have to defeat the checks, and the first failure is reported with the
+block's height, the line of the file and a stable code:
+
+1. ``MALFORMED``: the line is not a block in the export format.
+2. ``HEIGHT_GAP``: heights go 1, 2, 3, ... with none missing or repeated.
+3. ``WRONG_CHAIN``: the header names the chain of this genesis.
+4. ``BROKEN_LINK``: previous_hash is the hash of the block before.
+5. ``TRANSACTION_COUNT``, ``MERKLE_ROOT``: the transactions are the ones the header commits to.
+6. ``BAD_TRANSACTION_SIGNATURE``: every transaction is signed by its sender.
+7. ``BAD_CERTIFICATE``: 2f + 1 distinct genesis validators signed COMMIT for this header.
+8. ``INADMISSIBLE_TRANSACTION``, ``STATE_DIGEST``: re-executing the transactions over the
+   state so far gives exactly the header's state digest (so even a quorum of colluding
+   validators cannot certify a state the transactions do not produce).
+
+The file's first line must describe an export of this chain starting at
+height 1 (re-execution needs every block); ``TRUNCATED`` when it holds fewer
+blocks than that line promises, ``UNEXPECTED_BLOCK`` when more.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from contracts.context import BlockContext
+from contracts.errors import TransactionRejected
+from contracts.execution import execute_block
+from contracts.genesis import compute_genesis_changes
+from contracts.queries import get_total_supply
+from contracts.state import DictState
+from hubledger_client.encoding import parse_header, parse_transactions
+from hubledger_tools.audit.errors import ChainInvalid
+from hubledger_tools.audit.export import EXPORT_FORMAT, EXPORT_VERSION
+from hubledger_tools.audit.progress import Progress
+from ledger.block import BlockHeader, compute_transactions_root
+from ledger.certificate import CommitCertificate, validate_block_certificate
+from ledger.errors import CertificateInvalid, DecodeError
+from ledger.genesis import Genesis
+from ledger.hashing import compute_state_digest
+from ledger.limits import BLOCK_TRANSACTIONS_MAX
+from ledger.transaction import Transaction
+from ledger.types import Hash
+
+LINE_CHARS_MAX = 64 * 1024 * 1024
+BLOCK_FIELDS = ("certificate", "header", "height", "transactions")
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain_id: str
+    blocks: int
+    transactions: int
+    last_height: int
+    last_block_hash: Hash
+    state_digest: Hash
+    total_supply_fen: int
+
+
+@dataclass
+class _Tip:
+    """The verified chain so far: what the next block must extend."""
+
+    height: int
+    block_hash: Hash
+    state_digest: Hash
+    state: DictState
+
+
+def verify_chain(path: Path, genesis: Genesis, *, show_progress: bool = True) -> ChainReport:
+    """Check every block of the export at ``path``; raises ChainInvalid at the first wrong one."""
+    changes = compute_genesis_changes(genesis)
+    tip = _Tip(0, genesis.hash, compute_state_digest(genesis.hash, changes), DictState(changes))
+    transactions = 0
+    with path.open("r", encoding="utf-8") as stream:
+        lines = _iterate_lines(stream)
+        promised = _read_export_header(next(lines, (1, "")), genesis)
+        progress = Progress(promised, "blocks verified") if show_progress else None
+        for number, text in lines:
+            if tip.height >= promised:
+                raise ChainInvalid(
+                    tip.height + 1,
+                    "UNEXPECTED_BLOCK",
+                    f"its header promises blocks up to {promised} only",
+                    line=number,
+                )
+            transactions += _verify_block(_parse_line(text, tip.height + 1, number), genesis, tip, number)
+            if progress is not None:
+                progress.advance()
+        if progress is not None:
+            progress.finish()
+    if tip.height < promised:
+        raise ChainInvalid(
+            tip.height + 1,
+            "TRUNCATED",
+            f"the file ends after block {tip.height}; its header promises {promised}",
+        )
+    return ChainReport(
+        genesis.chain_id,
+        tip.height,
+        transactions,
+        tip.height,
+        tip.block_hash,
+        tip.state_digest,
+        get_total_supply(tip.state),
+    )
+
+
+def _iterate_lines(stream: Any) -> Iterator[tuple[int, str]]:
+    for number, text in enumerate(stream, start=1):
+        if len(text) > LINE_CHARS_MAX:
+            raise ChainInvalid(0, "MALFORMED", f"line {number} is longer than {LINE_CHARS_MAX} characters")
+        if text.strip():
+            yield number, text
+
+
+def _read_export_header(first: tuple[int, str], genesis: Genesis) -> int:
+    """The number of blocks the export promises, after checking it is an export of this chain from 1."""
+    try:
+        header = json.loads(first[1])
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+        raise ChainInvalid(
+            0, "NOT_AN_EXPORT", "the first line is not a HubLedger chain export header", line=1
+        )
+    if header.get("version") != EXPORT_VERSION:
+        raise ChainInvalid(
+            0, "NOT_AN_EXPORT", f"export version {header.get('version')!r} is not {EXPORT_VERSION}"
+        )
+    if header.get("chain_id") != genesis.chain_id:
+        raise ChainInvalid(
+            0,
+            "WRONG_CHAIN",
+            f"the export is of chain {header.get('chain_id')!r}; genesis is {genesis.chain_id!r}",
+        )
+    first_height, last_height = header.get("from_height"), header.get("to_height")
+    if first_height != 1:
+        raise ChainInvalid(
+            0,
+            "PARTIAL_EXPORT",
+            f"the export starts at height {first_height}; "
+            "re-executing needs every block from 1 (export --from 1)",
+        )
+    if not isinstance(last_height, int) or last_height < 1:
+        raise ChainInvalid(0, "NOT_AN_EXPORT", "to_height in the header is not a height")
+    return last_height
+
+
+def _parse_line(text: str, expected: int, number: int) -> tuple[BlockHeader, list[Transaction], Any]:
+    def malformed(reason: str) -> ChainInvalid:
+        return ChainInvalid(expected, "MALFORMED", reason, line=number)
+
+    try:
+        value = json.loads(text, parse_float=_refuse_float)
+    except ValueError as error:
+        raise malformed(f"not JSON: {error}") from None
+    if not isinstance(value, dict) or sorted(value) != list(BLOCK_FIELDS):
+        raise malformed(f"a block line has exactly the fields {', '.join(BLOCK_FIELDS)}")
+    try:
+        header = parse_header(value["header"])
+    except DecodeError as error:
+        raise malformed(f"header: {error.message}") from None
+    if header.height != expected or value["height"] != header.height:
+        found = header.height if value["height"] == header.height else f"{value['height']}/{header.height}"
+        raise ChainInvalid(
+            expected, "HEIGHT_GAP", f"expected block {expected}, found block {found}", line=number
+        )
+    try:
+        transactions = parse_transactions(value["transactions"], BLOCK_TRANSACTIONS_MAX)
+    except DecodeError as error:
+        raise malformed(f"transactions: {error.message}") from None
+    return header, transactions, value["certificate"]
+
+
+def _verify_block(
+    parsed: tuple[BlockHeader, list[Transaction], Any], genesis: Genesis, tip: _Tip, number: int
+) -> int:
+    """Check one block against the verified chain so far and extend the chain with it."""
+    header, transactions, certificate_json = parsed
+    height = header.height
+
+    def fail(code: str, message: str) -> ChainInvalid:
+        return ChainInvalid(height, code, message, line=number)
+
+    if header.chain_id != genesis.chain_id:
+        raise fail(
+            "WRONG_CHAIN", f"the header names chain {header.chain_id!r}, genesis is {genesis.chain_id!r}"
+        )
+    if header.previous_hash != tip.block_hash:
+        before = "the genesis" if tip.height == 0 else f"block {tip.height}"
+        raise fail(
+            "BROKEN_LINK",
+            f"previous_hash is {header.previous_hash.hex()}, but {before} hashes to {tip.block_hash.hex()}",
+        )
+    if header.transaction_count != len(transactions):
+        raise fail(
+            "TRANSACTION_COUNT",
+            f"the header counts {header.transaction_count} transactions, the block holds {len(transactions)}",
+        )
+    root = compute_transactions_root(tuple(transactions))
+    if root != header.transactions_root:
+        raise fail(
+            "MERKLE_ROOT",
+            f"the transactions hash to Merkle root {root.hex()}, "
+            f"the header says {header.transactions_root.hex()}",
+        )
+    for index, transaction in enumerate(transactions):
+        if not transaction.has_valid_signature():
+            raise fail(
+                "BAD_TRANSACTION_SIGNATURE",
+                f"transaction {index} ({transaction.id.hex()}) is not signed by its sender",
+            )
+    _verify_certificate(certificate_json, header, genesis, fail)
+    _execute(header, transactions, genesis, tip, fail)
+    return len(transactions)
+
+
+def _verify_certificate(certificate_json: Any, header: BlockHeader, genesis: Genesis, fail: Any) -> None:
+    try:
+        certificate = CommitCertificate.from_json(certificate_json)
+        validate_block_certificate(
+            certificate, header, chain_id=genesis.chain_id, validator_keys=genesis.validator_keys
+        )
+    except CertificateInvalid as error:
+        raise fail("BAD_CERTIFICATE", error.message) from None
+    except DecodeError as error:
+        raise fail("BAD_CERTIFICATE", f"the certificate is malformed: {error.message}") from None
+
+
+def _execute(
+    header: BlockHeader, transactions: list[Transaction], genesis: Genesis, tip: _Tip, fail: Any
+) -> None:
+    context = BlockContext(genesis.chain_id, header.height, header.timestamp_ms)
+    try:
+        result = execute_block(tip.state, transactions, context, skip_inadmissible=False)
+    except TransactionRejected as error:
+        raise fail(
+            "INADMISSIBLE_TRANSACTION", f"a transaction could never have been included: {error.message}"
+        ) from None
+    digest = compute_state_digest(tip.state_digest, result.changes)
+    if digest != header.state_digest:
+        raise fail(
+            "STATE_DIGEST",
+            f"re-executing the transactions gives state digest {digest.hex()}, "
+            f"the header says {header.state_digest.hex()}",
+        )
+    tip.state.apply_changes(result.changes)
+    tip.height, tip.block_hash, tip.state_digest = header.height, header.hash, header.state_digest
+
+
+def _refuse_float(text: str) -> Any:
+    raise ValueError(f"{text} is not an integer")

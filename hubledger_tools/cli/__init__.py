@@ -1,0 +1,1 @@
+"""The ``hubledger`` command, one module per group of subcommands."""
