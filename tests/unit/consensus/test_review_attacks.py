@@ -1,0 +1,77 @@
+"""Attacks on the view floor, the journal and the per-sender buffers (review of issue 14).
+
+Each test FAILS if the attack succeeds: a fork, a double vote, a lost floor, a stall that
+never ends although a quorum of honest replicas holds every block, or a store one
+validator grows without bound.
+"""
+
+from __future__ import annotations
+
+from consensus import journal
+from consensus.messages import Checkpoint, Prepare, SignedMessage, ViewChange, commits_of, sign_message
+from ledger import cbor
+from ledger.types import Hash, Height, ValidatorIndex, View
+from tests.unit.consensus.harness import CHAIN_ID, Cluster, get_key, make_transaction
+from tests.unit.consensus.test_view_floor import assert_no_fork, reach_view_1_above_height_3
+
+
+def byzantine_view_changes_from_0(cluster: Cluster) -> None:
+    """Replica 0 (Byzantine, otherwise silent) answers every VIEW-CHANGE it sees with its own
+    for the same view, at once, starting from its commit certificate of height 3."""
+    block, certificate = cluster.nodes[0].chain[-1]
+    proof = commits_of(certificate, CHAIN_ID)
+    sent: set[tuple[int, int]] = set()
+
+    def inject(sender: int, to: int, message: SignedMessage) -> bool:
+        body = message.body
+        if isinstance(body, ViewChange) and sender != 0 and to != 0 and (body.view, to) not in sent:
+            sent.add((body.view, to))
+            forged = ViewChange(body.view, block.height, block.hash, proof, ())
+            signed = sign_message(forged, chain_id=CHAIN_ID, sender=ValidatorIndex(0), key=get_key(100))
+            cluster._push(cluster.now_ms, "message", to, (0, signed.encode()))
+        return True
+
+    cluster.filters.append(inject)
+
+
+def test_a_validator_that_never_serves_blocks_cannot_hold_the_view_start_above_every_honest_chain() -> None:
+    """Replica 0 alone holds the commit certificate of height 3 (the view-0 COMMITs reached
+    only it) and then turns Byzantine: it serves no blocks and sends, for every view, a
+    VIEW-CHANGE that proves height 3 final with that valid certificate. Every NEW-VIEW that
+    includes it starts at 3, a height no honest replica can fetch, although replicas 1 to 3
+    (a quorum) hold the three blocks prepared: a NEW-VIEW on their VIEW-CHANGEs alone
+    re-proposes them. The primary picks the VIEW-CHANGEs of the lowest senders, so replica
+    0's is always chosen, view after view starts at 3, and nothing ever commits."""
+    cluster, sent = reach_view_1_above_height_3(1)
+    byzantine_view_changes_from_0(cluster)  # replica 0 stays cut off but for these
+    cluster.submit([make_transaction(10)], to=[1, 2, 3])
+    honest = cluster.nodes[1:]
+    reached = cluster.run_until(lambda: all(node.height >= 4 for node in honest), deadline_ms=120_000)
+    assert_no_fork(cluster, sent)
+    views = [node.replica.view for node in honest]
+    heights = [node.height for node in honest]
+    assert reached, f"honest replicas stuck at heights {heights} in views {views}"
+
+
+def test_a_view_record_written_before_the_start_field_keeps_the_floor_after_a_restart() -> None:
+    """Replicas 1 to 3 entered view 1, whose NEW-VIEW started at 3, under the release before
+    the floor: their view records have no "start". An upgrade restarts them; the record
+    reads back as start 0, so the floor of view 1 is gone on every one of them, the new
+    primary proposes at height 1 again, and the fork of issue 14, problem 1 is back."""
+    cluster, sent = reach_view_1_above_height_3(4)
+
+    def in_view_1() -> bool:
+        return all(cluster.nodes[i].replica.low_water_mark == 3 for i in (1, 2, 3))
+
+    assert cluster.run_until(in_view_1)
+    sent += [message for node in cluster.nodes for message in node.sent]
+    for index in (1, 2, 3):
+        log = cluster.nodes[index].log
+        record = cbor.decode(log[journal.VIEW_KEY], bytes_max=1 << 20)
+        assert record == {"view": 1, "changing": False, "start": 3}
+        log[journal.VIEW_KEY] = cbor.encode({"view": 1, "changing": False})  # the old format
+    for index in (1, 2, 3):
+        cluster.restart(index)
+    cluster.submit([make_transaction(10)], to=[1, 2, 3])
+    cluster.run_until(lambda: False, deadline_ms=10_000)
+    assert_no_fork(cluster, sent)
