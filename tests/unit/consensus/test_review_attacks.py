@@ -8,11 +8,15 @@ validator grows without bound.
 from __future__ import annotations
 
 from consensus import journal
-from consensus.messages import Checkpoint, Prepare, SignedMessage, ViewChange, commits_of, sign_message
+from consensus.messages import Checkpoint, Commit, NewView, Prepare, PrePrepare, SignedMessage, ViewChange, commits_of, sign_message
 from ledger import cbor
 from ledger.types import Hash, Height, ValidatorIndex, View
-from tests.unit.consensus.harness import CHAIN_ID, Cluster, get_key, make_transaction
-from tests.unit.consensus.test_view_floor import assert_no_fork, reach_view_1_above_height_3
+from tests.unit.consensus.harness import CHAIN_ID, Cluster, get_key, make_transaction, make_transactions
+from tests.unit.consensus.test_view_floor import (
+    assert_no_fork,
+    reach_view_1_above_height_3,
+    view_change_of_3_lost_to_1,
+)
 
 
 def byzantine_view_changes_from_0(cluster: Cluster) -> None:
@@ -75,3 +79,54 @@ def test_a_view_record_written_before_the_start_field_keeps_the_floor_after_a_re
     cluster.submit([make_transaction(10)], to=[1, 2, 3])
     cluster.run_until(lambda: False, deadline_ms=10_000)
     assert_no_fork(cluster, sent)
+
+
+def test_a_new_primary_restarted_below_its_views_start_never_proposes_a_second_block_at_a_reproposed_height() -> None:
+    """View 0 orders heights 1 to 4; the COMMITs of 1 to 3 reach replica 0 alone and those of
+    4 reach nobody. The NEW-VIEW of view 1 starts at 3 (replica 0's certificate) and
+    re-proposes block 4. Replica 1, its primary, is at height 0 and cannot fetch (replica 0's
+    answers are lost); it restarts. Its logged PRE-PREPARE for (1, 4) cannot be resumed (its
+    parent is unknown), so its next height is 4 again; once the fetch succeeds it must not
+    build and sign a second block for (1, 4): that is an honest primary equivocating."""
+    cluster = Cluster(4, seed=1, block_transactions_max=1)
+
+    def commits(sender: int, to: int, message: SignedMessage) -> bool:
+        body = message.body
+        if isinstance(body, Commit) and body.view == 0:
+            return body.height <= 3 and to == 0
+        return True
+
+    cluster.filters += [commits, view_change_of_3_lost_to_1]
+    cluster.lost_fetch_from.add(0)
+    cluster.submit(make_transactions(0, 4))
+    assert cluster.run_until(lambda: cluster.nodes[0].height == 3)
+
+    def primary_in_view_1() -> bool:
+        replica = cluster.nodes[1].replica
+        return replica.view == 1 and not replica.get_status().view_change_in_progress
+
+    assert cluster.run_until(primary_in_view_1)
+    assert cluster.nodes[1].replica.low_water_mark == 3 and cluster.nodes[1].height == 0
+    reproposed = [
+        proposal.body.height
+        for message in cluster.nodes[1].sent
+        if isinstance(message.body, NewView) and message.body.view == 1
+        for proposal in message.body.pre_prepares
+    ]
+    assert reproposed == [4], "the NEW-VIEW of view 1 re-proposes block 4"
+    before = list(cluster.nodes[1].sent)
+    cluster.restart(1)
+    cluster.lost_fetch_from.clear()  # replica 0 serves again: the primary reaches its floor
+    cluster.submit([make_transaction(10)], to=[1])
+    cluster.run_until(lambda: False, deadline_ms=10_000)
+    cluster.assert_same_chain()
+    # The harness checks top-level PRE-PREPAREs only; the NEW-VIEW's are signed by replica 1 too.
+    digests = {
+        (proposal.body.block.hash if isinstance(proposal.body, PrePrepare) else None)
+        for message in before + cluster.nodes[1].sent
+        for proposal in (message.body.pre_prepares if isinstance(message.body, NewView) else (message,))
+        if isinstance(proposal.body, PrePrepare) and (proposal.body.view, proposal.body.height) == (1, 4)
+    }
+    assert len(digests) == 1, "the restarted primary signed two blocks for (view 1, height 4)"
+    accused = [evidence for node in cluster.nodes for evidence in node.evidence if evidence.validator == 1]
+    assert not accused, "honest replica 1 is on record as an equivocator"
