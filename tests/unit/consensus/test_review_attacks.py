@@ -130,3 +130,34 @@ def test_a_new_primary_restarted_below_its_views_start_never_proposes_a_second_b
     assert len(digests) == 1, "the restarted primary signed two blocks for (view 1, height 4)"
     accused = [evidence for node in cluster.nodes for evidence in node.evidence if evidence.validator == 1]
     assert not accused, "honest replica 1 is on record as an equivocator"
+
+
+def test_a_backup_restarted_between_its_view_change_and_the_new_view_keeps_its_votes_and_no_stale_floor() -> None:
+    """View 1 starts at 3 (replica 0's certificate) while replicas 2 and 3 are at height 0.
+    The primary of view 1 crashes; replica 2 persists its VIEW-CHANGE for view 2 and restarts
+    before any NEW-VIEW. It must come back changing to view 2 with no floor from view 1
+    (the view record it wrote with the VIEW-CHANGE has start 0), re-send, not re-sign, its
+    VIEW-CHANGE, and once everyone is back the cluster goes on without a fork."""
+    cluster, sent = reach_view_1_above_height_3(2)
+    cluster.crashed.add(1)
+    cluster.submit([make_transaction(10)], to=[2, 3])
+
+    def replica_2_changing_to_view_2() -> bool:
+        replica = cluster.nodes[2].replica
+        return replica.view == 2 and replica.get_status().view_change_in_progress
+
+    assert cluster.run_until(replica_2_changing_to_view_2, deadline_ms=30_000)
+    sent += [message for node in cluster.nodes for message in node.sent]
+    before = [m for m in cluster.nodes[2].sent if isinstance(m.body, ViewChange) and m.body.view == 2]
+    restarted = cluster.restart(2)
+    assert restarted.replica.view == 2 and restarted.replica.get_status().view_change_in_progress
+    assert restarted.replica.low_water_mark == restarted.replica.committed_height == 0
+    again = [m for m in restarted.sent if isinstance(m.body, ViewChange) and m.body.view == 2]
+    assert again and all(m.encode() == before[0].encode() for m in again)  # re-sent, not re-signed
+    cluster.cut.clear()
+    cluster.lost_fetch_from.clear()
+    cluster.restart(1)
+    cluster.submit([make_transaction(11)])
+    assert cluster.run_until(cluster.all_reach(5), deadline_ms=120_000)
+    assert_no_fork(cluster, sent)
+    cluster.assert_same_chain()
