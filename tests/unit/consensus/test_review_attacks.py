@@ -161,3 +161,51 @@ def test_a_backup_restarted_between_its_view_change_and_the_new_view_keeps_its_v
     assert cluster.run_until(cluster.all_reach(5), deadline_ms=120_000)
     assert_no_fork(cluster, sent)
     cluster.assert_same_chain()
+
+
+def test_one_validators_checkpoint_and_future_floods_evict_nothing_of_the_others() -> None:
+    """Replica 3 signs CHECKPOINTs at every checkpoint height up to the high-water mark with
+    wrong hashes and early PREPAREs and COMMITs for views 1 to 60 at every height of the
+    window, before and while the others order. Its shares fill; the honest replicas' votes
+    and their own checkpoints still make checkpoints stable, and a view change (primary 0
+    crashes) still completes with the others' early messages replayed."""
+    cluster = Cluster(4, seed=5, checkpoint_interval=2, block_transactions_max=1)
+    key = get_key(103)
+
+    def flood() -> None:
+        committed = min(node.height for node in cluster.nodes[:3])
+        bodies: list[object] = [
+            Checkpoint(Height(height), Hash(bytes([height % 256]) * 32))
+            for height in range(committed + 2, committed + 40, 2)
+        ]
+        bodies += [
+            kind(View(view), Height(committed + offset), Hash(bytes([view]) * 32))
+            for view in range(1, 61)
+            for offset in range(1, 17)
+            for kind in (Prepare, Commit)
+        ]
+        for body in bodies:
+            message = sign_message(body, chain_id=CHAIN_ID, sender=ValidatorIndex(3), key=key)  # type: ignore[arg-type]
+            for index in range(3):
+                if index not in cluster.crashed:
+                    cluster.run(index, cluster.nodes[index].replica.on_message(message, cluster.now_ms))
+
+    flood()
+    cluster.submit(make_transactions(0, 6))
+    assert cluster.run_until(cluster.all_reach(6, cluster.nodes[:3]), deadline_ms=30_000)
+    flood()
+
+    def stable_at_4() -> bool:
+        return all(node.replica.get_status().stable_checkpoint >= 4 for node in cluster.nodes[:3])
+
+    cluster.run_until(stable_at_4, deadline_ms=10_000)
+    for node in cluster.nodes[:3]:
+        replica = node.replica
+        assert replica.get_status().stable_checkpoint >= 4, f"replica {node.index} lost checkpoints"
+        assert replica._checkpoint_votes.get_count(ValidatorIndex(3)) <= replica._checkpoint_votes.per_sender_max
+        assert replica._future.get_count(ValidatorIndex(3)) <= replica._future.messages_per_sender_max
+    cluster.crashed.add(0)
+    cluster.submit(make_transactions(6, 2), to=[1, 2, 3])
+    flood()
+    assert cluster.run_until(cluster.all_reach(8, cluster.nodes[1:]), deadline_ms=60_000)
+    cluster.assert_same_chain()
