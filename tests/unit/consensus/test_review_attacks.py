@@ -209,3 +209,36 @@ def test_one_validators_checkpoint_and_future_floods_evict_nothing_of_the_others
     flood()
     assert cluster.run_until(cluster.all_reach(8, cluster.nodes[1:]), deadline_ms=60_000)
     cluster.assert_same_chain()
+
+
+def test_a_reproposal_prepared_below_the_floor_commits_in_its_view_once_the_floor_is_fetched() -> None:
+    """As above, view 1 starts at 3 and re-proposes block 4; replicas 1 to 3 are at height 0
+    and prepare it, but cannot COMMIT it (its parent is not theirs yet). Their fetch of 1 to
+    3 then succeeds: they must COMMIT block 4 at once. If the delivery of fetched blocks does
+    not move the slots on, block 4 waits for a view change although every vote is in."""
+    cluster = Cluster(4, seed=1, block_transactions_max=1)
+
+    def commits(sender: int, to: int, message: SignedMessage) -> bool:
+        body = message.body
+        if isinstance(body, Commit) and body.view == 0:
+            return body.height <= 3 and to == 0
+        return True
+
+    cluster.filters += [commits, view_change_of_3_lost_to_1]
+    cluster.lost_fetch_from.add(0)
+    cluster.submit(make_transactions(0, 4))
+    assert cluster.run_until(lambda: cluster.nodes[0].height == 3)
+
+    def all_in_view_1() -> bool:
+        return all(n.replica.view == 1 and not n.replica.get_status().view_change_in_progress for n in cluster.nodes)
+
+    assert cluster.run_until(all_in_view_1)
+    cluster.run_until(lambda: False, deadline_ms=50)  # the votes on block 4 are all in
+    cluster.lost_fetch_from.clear()
+    for index in (1, 2, 3):  # their fetch answers arrive
+        node = cluster.nodes[index]
+        cluster.run(index, node.replica.on_fetched(ValidatorIndex(0), cluster.nodes[0].chain[:3], cluster.now_ms))
+    assert all(node.height == 3 for node in cluster.nodes)
+    cluster.run_until(cluster.all_reach(4), deadline_ms=10_000)
+    views = [node.chain[3][1].view if node.height >= 4 else None for node in cluster.nodes]
+    assert views == [1, 1, 1, 1], f"block 4 committed in views {views}: a view change was needed"
