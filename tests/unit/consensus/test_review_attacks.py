@@ -7,6 +7,8 @@ validator grows without bound.
 
 from __future__ import annotations
 
+import pytest
+
 from consensus import journal
 from consensus.messages import Checkpoint, Commit, NewView, Prepare, PrePrepare, SignedMessage, ViewChange, commits_of, sign_message
 from ledger import cbor
@@ -132,12 +134,17 @@ def test_a_new_primary_restarted_below_its_views_start_never_proposes_a_second_b
     assert not accused, "honest replica 1 is on record as an equivocator"
 
 
-def test_a_backup_restarted_between_its_view_change_and_the_new_view_keeps_its_votes_and_no_stale_floor() -> None:
+@pytest.mark.parametrize("view_record_lags", [False, True])
+def test_a_backup_restarted_between_its_view_change_and_the_new_view_keeps_its_votes_and_no_stale_floor(
+    view_record_lags: bool,
+) -> None:
     """View 1 starts at 3 (replica 0's certificate) while replicas 2 and 3 are at height 0.
     The primary of view 1 crashes; replica 2 persists its VIEW-CHANGE for view 2 and restarts
     before any NEW-VIEW. It must come back changing to view 2 with no floor from view 1
     (the view record it wrote with the VIEW-CHANGE has start 0), re-send, not re-sign, its
-    VIEW-CHANGE, and once everyone is back the cluster goes on without a fork."""
+    VIEW-CHANGE, and once everyone is back the cluster goes on without a fork.
+    ``view_record_lags``: the view record read back is still view 1's (start 3), older
+    than the VIEW-CHANGE for view 2 beside it."""
     cluster, sent = reach_view_1_above_height_3(2)
     cluster.crashed.add(1)
     cluster.submit([make_transaction(10)], to=[2, 3])
@@ -149,6 +156,9 @@ def test_a_backup_restarted_between_its_view_change_and_the_new_view_keeps_its_v
     assert cluster.run_until(replica_2_changing_to_view_2, deadline_ms=30_000)
     sent += [message for node in cluster.nodes for message in node.sent]
     before = [m for m in cluster.nodes[2].sent if isinstance(m.body, ViewChange) and m.body.view == 2]
+    if view_record_lags:
+        record = journal.encode_view(View(1), changing=False, start=Height(3))
+        cluster.nodes[2].log[journal.VIEW_KEY] = record
     restarted = cluster.restart(2)
     assert restarted.replica.view == 2 and restarted.replica.get_status().view_change_in_progress
     assert restarted.replica.low_water_mark == restarted.replica.committed_height == 0
