@@ -252,3 +252,40 @@ def test_a_reproposal_prepared_below_the_floor_commits_in_its_view_once_the_floo
     cluster.run_until(cluster.all_reach(4), deadline_ms=10_000)
     views = [node.chain[3][1].view if node.height >= 4 else None for node in cluster.nodes]
     assert views == [1, 1, 1, 1], f"block 4 committed in views {views}: a view change was needed"
+
+
+def test_a_replica_whose_stable_checkpoint_is_above_its_chain_changes_view_restarts_and_catches_up() -> None:
+    """Replica 3 misses every COMMIT, so it commits nothing, but the CHECKPOINTs of 2 and 4
+    make 4 stable above its chain (0), and nobody answers its fetches. The primary then
+    crashes: replica 3's VIEW-CHANGE starts from its stable checkpoint. It restarts in the
+    middle of the next view, still below its floor. It must vote on nothing at or below 4,
+    come back with a low-water mark of 4 and, once peers answer, catch up without a fork."""
+    cluster = Cluster(4, seed=3, checkpoint_interval=2, block_transactions_max=1)
+    cluster.filters.append(lambda sender, to, message: not (isinstance(message.body, Commit) and to == 3))
+    cluster.lost_fetch_from.update({0, 1, 2})
+    cluster.submit(make_transactions(0, 5))
+    assert cluster.run_until(lambda: cluster.nodes[3].replica.get_status().stable_checkpoint == 4)
+    assert cluster.nodes[3].height == 0 and cluster.nodes[3].replica.low_water_mark == 4
+    cluster.filters.clear()
+    cluster.crashed.add(0)
+    cluster.submit(make_transactions(5, 2), to=[1, 2, 3])
+
+    def in_view_1() -> bool:
+        replica = cluster.nodes[3].replica
+        return replica.view >= 1 and not replica.get_status().view_change_in_progress
+
+    assert cluster.run_until(in_view_1, deadline_ms=30_000)
+    sent = [message for node in cluster.nodes for message in node.sent]
+    low_votes = [
+        message
+        for message in cluster.nodes[3].sent
+        if isinstance(message.body, Prepare | Commit) and message.body.view >= 1 and message.body.height <= 4
+    ]
+    assert not low_votes, "replica 3 voted at or below its stable checkpoint"
+    restarted = cluster.restart(3)
+    assert restarted.replica.low_water_mark >= 4 and restarted.height == 0
+    cluster.lost_fetch_from.clear()
+    cluster.submit(make_transactions(7, 1), to=[1, 2, 3])
+    assert cluster.run_until(cluster.all_reach(8, cluster.nodes[1:]), deadline_ms=60_000)
+    assert_no_fork(cluster, sent)
+    cluster.assert_same_chain(cluster.nodes[1:])
