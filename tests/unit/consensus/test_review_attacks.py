@@ -289,3 +289,25 @@ def test_a_replica_whose_stable_checkpoint_is_above_its_chain_changes_view_resta
     assert cluster.run_until(cluster.all_reach(8, cluster.nodes[1:]), deadline_ms=60_000)
     assert_no_fork(cluster, sent)
     cluster.assert_same_chain(cluster.nodes[1:])
+
+
+def test_lowering_the_block_limits_in_a_restart_does_not_refuse_every_new_view_for_good() -> None:
+    """Blocks of four transactions are prepared by everyone but committed by no one (the
+    COMMITs are lost). The operators lower block_transactions_max to 1 and block_bytes_max
+    to 1024 and restart every validator. The prepared blocks must be re-proposed by the next
+    NEW-VIEW (a quorum prepared them: PBFT must carry them on); a backup that checks them
+    against its new configured limits refuses every NEW-VIEW, and the chain stops for good."""
+    cluster = Cluster(4, seed=1, block_transactions_max=4)
+    cluster.filters.append(lambda sender, to, message: not isinstance(message.body, Commit))
+    cluster.submit(make_transactions(0, 4))
+    assert cluster.run_until(lambda: all(1 in n.replica._prepared for n in cluster.nodes), deadline_ms=5_000)
+    assert len(cluster.nodes[1].replica._prepared[1].proposal.block.transactions) == 4
+    cluster.filters.clear()
+    cluster.overrides.update(block_transactions_max=1, block_bytes_max=1024)
+    for index in range(4):
+        cluster.restart(index)
+    cluster.submit(make_transactions(10, 1))
+    reached = cluster.run_until(cluster.all_reach(1), deadline_ms=60_000)
+    refused = [node.replica.faults.get("bad_new_view", 0) for node in cluster.nodes]
+    assert reached, f"no block committed; NEW-VIEWs refused per replica: {refused}"
+    cluster.assert_same_chain()
