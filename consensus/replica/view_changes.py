@@ -235,6 +235,9 @@ class ViewChangeMixin(ReplicaCore):
         selection = compute_selection(body.view_changes)
         if len(body.pre_prepares) != len(selection.blocks):
             return None
+        # No configured block limit here: a quorum prepared these blocks, and PBFT must carry
+        # them on. They passed the protocol limits (``ledger.limits``) at decode; a limit
+        # lowered since they were prepared would refuse every NEW-VIEW for good.
         primary = get_primary(body.view, self._n)
         for offset, (message, block) in enumerate(zip(body.pre_prepares, selection.blocks, strict=True)):
             proposal = message.body
@@ -244,7 +247,6 @@ class ViewChangeMixin(ReplicaCore):
                 or proposal.view != body.view
                 or proposal.height != selection.checkpoint_height + 1 + offset
                 or proposal.block.hash != block.hash
-                or self._check_block_limits(block) is not None  # a quorum prepared it, so: never
             ):
                 return None
         return selection
