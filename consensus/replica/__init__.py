@@ -250,6 +250,8 @@ class Replica(
                 self._blamed[peer] += 1
         if delivered:
             self._after_delivery()
+            if not self._changing:
+                self._advance()  # slots that waited on the fetched parent (a re-proposal) move on
         fetch = self._fetch
         if fetch is not None and delivered:
             fetch.progressed = True
