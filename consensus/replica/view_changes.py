@@ -186,15 +186,16 @@ class ViewChangeMixin(ReplicaCore):
             return
         view_changes = tuple(senders[sender] for sender in sorted(senders)[: self._quorum])
         selection = compute_selection(view_changes)
+        if not self._agrees_with_own_proposals(view, selection):
+            self._drop("new_view_conflicts_own_proposal")  # never sign a second block: let the view go
+            return
         proposals: list[SignedMessage] = []
         start = selection.checkpoint_height
         puts = [(journal.VIEW_KEY, journal.encode_view(view, changing=False, start=start))]
         for offset, block in enumerate(selection.blocks):
             height = Height(selection.checkpoint_height + 1 + offset)
-            message = self._own.get(("pre_prepare", view, height))
-            if message is None:
-                message = self._sign(PrePrepare(view, height, block))
-                self._own[("pre_prepare", view, height)] = message
+            message, fresh = self._sign_once(PrePrepare(view, height, block))
+            if fresh:
                 key = journal.compute_vote_key(journal.PRE_PREPARE, height, view)
                 puts.append((key, message.encode()))
                 self._log_keys.setdefault(height, []).append(key)
@@ -203,6 +204,13 @@ class ViewChangeMixin(ReplicaCore):
         self._last_new_view = self._sign(NewView(view, view_changes, tuple(proposals)))
         self._broadcast(self._last_new_view)
         self._enter_view(view, selection, proposals)
+
+    def _agrees_with_own_proposals(self, view: View, selection: Selection) -> bool:
+        for offset, block in enumerate(selection.blocks):
+            own = self._own.get(("pre_prepare", view, Height(selection.checkpoint_height + 1 + offset)))
+            if own is not None and isinstance(own.body, PrePrepare) and own.body.block.hash != block.hash:
+                return False
+        return True
 
     def _on_new_view(self, message: SignedMessage, body: NewView) -> None:
         view = body.view
