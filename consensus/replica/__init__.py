@@ -191,7 +191,10 @@ class Replica(
     def start(self, now_ms: int) -> list[Action]:
         """Resume after construction: re-send what the log says is in flight, arm timers."""
         self._now_ms = now_ms
-        if self._changing:
+        if self._floor_unknown:
+            self._floor_unknown = False
+            self._start_view_change(View(self._view + 1))  # its NEW-VIEW proves a floor again
+        elif self._changing:
             self._resend_view_change()
         else:
             self._catch_up_to_floor()  # e.g. a primary that restarted before it reached its view's start

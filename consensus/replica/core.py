@@ -97,6 +97,9 @@ class ReplicaCore:
         # prepared or committed at or below it but by that NEW-VIEW (``watermarks``). Persisted
         # with the view record, so a restarted primary does not propose below it.
         self._view_start = Height(0)
+        # Restored from a view record without its start (written before the start was kept):
+        # the floor of this view is unknown, so nothing is ordered in it; ``start`` leaves it.
+        self._floor_unknown = False
         self._slots: dict[Height, Slot] = {}
         self._waiting_parent: dict[Height, SignedMessage] = {}
         self._refused: dict[Height, SignedMessage] = {}  # proposals refused in this view: evidence

@@ -77,10 +77,14 @@ def test_a_view_record_written_before_the_start_field_keeps_the_floor_after_a_re
         assert record == {"view": 1, "changing": False, "start": 3}
         log[journal.VIEW_KEY] = cbor.encode({"view": 1, "changing": False})  # the old format
     for index in (1, 2, 3):
-        cluster.restart(index)
+        restarted = cluster.restart(index)
+        # The floor of view 1 is unknown: it orders nothing there and asks for view 2 at once.
+        assert restarted.replica.view == 2 and restarted.replica.get_status().view_change_in_progress
     cluster.submit([make_transaction(10)], to=[1, 2, 3])
     cluster.run_until(lambda: False, deadline_ms=10_000)
     assert_no_fork(cluster, sent)
+    late = [m for i in (1, 2, 3) for m in cluster.nodes[i].sent if isinstance(m.body, Prepare | Commit)]
+    assert all(m.body.view >= 2 for m in late), "a replica voted in view 1 with its floor unknown"
 
 
 def test_a_new_primary_restarted_below_its_views_start_never_proposes_a_second_block_at_a_reproposed_height() -> None:
