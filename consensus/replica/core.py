@@ -130,6 +130,7 @@ class ReplicaCore:
         )
         self._last_new_view: SignedMessage | None = None
         self._new_view_resent_ms: dict[ValidatorIndex, int] = {}  # when each peer was last sent it
+        self._new_view_wait: View | None = None  # the view whose NEW-VIEW waits for more VIEW-CHANGEs
         self._in_flight_ids: set[Hash] = set()
         self._dropped: Counter[str] = Counter()
         self._blamed: Counter[ValidatorIndex] = Counter()

@@ -26,7 +26,13 @@ from consensus.replica.core import (
     VIEWS_AHEAD_MAX,
     ReplicaCore,
 )
-from consensus.view_change import Selection, compute_selection, get_primary, validate_view_change
+from consensus.view_change import (
+    Selection,
+    choose_view_changes,
+    compute_selection,
+    get_primary,
+    validate_view_change,
+)
 from ledger.types import Hash, Height, ValidatorIndex, View
 
 
@@ -178,13 +184,26 @@ class ViewChangeMixin(ReplicaCore):
             return
         self._start_view_change(min(highest.values()))
 
-    def _try_new_view(self, view: View) -> None:
+    def _try_new_view(self, view: View, *, settled: bool = False) -> None:
+        """As the new primary, send the NEW-VIEW once a quorum of VIEW-CHANGEs is in. If the
+        start of the quorum chosen (``choose_view_changes``) is reached by fewer than f + 1
+        VIEW-CHANGEs, perhaps only a faulty validator holds the blocks up to it: wait a quarter
+        of a view timeout (``settled`` when it is over) for the others' VIEW-CHANGEs, well
+        before the backups give up on the view."""
         if not (self._changing and view == self._view and get_primary(view, self._n) == self._index):
             return
         senders = self._view_changes.get(view, {})
         if len(senders) < self._quorum:
             return
-        view_changes = tuple(senders[sender] for sender in sorted(senders)[: self._quorum])
+        held = [senders[sender] for sender in sorted(senders)]
+        view_changes, served = choose_view_changes(held, self._quorum, self._faults_max)
+        if not (served or settled or len(senders) == self._n):
+            if self._new_view_wait != view:
+                self._new_view_wait = view
+                self._set_timer(Timer(TimerKind.NEW_VIEW, view), max(1, self._get_view_timeout_ms() // 4))
+            return
+        self._new_view_wait = None
+        self._emit(CancelTimer(Timer(TimerKind.NEW_VIEW, view)))
         selection = compute_selection(view_changes)
         if not self._agrees_with_own_proposals(view, selection):
             self._drop("new_view_conflicts_own_proposal")  # never sign a second block: let the view go
