@@ -10,7 +10,17 @@ from __future__ import annotations
 import pytest
 
 from consensus import journal
-from consensus.messages import Checkpoint, Commit, NewView, Prepare, PrePrepare, SignedMessage, ViewChange, commits_of, sign_message
+from consensus.messages import (
+    Checkpoint,
+    Commit,
+    NewView,
+    Prepare,
+    PrePrepare,
+    SignedMessage,
+    ViewChange,
+    commits_of,
+    sign_message,
+)
 from ledger import cbor
 from ledger.types import Hash, Height, ValidatorIndex, View
 from tests.unit.consensus.harness import CHAIN_ID, Cluster, get_key, make_transaction, make_transactions
@@ -87,7 +97,7 @@ def test_a_view_record_written_before_the_start_field_keeps_the_floor_after_a_re
     assert all(m.body.view >= 2 for m in late), "a replica voted in view 1 with its floor unknown"
 
 
-def test_a_new_primary_restarted_below_its_views_start_never_proposes_a_second_block_at_a_reproposed_height() -> None:
+def test_a_new_primary_restarted_below_its_views_start_never_proposes_a_second_block_at_a_reproposed_height() -> None:  # noqa: E501
     """View 0 orders heights 1 to 4; the COMMITs of 1 to 3 reach replica 0 alone and those of
     4 reach nobody. The NEW-VIEW of view 1 starts at 3 (replica 0's certificate) and
     re-proposes block 4. Replica 1, its primary, is at height 0 and cannot fetch (replica 0's
@@ -216,7 +226,9 @@ def test_one_validators_checkpoint_and_future_floods_evict_nothing_of_the_others
     for node in cluster.nodes[:3]:
         replica = node.replica
         assert replica.get_status().stable_checkpoint >= 4, f"replica {node.index} lost checkpoints"
-        assert replica._checkpoint_votes.get_count(ValidatorIndex(3)) <= replica._checkpoint_votes.per_sender_max
+        assert (
+            replica._checkpoint_votes.get_count(ValidatorIndex(3)) <= replica._checkpoint_votes.per_sender_max
+        )
         assert replica._future.get_count(ValidatorIndex(3)) <= replica._future.messages_per_sender_max
     cluster.crashed.add(0)
     cluster.submit(make_transactions(6, 2), to=[1, 2, 3])
@@ -244,14 +256,18 @@ def test_a_reproposal_prepared_below_the_floor_commits_in_its_view_once_the_floo
     assert cluster.run_until(lambda: cluster.nodes[0].height == 3)
 
     def all_in_view_1() -> bool:
-        return all(n.replica.view == 1 and not n.replica.get_status().view_change_in_progress for n in cluster.nodes)
+        return all(
+            n.replica.view == 1 and not n.replica.get_status().view_change_in_progress for n in cluster.nodes
+        )
 
     assert cluster.run_until(all_in_view_1)
     cluster.run_until(lambda: False, deadline_ms=50)  # the votes on block 4 are all in
     cluster.lost_fetch_from.clear()
     for index in (1, 2, 3):  # their fetch answers arrive
         node = cluster.nodes[index]
-        cluster.run(index, node.replica.on_fetched(ValidatorIndex(0), cluster.nodes[0].chain[:3], cluster.now_ms))
+        cluster.run(
+            index, node.replica.on_fetched(ValidatorIndex(0), cluster.nodes[0].chain[:3], cluster.now_ms)
+        )
     assert all(node.height == 3 for node in cluster.nodes)
     cluster.run_until(cluster.all_reach(4), deadline_ms=10_000)
     views = [node.chain[3][1].view if node.height >= 4 else None for node in cluster.nodes]
