@@ -164,8 +164,10 @@ class ProposingMixin(ReplicaCore):
         if not isinstance(body, PrePrepare):
             return False
         parent = self._get_parent(body.height)
-        if parent is None or parent[0] != body.block.header.previous_hash:
-            self._drop("own_proposal_parent_unknown")  # wait for it; never sign another block here
+        if parent is None:
+            return False  # resumed once a delivery or a fetch brings the parent
+        if parent[0] != body.block.header.previous_hash:
+            self._drop("own_proposal_parent_differs")  # cannot happen: never sign another block here
             return False
         try:
             self._application.validate_block(body.block)  # rebuilds the speculative state
