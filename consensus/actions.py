@@ -23,6 +23,7 @@ class TimerKind(Enum):
     REQUEST = "request"  # a backup's forwarded requests see no progress: start a view change
     VIEW_CHANGE = "view_change"  # no NEW-VIEW in time: try the next view
     FETCH = "fetch"  # retry state transfer after every peer failed once
+    NEW_VIEW = "new_view"  # a new primary stops waiting for VIEW-CHANGEs whose start f + 1 hold
 
 
 @dataclass(frozen=True, slots=True)

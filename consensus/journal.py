@@ -49,8 +49,9 @@ def compute_view_change_key(view: View) -> bytes:
 
 
 def encode_view(view: View, *, changing: bool, start: Height) -> bytes:
-    """The view record. ``start``: the height the view's NEW-VIEW proved final (its floor);
-    records written before it existed have no "start" and read back as 0."""
+    """The view record. ``start``: the height the view's NEW-VIEW proved final (its floor).
+    Records written before it existed have no "start": for a view entered (not view 0, not
+    changing) the floor is then unknown (``Restored.start_known``), never taken as 0."""
     return cbor.encode({"view": view, "changing": changing, "start": start})
 
 
@@ -77,6 +78,7 @@ class Restored:
     view: View = View(0)  # noqa: RUF009 - NewType of int is the int itself
     changing: bool = False
     view_start: Height = Height(0)  # noqa: RUF009 - the floor the view's NEW-VIEW proved
+    start_known: bool = True  # False: a view entered under a record without "start"
     own_messages: list[SignedMessage] = field(default_factory=list)  # proposals, votes, view changes
     prepared: list[PreparedCertificate] = field(default_factory=list)
     checkpoint: StableCheckpoint | None = None
@@ -107,6 +109,7 @@ def _restore_entry(restored: Restored, key: bytes, value: bytes) -> None:
         restored.view = View(cbor.expect_int(fields["view"], "view"))
         restored.changing = bool(fields["changing"])
         restored.view_start = Height(cbor.expect_int(fields["start"], "start") if has_start else 0)
+        restored.start_known = has_start or restored.view == 0 or restored.changing
     elif key == CHECKPOINT_KEY:
         restored.checkpoint = _decode_checkpoint(_decode(value))
     elif not any(key.startswith(PREFIX + kind) for kind in (PRE_PREPARE, PREPARE, COMMIT, VIEW_CHANGE)):

@@ -19,6 +19,21 @@ selection stops at the first height with no certificate or whose block does not
 extend the one chosen below it: a replica sends COMMIT only for a block whose
 parent it committed or also prepared-and-committed-to in the same view, so every
 committed block's ancestors are prepared by a quorum too and are never cut off.
+
+Which quorum. The argument above holds for *any* quorum of valid VIEW-CHANGEs, so a
+backup accepts a NEW-VIEW on any quorum and recomputes its selection; the primary
+only chooses which (``choose_view_changes``). It chooses the lowest starting
+points: the start is the one height the replicas must fetch rather than order,
+and a start proven by a commit certificate that only its sender holds (the COMMITs
+reached it alone) cannot be fetched if that sender is faulty and serves nothing;
+a faulty validator could then send such a VIEW-CHANGE for every view and stop the
+chain for good. A start reached by f + 1 VIEW-CHANGEs is held by an honest
+replica, and with every replica's VIEW-CHANGE the lowest quorum's start always is
+(it is the (f + 1)-th highest of all); below it the blocks up to the higher,
+certified starting points left out are re-proposed from the prepared
+certificates of the quorum (they were committed, so prepared by a quorum: the
+same blocks, by the argument above) and committed again in the new view, with
+the same hashes, so nothing final is replaced.
 """
 
 from __future__ import annotations
@@ -108,6 +123,29 @@ def validate_view_change(message: SignedMessage, validator_count: int, quorum: i
             return "bad_prepared_certificate"
         heights.add(proposal.height)
     return None
+
+
+def choose_view_changes(
+    view_changes: Sequence[SignedMessage], quorum: int, faults_max: int
+) -> tuple[tuple[SignedMessage, ...], bool]:
+    """The quorum a new primary builds its NEW-VIEW on, out of the valid VIEW-CHANGEs it holds
+    (at least a quorum), and whether at least f + 1 of them reach that quorum's highest
+    starting point (the view's start). Any quorum is safe (``compute_selection``); this one
+    starts lowest: its VIEW-CHANGEs of the lowest starting points, ties by sender. With f + 1
+    of them at or above the start, one honest sender holds the blocks up to it and serves
+    them; with every replica's VIEW-CHANGE in hand that always holds, since the quorum's
+    start is then the (f + 1)-th highest of all. A start reached by fewer may be a faulty
+    validator's certificate that nobody else can serve (the caller waits a little for more)."""
+
+    def start_of(message: SignedMessage) -> Height:
+        body = message.body
+        return body.checkpoint_height if isinstance(body, ViewChange) else Height(0)
+
+    lowest = sorted(view_changes, key=lambda message: (start_of(message), message.sender))[:quorum]
+    start = max(start_of(message) for message in lowest)
+    reaching = sum(1 for message in view_changes if start_of(message) >= start)
+    chosen = tuple(sorted(lowest, key=lambda message: message.sender))
+    return chosen, start == 0 or reaching >= faults_max + 1
 
 
 def compute_selection(view_changes: Sequence[SignedMessage]) -> Selection:

@@ -72,7 +72,16 @@ of v + 1, with a quorum of VIEW-CHANGEs, broadcasts NEW-VIEW(v + 1) carrying
 them and re-proposing, as PRE-PREPAREs of v + 1, exactly the blocks
 ``view_change.compute_selection`` picks: for each height above the highest
 starting point, the prepared block of the highest view, as long as the blocks link
-up. A re-proposed block keeps its original header, so its hash (and anything
+up. Any quorum of valid VIEW-CHANGEs gives a safe NEW-VIEW; the primary picks the one
+of the lowest starting points (``view_change.choose_view_changes``), so the view's
+start is one the replicas can fetch: if fewer than f + 1 of the VIEW-CHANGEs it holds
+reach that start (it may be a faulty validator's commit certificate that it alone
+holds and never serves), it waits a quarter of a view timeout for more VIEW-CHANGEs
+(with all n the start is always reached by f + 1, so by an honest replica) before
+it sends the NEW-VIEW anyway. Blocks below a higher starting point left out are
+re-proposed from the quorum's prepared certificates: they are the same blocks, so
+committing them again in the new view contradicts nothing.
+A re-proposed block keeps its original header, so its hash (and anything
 already voted on it) is unchanged: ``header.view`` is the view that first
 proposed the block, the commit certificate's view is the view that committed
 it. Backups recompute the selection and accept the NEW-VIEW only if it matches,
@@ -191,7 +200,10 @@ class Replica(
     def start(self, now_ms: int) -> list[Action]:
         """Resume after construction: re-send what the log says is in flight, arm timers."""
         self._now_ms = now_ms
-        if self._changing:
+        if self._floor_unknown:
+            self._floor_unknown = False
+            self._start_view_change(View(self._view + 1))  # its NEW-VIEW proves a floor again
+        elif self._changing:
             self._resend_view_change()
         else:
             self._catch_up_to_floor()  # e.g. a primary that restarted before it reached its view's start
@@ -234,6 +246,8 @@ class Replica(
         elif timer.kind is TimerKind.VIEW_CHANGE:
             if self._changing and timer.view == self._view:
                 self._on_view_change_timer()
+        elif timer.kind is TimerKind.NEW_VIEW:
+            self._try_new_view(timer.view, settled=True)
         elif timer.kind is TimerKind.FETCH and self._fetch is not None:
             self._on_fetch_timer(self._fetch)
         return self._take_actions()
@@ -250,6 +264,8 @@ class Replica(
                 self._blamed[peer] += 1
         if delivered:
             self._after_delivery()
+            if not self._changing:
+                self._advance()  # slots that waited on the fetched parent (a re-proposal) move on
         fetch = self._fetch
         if fetch is not None and delivered:
             fetch.progressed = True

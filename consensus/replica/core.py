@@ -18,7 +18,7 @@ from consensus.actions import (
 )
 from consensus.application import Application
 from consensus.config import ReplicaConfig
-from consensus.errors import ConfigError
+from consensus.errors import ConfigError, InvariantViolation
 from consensus.evidence import Evidence
 from consensus.messages import (
     Body,
@@ -97,6 +97,9 @@ class ReplicaCore:
         # prepared or committed at or below it but by that NEW-VIEW (``watermarks``). Persisted
         # with the view record, so a restarted primary does not propose below it.
         self._view_start = Height(0)
+        # Restored from a view record without its start (written before the start was kept):
+        # the floor of this view is unknown, so nothing is ordered in it; ``start`` leaves it.
+        self._floor_unknown = False
         self._slots: dict[Height, Slot] = {}
         self._waiting_parent: dict[Height, SignedMessage] = {}
         self._refused: dict[Height, SignedMessage] = {}  # proposals refused in this view: evidence
@@ -127,6 +130,7 @@ class ReplicaCore:
         )
         self._last_new_view: SignedMessage | None = None
         self._new_view_resent_ms: dict[ValidatorIndex, int] = {}  # when each peer was last sent it
+        self._new_view_wait: View | None = None  # the view whose NEW-VIEW waits for more VIEW-CHANGEs
         self._in_flight_ids: set[Hash] = set()
         self._dropped: Counter[str] = Counter()
         self._blamed: Counter[ValidatorIndex] = Counter()
@@ -166,6 +170,24 @@ class ReplicaCore:
 
     def _sign(self, body: Body) -> SignedMessage:
         return sign_message(body, chain_id=self._config.chain_id, sender=self._index, key=self._key)
+
+    def _sign_once(self, body: PrePrepare | Prepare | Commit) -> tuple[SignedMessage, bool]:
+        """Sign a proposal or vote, kept in ``_own``: the one signing path for them, with
+        whether it is new (to be persisted before it is sent). What was signed for a (kind,
+        view, height) is returned again, never re-signed; a second digest there would be
+        this replica equivocating, so it raises instead of signing."""
+        key = (body.kind, body.view, body.height)
+        digest = body.block.hash if isinstance(body, PrePrepare) else body.block_hash
+        own = self._own.get(key)
+        if own is None:
+            own = self._sign(body)
+            self._own[key] = own
+            return own, True
+        signed = own.body
+        earlier = signed.block.hash if isinstance(signed, PrePrepare) else getattr(signed, "block_hash", None)
+        if earlier != digest:
+            raise InvariantViolation(f"replica {self._index}: would sign a second {body.kind} for {key[1:]}")
+        return own, False
 
     def _broadcast(self, message: SignedMessage) -> None:
         if self._n > 1:
@@ -252,6 +274,9 @@ class ReplicaCore:
     def _try_propose(self, *, flush: bool) -> None:  # proposing
         raise NotImplementedError
 
+    def _resume_own_proposals(self) -> None:  # proposing
+        raise NotImplementedError
+
     def _send_checkpoint(self, height: Height, block_hash: Hash) -> None:  # checkpoints
         raise NotImplementedError
 
@@ -298,4 +323,3 @@ class ReplicaCore:
         self, target: Height, candidates: Sequence[ValidatorIndex], *, probe: bool = False
     ) -> None:
         raise NotImplementedError
-

@@ -49,6 +49,7 @@ def _heights(replica: ReplicaCore) -> list[Rule]:
             "a view's start is known only once its NEW-VIEW is",
             not replica._changing or replica._view_start == 0,
         ),
+        ("a view whose start is unknown is not ordered in", not replica._floor_unknown or replica._changing),
         (
             "committed blocks waiting for delivery are above the committed height",
             min(replica._ready, default=committed + 1) > committed,

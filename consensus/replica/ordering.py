@@ -184,24 +184,22 @@ class OrderingMixin(ReplicaCore):
         if block_hash is None:
             return
         own = self._own.get((kind, slot.view, slot.height))
-        if own is None:
-            body: Prepare | Commit = (
-                Prepare(slot.view, slot.height, block_hash)
-                if kind == "prepare"
-                else Commit(slot.view, slot.height, block_hash)
-            )
-            own = self._sign(body)
-            self._own[(kind, slot.view, slot.height)] = own
-            if isinstance(body, Prepare):
-                key = journal.compute_vote_key(journal.PREPARE, slot.height, slot.view)
-                self._persist(key, own.encode(), slot.height)
-            else:
-                key = journal.compute_vote_key(journal.COMMIT, slot.height, slot.view)
-                certificate = slot.get_prepared_certificate(self._quorum)
-                self._persist(key, journal.encode_commit(own, certificate), slot.height)
-        elif isinstance(own.body, Prepare | Commit) and own.body.block_hash != block_hash:
+        if own is not None and isinstance(own.body, Prepare | Commit) and own.body.block_hash != block_hash:
             self._drop("conflicts_own_vote")
             return
+        body: Prepare | Commit = (
+            Prepare(slot.view, slot.height, block_hash)
+            if kind == "prepare"
+            else Commit(slot.view, slot.height, block_hash)
+        )
+        own, fresh = self._sign_once(body)
+        if fresh and isinstance(body, Prepare):
+            key = journal.compute_vote_key(journal.PREPARE, slot.height, slot.view)
+            self._persist(key, own.encode(), slot.height)
+        elif fresh:
+            key = journal.compute_vote_key(journal.COMMIT, slot.height, slot.view)
+            certificate = slot.get_prepared_certificate(self._quorum)
+            self._persist(key, journal.encode_commit(own, certificate), slot.height)
         self._broadcast(own)
         (slot.prepares if kind == "prepare" else slot.commits)[self._index] = own
         if kind == "commit":
@@ -315,6 +313,7 @@ class OrderingMixin(ReplicaCore):
         waiting = self._waiting_parent.pop(Height(self._committed_height + 1), None)
         if waiting is not None and isinstance(waiting.body, PrePrepare) and not self._changing:
             self._on_pre_prepare(waiting, waiting.body)
+        self._resume_own_proposals()  # a logged proposal whose parent just arrived goes first
         self._try_propose(flush=False)
 
     def _arm_request_timer(self) -> bool:

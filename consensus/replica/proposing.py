@@ -18,6 +18,7 @@ from consensus.messages import (
     Commit,
     PrePrepare,
     RequestBatch,
+    SignedMessage,
 )
 from consensus.replica.core import (
     ReplicaCore,
@@ -103,6 +104,11 @@ class ProposingMixin(ReplicaCore):
         if parent is None:
             self._drop("proposal_parent_unknown")
             return False
+        logged = self._own.get(("pre_prepare", self._view, height))
+        if logged is not None:
+            # Signed already in this view (a NEW-VIEW's re-proposal, or before a restart):
+            # offered again, never replaced by a second block (``_sign_once``).
+            return self._resume_proposal(logged)
         parent_hash, parent_timestamp_ms = parent
         try:
             block = self._application.build_block(
@@ -124,8 +130,7 @@ class ProposingMixin(ReplicaCore):
         # An empty block is proposed when a request is first left out, or offered again
         # after it was: the backups that offered it see the primary is alive, and none
         # starts a view change over a request the application refuses.
-        message = self._sign(PrePrepare(self._view, height, block))
-        self._own[("pre_prepare", self._view, height)] = message
+        message, _ = self._sign_once(PrePrepare(self._view, height, block))
         key = journal.compute_vote_key(journal.PRE_PREPARE, height, self._view)
         self._persist(key, message.encode(), height)
         self._broadcast(message)
@@ -135,26 +140,44 @@ class ProposingMixin(ReplicaCore):
         return True
 
     def _resume_own_proposals(self) -> None:
-        """A primary restarted mid-view re-sends its logged proposals instead of making new ones."""
+        """A primary re-sends its logged proposals of this view instead of making new ones: at
+        start, and whenever the parent of the next one becomes known (a delivery, a fetch)."""
+        if self._changing or not self._is_primary():
+            return
         proposals = sorted(
             (height, message)
             for (kind, view, height), message in self._own.items()
             if kind == "pre_prepare" and view == self._view and height > self._committed_height
         )
         for height, message in proposals:
-            body = message.body
             if self._is_below_floor(height):
                 continue  # final already (committed or stable): never offered again
-            if not isinstance(body, PrePrepare) or self._get_parent(height) is None:
+            slot = self._slots.get(height)
+            if slot is not None and slot.pre_prepare is not None:
+                continue  # offered already since the view began or the replica restarted
+            if not self._resume_proposal(message):
                 break
-            try:
-                self._application.validate_block(body.block)  # rebuilds the speculative state
-            except InvalidBlock:
-                self._drop("restored_block_invalid")
-            self._broadcast(message)
-            self._in_flight_ids.update(transaction.id for transaction in body.block.transactions)
-            self._get_slot(height).pre_prepare = message
-            self._next_height = Height(height + 1)
+
+    def _resume_proposal(self, message: SignedMessage) -> bool:
+        """Offer again a proposal this primary signed in this view, once its parent is known."""
+        body = message.body
+        if not isinstance(body, PrePrepare):
+            return False
+        parent = self._get_parent(body.height)
+        if parent is None:
+            return False  # resumed once a delivery or a fetch brings the parent
+        if parent[0] != body.block.header.previous_hash:
+            self._drop("own_proposal_parent_differs")  # cannot happen: never sign another block here
+            return False
+        try:
+            self._application.validate_block(body.block)  # rebuilds the speculative state
+        except InvalidBlock:
+            self._drop("restored_block_invalid")
+        self._broadcast(message)
+        self._in_flight_ids.update(transaction.id for transaction in body.block.transactions)
+        self._next_height = Height(max(self._next_height, body.height + 1))
+        self._accept_proposal(message)
+        return True
 
     def _on_request_timer(self, timer: Timer) -> None:
         """Requests this backup offered the primary are still not committed: if the primary

@@ -42,6 +42,11 @@ class RecoveryMixin(ReplicaCore):
             height = journal.get_key_height(key)
             if height is not None:
                 self._log_keys.setdefault(height, []).append(key)
+        if not self._changing and not restored.start_known and self._view == restored.view:
+            # Entered under a record without its start: taking the floor as 0 would let this
+            # replica order again below a height its NEW-VIEW proved final (a fork). It orders
+            # nothing in this view and moves to the next at ``start``, whose NEW-VIEW proves it.
+            self._changing = self._floor_unknown = True
         if self._changing:
             self._view_start = Height(0)  # a view not entered yet: its NEW-VIEW will say
         # A primary restarted mid-view proposes above its view's start, never from its chain's

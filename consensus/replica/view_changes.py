@@ -26,7 +26,13 @@ from consensus.replica.core import (
     VIEWS_AHEAD_MAX,
     ReplicaCore,
 )
-from consensus.view_change import Selection, compute_selection, get_primary, validate_view_change
+from consensus.view_change import (
+    Selection,
+    choose_view_changes,
+    compute_selection,
+    get_primary,
+    validate_view_change,
+)
 from ledger.types import Hash, Height, ValidatorIndex, View
 
 
@@ -178,23 +184,37 @@ class ViewChangeMixin(ReplicaCore):
             return
         self._start_view_change(min(highest.values()))
 
-    def _try_new_view(self, view: View) -> None:
+    def _try_new_view(self, view: View, *, settled: bool = False) -> None:
+        """As the new primary, send the NEW-VIEW once a quorum of VIEW-CHANGEs is in. If the
+        start of the quorum chosen (``choose_view_changes``) is reached by fewer than f + 1
+        VIEW-CHANGEs, perhaps only a faulty validator holds the blocks up to it: wait a quarter
+        of a view timeout (``settled`` when it is over) for the others' VIEW-CHANGEs, well
+        before the backups give up on the view."""
         if not (self._changing and view == self._view and get_primary(view, self._n) == self._index):
             return
         senders = self._view_changes.get(view, {})
         if len(senders) < self._quorum:
             return
-        view_changes = tuple(senders[sender] for sender in sorted(senders)[: self._quorum])
+        held = [senders[sender] for sender in sorted(senders)]
+        view_changes, served = choose_view_changes(held, self._quorum, self._faults_max)
+        if not (served or settled or len(senders) == self._n):
+            if self._new_view_wait != view:
+                self._new_view_wait = view
+                self._set_timer(Timer(TimerKind.NEW_VIEW, view), max(1, self._get_view_timeout_ms() // 4))
+            return
+        self._new_view_wait = None
+        self._emit(CancelTimer(Timer(TimerKind.NEW_VIEW, view)))
         selection = compute_selection(view_changes)
+        if not self._agrees_with_own_proposals(view, selection):
+            self._drop("new_view_conflicts_own_proposal")  # never sign a second block: let the view go
+            return
         proposals: list[SignedMessage] = []
         start = selection.checkpoint_height
         puts = [(journal.VIEW_KEY, journal.encode_view(view, changing=False, start=start))]
         for offset, block in enumerate(selection.blocks):
             height = Height(selection.checkpoint_height + 1 + offset)
-            message = self._own.get(("pre_prepare", view, height))
-            if message is None:
-                message = self._sign(PrePrepare(view, height, block))
-                self._own[("pre_prepare", view, height)] = message
+            message, fresh = self._sign_once(PrePrepare(view, height, block))
+            if fresh:
                 key = journal.compute_vote_key(journal.PRE_PREPARE, height, view)
                 puts.append((key, message.encode()))
                 self._log_keys.setdefault(height, []).append(key)
@@ -203,6 +223,13 @@ class ViewChangeMixin(ReplicaCore):
         self._last_new_view = self._sign(NewView(view, view_changes, tuple(proposals)))
         self._broadcast(self._last_new_view)
         self._enter_view(view, selection, proposals)
+
+    def _agrees_with_own_proposals(self, view: View, selection: Selection) -> bool:
+        for offset, block in enumerate(selection.blocks):
+            own = self._own.get(("pre_prepare", view, Height(selection.checkpoint_height + 1 + offset)))
+            if own is not None and isinstance(own.body, PrePrepare) and own.body.block.hash != block.hash:
+                return False
+        return True
 
     def _on_new_view(self, message: SignedMessage, body: NewView) -> None:
         view = body.view
@@ -235,6 +262,9 @@ class ViewChangeMixin(ReplicaCore):
         selection = compute_selection(body.view_changes)
         if len(body.pre_prepares) != len(selection.blocks):
             return None
+        # No configured block limit here: a quorum prepared these blocks, and PBFT must carry
+        # them on. They passed the protocol limits (``ledger.limits``) at decode; a limit
+        # lowered since they were prepared would refuse every NEW-VIEW for good.
         primary = get_primary(body.view, self._n)
         for offset, (message, block) in enumerate(zip(body.pre_prepares, selection.blocks, strict=True)):
             proposal = message.body
@@ -244,7 +274,6 @@ class ViewChangeMixin(ReplicaCore):
                 or proposal.view != body.view
                 or proposal.height != selection.checkpoint_height + 1 + offset
                 or proposal.block.hash != block.hash
-                or self._check_block_limits(block) is not None  # a quorum prepared it, so: never
             ):
                 return None
         return selection

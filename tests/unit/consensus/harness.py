@@ -33,7 +33,7 @@ from consensus.application import InvalidBlock
 from consensus.config import ReplicaConfig
 from consensus.evidence import Evidence
 from consensus.journal import COMMIT, PREPARE, compute_view_change_key, compute_vote_key
-from consensus.messages import Commit, Prepare, PrePrepare, SignedMessage, ViewChange, decode_message
+from consensus.messages import Commit, NewView, Prepare, PrePrepare, SignedMessage, ViewChange, decode_message
 from consensus.replica import Replica
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, validate_certificate
@@ -269,10 +269,16 @@ class Cluster:
     def _check_persisted_before_send(self, node: Node, message: SignedMessage) -> None:
         node.sent.append(message)
         body = message.body
-        if isinstance(body, PrePrepare | Prepare | Commit):
-            digest = body.block.hash if isinstance(body, PrePrepare) else body.block_hash
-            slot = (node.index, body.kind, body.view, body.height)
-            assert self.signed.setdefault(slot, digest) == digest, f"replica {node.index} signed two {slot}"
+        # A NEW-VIEW carries PRE-PREPAREs its sender signed too: they count as proposals.
+        signed = (message, *body.pre_prepares) if isinstance(body, NewView) else (message,)
+        for one in signed:
+            if isinstance(one.body, PrePrepare | Prepare | Commit):
+                vote = one.body
+                digest = vote.block.hash if isinstance(vote, PrePrepare) else vote.block_hash
+                slot = (node.index, vote.kind, vote.view, vote.height)
+                assert self.signed.setdefault(slot, digest) == digest, (
+                    f"replica {node.index} signed two {slot}"
+                )
         if isinstance(body, Prepare | Commit):
             kind = PREPARE if isinstance(body, Prepare) else COMMIT
             assert compute_vote_key(kind, body.height, body.view) in node.log, "vote sent before persisted"

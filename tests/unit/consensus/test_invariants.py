@@ -44,3 +44,13 @@ def test_a_broken_rule_is_named() -> None:
     replica._get_slot(Height(1)).prepares[ValidatorIndex(1)] = second
     with pytest.raises(InvariantViolation, match="one vote this replica signed"):
         replica.check_invariants()
+
+
+def test_the_signing_path_returns_what_it_signed_and_refuses_a_second_digest() -> None:
+    replica = make_replica(1)
+    first, fresh = replica._sign_once(Prepare(View(0), Height(1), HASH_A))
+    assert fresh and replica._own[("prepare", View(0), Height(1))] is first
+    again, fresh = replica._sign_once(Prepare(View(0), Height(1), HASH_A))
+    assert again is first and not fresh  # re-sent, never re-signed
+    with pytest.raises(InvariantViolation, match="would sign a second prepare"):
+        replica._sign_once(Prepare(View(0), Height(1), HASH_B))

@@ -53,5 +53,9 @@ def test_the_view_record_keeps_the_views_start_and_older_records_still_read() ->
     older = cbor.encode({"view": 2, "changing": True})  # written before the start was kept
     restored = restore([(VIEW_KEY, older)])
     assert (restored.view, restored.changing, restored.view_start) == (2, True, 0)
+    assert restored.start_known  # changing: the next NEW-VIEW says where the view starts
+    entered = restore([(VIEW_KEY, cbor.encode({"view": 2, "changing": False}))])
+    assert not entered.start_known  # a view entered before the start was kept: floor unknown
+    assert restore([(VIEW_KEY, cbor.encode({"view": 0, "changing": False}))]).start_known
     with pytest.raises(JournalCorrupt, match="unknown field"):
         restore([(VIEW_KEY, cbor.encode({"view": 2, "changing": True, "begin": 1}))])

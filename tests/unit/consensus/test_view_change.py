@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from consensus.actions import Action, Broadcast
 from consensus.messages import Commit, NewView, PrePrepare, SignedMessage, ViewChange, sign_message
-from consensus.view_change import validate_view_change
+from consensus.view_change import choose_view_changes, validate_view_change
 from ledger.types import Hash, Height, ValidatorIndex, View
 from tests.unit.consensus.harness import CHAIN_ID, GENESIS_HASH, Cluster, get_key, make_transactions
 from tests.unit.consensus.test_restart import NOW_MS, make_replica
@@ -184,3 +184,18 @@ def test_a_commit_proof_holds_only_with_a_quorum_in_one_view() -> None:
     assert check(forge_commit_proof([4, 4, 4])) is None
     assert check(forge_commit_proof([4, 4])) == "bad_checkpoint_proof"
     assert check(forge_commit_proof([4, 4, 3])) == "bad_checkpoint_proof"  # no view has a quorum
+
+
+def test_the_new_primary_chooses_the_quorum_whose_start_f_plus_one_reach() -> None:
+    def at(sender: int, height: int) -> SignedMessage:
+        body = ViewChange(View(5), Height(height), HASH_A, (), ())
+        return sign_message(body, chain_id=CHAIN_ID, sender=ValidatorIndex(sender), key=get_key(100 + sender))
+
+    # Replica 0 alone starts at 3 (a certificate only it holds): with three VIEW-CHANGEs the
+    # start is 3, reached by one of them, so the primary waits; with all four it leaves 0 out.
+    chosen, served = choose_view_changes([at(0, 3), at(1, 0), at(2, 0)], 3, 1)
+    assert [m.sender for m in chosen] == [0, 1, 2] and not served
+    chosen, served = choose_view_changes([at(0, 3), at(1, 0), at(2, 0), at(3, 0)], 3, 1)
+    assert [m.sender for m in chosen] == [1, 2, 3] and served
+    chosen, served = choose_view_changes([at(0, 3), at(1, 3), at(2, 1)], 3, 1)
+    assert [m.sender for m in chosen] == [0, 1, 2] and served  # two reach 3: one is honest
