@@ -93,8 +93,8 @@ def test_a_view_record_written_before_the_start_field_keeps_the_floor_after_a_re
     cluster.submit([make_transaction(10)], to=[1, 2, 3])
     cluster.run_until(lambda: False, deadline_ms=10_000)
     assert_no_fork(cluster, sent)
-    late = [m for i in (1, 2, 3) for m in cluster.nodes[i].sent if isinstance(m.body, Prepare | Commit)]
-    assert all(m.body.view >= 2 for m in late), "a replica voted in view 1 with its floor unknown"
+    late = [m.body for i in (1, 2, 3) for m in cluster.nodes[i].sent if isinstance(m.body, Prepare | Commit)]
+    assert all(body.view >= 2 for body in late), "a replica voted in view 1 with its floor unknown"
 
 
 def test_a_new_primary_restarted_below_its_views_start_never_proposes_a_second_block_at_a_reproposed_height() -> None:  # noqa: E501
@@ -128,6 +128,7 @@ def test_a_new_primary_restarted_below_its_views_start_never_proposes_a_second_b
         for message in cluster.nodes[1].sent
         if isinstance(message.body, NewView) and message.body.view == 1
         for proposal in message.body.pre_prepares
+        if isinstance(proposal.body, PrePrepare)
     ]
     assert reproposed == [4], "the NEW-VIEW of view 1 re-proposes block 4"
     before = list(cluster.nodes[1].sent)
@@ -321,7 +322,7 @@ def test_lowering_the_block_limits_in_a_restart_does_not_refuse_every_new_view_f
     cluster.filters.append(lambda sender, to, message: not isinstance(message.body, Commit))
     cluster.submit(make_transactions(0, 4))
     assert cluster.run_until(lambda: all(1 in n.replica._prepared for n in cluster.nodes), deadline_ms=5_000)
-    assert len(cluster.nodes[1].replica._prepared[1].proposal.block.transactions) == 4
+    assert len(cluster.nodes[1].replica._prepared[Height(1)].proposal.block.transactions) == 4
     cluster.filters.clear()
     cluster.overrides.update(block_transactions_max=1, block_bytes_max=1024)
     for index in range(4):
