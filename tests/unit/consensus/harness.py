@@ -197,10 +197,16 @@ class Cluster:
         self.filters: list[MessageFilter] = []
         self.rewriters: list[MessageRewriter] = []  # a Byzantine sender's replacements
         self.corrupt_fetch_from: set[int] = set()
+        self.unanswered_fetch_from: set[int] = set()  # their answers fail (empty), as over a dead link
+        self.clock_offset_ms: dict[int, int] = {}  # a replica whose clock is wrong by this much
         self.fetch_answer_max = 1 << 30  # blocks in one answer to a Fetch, as a node caps its responses
         self.nodes = [self._make_node(index, {}) for index in range(n)]
         for node in self.nodes:
-            self.run(node.index, node.replica.start(self.now_ms))
+            self.run(node.index, node.replica.start(self.clock(node.index)))
+
+    def clock(self, index: int) -> int:
+        """What replica ``index``'s clock reads now."""
+        return self.now_ms + self.clock_offset_ms.get(index, 0)
 
     def _make_node(self, index: int, log: dict[bytes, bytes], chain: Sequence[Any] = ()) -> Node:
         application = FakeApplication()
@@ -229,7 +235,7 @@ class Cluster:
         node.evidence = old.evidence
         self.nodes[index] = node
         self.crashed.discard(index)
-        self.run(index, node.replica.start(self.now_ms))
+        self.run(index, node.replica.start(self.clock(index)))
         return node
 
     # ---------------------------------------------------------------- actions
@@ -307,7 +313,7 @@ class Cluster:
     def submit(self, transactions: Sequence[Transaction], to: Sequence[int] | None = None) -> None:
         for index in range(self.n) if to is None else to:
             if index not in self.crashed:
-                self.run(index, self.nodes[index].replica.on_request(transactions, self.now_ms))
+                self.run(index, self.nodes[index].replica.on_request(transactions, self.clock(index)))
 
     def step(self) -> bool:
         # A paused (crashed) replica's timers wait until it runs again; restart() clears them.
@@ -321,7 +327,7 @@ class Cluster:
             (index, timer), at_ms = next_timer
             del self.timers[(index, timer)]
             self.now_ms = max(self.now_ms, at_ms)
-            self.run(index, self.nodes[index].replica.on_timer(timer, self.now_ms))
+            self.run(index, self.nodes[index].replica.on_timer(timer, self.clock(index)))
             return True
         at_ms, _, kind, index, payload = heapq.heappop(self.events)
         self.now_ms = max(self.now_ms, at_ms)
@@ -333,7 +339,7 @@ class Cluster:
                 data, chain_id=CHAIN_ID, validator_keys=make_config(self.n, 0).validator_keys
             )
             assert message.sender == sender
-            self.run(index, self.nodes[index].replica.on_message(message, self.now_ms))
+            self.run(index, self.nodes[index].replica.on_message(message, self.clock(index)))
         else:
             self._answer_fetch(index, payload)
         return True
@@ -343,13 +349,13 @@ class Cluster:
         last = min(fetch.to_height, fetch.from_height - 1 + self.fetch_answer_max)
         blocks = (
             []
-            if fetch.peer in self.crashed or fetch.peer in self.cut
+            if fetch.peer in self.crashed | self.cut | self.unanswered_fetch_from
             else server.chain[fetch.from_height - 1 : last]
         )
         if fetch.peer in self.corrupt_fetch_from and blocks:
             block, certificate = blocks[0]
             blocks = [(block, replace(certificate, votes=certificate.votes[:1])), *blocks[1:]]
-        self.run(index, self.nodes[index].replica.on_fetched(fetch.peer, blocks, self.now_ms))
+        self.run(index, self.nodes[index].replica.on_fetched(fetch.peer, blocks, self.clock(index)))
 
     def run_until(
         self, condition: Callable[[], bool], *, deadline_ms: int = 120_000, steps_max: int = 200_000
