@@ -23,6 +23,7 @@ class TimerKind(Enum):
     REQUEST = "request"  # a backup's forwarded requests see no progress: start a view change
     VIEW_CHANGE = "view_change"  # no NEW-VIEW in time: try the next view
     FETCH = "fetch"  # retry state transfer after every peer failed once
+    RETRANSMIT = "retransmit"  # half a view timeout with a block in flight: send own votes again
 
 
 @dataclass(frozen=True, slots=True)

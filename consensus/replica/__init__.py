@@ -138,6 +138,7 @@ from consensus.messages import (
 from consensus.replica.catch_up import CatchUpMixin
 from consensus.replica.checkpoints import CheckpointMixin
 from consensus.replica.invariants import check_invariants
+from consensus.replica.liveness import LivenessMixin
 from consensus.replica.ordering import OrderingMixin
 from consensus.replica.proposing import ProposingMixin
 from consensus.replica.recovery import RecoveryMixin
@@ -150,7 +151,15 @@ from ledger.transaction import Transaction
 from ledger.types import Hash, Height, ValidatorIndex, View
 
 
-class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, CatchUpMixin, RecoveryMixin):
+class Replica(
+    OrderingMixin,
+    ProposingMixin,
+    CheckpointMixin,
+    ViewChangeMixin,
+    CatchUpMixin,
+    RecoveryMixin,
+    LivenessMixin,
+):
     # ------------------------------------------------------------------ inputs
 
     def start(self, now_ms: int) -> list[Action]:
@@ -173,7 +182,12 @@ class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, C
         elif message.sender == self._index:
             self._drop("own_message")
         else:
+            self._note_heard(message)
+            skew_refusals = self._dropped["timestamp_skew"]
             self._dispatch(message)
+            if self._dropped["timestamp_skew"] > skew_refusals:
+                self._refused_skew_ms = now_ms
+            self._fetch_if_certified_elsewhere(message)
         return self._take_actions()
 
     def on_request(self, transactions: Sequence[Transaction], now_ms: int) -> list[Action]:
@@ -182,6 +196,8 @@ class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, C
         added = self._add_pending(transactions, from_peer=False)
         if self._is_primary():
             self._try_propose(flush=False)
+        elif added and self._changing:
+            self._offer_while_changing(added)
         elif added:
             self._forward(added)
             self._arm_request_timer()
@@ -189,7 +205,9 @@ class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, C
 
     def on_timer(self, timer: Timer, now_ms: int) -> list[Action]:
         self._now_ms = now_ms
-        if timer.kind is TimerKind.BATCH:
+        if self._is_late(timer):
+            self._on_late_timer(timer)
+        elif timer.kind is TimerKind.BATCH:
             self._on_batch_timer(timer)
         elif timer.kind is TimerKind.PROGRESS:
             self._on_progress_timer(timer)
@@ -198,6 +216,9 @@ class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, C
         elif timer.kind is TimerKind.VIEW_CHANGE:
             if self._changing and timer.view == self._view:
                 self._on_view_change_timer()
+                self._reoffer_while_changing()
+        elif timer.kind is TimerKind.RETRANSMIT:
+            self._on_retransmit_timer(timer)
         elif timer.kind is TimerKind.FETCH and self._fetch is not None:
             self._on_fetch_timer(self._fetch)
         return self._take_actions()
@@ -207,6 +228,8 @@ class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, C
     ) -> list[Action]:
         """Certified blocks a peer answered to ``Fetch`` (empty when the fetch failed)."""
         self._now_ms = now_ms
+        if blocks:
+            self._last_heard_ms = now_ms
         delivered, fault = self._apply_fetched(blocks)
         if fault is not None:
             self._drop(f"fetch_{fault}")
@@ -236,7 +259,20 @@ class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, C
         replica missed, and in an idle network no message would show the gap: ask it."""
         self._now_ms = now_ms
         if peer != self._index and 0 <= peer < self._n:
+            self._unreachable.discard(peer)
+            self._retry_fetch_with(peer)
             self._probe_peers(first=[peer])
+        return self._take_actions()
+
+    def on_peer_disconnected(self, peer: ValidatorIndex, now_ms: int) -> list[Action]:
+        """The link to ``peer`` went down. If it is the primary, the requests offered to it
+        are judged sooner (``request_timeout_ms`` / 4): a killed primary is replaced in about
+        a second instead of two request timeouts."""
+        self._now_ms = now_ms
+        if peer != self._index and 0 <= peer < self._n:
+            self._unreachable.add(peer)
+            if peer == get_primary(self._view, self._n):
+                self._on_primary_lost()
         return self._take_actions()
 
     def on_delivered(self, height: Height, block_hash: Hash) -> None:
@@ -264,6 +300,9 @@ class Replica(OrderingMixin, ProposingMixin, CheckpointMixin, ViewChangeMixin, C
             evidence_recorded=len(self._evidence_seen),
             dropped=dict(self._dropped),
             blamed=dict(self._blamed),
+            liveness_concern=self.get_liveness_concern(),
+            resumed_late=self._resumed_count,
+            retransmits=self._retransmit_count,
         )
 
     @property

@@ -257,8 +257,6 @@ class OrderingMixin(ReplicaCore):
                 break
             self._deliver(block, certificate)
             delivered = True
-            if certificate.view == self._view:
-                self._last_delivery_ms = self._now_ms
         if delivered:
             self._after_delivery()
 
@@ -276,6 +274,8 @@ class OrderingMixin(ReplicaCore):
         self._waiting_parent.pop(height, None)
         self._refused.pop(height, None)
         self._failed_views = 0
+        if certificate.view == self._view and not self._changing:
+            self._last_delivery_ms = self._now_ms  # this view's primary is alive (a fetched block too)
         self._next_height = Height(max(self._next_height, height + 1))
         if height % self._config.checkpoint_interval == 0:
             self._send_checkpoint(height, block.hash)
@@ -303,7 +303,7 @@ class OrderingMixin(ReplicaCore):
             return self._request_armed_ms is not None
         if self._requests:
             self._request_armed_ms = self._now_ms
-            self._set_timer(Timer(TimerKind.REQUEST, self._view), self._config.request_timeout_ms)
+            self._set_timer(Timer(TimerKind.REQUEST, self._view), self._get_request_timeout_ms())
         return self._request_armed_ms is not None
 
     def _arm_progress_timer(self) -> None:
@@ -313,3 +313,4 @@ class OrderingMixin(ReplicaCore):
         if waiting or self._waiting_parent or self._stable.height > self._committed_height:
             self._progress_armed = True
             self._set_timer(Timer(TimerKind.PROGRESS, self._view), self._get_view_timeout_ms())
+            self._arm_retransmit_timer()
