@@ -14,7 +14,8 @@ drains it, so order is kept per peer. ``request`` sends a request frame and
 waits for the response with the same id over the same link. A one-way message
 still queued after ``send_age_max_ms`` (its peer was away) expires unsent, and
 ``on_connected`` tells the node of every new link, so that a replica back from
-a restart or a partition can ask the peer what it missed.
+a restart or a partition can ask the peer what it missed, and ``on_disconnected``
+of every link lost (not replaced), so that it can suspect a primary it cannot reach.
 
 Faults: the node decodes payloads and calls ``report_fault``; p2p itself
 reports malformed envelopes, text frames and oversize messages. A peer with
@@ -97,6 +98,7 @@ class PeerNetwork:
         on_message: Callable[[int, bytes], None],
         on_request: Callable[[int, bytes], Awaitable[bytes]] | None = None,
         on_connected: Callable[[int], None] | None = None,
+        on_disconnected: Callable[[int], None] | None = None,
         settings: P2PSettings = DEFAULT_SETTINGS,
         rng: random.Random | None = None,
     ) -> None:
@@ -116,6 +118,7 @@ class PeerNetwork:
         self._on_message = on_message
         self._on_request = on_request
         self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
         self._rng = rng if rng is not None else random.Random(secrets.randbits(64))
         self._rules = LinkRules()
         self._peers = {i: _Peer(i, settings) for i in range(len(validator_keys)) if i != self_index}
@@ -425,6 +428,8 @@ class PeerNetwork:
             if state.link is link:
                 state.link = None
                 self._requests.fail_peer(peer, link.close_reason or "closed")
+                if self._on_disconnected is not None and not self._stopping:
+                    self._on_disconnected(peer)
             self._log.info("peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer")
 
     async def _dial_forever(self, peer: int) -> None:

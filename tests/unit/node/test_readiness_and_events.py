@@ -66,6 +66,22 @@ async def test_ready_only_when_linked_to_a_quorum_and_not_behind(served: Served)
     ] == "catching up: fetching blocks from peers (at height 0)"
 
 
+async def test_not_ready_while_the_replica_cannot_take_part_in_ordering(served: Served) -> None:
+    node, client = served
+    node.network.connected_peers = lambda: [1, 2, 3]  # type: ignore[method-assign]
+    replica = node.replica
+    replica._view, replica._changing = replica._view + 1, True  # as after a VIEW-CHANGE it sent alone
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["error"]["message"] == "changing view: waiting for the NEW-VIEW of view 1"
+    for peer in (1, 2):  # f + 1 peers commit in view 0 meanwhile
+        replica._peer_views[peer] = (0, replica._now_ms)
+    response = await client.get("/readyz")
+    assert (await response.json())["error"]["message"] == (
+        "alone in view 1: 2 peers commit in view 0; following them by state transfer until they change view"
+    )
+
+
 async def test_events_replay_from_a_height_then_follow_commits(served: Served, audit: AuditChain) -> None:
     node, client = served
     for height in (1, 2, 3):
