@@ -26,3 +26,4 @@ class ReplicaStatus:
     liveness_concern: str | None = None  # why it cannot take part in ordering now (``/readyz``)
     resumed_late: int = 0  # timers that fired so late the process must have been paused
     retransmits: int = 0  # times it sent its own votes for stuck blocks again
+    slow_primaries: int = 0  # primaries it suspected for ordering far below what it offered them

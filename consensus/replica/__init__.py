@@ -200,6 +200,7 @@ class Replica(
             self._offer_while_changing(added)
         elif added:
             self._forward(added)
+            self._note_offered(added)
             self._arm_request_timer()
         return self._take_actions()
 
@@ -303,6 +304,7 @@ class Replica(
             liveness_concern=self.get_liveness_concern(),
             resumed_late=self._resumed_count,
             retransmits=self._retransmit_count,
+            slow_primaries=self._slow_primary_count,
         )
 
     @property

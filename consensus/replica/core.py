@@ -3,7 +3,7 @@ actions. Each concern of the protocol is a mixin over this core (``consensus.rep
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -139,6 +139,12 @@ class ReplicaCore:
         self._timers_delay_ms: dict[Timer, int] = {}
         self._refused_skew_ms = -1  # when a proposal was last refused for its timestamp
         self._resumed_count = 0
+        self._watch_view = View(-1)  # the view whose primary's throughput is being watched
+        self._watch_since_ms = 0
+        self._watched: dict[Hash, int] = {}  # requests offered to that primary, not yet committed
+        self._offered_ms: deque[int] = deque()
+        self._served_ms: deque[int] = deque()
+        self._slow_primary_count = 0
         self._retransmit_count = 0
         self._now_ms = 0
         self._actions: list[Action] = []
@@ -273,6 +279,15 @@ class ReplicaCore:
         raise NotImplementedError
 
     def _has_evidence_ahead(self) -> bool:  # liveness
+        raise NotImplementedError
+
+    def _note_offered(self, transactions: list[Transaction]) -> None:  # liveness
+        raise NotImplementedError
+
+    def _note_served(self, block: Block) -> None:  # liveness
+        raise NotImplementedError
+
+    def _is_primary_slow(self) -> bool:  # liveness
         raise NotImplementedError
 
     def _get_fetch_retry_ms(self, fetch: _FetchState) -> int:  # liveness

@@ -12,6 +12,7 @@ from consensus.actions import Timer, TimerKind
 from consensus.messages import Commit, SignedMessage
 from consensus.replica.core import ReplicaCore, _FetchState
 from consensus.view_change import get_primary
+from ledger.block import Block
 from ledger.transaction import Transaction
 from ledger.types import Height, ValidatorIndex, View
 
@@ -23,6 +24,10 @@ JUDGING_TIMERS = frozenset(
 TIMERS_DUE_MAX = 256  # due times remembered; timers cancelled and never fired are forgotten past it
 PRIMARY_LOST_DIVISOR = 4  # with no link to the primary, its requests are judged this much sooner
 FETCH_BACKOFF_VIEW_TIMEOUTS_MAX = 4  # a failing fetch retries at most this many view timeouts apart
+# A slow primary: over a window of two request timeouts, it committed less than a third of the
+# requests this backup offered it (at least this many).
+SERVED_FRACTION_MIN_DIVISOR = 3
+OFFERED_SAMPLE_MIN = 20
 
 
 class LivenessMixin(ReplicaCore):
@@ -197,3 +202,41 @@ class LivenessMixin(ReplicaCore):
         fetch.tried.discard(peer)
         fetch.candidates = [peer, *(other for other in fetch.candidates if other != peer)]
         self._fetch_next()
+
+    # ------------------------------------------------------------------ a slow primary
+
+    def _note_offered(self, transactions: list[Transaction]) -> None:
+        """A backup offered these to the primary (its own clients', or a peer's it watches)."""
+        if self._watch_view != self._view:
+            self._watch_view, self._watch_since_ms = self._view, self._now_ms
+            self._watched.clear()
+            self._offered_ms.clear()
+            self._served_ms.clear()
+        for transaction in transactions:
+            if len(self._watched) < self._config.pending_transactions_max:
+                self._watched[transaction.id] = self._now_ms
+                self._offered_ms.append(self._now_ms)
+
+    def _note_served(self, block: Block) -> None:
+        """A committed block: count the watched requests it holds."""
+        for transaction in block.transactions:
+            if self._watched.pop(transaction.id, None) is not None:
+                self._served_ms.append(self._now_ms)
+
+    def _is_primary_slow(self) -> bool:
+        """Aardvark's and RBFT's answer to a primary that orders just fast enough never to
+        time out: judge its throughput. Over the last two request timeouts of its view, it
+        committed less than a third of what this backup offered it. A correct primary at
+        capacity is not judged so: the node's admission control refuses submissions once
+        those waiting would take longer than ``backlog_max_ms`` (1.5 s) to commit, so what a
+        backup offers stays within a fraction of what the chain commits."""
+        window_ms = 2 * self._config.request_timeout_ms
+        start_ms = self._now_ms - window_ms
+        if self._watch_view != self._view or self._watch_since_ms > start_ms:
+            return False
+        while self._offered_ms and self._offered_ms[0] < start_ms:
+            self._offered_ms.popleft()
+        while self._served_ms and self._served_ms[0] < start_ms:
+            self._served_ms.popleft()
+        offered, served = len(self._offered_ms), len(self._served_ms)
+        return offered >= OFFERED_SAMPLE_MIN and served * SERVED_FRACTION_MIN_DIVISOR < offered

@@ -60,6 +60,7 @@ class ProposingMixin(ReplicaCore):
         if added and not self._is_primary():
             # Another backup suspects the primary: watch it for these requests as well.
             self._requests.mark_offered(added, self._now_ms)
+            self._note_offered(added)
             self._arm_request_timer()
         if self._requests.has_refused(body.transactions):
             self._owe_block = True
@@ -165,6 +166,12 @@ class ProposingMixin(ReplicaCore):
         )
         if review.given_up:
             self._dropped["request_given_up"] += review.given_up
+        if not review.suspect and self._is_primary_slow():
+            # It orders, but far below what it is offered: as slow as it dares, never timing out.
+            self._slow_primary_count += 1
+            self._broadcast_requests(self._requests.get_all()[: self._config.block_transactions_max])
+            self._start_view_change(View(self._view + 1))
+            return
         if review.suspect and self._is_isolated_since(armed_ms):
             # Nobody reached this replica since it offered them: it is cut off, not (or not
             # only) the primary. A view change could not complete and would leave it alone in

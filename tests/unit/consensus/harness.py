@@ -182,12 +182,20 @@ MessageRewriter = Callable[[int, int, SignedMessage], SignedMessage]
 
 class Cluster:
     def __init__(
-        self, n: int, *, seed: int = 1, delay_ms: tuple[int, int] = (1, 10), **overrides: Any
+        self,
+        n: int,
+        *,
+        seed: int = 1,
+        delay_ms: tuple[int, int] = (1, 10),
+        replica_overrides: dict[int, dict[str, Any]] | None = None,
+        **overrides: Any,
     ) -> None:
         self.n = n
         self.rng = random.Random(seed)
         self.delay_ms = delay_ms
         self.overrides = overrides
+        self.replica_overrides = replica_overrides or {}  # settings of one replica only
+        self.holds: list[Callable[[int, int, SignedMessage], int]] = []  # extra delay of a message, ms
         self.now_ms = GENESIS_TIME_MS + 1000
         self.events: list[tuple[int, int, str, int, Any]] = []
         self.sequence = 0
@@ -215,7 +223,7 @@ class Cluster:
             application.commit(block)
             committed_hash, committed_ms = block.hash, block.header.timestamp_ms
         replica = Replica(
-            config=make_config(self.n, index, **self.overrides),
+            config=make_config(self.n, index, **{**self.overrides, **self.replica_overrides.get(index, {})}),
             key=get_key(100 + index),
             application=application,
             committed_height=Height(len(chain)),
@@ -306,7 +314,8 @@ class Cluster:
             return
         for rewrite in self.rewriters:
             message = rewrite(sender, to, message)
-        self._push(self.now_ms + self._delay(), "message", to, (sender, message.encode()))
+        held_ms = sum(hold(sender, to, message) for hold in self.holds)
+        self._push(self.now_ms + self._delay() + held_ms, "message", to, (sender, message.encode()))
 
     # ---------------------------------------------------------------- the clock
 

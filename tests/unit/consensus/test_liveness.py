@@ -190,3 +190,44 @@ def test_a_lost_link_to_the_primary_replaces_it_within_one_request_timeout() -> 
     assert cluster.run_until(cluster.all_reach(2), deadline_ms=5_000)
     assert cluster.now_ms - killed_ms < 1000  # the request timeout
     assert {node.replica.view for node in cluster.live()} == {1}
+
+
+def _offer_steadily(cluster: Cluster, duration_ms: int, first_nonce: int) -> int:
+    """Three requests to each backup about every 30 ms (the virtual clock can step further
+    between two offers when the next event is later); returns the next nonce."""
+    nonce = first_nonce
+    end_ms = cluster.now_ms + duration_ms
+    while cluster.now_ms < end_ms:
+        for index in (1, 2, 3):
+            cluster.submit(make_transactions(nonce, 3), to=[index])
+            nonce += 3
+        _run_for(cluster, 30)
+    return nonce
+
+
+def _slow_primary_cluster(seed: int, *, slow: bool) -> Cluster:
+    """Blocks of 5; the primary (0) orders one block at a time and, if ``slow``, holds each
+    proposal 450 ms, just under the 500 ms view timeout: a tenth of what it is offered."""
+    cluster = Cluster(4, seed=seed, block_transactions_max=5, replica_overrides={0: {"window_max": 1}})
+    if slow:
+        cluster.holds.append(lambda sender, to, m: 450 if sender == 0 and m.kind == "pre_prepare" else 0)
+    return cluster
+
+
+def test_a_primary_that_orders_far_below_what_it_is_offered_is_replaced() -> None:
+    """Aardvark's and RBFT's point: a primary that delays each proposal just under the view
+    timeout never times out, so its throughput is judged: it kept its view for 30 s while
+    commits fell to a fifth; now the backups replace it within a few request timeouts."""
+    cluster = _slow_primary_cluster(29, slow=True)
+    nonce = _offer_steadily(cluster, 6_000, 0)
+    assert all(node.replica.view >= 1 for node in cluster.nodes)
+    assert sum(node.replica.get_status().slow_primaries for node in cluster.nodes) >= 1
+    assert cluster.run_until(_committed_everywhere(cluster, nonce - 1), deadline_ms=10_000)
+    cluster.assert_same_chain()
+
+
+def test_a_primary_at_the_pace_it_is_offered_keeps_its_view() -> None:
+    cluster = _slow_primary_cluster(30, slow=False)
+    nonce = _offer_steadily(cluster, 6_000, 0)
+    assert cluster.run_until(_committed_everywhere(cluster, nonce - 1), deadline_ms=5_000)
+    assert all(node.replica.view == 0 for node in cluster.nodes)
