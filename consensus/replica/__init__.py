@@ -85,7 +85,8 @@ view timeout for the NEW-VIEW, then tries v + 2, each time doubling the timeout
 (up to ``view_timeout_max_ms``); progress resets it. Until a quorum wants the
 view it re-sends its VIEW-CHANGE every timeout, in case others missed it; a
 primary already in that view answers with its NEW-VIEW. A replica that sees
-f + 1 peers ordering in a higher view asks to join it the same way.
+f + 1 peers ordering in a higher view asks to join it the same way. (How a replica
+avoids, and lives with, being alone in a higher view: Liveness, below.)
 
 State transfer. A replica that learns the others are ahead (f + 1 peers'
 COMMITs or CHECKPOINTs beyond its window, or beyond its height at all while it
@@ -106,6 +107,36 @@ it. Such a probe follows the peer's chain, one answer after another, while the
 answers are longer than twice the window: a shorter one means the replica is
 near the head, where the votes it receives carry it on (following further in
 a live network would fetch every new block twice, by votes and by request).
+
+Liveness (``liveness``). PBFT is safe whatever the network does; these rules keep
+it moving, and none of them signs anything new:
+
+- Lost votes. Half a view timeout into a block still in flight, a replica re-sends
+  its own PREPARE and COMMIT (persisted, never re-signed) and probes its peers
+  for what follows its chain, so one lost vote costs a moment, not a view change.
+- Cut off, not suspicious. A backup whose request timer finds the primary silent
+  but that heard no peer at all since it offered the requests is cut off: a view
+  change it started could not complete and would leave it alone in a higher view
+  after the heal. It shows the requests to every peer and looks again instead.
+- Paused. A judging timer (progress, request, view change, retransmit) that fires
+  more than half a view timeout late means the process was paused (SIGSTOP, a
+  stalled host): it is armed afresh and the peers are probed, rather than judging
+  a network the replica has not seen for seconds and leaving a live view alone.
+- Alone in a higher view. A replica that signed VIEW-CHANGE(v + 1) must never vote
+  in v again (its VIEW-CHANGE, without the later votes, could make a NEW-VIEW of
+  v + 1 drop a block committed in v), so it stays in v + 1 until the others get
+  there. Meanwhile it follows their commits by state transfer, shows every
+  request it holds to every peer (new ones at once, all of them each time its
+  view-change timer fires) so the others order them, and says it is alone
+  (``get_liveness_concern``, which the node's /readyz reports).
+- Primary lost or slow. With the link to the primary down (``on_peer_disconnected``)
+  requests offered to it are judged after a quarter of the request timeout. A
+  primary that commits less than a third of what a backup offered it over two
+  request timeouts is replaced (Aardvark's and RBFT's throughput check), and a
+  block fetched with this view's certificate counts as the primary's progress.
+- Fetches. A fetch round in which every peer failed is retried, backing off up to
+  four view timeouts, while f + 1 peers' COMMITs or the stable checkpoint show the
+  others are ahead; a link that comes up restarts a fetch waiting for its round.
 
 Crash recovery. Everything the replica signs that it must never contradict
 (its proposals, PREPAREs, COMMITs, VIEW-CHANGEs and its view) is in a
