@@ -438,7 +438,11 @@ class PeerNetwork:
             state = self._peers[peer]
             while self._is_banned(state):
                 await asyncio.sleep(state.banned_until_s - asyncio.get_running_loop().time())
-            linked = await self._dial_once(peer)
+            try:
+                linked = await self._dial_once(peer)
+            except Exception as error:  # a dial task that dies leaves the pair unlinked for good
+                self._log.warning("dial_crashed", peer=peer, error=repr(error))
+                linked = False
             attempt = 0 if linked else attempt + 1
             await asyncio.sleep(self._compute_backoff_s(attempt))
 
