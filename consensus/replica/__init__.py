@@ -119,9 +119,9 @@ it moving, and none of them signs anything new:
   change it started could not complete and would leave it alone in a higher view
   after the heal. It shows the requests to every peer and looks again instead.
 - Paused. A judging timer (progress, request, view change, retransmit) that fires
-  more than half a view timeout late means the process was paused (SIGSTOP, a
-  stalled host): it is armed afresh and the peers are probed, rather than judging
-  a network the replica has not seen for seconds and leaving a live view alone.
+  more than a view timeout late means the process was paused (SIGSTOP, a stalled
+  host): it is armed afresh, once, and the peers are probed, rather than judging a
+  network the replica has not seen for seconds and leaving a live view alone.
 - Alone in a higher view. A replica that signed VIEW-CHANGE(v + 1) must never vote
   in v again (its VIEW-CHANGE, without the later votes, could make a NEW-VIEW of
   v + 1 drop a block committed in v), so it stays in v + 1 until the others get

@@ -137,6 +137,7 @@ class ReplicaCore:
         self._unreachable: set[ValidatorIndex] = set()
         self._timers_due_ms: dict[Timer, int] = {}
         self._timers_delay_ms: dict[Timer, int] = {}
+        self._timers_rearmed: set[Timer] = set()  # armed afresh after firing late: act next time
         self._refused_skew_ms = -1  # when a proposal was last refused for its timestamp
         self._resumed_count = 0
         self._watch_view = View(-1)  # the view whose primary's throughput is being watched

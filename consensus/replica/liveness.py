@@ -16,8 +16,8 @@ from ledger.block import Block
 from ledger.transaction import Transaction
 from ledger.types import Height, ValidatorIndex, View
 
-# Timers that judge the primary or the view: fired this late, they judge a network the replica
-# has not seen for a while (its process was paused), so they are armed afresh instead.
+# Timers that judge the primary or the view: fired a view timeout late, they judge a network the
+# replica has not seen for a while (its process was paused), so they are armed afresh once.
 JUDGING_TIMERS = frozenset(
     {TimerKind.PROGRESS, TimerKind.REQUEST, TimerKind.VIEW_CHANGE, TimerKind.RETRANSMIT}
 )
@@ -34,15 +34,22 @@ class LivenessMixin(ReplicaCore):
     # ------------------------------------------------------------------ timers fired late
 
     def _is_late(self, timer: Timer) -> bool:
-        """Whether ``timer`` fired more than half a view timeout after it was due: the process
-        was paused (SIGSTOP, a stalled host). Every judging timer then expires at once, on a
-        state the replica has not refreshed; acting on it would leave the view alone."""
+        """Whether ``timer`` fired more than a view timeout after it was due: the process was
+        paused (SIGSTOP, a stalled host). Every judging timer then expires at once, on a
+        state the replica has not refreshed; acting on it would leave the view alone. A timer
+        is given that second chance once: on a host so loaded that it is late again, it acts."""
         due_ms = self._timers_due_ms.pop(timer, None)
-        return (
+        if timer in self._timers_rearmed:
+            self._timers_rearmed.discard(timer)
+            return False
+        late = (
             timer.kind in JUDGING_TIMERS
             and due_ms is not None
-            and self._now_ms - due_ms > self._config.view_timeout_ms // 2
+            and self._now_ms - due_ms > self._config.view_timeout_ms
         )
+        if late:
+            self._timers_rearmed.add(timer)
+        return late
 
     def _on_late_timer(self, timer: Timer) -> None:
         """Arm the timer afresh, ask the peers what was missed, and show them where this
@@ -59,6 +66,7 @@ class LivenessMixin(ReplicaCore):
         if len(self._timers_due_ms) >= TIMERS_DUE_MAX:
             self._timers_due_ms.clear()
             self._timers_delay_ms.clear()
+            self._timers_rearmed.clear()
         self._timers_due_ms[timer] = self._now_ms + delay_ms
         self._timers_delay_ms[timer] = delay_ms
 
