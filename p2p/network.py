@@ -2,7 +2,8 @@
 
 Theory of operation. Every pair of validators shares one WebSocket link; the
 lower index dials the higher one's ``/p2p`` endpoint and redials with
-exponential backoff and jitter whenever the link is lost. A new link first
+exponential backoff and jitter whenever the link is lost (a failed attempt, whatever
+its error, never ends the dial task: the pair would stay unlinked). A new link first
 runs the handshake (handshake.py): no frame of anyone who has not proved
 its validator index is ever read. If a pair ends up with two links (a peer
 restarted before we noticed its old link died), the newer replaces the older,
