@@ -112,8 +112,9 @@ Liveness (``liveness``). PBFT is safe whatever the network does; these rules kee
 it moving, and none of them signs anything new:
 
 - Lost votes. Half a view timeout into a block still in flight, a replica re-sends
-  its own PREPARE and COMMIT (persisted, never re-signed) and probes its peers
-  for what follows its chain, so one lost vote costs a moment, not a view change.
+  its own PREPARE and COMMIT (persisted, never re-signed); a peer that delivered
+  that block a while ago answers with its own COMMIT, and f + 1 peers voting beyond
+  it make the replica fetch. One lost vote costs a moment, not a view change.
 - Cut off, not suspicious. A backup whose request timer finds the primary silent
   but that heard no peer at all since it offered the requests is cut off: a view
   change it started could not complete and would leave it alone in a higher view
@@ -219,6 +220,7 @@ class Replica(
             if self._dropped["timestamp_skew"] > skew_refusals:
                 self._refused_skew_ms = now_ms
             self._fetch_if_certified_elsewhere(message)
+            self._answer_late_commit(message)
         return self._take_actions()
 
     def on_request(self, transactions: Sequence[Transaction], now_ms: int) -> list[Action]:

@@ -140,11 +140,14 @@ class ReplicaCore:
         self._timers_rearmed: set[Timer] = set()  # armed afresh after firing late: act next time
         self._refused_skew_ms = -1  # when a proposal was last refused for its timestamp
         self._resumed_count = 0
+        self._delivered_commits: dict[Height, set[ValidatorIndex]] = {}  # COMMITs seen, recent heights
         self._watch_view = View(-1)  # the view whose primary's throughput is being watched
         self._watch_since_ms = 0
         self._watched: dict[Hash, int] = {}  # requests offered to that primary, not yet committed
         self._offered_ms: deque[int] = deque()
         self._served_ms: deque[int] = deque()
+        self._view_best_served = 0  # most of this backup's requests committed in one window, this view
+        self._best_served = 0  # ... in any earlier view: what a primary here can do
         self._slow_primary_count = 0
         self._retransmit_count = 0
         self._now_ms = 0
@@ -285,7 +288,7 @@ class ReplicaCore:
     def _note_offered(self, transactions: list[Transaction]) -> None:  # liveness
         raise NotImplementedError
 
-    def _note_served(self, block: Block) -> None:  # liveness
+    def _note_served(self, block: Block, certificate: CommitCertificate) -> None:  # liveness
         raise NotImplementedError
 
     def _is_primary_slow(self) -> bool:  # liveness

@@ -269,7 +269,7 @@ class OrderingMixin(ReplicaCore):
         self._committed_certificate = certificate
         self._prepared.pop(height, None)  # a VIEW-CHANGE starts above it now: the whole block can go
         self._requests.remove_committed(block.transactions)
-        self._note_served(block)
+        self._note_served(block, certificate)
         self._in_flight_ids.difference_update(transaction.id for transaction in block.transactions)
         self._slots.pop(height, None)
         self._waiting_parent.pop(height, None)

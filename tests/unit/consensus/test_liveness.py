@@ -111,8 +111,26 @@ def test_a_resumed_replica_neither_leaves_the_view_nor_stalls_it() -> None:
         assert cluster.run_until(cluster.all_reach(nonce), deadline_ms=1_000), f"{paused} did not catch up"
         assert cluster.now_ms - resumed_ms < 500
     assert all(node.replica.get_status().view_changes == 0 for node in cluster.nodes)
-    assert sum(node.replica.get_status().resumed_late for node in cluster.nodes) >= 1
     cluster.assert_same_chain()
+
+
+def test_a_replica_paused_with_a_block_in_flight_does_not_leave_the_view_on_waking() -> None:
+    """Its progress timer fires 3 s late, the moment it wakes, on a block the others committed
+    while it slept: it arms the timer afresh and asks its peers, instead of suspecting a
+    primary it has not heard from for 3 s and changing view alone."""
+    cluster = Cluster(4, seed=32)
+    cluster.filters.append(lambda sender, to, m: not (to == 3 and isinstance(m.body, Commit)))
+    cluster.submit([make_transaction(0)], to=[0])
+    sleeper = cluster.nodes[3]
+    assert cluster.run_until(lambda: sleeper.replica.get_status().in_flight == 1)
+    cluster.crashed.add(3)
+    _run_for(cluster, 3_000)
+    cluster.now_ms += 3_000  # the others are idle: the virtual clock moves only with events
+    cluster.filters.clear()
+    cluster.crashed.discard(3)
+    assert cluster.run_until(cluster.all_reach(1), deadline_ms=1_000)
+    status = sleeper.replica.get_status()
+    assert status.view_changes == 0 and status.resumed_late >= 1
 
 
 def test_a_fetch_that_failed_everywhere_is_retried_until_the_replica_catches_up() -> None:
@@ -206,12 +224,20 @@ def _offer_steadily(cluster: Cluster, duration_ms: int, first_nonce: int) -> int
 
 
 def _slow_primary_cluster(seed: int, *, slow: bool) -> Cluster:
-    """Blocks of 5; the primary (0) orders one block at a time and, if ``slow``, holds each
-    proposal 450 ms, just under the 500 ms view timeout: a tenth of what it is offered."""
-    cluster = Cluster(4, seed=seed, block_transactions_max=5, replica_overrides={0: {"window_max": 1}})
+    """Blocks of 5, one in flight at a time; the primary of view 1 (replica 1), if ``slow``,
+    holds each proposal 450 ms, just under the 500 ms view timeout: a tenth of what it is
+    offered. View 0's primary orders at full speed: the backups' history."""
+    cluster = Cluster(4, seed=seed, block_transactions_max=5, window_max=1)
     if slow:
-        cluster.holds.append(lambda sender, to, m: 450 if sender == 0 and m.kind == "pre_prepare" else 0)
+        cluster.holds.append(lambda sender, to, m: 450 if sender == 1 and m.kind == "pre_prepare" else 0)
     return cluster
+
+
+def _offer_then_lose_the_first_primary(cluster: Cluster) -> int:
+    nonce = _offer_steadily(cluster, 3_000, 0)  # view 0: what a primary here can do
+    cluster.crashed.add(0)
+    nonce = _offer_steadily(cluster, 6_000, nonce)
+    return nonce
 
 
 def test_a_primary_that_orders_far_below_what_it_is_offered_is_replaced() -> None:
@@ -219,15 +245,27 @@ def test_a_primary_that_orders_far_below_what_it_is_offered_is_replaced() -> Non
     timeout never times out, so its throughput is judged: it kept its view for 30 s while
     commits fell to a fifth; now the backups replace it within a few request timeouts."""
     cluster = _slow_primary_cluster(29, slow=True)
-    nonce = _offer_steadily(cluster, 6_000, 0)
-    assert all(node.replica.view >= 1 for node in cluster.nodes)
-    assert sum(node.replica.get_status().slow_primaries for node in cluster.nodes) >= 1
+    nonce = _offer_then_lose_the_first_primary(cluster)
+    assert all(node.replica.view >= 2 for node in cluster.live())
+    assert sum(node.replica.get_status().slow_primaries for node in cluster.live()) >= 1
+    cluster.crashed.clear()
     assert cluster.run_until(_committed_everywhere(cluster, nonce - 1), deadline_ms=10_000)
     cluster.assert_same_chain()
 
 
 def test_a_primary_at_the_pace_it_is_offered_keeps_its_view() -> None:
     cluster = _slow_primary_cluster(30, slow=False)
-    nonce = _offer_steadily(cluster, 6_000, 0)
+    nonce = _offer_then_lose_the_first_primary(cluster)
+    cluster.crashed.clear()
     assert cluster.run_until(_committed_everywhere(cluster, nonce - 1), deadline_ms=5_000)
+    assert all(node.replica.view == 1 for node in cluster.nodes)
+    assert all(node.replica.get_status().slow_primaries == 0 for node in cluster.nodes)
+
+
+def test_an_overloaded_first_primary_is_not_judged_without_history() -> None:
+    """Offered ten times what it can order from the start (an overloaded host), the first
+    primary is not deposed: with no earlier view, nobody knows what a primary here can do."""
+    cluster = Cluster(4, seed=31, block_transactions_max=5, window_max=1)
+    cluster.holds.append(lambda sender, to, m: 450 if sender == 0 and m.kind == "pre_prepare" else 0)
+    _offer_steadily(cluster, 6_000, 0)
     assert all(node.replica.view == 0 for node in cluster.nodes)
