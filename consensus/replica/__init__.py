@@ -133,8 +133,11 @@ it moving, and none of them signs anything new:
 - Primary lost or slow. With the link to the primary down (``on_peer_disconnected``)
   requests offered to it are judged after a quarter of the request timeout. A
   primary that commits less than a third of what a backup offered it over two
-  request timeouts is replaced (Aardvark's and RBFT's throughput check), and a
-  block fetched with this view's certificate counts as the primary's progress.
+  request timeouts, and less than a third of what an earlier view's primary
+  committed of them in as long, is replaced (Aardvark's throughput check: an
+  overloaded host commits far less than it is offered whoever leads, so the
+  history says what a primary can do). A block fetched with this view's
+  certificate counts as the primary's progress.
 - Fetches. A fetch round in which every peer failed is retried, backing off up to
   four view timeouts, while f + 1 peers' COMMITs or the stable checkpoint show the
   others are ahead; a link that comes up restarts a fetch waiting for its round.
