@@ -24,6 +24,7 @@ class TimerKind(Enum):
     VIEW_CHANGE = "view_change"  # no NEW-VIEW in time: try the next view
     FETCH = "fetch"  # retry state transfer after every peer failed once
     NEW_VIEW = "new_view"  # a new primary stops waiting for VIEW-CHANGEs whose start f + 1 hold
+    RETRANSMIT = "retransmit"  # half a view timeout with a block in flight: send own votes again
 
 
 @dataclass(frozen=True, slots=True)

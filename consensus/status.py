@@ -23,3 +23,7 @@ class ReplicaStatus:
     evidence_recorded: int
     dropped: Mapping[str, int]  # messages dropped, by reason
     blamed: Mapping[ValidatorIndex, int]  # bad state-transfer answers, by peer
+    liveness_concern: str | None = None  # why it cannot take part in ordering now (``/readyz``)
+    resumed_late: int = 0  # timers that fired so late the process must have been paused
+    retransmits: int = 0  # times it sent its own votes for stuck blocks again
+    slow_primaries: int = 0  # primaries it suspected for ordering far below what it offered them

@@ -116,6 +116,16 @@ class NodeCollector(Collector):
         yield _counter(
             "hubledger_state_transfers", "State transfers started to catch up.", status.state_transfers
         )
+        liveness = CounterMetricFamily(
+            "hubledger_liveness_events",
+            "Liveness rules that fired: own votes re-sent, timers found late (the process was paused), "
+            "primaries suspected as slow.",
+            labels=["event"],
+        )
+        liveness.add_metric(["votes_resent"], status.retransmits)
+        liveness.add_metric(["timer_late"], status.resumed_late)
+        liveness.add_metric(["slow_primary"], status.slow_primaries)
+        yield liveness
         yield _gauge(
             "hubledger_state_transfer_in_progress",
             "Block fetches from peers now in flight.",

@@ -160,6 +160,7 @@ class Node:
             on_message=self._on_peer_message,
             on_request=self._on_peer_request,
             on_connected=self._on_peer_connected,
+            on_disconnected=self._on_peer_disconnected,
         )
 
     def _latest_timestamp(self) -> TimestampMs:
@@ -273,6 +274,9 @@ class Node:
 
     def _on_peer_connected(self, peer: int) -> None:
         self._run(self.replica.on_peer_connected(ValidatorIndex(peer), now_ms()))
+
+    def _on_peer_disconnected(self, peer: int) -> None:
+        self._run(self.replica.on_peer_disconnected(ValidatorIndex(peer), now_ms()))
 
     async def _on_peer_request(self, peer: int, data: bytes) -> bytes:
         handler = self._request_handlers.get(_get_request_kind(data), self._state_transfer.handle)

@@ -41,6 +41,7 @@ class LinkEndpoints:
     _key: PrivateKey
     _peer_urls: dict[int, str]
     _on_connected: Callable[[int], None] | None
+    _on_disconnected: Callable[[int], None] | None
     _rng: random.Random
     _rules: LinkRules
     _peers: dict[int, PeerState]
@@ -150,6 +151,8 @@ class LinkEndpoints:
             if state.link is link:
                 state.link = None
                 self._requests.fail_peer(peer, link.close_reason or "closed")
+                if self._on_disconnected is not None and not self._stopping:
+                    self._on_disconnected(peer)
             self._log.info("peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer")
 
     async def _dial_forever(self, peer: int) -> None:
@@ -158,7 +161,11 @@ class LinkEndpoints:
             state = self._peers[peer]
             while self._is_banned(state):
                 await asyncio.sleep(state.banned_until_s - asyncio.get_running_loop().time())
-            linked = await self._dial_once(peer)
+            try:
+                linked = await self._dial_once(peer)
+            except Exception as error:  # a dial task that dies leaves the pair unlinked for good
+                self._log.warning("dial_crashed", peer=peer, error=repr(error))
+                linked = False
             attempt = 0 if linked else attempt + 1
             await asyncio.sleep(self._compute_backoff_s(attempt))
 

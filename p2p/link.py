@@ -69,7 +69,14 @@ class Link:
 
     async def _read(self) -> None:
         while True:
-            message = await self._ws.receive()
+            try:
+                message = await self._ws.receive()
+            except SEND_ERRORS as error:
+                # receive() answers a PING itself: on a transport already closing (the peer was
+                # paused past the heartbeat) that PONG raises here. The link is lost, nothing more;
+                # escaping, it killed the dial task, and the pair never linked again.
+                self.close_reason = self.close_reason or f"receive failed: {error}"
+                return
             if message.type is WSMsgType.BINARY:
                 await self._hold_inbound(message.data)
                 self._on_frame(self.peer, message.data)

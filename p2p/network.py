@@ -2,7 +2,8 @@
 
 Theory of operation. Every pair of validators shares one WebSocket link; the
 lower index dials the higher one's ``/p2p`` endpoint and redials with
-exponential backoff and jitter whenever the link is lost. A new link first
+exponential backoff and jitter whenever the link is lost (a failed attempt, whatever
+its error, never ends the dial task: the pair would stay unlinked). A new link first
 runs the handshake (handshake.py): no frame of anyone who has not proved
 its validator index is ever read, and such a stranger may send a few KiB at
 most (guard.py). Links are accepted, dialled and run in endpoints.py. If a pair ends up with two links (a peer
@@ -15,7 +16,8 @@ drains it, so order is kept per peer. ``request`` sends a request frame and
 waits for the response with the same id over the same link. A one-way message
 still queued after ``send_age_max_ms`` (its peer was away) expires unsent, and
 ``on_connected`` tells the node of every new link, so that a replica back from
-a restart or a partition can ask the peer what it missed.
+a restart or a partition can ask the peer what it missed, and ``on_disconnected``
+of every link lost (not replaced), so that it can suspect a primary it cannot reach.
 
 Faults: the node decodes payloads and calls ``report_fault``; p2p itself
 reports malformed envelopes, text frames and oversize messages. A peer with
@@ -80,6 +82,7 @@ class PeerNetwork(LinkEndpoints):
         on_message: Callable[[int, bytes], None],
         on_request: Callable[[int, bytes], Awaitable[bytes]] | None = None,
         on_connected: Callable[[int], None] | None = None,
+        on_disconnected: Callable[[int], None] | None = None,
         settings: P2PSettings = DEFAULT_SETTINGS,
         rng: random.Random | None = None,
     ) -> None:
@@ -99,6 +102,7 @@ class PeerNetwork(LinkEndpoints):
         self._on_message = on_message
         self._on_request = on_request
         self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
         self._rng = rng if rng is not None else random.Random(secrets.randbits(64))
         self._rules = LinkRules()
         self._peers = {i: PeerState(i, settings) for i in range(len(validator_keys)) if i != self_index}

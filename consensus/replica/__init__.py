@@ -94,7 +94,8 @@ view timeout for the NEW-VIEW, then tries v + 2, each time doubling the timeout
 (up to ``view_timeout_max_ms``); progress resets it. Until a quorum wants the
 view it re-sends its VIEW-CHANGE every timeout, in case others missed it; a
 primary already in that view answers with its NEW-VIEW. A replica that sees
-f + 1 peers ordering in a higher view asks to join it the same way.
+f + 1 peers ordering in a higher view asks to join it the same way. (How a replica
+avoids, and lives with, being alone in a higher view: Liveness, below.)
 
 Water marks (section 4.3; ``watermarks``). The low-water mark is the highest
 height the replica knows to be final by proof: its stable checkpoint, its
@@ -130,6 +131,40 @@ it. Such a probe follows the peer's chain, one answer after another, while the
 answers are longer than twice the window: a shorter one means the replica is
 near the head, where the votes it receives carry it on (following further in
 a live network would fetch every new block twice, by votes and by request).
+
+Liveness (``liveness``). PBFT is safe whatever the network does; these rules keep
+it moving, and none of them signs anything new:
+
+- Lost votes. Half a view timeout into a block still in flight, a replica re-sends
+  its own PREPARE and COMMIT (persisted, never re-signed); a peer that delivered
+  that block a while ago answers with its own COMMIT, and f + 1 peers voting beyond
+  it make the replica fetch. One lost vote costs a moment, not a view change.
+- Cut off, not suspicious. A backup whose request timer finds the primary silent
+  but that heard no peer at all since it offered the requests is cut off: a view
+  change it started could not complete and would leave it alone in a higher view
+  after the heal. It shows the requests to every peer and looks again instead.
+- Paused. A judging timer (progress, request, view change, retransmit) that fires
+  more than a view timeout late means the process was paused (SIGSTOP, a stalled
+  host): it is armed afresh, once, and the peers are probed, rather than judging a
+  network the replica has not seen for seconds and leaving a live view alone.
+- Alone in a higher view. A replica that signed VIEW-CHANGE(v + 1) must never vote
+  in v again (its VIEW-CHANGE, without the later votes, could make a NEW-VIEW of
+  v + 1 drop a block committed in v), so it stays in v + 1 until the others get
+  there. Meanwhile it follows their commits by state transfer, shows every
+  request it holds to every peer (new ones at once, all of them each time its
+  view-change timer fires) so the others order them, and says it is alone
+  (``get_liveness_concern``, which the node's /readyz reports).
+- Primary lost or slow. With the link to the primary down (``on_peer_disconnected``)
+  requests offered to it are judged after a quarter of the request timeout. A
+  primary that commits less than a third of what a backup offered it over two
+  request timeouts, and less than a third of what an earlier view's primary
+  committed of them in as long, is replaced (Aardvark's throughput check: an
+  overloaded host commits far less than it is offered whoever leads, so the
+  history says what a primary can do). A block fetched with this view's
+  certificate counts as the primary's progress.
+- Fetches. A fetch round in which every peer failed is retried, backing off up to
+  four view timeouts, while f + 1 peers' COMMITs or the stable checkpoint show the
+  others are ahead; a link that comes up restarts a fetch waiting for its round.
 
 Crash recovery. Everything the replica signs that it must never contradict
 (its proposals, PREPAREs, COMMITs, VIEW-CHANGEs and its view) is in a
@@ -173,6 +208,7 @@ from consensus.messages import (
 from consensus.replica.catch_up import CatchUpMixin
 from consensus.replica.checkpoints import CheckpointMixin
 from consensus.replica.invariants import check_invariants
+from consensus.replica.liveness import LivenessMixin
 from consensus.replica.ordering import OrderingMixin
 from consensus.replica.proposing import ProposingMixin
 from consensus.replica.recovery import RecoveryMixin
@@ -194,6 +230,7 @@ class Replica(
     CatchUpMixin,
     RecoveryMixin,
     WaterMarkMixin,
+    LivenessMixin,
 ):
     # ------------------------------------------------------------------ inputs
 
@@ -221,7 +258,13 @@ class Replica(
         elif message.sender == self._index:
             self._drop("own_message")
         else:
+            self._note_heard(message)
+            skew_refusals = self._dropped["timestamp_skew"]
             self._dispatch(message)
+            if self._dropped["timestamp_skew"] > skew_refusals:
+                self._refused_skew_ms = now_ms
+            self._fetch_if_certified_elsewhere(message)
+            self._answer_late_commit(message)
         return self._take_actions()
 
     def on_request(self, transactions: Sequence[Transaction], now_ms: int) -> list[Action]:
@@ -230,14 +273,19 @@ class Replica(
         added = self._add_pending(transactions, from_peer=False)
         if self._is_primary():
             self._try_propose(flush=False)
+        elif added and self._changing:
+            self._offer_while_changing(added)
         elif added:
             self._forward(added)
+            self._note_offered(added)
             self._arm_request_timer()
         return self._take_actions()
 
     def on_timer(self, timer: Timer, now_ms: int) -> list[Action]:
         self._now_ms = now_ms
-        if timer.kind is TimerKind.BATCH:
+        if self._is_late(timer):
+            self._on_late_timer(timer)
+        elif timer.kind is TimerKind.BATCH:
             self._on_batch_timer(timer)
         elif timer.kind is TimerKind.PROGRESS:
             self._on_progress_timer(timer)
@@ -246,8 +294,11 @@ class Replica(
         elif timer.kind is TimerKind.VIEW_CHANGE:
             if self._changing and timer.view == self._view:
                 self._on_view_change_timer()
+                self._reoffer_while_changing()
         elif timer.kind is TimerKind.NEW_VIEW:
             self._try_new_view(timer.view, settled=True)
+        elif timer.kind is TimerKind.RETRANSMIT:
+            self._on_retransmit_timer(timer)
         elif timer.kind is TimerKind.FETCH and self._fetch is not None:
             self._on_fetch_timer(self._fetch)
         return self._take_actions()
@@ -257,6 +308,8 @@ class Replica(
     ) -> list[Action]:
         """Certified blocks a peer answered to ``Fetch`` (empty when the fetch failed)."""
         self._now_ms = now_ms
+        if blocks:
+            self._last_heard_ms = now_ms
         delivered, fault = self._apply_fetched(blocks)
         if fault is not None:
             self._drop(f"fetch_{fault}")
@@ -288,7 +341,20 @@ class Replica(
         replica missed, and in an idle network no message would show the gap: ask it."""
         self._now_ms = now_ms
         if peer != self._index and 0 <= peer < self._n:
+            self._unreachable.discard(peer)
+            self._retry_fetch_with(peer)
             self._probe_peers(first=[peer])
+        return self._take_actions()
+
+    def on_peer_disconnected(self, peer: ValidatorIndex, now_ms: int) -> list[Action]:
+        """The link to ``peer`` went down. If it is the primary, the requests offered to it
+        are judged sooner (``request_timeout_ms`` / 4): a killed primary is replaced in about
+        a second instead of two request timeouts."""
+        self._now_ms = now_ms
+        if peer != self._index and 0 <= peer < self._n:
+            self._unreachable.add(peer)
+            if peer == get_primary(self._view, self._n):
+                self._on_primary_lost()
         return self._take_actions()
 
     def on_delivered(self, height: Height, block_hash: Hash) -> None:
@@ -316,6 +382,10 @@ class Replica(
             evidence_recorded=self._evidence_count,
             dropped=dict(self._dropped),
             blamed=dict(self._blamed),
+            liveness_concern=self.get_liveness_concern(),
+            resumed_late=self._resumed_count,
+            retransmits=self._retransmit_count,
+            slow_primaries=self._slow_primary_count,
         )
 
     @property

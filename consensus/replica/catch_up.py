@@ -80,7 +80,7 @@ class CatchUpMixin(ReplicaCore):
         untried = [peer for peer in fetch.candidates if peer not in fetch.tried]
         if not untried:
             fetch.peer = None  # every peer failed once: wait, then go round again
-            self._set_timer(Timer(TimerKind.FETCH), self._get_view_timeout_ms())
+            self._set_timer(Timer(TimerKind.FETCH), self._get_fetch_retry_ms(fetch))
             return
         fetch.peer = untried[0]
         fetch.tried.add(fetch.peer)
@@ -94,7 +94,11 @@ class CatchUpMixin(ReplicaCore):
         if fetch.peer is not None:
             self._fetch_next()  # the peer never answered
             return
-        if not fetch.progressed:
+        if fetch.progressed:
+            fetch.rounds_failed = 0
+        elif self._has_evidence_ahead():
+            fetch.rounds_failed += 1  # links down, peers paused: keep asking, less and less often
+        else:
             self._fetch = None  # nobody had the blocks: wait for fresh evidence that someone does
             return
         fetch.tried.clear()

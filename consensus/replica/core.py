@@ -3,7 +3,7 @@ actions. Each concern of the protocol is a mixin over this core (``consensus.rep
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -61,6 +61,7 @@ class _FetchState:
     progressed: bool = False  # some peer delivered blocks in this round
     probe: bool = False  # asked on suspicion alone: counted as a state transfer once it delivers
     follow: bool = False  # a probe: asks again only while answers are long, i.e. it was far behind
+    rounds_failed: int = 0  # rounds in a row in which no peer delivered: the retry backs off
 
 
 class ReplicaCore:
@@ -152,6 +153,25 @@ class ReplicaCore:
         self._last_delivery_ms = -1  # last block this view's quorum committed: the primary is alive
         self._log_keys: dict[Height, list[bytes]] = {}
         self._view_change_keys: dict[View, bytes] = {}
+        # Liveness (``liveness``): what the replica heard, when its timers were due, which links are down.
+        self._last_heard_ms = -1
+        self._peer_views: dict[ValidatorIndex, tuple[View, int]] = {}  # view of each peer's last COMMIT, when
+        self._unreachable: set[ValidatorIndex] = set()
+        self._timers_due_ms: dict[Timer, int] = {}
+        self._timers_delay_ms: dict[Timer, int] = {}
+        self._timers_rearmed: set[Timer] = set()  # armed afresh after firing late: act next time
+        self._refused_skew_ms = -1  # when a proposal was last refused for its timestamp
+        self._resumed_count = 0
+        self._delivered_commits: dict[Height, set[ValidatorIndex]] = {}  # COMMITs seen, recent heights
+        self._watch_view = View(-1)  # the view whose primary's throughput is being watched
+        self._watch_since_ms = 0
+        self._watched: dict[Hash, int] = {}  # requests offered to that primary, not yet committed
+        self._offered_ms: deque[int] = deque()
+        self._served_ms: deque[int] = deque()
+        self._view_best_served = 0  # most of this backup's requests committed in one window, this view
+        self._best_served = 0  # ... in any earlier view: what a primary here can do
+        self._slow_primary_count = 0
+        self._retransmit_count = 0
         self._now_ms = 0
         self._actions: list[Action] = []
         self._restore(journal.restore(log_entries))
@@ -206,6 +226,7 @@ class ReplicaCore:
 
     def _set_timer(self, timer: Timer, delay_ms: int) -> None:
         self._emit(SetTimer(timer, delay_ms))
+        self._remember_timer(timer, delay_ms)
 
     def _is_primary(self) -> bool:
         return get_primary(self._view, self._n) == self._index
@@ -323,3 +344,37 @@ class ReplicaCore:
         self, target: Height, candidates: Sequence[ValidatorIndex], *, probe: bool = False
     ) -> None:
         raise NotImplementedError
+
+    def _fetch_next(self) -> None:  # catch_up
+        raise NotImplementedError
+
+    def _broadcast_requests(self, transactions: Sequence[Transaction]) -> None:  # proposing
+        raise NotImplementedError
+
+    def _remember_timer(self, timer: Timer, delay_ms: int) -> None:  # liveness
+        raise NotImplementedError
+
+    def _is_isolated_since(self, since_ms: int) -> bool:  # liveness
+        raise NotImplementedError
+
+    def _get_request_timeout_ms(self) -> int:  # liveness
+        raise NotImplementedError
+
+    def _arm_retransmit_timer(self) -> None:  # liveness
+        raise NotImplementedError
+
+    def _has_evidence_ahead(self) -> bool:  # liveness
+        raise NotImplementedError
+
+    def _note_offered(self, transactions: list[Transaction]) -> None:  # liveness
+        raise NotImplementedError
+
+    def _note_served(self, block: Block, certificate: CommitCertificate) -> None:  # liveness
+        raise NotImplementedError
+
+    def _is_primary_slow(self) -> bool:  # liveness
+        raise NotImplementedError
+
+    def _get_fetch_retry_ms(self, fetch: _FetchState) -> int:  # liveness
+        raise NotImplementedError
+

@@ -275,8 +275,6 @@ class OrderingMixin(ReplicaCore):
                 break
             self._deliver(block, certificate)
             delivered = True
-            if certificate.view == self._view:
-                self._last_delivery_ms = self._now_ms
         if delivered:
             self._after_delivery()
 
@@ -289,11 +287,14 @@ class OrderingMixin(ReplicaCore):
         self._committed_certificate = certificate
         self._prepared.pop(height, None)  # a VIEW-CHANGE starts above it now: the whole block can go
         self._requests.remove_committed(block.transactions)
+        self._note_served(block, certificate)
         self._in_flight_ids.difference_update(transaction.id for transaction in block.transactions)
         self._slots.pop(height, None)
         self._waiting_parent.pop(height, None)
         self._refused.pop(height, None)
         self._failed_views = 0
+        if certificate.view == self._view and not self._changing:
+            self._last_delivery_ms = self._now_ms  # this view's primary is alive (a fetched block too)
         self._next_height = Height(max(self._next_height, height + 1))
         if height % self._config.checkpoint_interval == 0:
             self._send_checkpoint(height, block.hash)
@@ -322,7 +323,7 @@ class OrderingMixin(ReplicaCore):
             return self._request_armed_ms is not None
         if self._requests:
             self._request_armed_ms = self._now_ms
-            self._set_timer(Timer(TimerKind.REQUEST, self._view), self._config.request_timeout_ms)
+            self._set_timer(Timer(TimerKind.REQUEST, self._view), self._get_request_timeout_ms())
         return self._request_armed_ms is not None
 
     def _arm_progress_timer(self) -> None:
@@ -332,3 +333,4 @@ class OrderingMixin(ReplicaCore):
         if waiting or self._waiting_parent or self._get_low_water_mark() > self._committed_height:
             self._progress_armed = True
             self._set_timer(Timer(TimerKind.PROGRESS, self._view), self._get_view_timeout_ms())
+            self._arm_retransmit_timer()

@@ -63,6 +63,7 @@ class ProposingMixin(ReplicaCore):
         if added and not self._is_primary():
             # Another backup suspects the primary: watch it for these requests as well.
             self._requests.mark_offered(added, self._now_ms)
+            self._note_offered(added)
             self._arm_request_timer()
         if self._requests.has_refused(body.transactions):
             self._owe_block = True
@@ -186,14 +187,28 @@ class ProposingMixin(ReplicaCore):
         unnoticed (it is then given up), but it cannot stall the chain."""
         if timer.view != self._view or self._changing or self._request_armed_ms is None:
             return
-        self._request_armed_ms = None
+        armed_ms, self._request_armed_ms = self._request_armed_ms, None
         review = self._requests.review_offers(
             now_ms=self._now_ms,
-            timeout_ms=self._config.request_timeout_ms,
+            timeout_ms=self._get_request_timeout_ms(),
             last_delivery_ms=self._last_delivery_ms,
         )
         if review.given_up:
             self._dropped["request_given_up"] += review.given_up
+        if not review.suspect and self._is_primary_slow():
+            # It orders, but far below what it is offered: as slow as it dares, never timing out.
+            self._slow_primary_count += 1
+            self._broadcast_requests(self._requests.get_all()[: self._config.block_transactions_max])
+            self._start_view_change(View(self._view + 1))
+            return
+        if review.suspect and self._is_isolated_since(armed_ms):
+            # Nobody reached this replica since it offered them: it is cut off, not (or not
+            # only) the primary. A view change could not complete and would leave it alone in
+            # a higher view after the heal; show the requests to everyone and look again.
+            self._broadcast_requests(self._requests.get_all()[: self._config.block_transactions_max])
+            self._probe_peers()
+            self._arm_request_timer()
+            return
         if review.suspect:
             # As PBFT's clients do on a timeout, show the requests to every replica, so that
             # the other backups time out on the silent primary too and a quorum changes view.

@@ -100,12 +100,17 @@ async def get_healthz(request: web.Request) -> web.Response:
 
 
 async def get_readyz(request: web.Request) -> web.Response:
-    """Ready: linked to a quorum and not behind (not fetching blocks, and no f + 1 peers ahead)."""
+    """Ready: linked to a quorum, taking part in ordering (not alone in a view, not changing
+    view, not refusing proposals over its clock) and not behind (not fetching blocks, and no
+    f + 1 peers ahead)."""
     node = request.app[NODE]
     peers = len(node.network.connected_peers())
     needed = node.quorum - 1
     if peers < needed:
         raise ApiError(503, "NOT_READY", f"connected to {peers} peers; a quorum needs {needed}")
+    concern = node.replica.get_status().liveness_concern
+    if concern is not None:
+        raise ApiError(503, "NOT_READY", concern)
     height = node.chain.latest_height()
     if node.is_fetching:
         raise ApiError(503, "NOT_READY", f"catching up: fetching blocks from peers (at height {height})")

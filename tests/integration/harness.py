@@ -25,6 +25,7 @@ from ledger.keys import PrivateKey
 
 T = TypeVar("T")
 DEADLINE_S = 30.0
+ADMIN_TOKEN = "integration-tester"  # opens /v1/admin/link-rules when the env sets it
 
 
 def wait_for(condition: Callable[[], T | None], *, timeout_s: float = DEADLINE_S, what: str) -> T:
@@ -66,13 +67,14 @@ class LocalNetwork:
     def account_key(self, name: str) -> PrivateKey:
         return PrivateKey.load(self.directory / "accounts" / f"{name}.pem")
 
-    def start(self, hub: str) -> None:
+    def start(self, hub: str, env: dict[str, str] | None = None) -> None:
+        """Start ``hub``'s process; ``env`` adds to the network's environment for it alone."""
         log = (self.directory / f"{hub}.log").open("ab")
         self.processes[hub] = subprocess.Popen(
             [sys.executable, "-m", "hubledger_tools.cli", "node", "--config", f"{self.directory / hub}.toml"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=self.env,
+            env={**self.env, **(env or {})},
         )
         wait_for(lambda: self._healthy(hub), what=f"{hub} to answer /healthz")
 
@@ -104,6 +106,42 @@ class LocalNetwork:
                 self.processes[hub].kill()
                 self.processes[hub].wait()
             del self.processes[hub]
+
+    def pause(self, hub: str) -> None:
+        """SIGSTOP: the process keeps its sockets and timers but runs nothing until ``resume``."""
+        self.processes[hub].send_signal(signal.SIGSTOP)
+
+    def resume(self, hub: str) -> None:
+        self.processes[hub].send_signal(signal.SIGCONT)
+
+    def set_link_rules(self, hub: str, rules: dict[str, Any]) -> None:
+        """Replace ``hub``'s link rules (p2p.faults.LinkRule fields by peer name); {} heals.
+        The network must be started with HUBLEDGER_ADMIN_TOKEN=ADMIN_TOKEN in its env."""
+        code, answer = http_json(
+            self.url(hub) + "/v1/admin/link-rules",
+            {"rules": rules},
+            method="PUT",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        if code != 200:
+            raise AssertionError(f"{hub} refused link rules: {code} {answer}")
+
+    def isolate(self, hub: str) -> None:
+        """Cut ``hub`` off from every other hub (links stay open; no payload crosses)."""
+        others = [other for other in self.hubs if other != hub]
+        self.set_link_rules(hub, {other: {"partitioned": True} for other in others})
+        for other in others:
+            self.set_link_rules(other, {hub: {"partitioned": True}})
+
+    def heal(self) -> None:
+        for hub in self.hubs:
+            self.set_link_rules(hub, {})
+
+    def readiness(self, hub: str) -> tuple[int, str]:
+        """/readyz: its status code and, when not ready, the reason it gives."""
+        code, document = http_json(self.url(hub) + "/readyz")
+        reason = document.get("error", {}).get("message", "") if isinstance(document, dict) else ""
+        return code, reason
 
     def status(self, hub: str) -> dict[str, Any]:
         code, document = http_json(self.url(hub) + "/v1/status")

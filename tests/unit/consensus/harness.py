@@ -182,12 +182,20 @@ MessageRewriter = Callable[[int, int, SignedMessage], SignedMessage]
 
 class Cluster:
     def __init__(
-        self, n: int, *, seed: int = 1, delay_ms: tuple[int, int] = (1, 10), **overrides: Any
+        self,
+        n: int,
+        *,
+        seed: int = 1,
+        delay_ms: tuple[int, int] = (1, 10),
+        replica_overrides: dict[int, dict[str, Any]] | None = None,
+        **overrides: Any,
     ) -> None:
         self.n = n
         self.rng = random.Random(seed)
         self.delay_ms = delay_ms
         self.overrides = overrides
+        self.replica_overrides = replica_overrides or {}  # settings of one replica only
+        self.holds: list[Callable[[int, int, SignedMessage], int]] = []  # extra delay of a message, ms
         self.now_ms = GENESIS_TIME_MS + 1000
         self.events: list[tuple[int, int, str, int, Any]] = []
         self.sequence = 0
@@ -198,12 +206,18 @@ class Cluster:
         self.rewriters: list[MessageRewriter] = []  # a Byzantine sender's replacements
         self.corrupt_fetch_from: set[int] = set()
         self.lost_fetch_from: set[int] = set()  # these peers' answers to Fetch never arrive
+        self.unanswered_fetch_from: set[int] = set()  # their answers fail (empty), as over a dead link
+        self.clock_offset_ms: dict[int, int] = {}  # a replica whose clock is wrong by this much
         self.fetch_answer_max = 1 << 30  # blocks in one answer to a Fetch, as a node caps its responses
         # Every digest each replica signed per (kind, view, height), across its restarts.
         self.signed: dict[tuple[int, str, int, int], Hash] = {}
         self.nodes = [self._make_node(index, {}) for index in range(n)]
         for node in self.nodes:
-            self.run(node.index, node.replica.start(self.now_ms))
+            self.run(node.index, node.replica.start(self.clock(node.index)))
+
+    def clock(self, index: int) -> int:
+        """What replica ``index``'s clock reads now."""
+        return self.now_ms + self.clock_offset_ms.get(index, 0)
 
     def _make_node(self, index: int, log: dict[bytes, bytes], chain: Sequence[Any] = ()) -> Node:
         application = FakeApplication()
@@ -212,7 +226,7 @@ class Cluster:
             application.commit(block)
             committed_hash, committed_ms = block.hash, block.header.timestamp_ms
         replica = Replica(
-            config=make_config(self.n, index, **self.overrides),
+            config=make_config(self.n, index, **{**self.overrides, **self.replica_overrides.get(index, {})}),
             key=get_key(100 + index),
             application=application,
             committed_height=Height(len(chain)),
@@ -232,7 +246,7 @@ class Cluster:
         node.evidence = old.evidence
         self.nodes[index] = node
         self.crashed.discard(index)
-        self.run(index, node.replica.start(self.now_ms))
+        self.run(index, node.replica.start(self.clock(index)))
         return node
 
     # ---------------------------------------------------------------- actions
@@ -314,14 +328,15 @@ class Cluster:
             return
         for rewrite in self.rewriters:
             message = rewrite(sender, to, message)
-        self._push(self.now_ms + self._delay(), "message", to, (sender, message.encode()))
+        held_ms = sum(hold(sender, to, message) for hold in self.holds)
+        self._push(self.now_ms + self._delay() + held_ms, "message", to, (sender, message.encode()))
 
     # ---------------------------------------------------------------- the clock
 
     def submit(self, transactions: Sequence[Transaction], to: Sequence[int] | None = None) -> None:
         for index in range(self.n) if to is None else to:
             if index not in self.crashed:
-                self.run(index, self.nodes[index].replica.on_request(transactions, self.now_ms))
+                self.run(index, self.nodes[index].replica.on_request(transactions, self.clock(index)))
 
     def step(self) -> bool:
         # A paused (crashed) replica's timers wait until it runs again; restart() clears them.
@@ -335,7 +350,7 @@ class Cluster:
             (index, timer), at_ms = next_timer
             del self.timers[(index, timer)]
             self.now_ms = max(self.now_ms, at_ms)
-            self.run(index, self.nodes[index].replica.on_timer(timer, self.now_ms))
+            self.run(index, self.nodes[index].replica.on_timer(timer, self.clock(index)))
             return True
         at_ms, _, kind, index, payload = heapq.heappop(self.events)
         self.now_ms = max(self.now_ms, at_ms)
@@ -347,7 +362,7 @@ class Cluster:
                 data, chain_id=CHAIN_ID, validator_keys=make_config(self.n, 0).validator_keys
             )
             assert message.sender == sender
-            self.run(index, self.nodes[index].replica.on_message(message, self.now_ms))
+            self.run(index, self.nodes[index].replica.on_message(message, self.clock(index)))
         else:
             self._answer_fetch(index, payload)
         return True
@@ -357,13 +372,13 @@ class Cluster:
         last = min(fetch.to_height, fetch.from_height - 1 + self.fetch_answer_max)
         blocks = (
             []
-            if fetch.peer in self.crashed or fetch.peer in self.cut or fetch.peer in self.lost_fetch_from
+            if fetch.peer in self.crashed | self.cut | self.unanswered_fetch_from | self.lost_fetch_from
             else server.chain[fetch.from_height - 1 : last]
         )
         if fetch.peer in self.corrupt_fetch_from and blocks:
             block, certificate = blocks[0]
             blocks = [(block, replace(certificate, votes=certificate.votes[:1])), *blocks[1:]]
-        self.run(index, self.nodes[index].replica.on_fetched(fetch.peer, blocks, self.now_ms))
+        self.run(index, self.nodes[index].replica.on_fetched(fetch.peer, blocks, self.clock(index)))
 
     def run_until(
         self, condition: Callable[[], bool], *, deadline_ms: int = 120_000, steps_max: int = 200_000

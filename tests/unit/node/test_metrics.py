@@ -24,6 +24,7 @@ EXPECTED = {
     "hubledger_block_transactions": "histogram",
     "hubledger_view_changes": "counter",
     "hubledger_state_transfers": "counter",
+    "hubledger_liveness_events": "counter",
     "hubledger_state_transfer_in_progress": "gauge",
     "hubledger_peers_connected": "gauge",
     "hubledger_validators": "gauge",

@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from hubledger_client.client import Client
+from ledger.types import ValidatorIndex, View
 from node.api.app import build_api
 from node.api.events import is_involved
 from node.peer_status import PEER_STATUS, HubStatus
@@ -64,6 +65,22 @@ async def test_ready_only_when_linked_to_a_quorum_and_not_behind(served: Served)
     assert (await response.json())["error"][
         "message"
     ] == "catching up: fetching blocks from peers (at height 0)"
+
+
+async def test_not_ready_while_the_replica_cannot_take_part_in_ordering(served: Served) -> None:
+    node, client = served
+    node.network.connected_peers = lambda: [1, 2, 3]  # type: ignore[method-assign]
+    replica = node.replica
+    replica._view, replica._changing = View(replica._view + 1), True  # as after a VIEW-CHANGE it sent alone
+    response = await client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["error"]["message"] == "changing view: waiting for the NEW-VIEW of view 1"
+    for peer in (1, 2):  # f + 1 peers commit in view 0 meanwhile
+        replica._peer_views[ValidatorIndex(peer)] = (View(0), replica._now_ms)
+    response = await client.get("/readyz")
+    assert (await response.json())["error"]["message"] == (
+        "alone in view 1: 2 peers commit in view 0; following them by state transfer until they change view"
+    )
 
 
 async def test_events_replay_from_a_height_then_follow_commits(served: Served, audit: AuditChain) -> None:
