@@ -12,7 +12,12 @@
   honest replica admitted both (in its current view and window: one dropped
   unread there is not held, so it owes no evidence);
 - liveness (judged by the simulator): once healed with at most f faulty
-  validators, the last transactions commit within a bounded virtual time.
+  validators, the last transactions commit within a bounded virtual time; in
+  planned runs (swarm, explorer) every transaction an honest replica accepted
+  commits too ("request_liveness"), and the honest replicas end in one view
+  ("view_convergence");
+- replica invariants: each honest replica's own ``check_invariants`` holds after
+  every step it takes ("replica_invariant").
 
 A violation is data, not an exception: the run goes on and the report lists
 each kind once with the first occurrence.
@@ -38,7 +43,10 @@ CONSERVATION = "conservation"
 EVIDENCE = "evidence"
 LIVENESS = "liveness"
 EXCEPTION = "exception"
-SAFETY = (AGREEMENT, INTEGRITY, VALIDITY, DOUBLE_SPEND, CONSERVATION, EXCEPTION)
+REPLICA_INVARIANT = "replica_invariant"
+REQUEST_LIVENESS = "request_liveness"
+VIEW_CONVERGENCE = "view_convergence"
+SAFETY = (AGREEMENT, INTEGRITY, VALIDITY, DOUBLE_SPEND, CONSERVATION, EXCEPTION, REPLICA_INVARIANT)
 
 
 @dataclass(frozen=True)
