@@ -1,0 +1,130 @@
+"""A bounded systematic explorer for four validators, in the spirit of Twins.
+
+Twins (Bano et al., 2020) tests a BFT protocol by enumerating, round by round,
+which nodes can hear which and who leads, and running every case against the
+real code. Here a round is a view: each case picks, for each of the first
+``views`` views, one network rule and one crash, and the rule applies to the
+messages *of that view*, whenever they are sent (a VIEW-CHANGE belongs to the
+view it leaves, a state-transfer answer to the view its asker is in):
+
+- no fault;
+- the COMMITs of the view reach only replica r (they are lost to the others);
+- replica r is cut off for the view (both ways, state transfer included);
+
+and, from view 1 on, either no crash or: the view's primary crashes right after
+it sends its NEW-VIEW and restarts ``RESTART_MS`` later. Who leads follows:
+a view whose primary is cut off or stalled fails, and the next primary leads.
+Each case runs the real ``Replica`` with its invariants checked after every
+step, then heals and checks liveness per request and per view. A case is a
+number, so a counterexample replays as ``hubledger simulate --explore --scope
+S --case N``; its seed (network delays, window and checkpoint shape) is the
+case number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consensus.simulation.faults import Crash, FaultPlan, Loss, isolate
+from consensus.simulation.records import SimulationConfig
+
+NODES = 4
+RESTART_MS = 30
+FAULTS_END_MS = 4_000
+TRANSACTIONS = 12
+LIVENESS_MS = 12_000
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str  # "none", "commits-only-to", "isolate"
+    replica: int = -1
+
+    def __str__(self) -> str:
+        return self.name if self.replica < 0 else f"{self.name} {self.replica}"
+
+    def get_losses(self, view: int) -> tuple[Loss, ...]:
+        everyone = frozenset(range(NODES))
+        if self.name == "commits-only-to":
+            return (Loss(receivers=everyone - {self.replica}, kinds=frozenset({"commit"}), view=view),)
+        if self.name == "prepares-only-to":
+            return (Loss(receivers=everyone - {self.replica}, kinds=frozenset({"prepare"}), view=view),)
+        if self.name == "isolate":
+            return isolate(self.replica, NODES, view=view)
+        return ()
+
+
+@dataclass(frozen=True)
+class Scope:
+    name: str
+    views: int
+    rules: tuple[Rule, ...]
+    crash_new_primary: bool = True
+
+    def get_choices(self, view: int) -> list[tuple[Rule, bool]]:
+        crashes = [False, True] if self.crash_new_primary and view > 0 else [False]
+        return [(rule, crash) for rule in self.rules for crash in crashes]
+
+    @property
+    def cases(self) -> int:
+        total = 1
+        for view in range(self.views):
+            total *= len(self.get_choices(view))
+        return total
+
+
+def _rules(*names: str) -> tuple[Rule, ...]:
+    return (Rule("none"), *(Rule(name, replica) for name in names for replica in range(NODES)))
+
+
+SCOPES = {
+    "small": Scope("small", views=2, rules=_rules("commits-only-to", "isolate")),
+    "default": Scope("default", views=3, rules=_rules("commits-only-to", "isolate")),
+    "wide": Scope("wide", views=3, rules=_rules("commits-only-to", "prepares-only-to", "isolate")),
+}
+
+
+def get_case(scope: Scope, number: int) -> list[tuple[Rule, bool]]:
+    """The choice of each view in case ``number`` (mixed radix, view 0 the fastest digit)."""
+    if not 0 <= number < scope.cases:
+        raise ValueError(f"scope {scope.name} has cases 0 to {scope.cases - 1}")
+    choices = []
+    for view in range(scope.views):
+        options = scope.get_choices(view)
+        number, digit = divmod(number, len(options))
+        choices.append(options[digit])
+    return choices
+
+
+def describe_case(scope: Scope, number: int) -> tuple[str, ...]:
+    return tuple(
+        f"view {view}: {rule}" + (", its primary restarts after its NEW-VIEW" if crash else "")
+        for view, (rule, crash) in enumerate(get_case(scope, number))
+    )
+
+
+def make_case_config(scope: Scope, number: int, *, view_floor_enforced: bool = True) -> SimulationConfig:
+    losses: list[Loss] = []
+    crashes: list[Crash] = []
+    for view, (rule, crash) in enumerate(get_case(scope, number)):
+        losses += rule.get_losses(view)
+        if crash:
+            crashes.append(Crash(validator=view % NODES, restart_after_ms=RESTART_MS, view=view))
+    plan = FaultPlan(
+        faults_end_ms=FAULTS_END_MS,
+        losses=tuple(losses),
+        crashes=tuple(crashes),
+        transactions=TRANSACTIONS,
+        description=describe_case(scope, number),
+    )
+    replay = f"hubledger simulate --explore --scope {scope.name} --case {number}"
+    if not view_floor_enforced:
+        replay += " --no-view-floor"
+    return SimulationConfig(
+        seed=number,
+        nodes=NODES,
+        plan=plan,
+        replay=replay,
+        liveness_ms=LIVENESS_MS,
+        view_floor_enforced=view_floor_enforced,
+    )
