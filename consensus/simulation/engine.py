@@ -261,7 +261,12 @@ class SimulatorCore:
 
     def _send(self, instance: Instance, message: SignedMessage, recipients: list[ValidatorIndex]) -> None:
         sender_view = instance.replica.view if instance.replica is not None else 0
+        sent: set[Hash] = set()
         for emission in instance.behaviour.on_send(message, recipients, self.get_local_ms(instance)):
+            signed = emission.message
+            if signed is not None and signed.kind == "commit" and signed.id not in sent:
+                sent.add(signed.id)
+                self.checker.on_commit_sent(signed)
             self._emit(instance, emission, sender_view)
         self._after_sent(instance, message)
 
