@@ -81,6 +81,16 @@ class _Draw:
         self.clocks: list[ClockSkew] = []
         self.byzantine: list[str] = []
         self.notes: list[str] = []
+        # Swarm testing concentrates too: most of a seed's message rules aim at one replica and
+        # one or two kinds, so that faults meet where one alone would be harmless.
+        self.focus_replica = rng.randint(0, nodes - 1)
+        self.focus_kinds = rng.sample(KINDS, rng.randint(1, 2))
+
+    def _replica(self) -> int:
+        return self.focus_replica if self.rng.random() < 0.75 else self.rng.randint(0, self.nodes - 1)
+
+    def _kind(self) -> str:
+        return self.rng.choice(self.focus_kinds) if self.rng.random() < 0.75 else self.rng.choice(KINDS)
 
     def _span(self) -> tuple[int, int]:
         start_ms = self.rng.randint(0, self.end_ms - 1)
@@ -89,12 +99,14 @@ class _Draw:
 
     def _receivers(self) -> frozenset[int]:
         """Some replicas, but not all: all but one half the time, else any proper subset."""
-        size = self.nodes - 1 if self.rng.random() < 0.5 else self.rng.randint(1, self.nodes - 1)
+        if self.rng.random() < 0.5:
+            return frozenset(range(self.nodes)) - {self._replica()}
+        size = self.rng.randint(1, self.nodes - 1)
         return frozenset(self.rng.sample(range(self.nodes), size))
 
     def draw_kind_loss(self) -> None:
         for _ in range(self.rng.randint(1, 3)):
-            kind = self.rng.choice(KINDS)
+            kind = self._kind()
             receivers = self._receivers()
             start_ms, end_ms = self._span()
             self.losses.append(Loss(receivers, frozenset({kind}), start_ms=start_ms, end_ms=end_ms))
@@ -102,15 +114,16 @@ class _Draw:
 
     def draw_view_rules(self) -> None:
         everyone = frozenset(range(self.nodes))
+        chance = self.rng.choice([0.3, 0.6, 0.9])
         for view in range(VIEWS_PLANNED):
-            if self.rng.random() < 0.5:
+            if self.rng.random() >= chance:
                 continue
-            replica = self.rng.randint(0, self.nodes - 1)
+            replica = self._replica()
             if self.rng.random() < 0.4:
                 self.losses += isolate(replica, self.nodes, view=view)
                 self.notes.append(f"view {view}: {replica} cut off")
                 continue
-            kind = self.rng.choice(KINDS)
+            kind = self._kind()
             self.losses.append(Loss(everyone - {replica}, frozenset({kind}), view=view))
             self.notes.append(f"view {view}: {kind} only to {replica}")
 
@@ -118,7 +131,7 @@ class _Draw:
         for _ in range(self.rng.randint(1, 2)):
             start_ms, end_ms = self._span()
             if self.rng.random() < 0.5:
-                replica = self.rng.randint(0, self.nodes - 1)
+                replica = self._replica()
                 self.losses += isolate(replica, self.nodes, start_ms=start_ms, end_ms=end_ms)
                 self.notes.append(f"{replica} isolated {start_ms}-{end_ms} ms")
                 continue
