@@ -166,7 +166,7 @@ def _run_one(config: SimulationConfig, *, as_json: bool) -> int:
     )
     for violation in result.violations:
         print(f"  VIOLATION {violation}")
-    print("  verdict: " + ("ok" if result.is_ok else "FAILED"))
+    print("  verdict: " + ("ok" if result.is_ok else "FAILED") + f"; replay: {get_replay_command(config)}")
     return 0 if result.is_ok else 1
 
 
