@@ -23,6 +23,7 @@ case number.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from consensus.simulation.faults import Crash, FaultPlan, Loss, isolate
@@ -54,23 +55,36 @@ class Rule:
         return ()
 
 
+Choice = tuple[Rule, bool]  # the view's rule, and whether its primary restarts after its NEW-VIEW
+
+
 @dataclass(frozen=True)
 class Scope:
     name: str
     views: int
     rules: tuple[Rule, ...]
-    crash_new_primary: bool = True
+    faulty_views_max: int | None = None  # views with a rule or a crash, at most (None: all may)
 
-    def get_choices(self, view: int) -> list[tuple[Rule, bool]]:
-        crashes = [False, True] if self.crash_new_primary and view > 0 else [False]
+    def get_choices(self, view: int) -> list[Choice]:
+        crashes = [False, True] if view > 0 else [False]
         return [(rule, crash) for rule in self.rules for crash in crashes]
+
+    @functools.cached_property
+    def _cases(self) -> list[tuple[Choice, ...]]:
+        cases: list[tuple[Choice, ...]] = [()]
+        for view in range(self.views):
+            cases = [(*case, choice) for choice in self.get_choices(view) for case in cases]
+        if self.faulty_views_max is None:
+            return cases
+        return [case for case in cases if _count_faulty(case) <= self.faulty_views_max]
 
     @property
     def cases(self) -> int:
-        total = 1
-        for view in range(self.views):
-            total *= len(self.get_choices(view))
-        return total
+        return len(self._cases)
+
+
+def _count_faulty(case: tuple[Choice, ...]) -> int:
+    return sum(1 for rule, crash in case if rule.name != "none" or crash)
 
 
 def _rules(*names: str) -> tuple[Rule, ...]:
@@ -79,21 +93,16 @@ def _rules(*names: str) -> tuple[Rule, ...]:
 
 SCOPES = {
     "small": Scope("small", views=2, rules=_rules("commits-only-to", "isolate")),
-    "default": Scope("default", views=3, rules=_rules("commits-only-to", "isolate")),
+    "default": Scope("default", views=3, rules=_rules("commits-only-to", "isolate"), faulty_views_max=2),
     "wide": Scope("wide", views=3, rules=_rules("commits-only-to", "prepares-only-to", "isolate")),
 }
 
 
-def get_case(scope: Scope, number: int) -> list[tuple[Rule, bool]]:
-    """The choice of each view in case ``number`` (mixed radix, view 0 the fastest digit)."""
+def get_case(scope: Scope, number: int) -> tuple[Choice, ...]:
+    """The choice of each view in case ``number`` (view 0 varies fastest)."""
     if not 0 <= number < scope.cases:
         raise ValueError(f"scope {scope.name} has cases 0 to {scope.cases - 1}")
-    choices = []
-    for view in range(scope.views):
-        options = scope.get_choices(view)
-        number, digit = divmod(number, len(options))
-        choices.append(options[digit])
-    return choices
+    return scope._cases[number]
 
 
 def describe_case(scope: Scope, number: int) -> tuple[str, ...]:
