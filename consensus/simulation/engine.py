@@ -36,7 +36,8 @@ from consensus.simulation.behaviour import Behaviour, BehaviourContext, Collusio
 from consensus.simulation.behaviours import get_behaviour
 from consensus.simulation.checker import REPLICA_INVARIANT, InvariantChecker
 from consensus.simulation.clock import Event, VirtualClock
-from consensus.simulation.faults import FETCH, ClockSkew, Crash, FaultPlan, get_round
+from consensus.simulation.faults import FETCH, FaultPlan, Loss, get_round
+from consensus.simulation.injection import FaultInjection
 from consensus.simulation.network import SimNetwork
 from consensus.simulation.randomness import RandomFactory
 from consensus.simulation.records import EVENTS_MAX, Instance, SimulationConfig
@@ -48,7 +49,7 @@ from ledger.types import Hash, Height, ValidatorIndex
 __all__ = ["EVENTS_MAX", "SimulatorCore"]
 
 
-class SimulatorCore:
+class SimulatorCore(FaultInjection):
     def __init__(self, world: World, config: SimulationConfig, make_random: RandomFactory) -> None:
         self.world = world
         self.config = config
@@ -73,6 +74,7 @@ class SimulatorCore:
         self._twin_sides: tuple[list[int], list[int]] | None = None
         self._shape = (8, 50, 50)  # window_max, checkpoint_interval, block_transactions_max
         self._crashes_fired: set[int] = set()  # plan crashes triggered by a message, by position
+        self._cuts: tuple[Loss, ...] = ()  # losses the run decided on the way (the sole holder cut off)
 
     # ------------------------------------------------------------------ setup
 
@@ -179,57 +181,6 @@ class SimulatorCore:
         instance.crashes += 1
         instance.verified = VerifiedMessages()  # a crashed process forgets what it had checked
         self.clock.cancel_timers_of(instance.number)
-
-    # ------------------------------------------------------------------ the plan
-
-    def get_local_ms(self, instance: Instance) -> int:
-        """The instance's clock: virtual time, unless the plan skews it."""
-        skew = self._get_skew(instance)
-        if skew is None:
-            return self.clock.now_ms
-        return skew.local_ms(self.world.start_ms, self.clock.now_ms)
-
-    def _get_skew(self, instance: Instance) -> ClockSkew | None:
-        if self.plan is None or not self.plan.clocks:
-            return None
-        return self.plan.clocks[instance.validator]
-
-    def _elapsed_ms(self) -> int:
-        return self.clock.now_ms - self.world.start_ms
-
-    def _is_lost(self, kind: str | None, sender: Instance, receiver: Instance, view: int) -> bool:
-        plan = self.plan
-        if plan is None or self._elapsed_ms() >= plan.faults_end_ms:
-            return False
-        return plan.is_lost(kind, sender.validator, receiver.validator, view, self._elapsed_ms())
-
-    def _after_sent(self, instance: Instance, message: SignedMessage) -> None:
-        """A plan crash triggered by this message: the process dies right after sending it."""
-        plan = self.plan
-        if plan is None or self._elapsed_ms() >= plan.faults_end_ms:
-            return
-        view = int(getattr(message.body, "view", -1))
-        for position, crash in enumerate(plan.crashes):
-            if (
-                crash.at_ms is None
-                and position not in self._crashes_fired
-                and crash.validator == instance.validator
-                and crash.after_kind == message.kind
-                and (crash.view is None or crash.view == view)
-            ):
-                self._crashes_fired.add(position)
-                self.crash_for(crash)
-
-    def crash_for(self, crash: Crash) -> None:
-        victims = [i for i in self.instances if i.validator == crash.validator and i.replica is not None]
-        for victim in victims:
-            self._crash(victim)
-        self.clock.schedule(crash.restart_after_ms, "phase", 0, lambda: self._restart_all(victims))
-
-    def _restart_all(self, victims: list[Instance]) -> None:
-        for victim in victims:
-            if victim.replica is None:
-                self._open(victim, wipe=False)
 
     # ------------------------------------------------------------------ actions
 

@@ -14,6 +14,8 @@ simulator only applies them. A plan holds:
 - ``LinkSpan``: lossy or slow links (drops, duplicates, corruption, delays) for a span.
 - ``ClockSkew``: a validator's clock runs off by an offset and a drift; the
   replica reads ``now_ms`` from it and its timers run on it.
+- ``SoleHolderCut``: the first time the only honest replica holding the highest
+  commit sends a message of one kind, it is cut off (both ways) for a while.
 
 At ``faults_end_ms`` everything heals: losses and link faults stop, crashed
 validators restart; clocks stay as they are.
@@ -90,17 +92,32 @@ class ClockSkew:
 
 
 @dataclass(frozen=True)
+class SoleHolderCut:
+    after_kind: str
+    duration_ms: int
+
+
+@dataclass(frozen=True)
 class FaultPlan:
     faults_end_ms: int
     losses: tuple[Loss, ...] = ()
     crashes: tuple[Crash, ...] = ()
     links: tuple[LinkSpan, ...] = ()
     clocks: tuple[ClockSkew, ...] = ()  # one per validator, or none
+    sole_holder_cut: SoleHolderCut | None = None
     transactions: int = 12  # workload spread over the faulty span
     description: tuple[str, ...] = ()  # what was drawn, for people
 
-    def is_lost(self, kind: str | None, sender: int, receiver: int, view: int, at_ms: int) -> bool:
-        return any(loss.drops(kind, sender, receiver, view, at_ms) for loss in self.losses)
+    def is_lost(
+        self,
+        kind: str | None,
+        sender: int,
+        receiver: int,
+        view: int,
+        at_ms: int,
+        extra: tuple[Loss, ...] = (),
+    ) -> bool:
+        return any(loss.drops(kind, sender, receiver, view, at_ms) for loss in (*self.losses, *extra))
 
     def get_links(self, at_ms: int) -> LinkFaults | None:
         for span in self.links:

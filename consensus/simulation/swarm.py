@@ -11,6 +11,8 @@ chance, a ``FaultPlan`` from these kinds:
 - the same, view by view (Twins' rounds): the messages of view v of one kind
   reaching only one replica, or one replica cut off for view v;
 - partitions for a span of time: one replica isolated, or a split;
+- the only replica holding the highest commit cut off, right after it next
+  sends a message of a kind drawn for the seed;
 - crashes of any replica at any moment, restarted after a delay drawn too;
 - the new primary crashing in the middle of its view change (right after its
   VIEW-CHANGE or its NEW-VIEW), drawn for most views of most seeds: the moment
@@ -25,14 +27,32 @@ the random source the caller made from the seed, so a seed replays exactly.
 from __future__ import annotations
 
 from consensus.simulation.behaviours import FAULTY_NAMES
-from consensus.simulation.faults import KINDS, ClockSkew, Crash, FaultPlan, LinkSpan, Loss, isolate
+from consensus.simulation.faults import (
+    FETCH,
+    KINDS,
+    ClockSkew,
+    Crash,
+    FaultPlan,
+    LinkSpan,
+    Loss,
+    SoleHolderCut,
+    isolate,
+)
 from consensus.simulation.network import LinkFaults
 from consensus.simulation.randomness import RandomSource
 from consensus.simulation.records import SimulationConfig
 from ledger.certificate import compute_faults_max
 
 FEATURES = (
-    "kind-loss", "view-rules", "partitions", "crashes", "primary-churn", "links", "clocks", "byzantine"
+    "kind-loss",
+    "view-rules",
+    "partitions",
+    "sole-holder-cut",
+    "crashes",
+    "primary-churn",
+    "links",
+    "clocks",
+    "byzantine",
 )
 FEATURE_CHANCE = {"primary-churn": 0.75}  # the others: one seed in two
 VIEWS_PLANNED = 6  # view-by-view rules and primary crashes are drawn for the first views
@@ -53,6 +73,7 @@ def draw_swarm_config(
         crashes=tuple(draw.crashes),
         links=tuple(draw.links),
         clocks=tuple(draw.clocks),
+        sole_holder_cut=draw.sole_holder_cut,
         transactions=rng.choice([6, 12, 24]),
         description=tuple(draw.notes) or ("calm",),
     )
@@ -79,6 +100,7 @@ class _Draw:
         self.crashes: list[Crash] = []
         self.links: list[LinkSpan] = []
         self.clocks: list[ClockSkew] = []
+        self.sole_holder_cut: SoleHolderCut | None = None
         self.byzantine: list[str] = []
         self.notes: list[str] = []
         # Swarm testing concentrates too: most of a seed's message rules aim at one replica and
@@ -140,6 +162,16 @@ class _Draw:
             self.losses.append(Loss(rest, senders=side, start_ms=start_ms, end_ms=end_ms))
             self.losses.append(Loss(side, senders=rest, start_ms=start_ms, end_ms=end_ms))
             self.notes.append(f"split {sorted(side)} | {sorted(rest)} {start_ms}-{end_ms} ms")
+
+    def draw_sole_holder_cut(self) -> None:
+        kind = self._kind()
+        if kind == FETCH:
+            kind = self.rng.choice(KINDS[:-1])  # a replica does not send state-transfer answers itself
+        duration_ms = self.rng.choice([200, 1_000, 4_000, self.end_ms])
+        self.sole_holder_cut = SoleHolderCut(kind, duration_ms)
+        self.notes.append(
+            f"the only holder of the highest commit cut off after its next {kind} for {duration_ms} ms"
+        )
 
     def _restart_after_ms(self) -> int:
         return self.rng.choice([1, 30, 300, 3_000])
