@@ -6,9 +6,13 @@ fix is proven by the seed passing from then on.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from consensus.simulation.explorer import SCOPES, make_case_config
 from consensus.simulation.simulator import SimulationConfig
+from consensus.simulation.swarm import draw_swarm_config
 from node.cli_simulate import get_replay_command
 from node.simulation import run_simulation
 
@@ -50,5 +54,25 @@ PINNED = [
 
 @pytest.mark.parametrize("config", PINNED, ids=get_replay_command)
 def test_pinned_seed_passes(config: SimulationConfig) -> None:
+    result = run_simulation(config)
+    assert result.is_ok, f"{get_replay_command(config)}: {result.violations}"
+
+
+# Found by the explorer and the swarm on the replica of 3eec0ad (issue 14); each passes once the
+# fix lands, and stays pinned from then on.
+PINNED_FORKS = [
+    # Problem 1: view 0's COMMITs reach replica 0 alone; replica 0 is cut off in view 1 after
+    # its VIEW-CHANGE proved height 1 final; view 1's primary restarts right after its NEW-VIEW,
+    # forgets that floor and proposes a new block at height 1, which replicas 2 and 3 commit.
+    make_case_config(SCOPES["small"], 100),
+    # The same fork, drawn by the swarm (COMMITs of view 0 only to replica 2, replica 2 cut off
+    # in view 1, view 1's primary restarting 1 ms after its NEW-VIEW; a double-voting validator).
+    draw_swarm_config(311, random.Random(311)),
+]
+
+
+@pytest.mark.needs_floor_fix
+@pytest.mark.parametrize("config", PINNED_FORKS, ids=get_replay_command)
+def test_pinned_fork_is_closed(config: SimulationConfig) -> None:
     result = run_simulation(config)
     assert result.is_ok, f"{get_replay_command(config)}: {result.violations}"
