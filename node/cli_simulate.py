@@ -212,5 +212,6 @@ def _sweep(
 def _draw_progress(stream: TextIO, done: int, total: int, failing: int, elapsed_s: float, what: str) -> None:
     filled = PROGRESS_WIDTH * done // total
     bar = "#" * filled + "-" * (PROGRESS_WIDTH - filled)
-    stream.write(f"\r[{bar}] {done}/{total} {what}, {failing} failing, {elapsed_s:.1f} s")
+    rate = done * 60 / elapsed_s if elapsed_s else 0.0
+    stream.write(f"\r[{bar}] {done}/{total} {what}, {failing} failing, {elapsed_s:.1f} s, {rate:.0f}/min")
     stream.flush()
