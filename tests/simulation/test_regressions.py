@@ -11,6 +11,7 @@ import random
 import pytest
 
 from consensus.simulation.explorer import SCOPES, make_case_config
+from consensus.simulation.faults import Crash, FaultPlan
 from consensus.simulation.simulator import SimulationConfig
 from consensus.simulation.swarm import draw_swarm_config
 from node.cli_simulate import get_replay_command
@@ -68,6 +69,28 @@ PINNED_FORKS = [
     # The same fork, drawn by the swarm (COMMITs of view 0 only to replica 2, replica 2 cut off
     # in view 1, view 1's primary restarting 1 ms after its NEW-VIEW; a double-voting validator).
     draw_swarm_config(311, random.Random(311)),
+    # Problem 1 on purpose: a below-floor-primary leading view 1 proposes and commits a block at
+    # height 1 after its NEW-VIEW proved height 1 final; two commit certificates at height 1.
+    draw_swarm_config(1112, random.Random(1112)),
+    # An honest primary signs two PRE-PREPAREs for one (view, height): view 3's primary re-proposes
+    # a prepared block at height 6 in its NEW-VIEW, crashes 1 ms later and, restarted, proposes a
+    # new block at height 6 in view 3 (its re-proposal is in its log, its next height is not).
+    # The honest replicas record evidence against it. Shrunk from a swarm seed of an earlier draw.
+    SimulationConfig(
+        seed=305,
+        byzantine=("double-vote",),
+        liveness_ms=30_000,
+        plan=FaultPlan(
+            faults_end_ms=8_000,
+            crashes=(
+                Crash(validator=0, restart_after_ms=3_000, at_ms=2_894),
+                Crash(validator=2, restart_after_ms=30, view=2),
+                Crash(validator=3, restart_after_ms=1, view=3),
+            ),
+            transactions=12,
+        ),
+        replay="pytest tests/simulation/test_regressions.py -k restarted-primary-3",
+    ),
 ]
 
 
