@@ -52,12 +52,15 @@ class Loss:
         )
 
 
-def isolate(validator: int, nodes: int, **span: int | None) -> tuple[Loss, Loss]:
+def isolate(
+    validator: int, nodes: int, *, view: int | None = None, start_ms: int = 0, end_ms: int = ALWAYS_MS
+) -> tuple[Loss, Loss]:
     """Both directions of every link of ``validator`` cut (for a view or a span)."""
-    others = frozenset(range(nodes)) - {validator}
+    alone = frozenset({validator})
+    others = frozenset(range(nodes)) - alone
     return (
-        Loss(receivers=frozenset({validator}), senders=others, **span),  # type: ignore[arg-type]
-        Loss(receivers=others, senders=frozenset({validator}), **span),  # type: ignore[arg-type]
+        Loss(receivers=alone, senders=others, view=view, start_ms=start_ms, end_ms=end_ms),
+        Loss(receivers=others, senders=alone, view=view, start_ms=start_ms, end_ms=end_ms),
     )
 
 
