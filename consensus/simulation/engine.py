@@ -264,6 +264,8 @@ class SimulatorCore(FaultInjection):
         elif event.kind == "fetched":
             peer, blocks = event.payload
             self._run(instance, replica.on_fetched(peer, blocks, now_ms))
+        elif event.kind == "connected":
+            self._run(instance, replica.on_peer_connected(ValidatorIndex(event.payload), now_ms))
         else:
             self.on_other_event(instance, replica, event)
         self._check_replica(instance)

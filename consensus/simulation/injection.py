@@ -1,7 +1,10 @@
 """How the engine applies a ``FaultPlan``: skewed clocks, lost messages and planned crashes.
 
 A mixin of ``engine.SimulatorCore``, kept apart so the engine reads as the
-plain loop it is; everything here is a no-op for a run without a plan.
+plain loop it is; everything here is a no-op for a run without a plan. As the
+node does (``p2p`` reports every new link), a replica hears
+``on_peer_connected`` when a link to a peer comes up: both ends, when one of
+them restarts, and when a cut between them (a partition, an isolation) ends.
 """
 
 from __future__ import annotations
@@ -9,8 +12,11 @@ from __future__ import annotations
 from consensus.messages import SignedMessage
 from consensus.simulation.clock import VirtualClock
 from consensus.simulation.faults import ClockSkew, Crash, FaultPlan, Loss, isolate
+from consensus.simulation.randomness import RandomSource
 from consensus.simulation.records import Instance, SimulationConfig
 from consensus.simulation.world import World
+
+CONNECT_MS_MIN, CONNECT_MS_MAX = 5, 500  # a link comes up: dialled at once, or after a backoff
 
 
 class FaultInjection:
@@ -21,13 +27,13 @@ class FaultInjection:
     instances: list[Instance]
     _crashes_fired: set[int]  # plan crashes triggered by a message, by position
     _cuts: tuple[Loss, ...]  # losses the run decided on the way (the sole holder cut off)
+    _network_rng: RandomSource
 
     def _crash(self, instance: Instance) -> None:  # engine
         raise NotImplementedError
 
     def _open(self, instance: Instance, *, wipe: bool) -> None:  # engine
         raise NotImplementedError
-
 
     def get_local_ms(self, instance: Instance) -> int:
         """The instance's clock: virtual time, unless the plan skews it."""
@@ -77,6 +83,7 @@ class FaultInjection:
                     start_ms=start_ms,
                     end_ms=start_ms + cut.duration_ms,
                 )
+                self.schedule_reconnects(self._cuts)
 
     def crash_for(self, crash: Crash) -> None:
         victims = [i for i in self.instances if i.validator == crash.validator and i.replica is not None]
@@ -88,4 +95,36 @@ class FaultInjection:
         for victim in victims:
             if victim.replica is None:
                 self._open(victim, wipe=False)
+                self.connect(victim.validator, self._get_peers(victim.validator))
 
+    def _get_peers(self, validator: int) -> list[int]:
+        return [peer for peer in range(self.config.nodes) if peer != validator]
+
+    def connect(self, validator: int, peers: list[int]) -> None:
+        """Links between ``validator`` and ``peers`` came up: each end hears of the other."""
+        if self.plan is None:
+            return
+        for peer in peers:
+            for number, other in ((validator, peer), (peer, validator)):
+                for instance in self.instances:
+                    if instance.validator == number and instance.replica is not None:
+                        delay_ms = self._network_rng.randint(CONNECT_MS_MIN, CONNECT_MS_MAX)
+                        self.clock.schedule(delay_ms, "connected", instance.number, other)
+
+    def schedule_reconnects(self, losses: tuple[Loss, ...]) -> None:
+        """When a cut of whole links ends before the heal, its links come up again."""
+        plan = self.plan
+        if plan is None:
+            return
+        for loss in losses:
+            if (
+                loss.kinds
+                or loss.view is not None
+                or loss.senders is None
+                or loss.end_ms >= plan.faults_end_ms
+            ):
+                continue
+            for validator in sorted(loss.receivers):
+                peers = sorted(loss.senders)
+                delay_ms = loss.end_ms - self._elapsed_ms()
+                self.clock.schedule(delay_ms, "phase", 0, lambda v=validator, p=peers: self.connect(v, p))

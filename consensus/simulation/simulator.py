@@ -155,6 +155,7 @@ class Simulator(SimulatorCore):
             self.clock.schedule(span.end_ms, "phase", 0, self.network.heal)
         if self._twin_sides is not None:
             self.network.partition(self._twin_sides)
+        self.schedule_reconnects(plan.losses)
         self._offer_workload(plan.transactions, plan.faults_end_ms)
         self._run_for(plan.faults_end_ms)
 
@@ -199,12 +200,32 @@ class Simulator(SimulatorCore):
         for instance in self.instances:
             if instance.replica is None:
                 self._open(instance, wipe=False)
+                self.connect(instance.validator, self._get_peers(instance.validator))
+        if self.plan is not None:
+            self._reconnect_cut()
         accounts = len(self.world.accounts)
         first = accounts - self.config.final_transactions
         self._final = [self.world.make_transfer(sender, 0, 0, 1) for sender in range(first, accounts)]
         honest = [instance for instance in self.instances if instance.honest]
         self._submit(self._final, honest, 0)
         self._owed = self._get_owed()
+
+    def _reconnect_cut(self) -> None:
+        """At the heal, the links still cut (by a partition or an isolation) come up."""
+        plan = self.plan
+        if plan is None:
+            return
+        end_ms = plan.faults_end_ms
+        pairs: set[tuple[int, int]] = set()
+        for loss in (*plan.losses, *self._cuts):
+            if not loss.kinds and loss.senders is not None and loss.end_ms >= end_ms > loss.start_ms:
+                pairs.update(
+                    (min(receiver, sender), max(receiver, sender))
+                    for receiver in loss.receivers
+                    for sender in loss.senders
+                )
+        for receiver, sender in sorted(pairs):
+            self.connect(receiver, [sender])
 
     def _get_owed(self) -> list[Transaction]:
         """Requests an honest replica accepted and still holds (it has not crashed since), each
