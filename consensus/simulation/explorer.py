@@ -12,7 +12,9 @@ view it leaves, a state-transfer answer to the view its asker is in):
 - replica r is cut off for the view (both ways, state transfer included);
 
 and, from view 1 on, either no crash or: the view's primary crashes right after
-it sends its NEW-VIEW and restarts ``RESTART_MS`` later. Who leads follows:
+it sends its NEW-VIEW and restarts ``RESTART_MS`` later. The wide scope also
+lets any replica r crash right after its VIEW-CHANGE leaving the view, to
+restart ``LATE_RESTART_MS`` later. Who leads follows:
 a view whose primary is cut off or stalled fails, and the next primary leads.
 Each case runs the real ``Replica`` with its invariants checked after every
 step, then heals and checks liveness per request and per view. A case is a
@@ -31,6 +33,8 @@ from consensus.simulation.records import SimulationConfig
 
 NODES = 4
 RESTART_MS = 30
+LATE_RESTART_MS = 500
+NEW_PRIMARY = -1  # the crash choice "the view's primary, after its NEW-VIEW"; None: no crash
 FAULTS_END_MS = 4_000
 TRANSACTIONS = 12
 LIVENESS_MS = 12_000
@@ -55,7 +59,8 @@ class Rule:
         return ()
 
 
-Choice = tuple[Rule, bool]  # the view's rule, and whether its primary restarts after its NEW-VIEW
+# The view's rule, and its crash: None, NEW_PRIMARY, or the replica that crashes after its VIEW-CHANGE.
+Choice = tuple[Rule, int | None]
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,12 @@ class Scope:
     views: int
     rules: tuple[Rule, ...]
     faulty_views_max: int | None = None  # views with a rule or a crash, at most (None: all may)
+    crash_after_view_change: bool = False  # any replica may crash right after its VIEW-CHANGE
 
     def get_choices(self, view: int) -> list[Choice]:
-        crashes = [False, True] if view > 0 else [False]
+        crashes: list[int | None] = [None, NEW_PRIMARY] if view > 0 else [None]
+        if self.crash_after_view_change:
+            crashes += list(range(NODES))
         return [(rule, crash) for rule in self.rules for crash in crashes]
 
     @functools.cached_property
@@ -84,7 +92,7 @@ class Scope:
 
 
 def _count_faulty(case: tuple[Choice, ...]) -> int:
-    return sum(1 for rule, crash in case if rule.name != "none" or crash)
+    return sum(1 for rule, crash in case if rule.name != "none" or crash is not None)
 
 
 def _rules(*names: str) -> tuple[Rule, ...]:
@@ -94,7 +102,12 @@ def _rules(*names: str) -> tuple[Rule, ...]:
 SCOPES = {
     "small": Scope("small", views=2, rules=_rules("commits-only-to", "isolate")),
     "default": Scope("default", views=3, rules=_rules("commits-only-to", "isolate"), faulty_views_max=2),
-    "wide": Scope("wide", views=3, rules=_rules("commits-only-to", "prepares-only-to", "isolate")),
+    "wide": Scope(
+        "wide",
+        views=2,
+        rules=_rules("commits-only-to", "prepares-only-to", "isolate"),
+        crash_after_view_change=True,
+    ),
 }
 
 
@@ -107,9 +120,23 @@ def get_case(scope: Scope, number: int) -> tuple[Choice, ...]:
 
 def describe_case(scope: Scope, number: int) -> tuple[str, ...]:
     return tuple(
-        f"view {view}: {rule}" + (", its primary restarts after its NEW-VIEW" if crash else "")
+        f"view {view}: {rule}{_describe_crash(crash)}"
         for view, (rule, crash) in enumerate(get_case(scope, number))
     )
+
+
+def _describe_crash(crash: int | None) -> str:
+    if crash is None:
+        return ""
+    if crash == NEW_PRIMARY:
+        return ", its primary restarts after its NEW-VIEW"
+    return f", {crash} crashes after its VIEW-CHANGE leaving it"
+
+
+def _make_crash(view: int, crash: int) -> Crash:
+    if crash == NEW_PRIMARY:
+        return Crash(validator=view % NODES, restart_after_ms=RESTART_MS, view=view)
+    return Crash(validator=crash, restart_after_ms=LATE_RESTART_MS, after_kind="view_change", view=view + 1)
 
 
 def make_case_config(scope: Scope, number: int, *, view_floor_enforced: bool = True) -> SimulationConfig:
@@ -117,8 +144,8 @@ def make_case_config(scope: Scope, number: int, *, view_floor_enforced: bool = T
     crashes: list[Crash] = []
     for view, (rule, crash) in enumerate(get_case(scope, number)):
         losses += rule.get_losses(view)
-        if crash:
-            crashes.append(Crash(validator=view % NODES, restart_after_ms=RESTART_MS, view=view))
+        if crash is not None:
+            crashes.append(_make_crash(view, crash))
     plan = FaultPlan(
         faults_end_ms=FAULTS_END_MS,
         losses=tuple(losses),
