@@ -1,7 +1,8 @@
 """The explorer: every case of its smallest scope must come out clean, and a case replays.
 
-Fails on the replica of 3eec0ad (issue 14: case 100 is the fork of problem 1),
-so it is marked ``needs_floor_fix`` until the fix.
+Fails on the replica of 3eec0ad (issue 14: case 100 is the fork of problem 1;
+cases that cut one replica off for a view leave it alone in a view change with
+the requests it accepted, problem 5), so it is marked ``needs_floor_fix``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The sweep checks everything the catalogue sweep does, plus each honest replica's
 own invariants after every step, conflicting commit certificates, liveness per
 accepted request and one view for all honest replicas after the heal. It fails
-on the replica of 3eec0ad (issue 14): marked ``needs_floor_fix`` until the fix.
+on the replica of 3eec0ad (issue 14: problem 1, and the liveness problems 5 to
+8 as request_liveness and view_convergence): marked ``needs_floor_fix``.
 """
 
 from __future__ import annotations
