@@ -91,6 +91,9 @@ PINNED_FORKS = [
         ),
         replay="pytest tests/simulation/test_regressions.py -k restarted-primary-3",
     ),
+    # The same, drawn by the final swarm: view 3's primary re-proposes a view-0 block at height 2 in
+    # its NEW-VIEW, restarts 30 ms later and proposes a new block at height 2 in view 3.
+    draw_swarm_config(786, random.Random(786)),
 ]
 
 
