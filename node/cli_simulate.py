@@ -102,6 +102,8 @@ def make_configs(arguments: argparse.Namespace) -> list[SimulationConfig]:
             raise ConfigError(f"--case must be between 0 and {scope.cases - 1} in scope {scope.name}")
         floor = not arguments.no_view_floor
         return [make_case_config(scope, number, view_floor_enforced=floor) for number in numbers]
+    if arguments.case is not None:
+        raise ConfigError("--case names a case of the explorer: add --explore")
     seeds = range(arguments.seed, arguments.seed + max(arguments.seeds, 1))
     return [make_config(arguments, seed) for seed in seeds]
 
