@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HUBS ?= beijing,shanghai,shenzhen,hangzhou
 NETWORK_DIR ?= .localnet
 
-.PHONY: install run test lint unit e2e bench corruption-sweep clean faketime
+.PHONY: install run test lint unit e2e bench corruption-sweep swarm explore clean faketime
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ corruption-sweep: install
 BENCH_ARGS ?= --rate 2000 --duration 60
 bench: install
 	$(BIN)/hubledger bench $(BENCH_ARGS) --out bench-result.json
+
+# The long simulator runs, before a release; see docs/testers.md.
+SWARM_SEEDS ?= 10000
+JOBS ?= 2
+swarm: install
+	$(BIN)/hubledger simulate --swarm --seed 0 --seeds $(SWARM_SEEDS) --jobs $(JOBS)
+
+explore: install
+	$(BIN)/hubledger simulate --explore --scope default --jobs $(JOBS)
 
 clean:
 	rm -rf $(VENV) $(NETWORK_DIR) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -10,7 +10,9 @@ The primary's application leaves out requests that are inadmissible on top of
 the parent (a nonce gap may make that temporary). A left-out request is
 parked until the state changes, then retried, and given up once it has been
 left out ``LEFT_OUT_MAX`` times over at least ``left_out_patience_ms``;
-re-forwards of a given-up request are ignored. The patience matters under
+re-forwards of a given-up request are ignored until a request of the same sender
+commits (its predecessor by nonce, late from a partition, makes it admissible:
+ignored for good, it and every later request of its sender would be stranded). The patience matters under
 load: blocks then follow each other in milliseconds, and a request whose
 predecessor (by nonce) was still on its way was given up after three blocks,
 which stranded every later request of its sender for good.
@@ -69,7 +71,8 @@ class RequestQueue:
         self._pending: dict[Hash, Transaction] = {}  # arrival order
         self._left_out: dict[Hash, tuple[int, int]] = {}  # (times left out, when first)
         self._parked: set[Hash] = set()
-        self._rejected: dict[Hash, None] = {}
+        self._rejected: dict[Hash, bytes] = {}  # given up: the sender, oldest first
+        self._rejected_by_sender: dict[bytes, set[Hash]] = {}
         self._offers: dict[Hash, tuple[int, int]] = {}  # (times offered, when last offered)
 
     def __len__(self) -> int:
@@ -122,6 +125,8 @@ class RequestQueue:
     def remove_committed(self, transactions: Sequence[Transaction]) -> None:
         for transaction in transactions:
             self.remove(transaction.id)
+            for forgiven in self._rejected_by_sender.pop(transaction.sender, ()):
+                self._rejected.pop(forgiven, None)  # its sender's state changed: may be admissible
         if transactions:
             self._parked.clear()  # the state changed: what was inadmissible may be admissible now
 
@@ -152,11 +157,24 @@ class RequestQueue:
                 self._left_out[transaction_id] = (strikes, first_ms)
                 self._parked.add(transaction_id)
                 continue
-            self.remove(transaction_id)
-            self._rejected[transaction_id] = None
-            if len(self._rejected) > REJECTED_MAX:
-                del self._rejected[next(iter(self._rejected))]
+            self._reject(transaction_id)
         return first_time
+
+    def _reject(self, transaction_id: Hash) -> None:
+        transaction = self._pending.get(transaction_id)
+        self.remove(transaction_id)
+        if transaction is None:
+            return
+        self._rejected[transaction_id] = transaction.sender
+        self._rejected_by_sender.setdefault(transaction.sender, set()).add(transaction_id)
+        if len(self._rejected) > REJECTED_MAX:
+            oldest, sender = next(iter(self._rejected.items()))
+            del self._rejected[oldest]
+            held = self._rejected_by_sender.get(sender)
+            if held is not None:
+                held.discard(oldest)
+                if not held:
+                    del self._rejected_by_sender[sender]
 
     def mark_offered(self, transactions: Sequence[Transaction], now_ms: int) -> None:
         """Offered to a (new) primary: their count starts afresh."""

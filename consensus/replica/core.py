@@ -172,6 +172,10 @@ class ReplicaCore:
         self._best_served = 0  # ... in any earlier view: what a primary here can do
         self._slow_primary_count = 0
         self._retransmit_count = 0
+        # A peer alone in a higher view (``liveness._join_if_alone_too_long``): since when this
+        # replica has heard its VIEW-CHANGE for that view, and how often each peer pulled it up.
+        self._alone_since: dict[ValidatorIndex, tuple[View, int]] = {}
+        self._pulled_up_by: dict[ValidatorIndex, int] = {}
         self._now_ms = 0
         self._actions: list[Action] = []
         self._restore(journal.restore(log_entries))
@@ -370,6 +374,9 @@ class ReplicaCore:
         raise NotImplementedError
 
     def _note_served(self, block: Block, certificate: CommitCertificate) -> None:  # liveness
+        raise NotImplementedError
+
+    def _join_if_alone_too_long(self, sender: ValidatorIndex, view: View) -> None:  # liveness
         raise NotImplementedError
 
     def _is_primary_slow(self) -> bool:  # liveness

@@ -29,6 +29,10 @@ FETCH_BACKOFF_VIEW_TIMEOUTS_MAX = 4  # a failing fetch retries at most this many
 # requests this backup offered it (at least this many), and of what an earlier primary did.
 SERVED_FRACTION_MIN_DIVISOR = 3
 OFFERED_SAMPLE_MIN = 20
+# A peer alone in a higher view is joined once its VIEW-CHANGE has been heard for this many view
+# timeouts; the wait doubles each time one peer pulled this replica up (at most 2**PULLS_MAX times).
+ALONE_PATIENCE_VIEW_TIMEOUTS = 2
+PULLS_MAX = 16
 
 
 class LivenessMixin(ReplicaCore):
@@ -298,3 +302,25 @@ class LivenessMixin(ReplicaCore):
             and served * SERVED_FRACTION_MIN_DIVISOR < offered
             and served * SERVED_FRACTION_MIN_DIVISOR < self._best_served
         )
+
+    def _join_if_alone_too_long(self, sender: ValidatorIndex, view: View) -> None:
+        """A peer that keeps asking for a higher view alone is an honest replica a partition
+        left behind (or a faulty one). It may not come back: its VIEW-CHANGE may still go into a
+        NEW-VIEW of that view, which must then hold every block it voted for, so PBFT lets it
+        vote in no lower view. So the others go to it: once its VIEW-CHANGE has been heard for
+        ``ALONE_PATIENCE_VIEW_TIMEOUTS`` view timeouts, this replica asks for that view too.
+        Changing view never costs safety; the wait doubles each time the same peer pulled this
+        replica up, so a faulty validator forces a handful of view changes, ever more rarely."""
+        if self._changing or view <= self._view or sender == self._index:
+            return
+        since = self._alone_since.get(sender)
+        if since is None or since[0] != view:
+            self._alone_since[sender] = (view, self._now_ms)
+            return
+        pulls = self._pulled_up_by.get(sender, 0)
+        patience_ms = (ALONE_PATIENCE_VIEW_TIMEOUTS * self._get_view_timeout_ms()) << min(pulls, PULLS_MAX)
+        if self._now_ms - since[1] < patience_ms:
+            return
+        self._pulled_up_by[sender] = pulls + 1
+        self._alone_since.clear()
+        self._start_view_change(view)

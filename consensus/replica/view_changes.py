@@ -104,6 +104,7 @@ class ViewChangeMixin(ReplicaCore):
         self._forget_old_view_changes_of(message.sender)
         self._join_if_primary_left(message.sender)
         self._join_if_f_plus_one()
+        self._join_if_alone_too_long(message.sender, body.view)
         self._arm_view_change_timer()
         self._try_new_view(body.view)
 
@@ -247,6 +248,9 @@ class ViewChangeMixin(ReplicaCore):
             self._drop("bad_new_view")
             return
         self._persist_view_entry(view, selection.checkpoint_height)
+        # Kept to answer a peer that missed it: the primary may restart and lose its copy, and the
+        # copy is the primary's own signed message, so it can be relayed as it is.
+        self._last_new_view = message
         self._enter_view(view, selection, list(body.pre_prepares))
 
     def _check_new_view(self, body: NewView) -> Selection | None:

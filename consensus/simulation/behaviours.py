@@ -13,6 +13,13 @@ from dataclasses import replace
 from consensus.messages import Commit, Prepare, PrePrepare, SignedMessage, ViewChange
 from consensus.simulation.behaviour import Behaviour, BehaviourContext, Emission, emit
 from consensus.simulation.equivocation import DoubleVote, Equivocate
+from consensus.simulation.floods import (
+    BelowFloorPrimary,
+    CheckpointFlood,
+    FutureFlood,
+    PrePrepareFlood,
+    RequestBatchFlood,
+)
 from consensus.simulation.network import flip_byte
 from consensus.simulation.randomness import get_random_bytes
 from ledger.block import Block, compute_transactions_root
@@ -261,6 +268,11 @@ CATALOGUE: dict[str, type[Behaviour]] = {
         SlowPrimary,
         InvalidBlock,
         Twin,
+        CheckpointFlood,
+        FutureFlood,
+        PrePrepareFlood,
+        RequestBatchFlood,
+        BelowFloorPrimary,
     )
 }
 FAULTY_NAMES = tuple(name for name, behaviour in CATALOGUE.items() if behaviour.is_faulty)

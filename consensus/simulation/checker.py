@@ -1,6 +1,9 @@
 """The invariant checker: what must hold in every run, checked as the run goes.
 
-- agreement: no two honest replicas commit different blocks at one height;
+- agreement: no two honest replicas commit different blocks at one height, and
+  no two commit certificates for different blocks at one height can be formed
+  from the COMMITs validators sent ("certificates": verify-chain would accept
+  either, even where no honest replica delivered one);
 - integrity: every delivered block extends the replica's chain and its commit
   certificate verifies against the genesis validator keys;
 - validity: every committed transaction was submitted by the workload, is
@@ -12,7 +15,12 @@
   honest replica admitted both (in its current view and window: one dropped
   unread there is not held, so it owes no evidence);
 - liveness (judged by the simulator): once healed with at most f faulty
-  validators, the last transactions commit within a bounded virtual time.
+  validators, the last transactions commit within a bounded virtual time; in
+  planned runs (swarm, explorer) every transaction an honest replica accepted
+  commits too ("request_liveness"), and the honest replicas end in one view
+  ("view_convergence");
+- replica invariants: each honest replica's own ``check_invariants`` holds after
+  every step it takes ("replica_invariant").
 
 A violation is data, not an exception: the run goes on and the report lists
 each kind once with the first occurrence.
@@ -24,9 +32,14 @@ from dataclasses import dataclass
 
 from consensus.errors import PeerFault
 from consensus.evidence import Evidence, validate_evidence
+from consensus.messages import Commit, SignedMessage
 from consensus.simulation.world import Conservation
 from ledger.block import Block
-from ledger.certificate import CommitCertificate, validate_block_certificate
+from ledger.certificate import (
+    CommitCertificate,
+    compute_quorum,
+    validate_block_certificate,
+)
 from ledger.errors import LedgerError
 from ledger.types import Hash, Height, ValidatorIndex
 
@@ -38,7 +51,11 @@ CONSERVATION = "conservation"
 EVIDENCE = "evidence"
 LIVENESS = "liveness"
 EXCEPTION = "exception"
-SAFETY = (AGREEMENT, INTEGRITY, VALIDITY, DOUBLE_SPEND, CONSERVATION, EXCEPTION)
+REPLICA_INVARIANT = "replica_invariant"
+CERTIFICATES = "certificates"
+REQUEST_LIVENESS = "request_liveness"
+VIEW_CONVERGENCE = "view_convergence"
+SAFETY = (AGREEMENT, INTEGRITY, VALIDITY, DOUBLE_SPEND, CONSERVATION, EXCEPTION, REPLICA_INVARIANT)
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,8 @@ class InvariantChecker:
         self._supply: int | None = None
         self.evidence_against: set[ValidatorIndex] = set()
         self.now_ms = 0
+        self._commits: dict[tuple[int, int, bytes], set[int]] = {}  # (height, view, digest) -> senders
+        self._certified: dict[int, set[bytes]] = {}  # height -> digests a quorum of COMMITs signed
 
     @property
     def is_ok(self) -> bool:
@@ -75,11 +94,30 @@ class InvariantChecker:
 
     @property
     def is_safety_broken(self) -> bool:
-        """Once safety is broken the run stops: what follows a fork says nothing more."""
+        """Once safety is broken the run stops: what follows a fork says nothing more. Two
+        certificates alone do not stop it, so that the fork they allow is seen delivered too."""
         return any(violation.invariant in SAFETY for violation in self.violations)
 
     def has_broken(self, invariant: str) -> bool:
         return any(violation.invariant == invariant for violation in self.violations)
+
+    def on_commit_sent(self, message: SignedMessage) -> None:
+        """A validly signed COMMIT left a validator (honest or not): count it toward a certificate."""
+        body = message.body
+        if not isinstance(body, Commit):
+            return
+        senders = self._commits.setdefault((body.height, body.view, body.block_hash), set())
+        senders.add(message.sender)
+        if len(senders) != compute_quorum(len(self._validator_keys)):
+            return
+        certified = self._certified.setdefault(body.height, set())
+        certified.add(body.block_hash)
+        if len(certified) > 1:
+            digests = ", ".join(sorted(digest.hex()[:16] for digest in certified))
+            self.report(
+                CERTIFICATES,
+                f"height {body.height}: commit certificates for {digests} (the last in view {body.view})",
+            )
 
     def on_submitted(self, transaction_id: Hash) -> None:
         self.submitted.add(transaction_id)

@@ -48,6 +48,11 @@ def test_the_catalogue_names_every_behaviour_of_the_issue() -> None:
         "slow-primary",
         "invalid-block",
         "twin",
+        "checkpoint-flood",
+        "future-flood",
+        "pre-prepare-flood",
+        "request-batch-flood",
+        "below-floor-primary",
     }
     assert set(FAULTY_NAMES) == expected
     assert all(CATALOGUE[name].__doc__ for name in CATALOGUE)
@@ -79,3 +84,9 @@ def test_honest_replicas_refuse_what_the_behaviour_sends(behaviour: str, reason:
 def test_the_network_commits_around_a_validator_that_holds_back(behaviour: str) -> None:
     for result in run_seeds(behaviour):
         assert min(result.heights[number] for number in result.honest) >= 1
+
+
+@pytest.mark.parametrize("behaviour", ["checkpoint-flood", "future-flood", "request-batch-flood"])
+def test_a_flood_reaches_the_honest_replicas(behaviour: str) -> None:
+    """Each flood sends hundreds of messages or transactions; the honest replicas see and drop them."""
+    assert sum(total_dropped(run_seeds(behaviour)).values()) >= 150

@@ -6,9 +6,14 @@ fix is proven by the seed passing from then on.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from consensus.simulation.explorer import SCOPES, make_case_config
+from consensus.simulation.faults import Crash, FaultPlan
 from consensus.simulation.simulator import SimulationConfig
+from consensus.simulation.swarm import draw_swarm_config
 from hubledger_tools.cli.simulate import get_replay_command
 from hubledger_tools.simulation import run_simulation
 
@@ -50,5 +55,50 @@ PINNED = [
 
 @pytest.mark.parametrize("config", PINNED, ids=get_replay_command)
 def test_pinned_seed_passes(config: SimulationConfig) -> None:
+    result = run_simulation(config)
+    assert result.is_ok, f"{get_replay_command(config)}: {result.violations}"
+
+
+# Found by the explorer and the swarm on the replica of 3eec0ad (issue 14); each passes once the
+# fix lands, and stays pinned from then on.
+PINNED_FORKS = [
+    # Problem 1: view 0's COMMITs reach replica 0 alone; replica 0 is cut off in view 1 after
+    # its VIEW-CHANGE proved height 1 final; view 1's primary restarts right after its NEW-VIEW,
+    # forgets that floor and proposes a new block at height 1, which replicas 2 and 3 commit.
+    make_case_config(SCOPES["small"], 100),
+    # The same fork, drawn by the swarm (COMMITs of view 0 only to replica 2, replica 2 cut off
+    # in view 1, view 1's primary restarting 1 ms after its NEW-VIEW; a double-voting validator).
+    draw_swarm_config(311, random.Random(311)),
+    # Problem 1 on purpose: a below-floor-primary leading view 1 proposes and commits a block at
+    # height 1 after its NEW-VIEW proved height 1 final; two commit certificates at height 1.
+    draw_swarm_config(1112, random.Random(1112)),
+    # An honest primary signs two PRE-PREPAREs for one (view, height): view 3's primary re-proposes
+    # a prepared block at height 6 in its NEW-VIEW, crashes 1 ms later and, restarted, proposes a
+    # new block at height 6 in view 3 (its re-proposal is in its log, its next height is not).
+    # The honest replicas record evidence against it. Shrunk from a swarm seed of an earlier draw.
+    SimulationConfig(
+        seed=305,
+        byzantine=("double-vote",),
+        liveness_ms=30_000,
+        plan=FaultPlan(
+            faults_end_ms=8_000,
+            crashes=(
+                Crash(validator=0, restart_after_ms=3_000, at_ms=2_894),
+                Crash(validator=2, restart_after_ms=30, view=2),
+                Crash(validator=3, restart_after_ms=1, view=3),
+            ),
+            transactions=12,
+        ),
+        replay="pytest tests/simulation/test_regressions.py -k restarted-primary-3",
+    ),
+    # The same, drawn by the final swarm: view 3's primary re-proposes a view-0 block at height 2 in
+    # its NEW-VIEW, restarts 30 ms later and proposes a new block at height 2 in view 3.
+    draw_swarm_config(786, random.Random(786)),
+]
+
+
+@pytest.mark.needs_floor_fix
+@pytest.mark.parametrize("config", PINNED_FORKS, ids=get_replay_command)
+def test_pinned_fork_is_closed(config: SimulationConfig) -> None:
     result = run_simulation(config)
     assert result.is_ok, f"{get_replay_command(config)}: {result.violations}"

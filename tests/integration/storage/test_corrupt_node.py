@@ -39,7 +39,10 @@ def test_a_node_on_a_damaged_log_refuses_with_the_documented_line_and_status(tmp
     log_path = network.directory / "beijing-restart.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "node", "--config", str(network.directory / "beijing.toml")],
+            [
+                sys.executable, "-m", "hubledger_tools.cli",
+                "node", "--config", str(network.directory / "beijing.toml"),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=network.env,

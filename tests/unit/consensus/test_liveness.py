@@ -269,3 +269,37 @@ def test_an_overloaded_first_primary_is_not_judged_without_history() -> None:
     cluster.holds.append(lambda sender, to, m: 450 if sender == 0 and m.kind == "pre_prepare" else 0)
     _offer_steadily(cluster, 6_000, 0)
     assert all(node.replica.view == 0 for node in cluster.nodes)
+
+
+def test_the_others_join_a_replica_left_alone_in_a_higher_view() -> None:
+    """A replica that signed VIEW-CHANGE(1) may never vote in view 0 again, so, on a quiet
+    network, the others go to it once its VIEW-CHANGE has been heard for a while: every
+    replica ends in one view, ordering, and none is left alone."""
+    cluster = Cluster(4, seed=23)
+    _isolate_after_proposal(cluster, lonely=3)
+    assert cluster.run_until(lambda: all(node.height >= 1 for node in cluster.nodes), deadline_ms=10_000)
+
+    def one_view_ordering() -> bool:
+        statuses = [node.replica.get_status() for node in cluster.nodes]
+        return len({s.view for s in statuses}) == 1 and not any(s.view_change_in_progress for s in statuses)
+
+    assert cluster.run_until(one_view_ordering, deadline_ms=20_000)
+    assert cluster.nodes[0].replica.view >= 1
+    cluster.submit([make_transaction(1)], to=[3])
+    assert cluster.run_until(_committed_everywhere(cluster, 1), deadline_ms=10_000)
+    cluster.assert_same_chain()
+
+
+def test_a_peer_alone_pulls_the_others_up_ever_more_rarely() -> None:
+    """A faulty validator that keeps asking for a higher view alone can force a view change,
+    but each time it has to ask for twice as long: it cannot keep the network changing view."""
+    cluster = Cluster(4, seed=24)
+    replica = cluster.nodes[0].replica
+    replica._pulled_up_by[ValidatorIndex(3)] = 3
+    replica._alone_since[ValidatorIndex(3)] = (replica.view + 1, 0)
+    replica._now_ms = 7 * 2 * replica._get_view_timeout_ms()  # patience: 2 view timeouts << 3
+    replica._join_if_alone_too_long(ValidatorIndex(3), replica.view + 1)
+    assert not replica.get_status().view_change_in_progress
+    replica._now_ms = 8 * 2 * replica._get_view_timeout_ms()
+    replica._join_if_alone_too_long(ValidatorIndex(3), replica.view + 1)
+    assert replica.get_status().view_change_in_progress and replica._pulled_up_by[ValidatorIndex(3)] == 4
