@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from consensus.messages import Commit, SignedMessage
-from ledger.types import ValidatorIndex
+from ledger.types import ValidatorIndex, View
 from tests.unit.consensus.harness import Cluster, make_transaction, make_transactions
 
 
@@ -296,10 +296,11 @@ def test_a_peer_alone_pulls_the_others_up_ever_more_rarely() -> None:
     cluster = Cluster(4, seed=24)
     replica = cluster.nodes[0].replica
     replica._pulled_up_by[ValidatorIndex(3)] = 3
-    replica._alone_since[ValidatorIndex(3)] = (replica.view + 1, 0)
+    higher = View(replica.view + 1)
+    replica._alone_since[ValidatorIndex(3)] = (higher, 0)
     replica._now_ms = 7 * 2 * replica._get_view_timeout_ms()  # patience: 2 view timeouts << 3
-    replica._join_if_alone_too_long(ValidatorIndex(3), replica.view + 1)
+    replica._join_if_alone_too_long(ValidatorIndex(3), higher)
     assert not replica.get_status().view_change_in_progress
     replica._now_ms = 8 * 2 * replica._get_view_timeout_ms()
-    replica._join_if_alone_too_long(ValidatorIndex(3), replica.view + 1)
+    replica._join_if_alone_too_long(ValidatorIndex(3), higher)
     assert replica.get_status().view_change_in_progress and replica._pulled_up_by[ValidatorIndex(3)] == 4
