@@ -334,6 +334,8 @@ class Replica(
                 self._send_fetch(peer, fetch.target)
             else:
                 self._fetch_next()
+        if delivered:
+            self._follow_certified_view()
         return self._take_actions()
 
     def on_peer_connected(self, peer: ValidatorIndex, now_ms: int) -> list[Action]:

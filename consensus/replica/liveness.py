@@ -324,3 +324,12 @@ class LivenessMixin(ReplicaCore):
         self._pulled_up_by[sender] = pulls + 1
         self._alone_since.clear()
         self._start_view_change(view)
+
+    def _follow_certified_view(self) -> None:
+        """A fetched block certified in a higher view proves a quorum ordered there: at least
+        f + 1 honest replicas entered it. On a quiet network nothing else would show this
+        replica, left in its old view, that the others moved on; it asks for that view, and
+        any replica there answers with the NEW-VIEW it accepted. Moving up costs no safety."""
+        certificate = self._committed_certificate
+        if certificate is not None and certificate.view > self._view:
+            self._start_view_change(View(certificate.view))
