@@ -3,8 +3,10 @@
 ``validate_submission`` is the one place they are written, in the order they
 are checked: the chain id; whether the transaction is already held or
 committed (then it is answered with that status: resubmission is idempotent);
-that the node is not overloaded (BUSY, below); the signature; the nonce; and
-that the contract call is admissible for the sender's account. The first
+that the node is not overloaded (BUSY, below); the signature; the nonce; that
+the contract call is admissible for the sender's account; and that its arguments pass
+the contract's own stateless checks (an amount out of range is INVALID_AMOUNT here, a
+400 that spends no nonce, rather than a failed receipt that spends one). The first
 failure raises ``SubmissionRefused`` (or the mempool's or contracts' own typed
 error) and nothing is kept. ``Node.submit`` applies them to every transaction
 it is given, and the HTTP handlers (node/api/transactions.py) go through it.
@@ -30,7 +32,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from contracts.execution import validate_admissible
+from contracts.errors import ContractError
+from contracts.execution import validate_admissible, validate_arguments
 from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.transaction import Transaction
@@ -135,6 +138,10 @@ def validate_submission(node: SubmissionContext, transaction: Transaction) -> Ad
         pending_nonce=transaction.nonce,
         committed_nonce=committed_nonce,
     )
+    try:  # the contract's own stateless checks: execution would fail it with the same code
+        validate_arguments(transaction)
+    except ContractError as error:
+        raise SubmissionRefused(error.code, error.message) from None
     return Admitted("new", committed_nonce)
 
 
