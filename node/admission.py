@@ -44,6 +44,7 @@ from node.mempool import Mempool
 from storage.chain import ChainStore
 
 RATE_WINDOW_MS = 5000
+BAD_SIGNATURE_MESSAGE = "the signature does not verify against the sender's key"
 
 
 class AdmissionControl:
@@ -126,7 +127,7 @@ def validate_submission(node: SubmissionContext, transaction: Transaction) -> Ad
     # refused spent its time on clients' retries instead of on committing.
     refuse_unknown_when_busy(node, None)
     if not node.application.has_valid_signature(transaction):
-        raise SubmissionRefused("BAD_SIGNATURE", "the signature does not verify against the sender's key")
+        raise SubmissionRefused("BAD_SIGNATURE", BAD_SIGNATURE_MESSAGE)
     committed_nonce = node.get_committed_nonce(transaction.sender_address)
     node.mempool.validate_nonce(transaction, committed_nonce)
     # The mempool owns nonce order at admission (a window, since clients may use several
