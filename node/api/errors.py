@@ -48,7 +48,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except LedgerError as error:
         status = getattr(error, "status", None)
         retry_after_s = getattr(error, "retry_after_s", None)
-        return error_response(error.code, error.message, status, retry_after_s=retry_after_s)
+        response = error_response(error.code, error.message, status, retry_after_s=retry_after_s)
+        if retry_after_s is not None:  # told to go away: close rather than read what it still sends
+            response.force_close()
+        return response
     except web.HTTPException as error:
         if error.status < 400:
             raise

@@ -42,8 +42,14 @@ def calls(amount: int) -> list[tuple[str, str, dict[str, Any]]]:
         (
             "dvp",
             "propose",
-            {"dvp_id": "d1", "counterparty": OTHER, "security_id": "BOND-1", "quantity": 1,
-             "amount": amount, "expiry_height": 100},
+            {
+                "dvp_id": "d1",
+                "counterparty": OTHER,
+                "security_id": "BOND-1",
+                "quantity": 1,
+                "amount": amount,
+                "expiry_height": 100,
+            },
         ),
         (
             "escrow",
