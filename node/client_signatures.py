@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -139,6 +140,8 @@ class ClientSignatures:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="client-signatures")
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._held: dict[str, int] = {}  # refusals being held back, per address
+        # valid, bad, unchecked (left once the budget ran out), refused (requests answered 429)
+        self.counts: Counter[str] = Counter()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -158,6 +161,7 @@ class ClientSignatures:
             retry_after_ms = self.budget.get_retry_after_ms(source, now_ms())
             if retry_after_ms <= 0:
                 return
+        self.counts["refused"] += 1
         raise TooManyBadSignatures(max(1, math.ceil(retry_after_ms / 1000)))
 
     def _release_hold(self, source: str) -> None:
@@ -194,11 +198,15 @@ class ClientSignatures:
         while len(verdicts) < len(transactions):
             allowance = self.budget.get_allowance(source, now_ms())
             if allowance < 1:
+                self.counts["unchecked"] += len(transactions) - len(verdicts)
                 verdicts.extend([None] * (len(transactions) - len(verdicts)))
                 break
             start = len(verdicts)
             chunk = transactions[start : start + min(CHUNK_MAX, allowance)]
             answer = await loop.run_in_executor(self._executor, _check_all, chunk)
-            self.budget.charge(source, answer.count(False), now_ms())
+            failures = answer.count(False)
+            self.budget.charge(source, failures, now_ms())
+            self.counts["bad"] += failures
+            self.counts["valid"] += len(answer) - failures
             verdicts.extend(answer)
         return verdicts

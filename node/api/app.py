@@ -40,7 +40,7 @@ def build_api(node: Node) -> web.Application:
     admin.add_admin_routes(app)
     app.router.add_get("/healthz", chain.get_healthz)
     app.router.add_get("/readyz", chain.get_readyz)
-    app[METRICS] = NodeMetrics(node)
+    app[METRICS] = NodeMetrics(node, signatures)
     app.router.add_get("/metrics", get_metrics)
     app[EVENTS] = EventHub(node)
     app.router.add_get("/v1/events", get_events)

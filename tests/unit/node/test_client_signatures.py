@@ -125,6 +125,9 @@ async def test_a_client_sending_bad_signatures_is_refused_with_429_and_retry_aft
         assert (await response.json())["error"]["code"] == "TOO_MANY_BAD_SIGNATURES"
         assert 1 <= int(response.headers["Retry-After"]) <= 5
     assert len(node.mempool) == 0
+    metrics = await (await client.get("/metrics")).text()
+    for outcome, count in (("bad", 10), ("unchecked", 15), ("refused", 2)):
+        assert f'hubledger_client_signatures_total{{outcome="{outcome}"}} {count}.0' in metrics
 
 
 async def test_a_client_in_debt_is_checked_one_request_at_a_time(served: Served) -> None:
