@@ -33,6 +33,8 @@ ITEMS_PER_BATCH = 2000
 MEASURE_S = 10.0
 FLOODED_FRACTION_MIN = 0.5
 
+pytestmark = pytest.mark.slow  # about 30 s: two measuring windows of MEASURE_S
+
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
