@@ -151,11 +151,15 @@ def process_unfreeze(
     return _process_set_frozen(state, sender, args.account, False)
 
 
+def validate_set_limit(args: SetLimitArgs) -> None:
+    if args.transfer_max is not None:
+        accessors.validate_amount(args.transfer_max, "transfer_max")
+
+
 def process_set_limit(
     state: Overlay, sender: Address, args: SetLimitArgs, context: BlockContext
 ) -> list[Event]:
-    if args.transfer_max is not None:
-        accessors.validate_amount(args.transfer_max, "transfer_max")
+    validate_set_limit(args)
     setter = accessors.require_account(state, sender)
     account = accessors.require_account(state, args.account)
     if setter.role != "regulator" and account.sponsor != sender:
@@ -169,5 +173,5 @@ METHODS: Mapping[str, Method[Any]] = {
     "register_institution": Method(parse_register_institution, process_register_institution),
     "freeze": Method(parse_account, process_freeze),
     "unfreeze": Method(parse_account, process_unfreeze),
-    "set_limit": Method(parse_set_limit, process_set_limit),
+    "set_limit": Method(parse_set_limit, process_set_limit, validate_set_limit),
 }

@@ -53,8 +53,12 @@ def parse_transfer(args: Mapping[str, Any]) -> TransferArgs:
     return TransferArgs(parse_address(fields["to"], "to"), parse_int(fields["amount"], "amount"))
 
 
-def process_issue(state: Overlay, sender: Address, args: IssueArgs, context: BlockContext) -> list[Event]:
+def validate_amount_args(args: IssueArgs | RedeemArgs | TransferArgs) -> None:
     accessors.validate_amount(args.amount)
+
+
+def process_issue(state: Overlay, sender: Address, args: IssueArgs, context: BlockContext) -> list[Event]:
+    validate_amount_args(args)
     accessors.require_role(accessors.require_account(state, sender), ("central_bank",), "issue money")
     recipient = accessors.require_active(state, args.to, "recipient")
     if recipient.role != "bank":
@@ -68,7 +72,7 @@ def process_issue(state: Overlay, sender: Address, args: IssueArgs, context: Blo
 
 
 def process_redeem(state: Overlay, sender: Address, args: RedeemArgs, context: BlockContext) -> list[Event]:
-    accessors.validate_amount(args.amount)
+    validate_amount_args(args)
     accessors.require_role(accessors.require_account(state, sender), ("bank",), "redeem money")
     accessors.debit(state, sender, args.amount)
     accessors.put_total_supply(state, accessors.get_total_supply(state) - args.amount)
@@ -78,7 +82,7 @@ def process_redeem(state: Overlay, sender: Address, args: RedeemArgs, context: B
 def process_transfer(
     state: Overlay, sender: Address, args: TransferArgs, context: BlockContext
 ) -> list[Event]:
-    accessors.validate_amount(args.amount)
+    validate_amount_args(args)
     accessors.validate_within_limit(accessors.require_active(state, sender, "sender"), args.amount)
     accessors.require_active(state, args.to, "recipient")
     accessors.debit(state, sender, args.amount)
@@ -87,7 +91,7 @@ def process_transfer(
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "issue": Method(parse_issue, process_issue),
-    "redeem": Method(parse_redeem, process_redeem),
-    "transfer": Method(parse_transfer, process_transfer),
+    "issue": Method(parse_issue, process_issue, validate_amount_args),
+    "redeem": Method(parse_redeem, process_redeem, validate_amount_args),
+    "transfer": Method(parse_transfer, process_transfer, validate_amount_args),
 }

@@ -90,9 +90,13 @@ def _event(name: str, dvp_id: str, dvp: DvpRecord) -> Event:
     )
 
 
-def process_propose(state: Overlay, sender: Address, args: ProposeArgs, context: BlockContext) -> list[Event]:
+def validate_propose(args: ProposeArgs) -> None:
     accessors.validate_amount(args.quantity, "quantity")
     accessors.validate_amount(args.amount)
+
+
+def process_propose(state: Overlay, sender: Address, args: ProposeArgs, context: BlockContext) -> list[Event]:
+    validate_propose(args)
     if args.expiry_height <= context.height:
         raise ContractError("EXPIRED", f"expiry height {args.expiry_height} is not after {context.height}")
     if args.counterparty == sender:
@@ -148,7 +152,7 @@ def process_expire(state: Overlay, sender: Address, args: DvpIdArgs, context: Bl
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "propose": Method(parse_propose, process_propose),
+    "propose": Method(parse_propose, process_propose, validate_propose),
     "accept": Method(parse_dvp_id, process_accept),
     "cancel": Method(parse_dvp_id, process_cancel),
     "expire": Method(parse_dvp_id, process_expire),

@@ -77,8 +77,12 @@ def _close(state: Overlay, escrow_id: str, escrow: EscrowRecord, status: str, to
     return Event(name, {"escrow_id": escrow_id, "to": to.hex(), "amount": escrow.amount})
 
 
-def process_lock(state: Overlay, sender: Address, args: LockArgs, context: BlockContext) -> list[Event]:
+def validate_lock(args: LockArgs) -> None:
     accessors.validate_amount(args.amount)
+
+
+def process_lock(state: Overlay, sender: Address, args: LockArgs, context: BlockContext) -> list[Event]:
+    validate_lock(args)
     if args.expiry_height <= context.height:
         raise ContractError("EXPIRED", f"expiry height {args.expiry_height} is not after {context.height}")
     payer = accessors.require_active(state, sender, "payer")
@@ -131,7 +135,7 @@ def process_reclaim(
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "lock": Method(parse_lock, process_lock),
+    "lock": Method(parse_lock, process_lock, validate_lock),
     "release": Method(parse_escrow_id, process_release),
     "reclaim": Method(parse_escrow_id, process_reclaim),
 }

@@ -79,6 +79,19 @@ def _admit(
         raise TransactionRejected(f"no account is registered at {sender.hex()}", code="UNKNOWN_SENDER")
     committed = get_next_nonce(state, sender) if committed_nonce is None else committed_nonce
     _validate_nonce(committed, transaction.nonce, pending_nonce)
+    return _parse_call(transaction)
+
+
+def validate_arguments(transaction: Transaction) -> None:
+    """Raise ContractError when the call's arguments break a rule of its contract that reads
+    nothing but them (``Method.validate``: an amount out of range), which executing it would
+    fail with too; TransactionRejected when it is no call at all. Reads no state: node
+    admission runs it, so such a transaction is refused before it can spend a nonce."""
+    method, args = _parse_call(transaction)
+    method.validate(args)
+
+
+def _parse_call(transaction: Transaction) -> tuple[Method[Any], Any]:
     methods = CONTRACTS.get(transaction.contract)
     if methods is None:
         known = ", ".join(sorted(CONTRACTS))

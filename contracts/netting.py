@@ -72,11 +72,16 @@ def compute_net_positions(obligations: tuple[Obligation, ...]) -> list[tuple[Add
     return sorted(positions.items())
 
 
+def validate_settle(args: SettleArgs) -> None:
+    for obligation in args.obligations:
+        accessors.validate_amount(obligation.amount)
+
+
 def _validate_obligations(state: Overlay, sender: Address, obligations: tuple[Obligation, ...]) -> None:
     submitter = accessors.require_account(state, sender)
     accessors.require_role(submitter, NETTING_ROLES, "submit a netting batch")
+    validate_settle(SettleArgs(obligations))
     for obligation in obligations:
-        accessors.validate_amount(obligation.amount)
         if submitter.role != "central_bank" and obligation.debtor != sender:
             raise ContractError("NOT_AUTHORIZED", "a bank may only submit obligations it owes itself")
     parties = sorted({o.debtor for o in obligations} | {o.creditor for o in obligations})
@@ -110,5 +115,5 @@ def process_settle(state: Overlay, sender: Address, args: SettleArgs, context: B
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "settle": Method(parse_settle, process_settle),
+    "settle": Method(parse_settle, process_settle, validate_settle),
 }

@@ -52,8 +52,16 @@ def parse_transfer(args: Mapping[str, Any]) -> TransferArgs:
     )
 
 
-def process_create(state: Overlay, sender: Address, args: CreateArgs, context: BlockContext) -> list[Event]:
+def validate_create(args: CreateArgs) -> None:
     accessors.validate_amount(args.supply, "supply")
+
+
+def validate_transfer(args: TransferArgs) -> None:
+    accessors.validate_amount(args.quantity, "quantity")
+
+
+def process_create(state: Overlay, sender: Address, args: CreateArgs, context: BlockContext) -> list[Event]:
+    validate_create(args)
     accessors.require_role(accessors.require_account(state, sender), ("bank",), "create securities")
     if accessors.get_security(state, args.security_id) is not None:
         raise ContractError("ALREADY_EXISTS", f"security {args.security_id!r} already exists")
@@ -72,7 +80,7 @@ def process_create(state: Overlay, sender: Address, args: CreateArgs, context: B
 def process_transfer(
     state: Overlay, sender: Address, args: TransferArgs, context: BlockContext
 ) -> list[Event]:
-    accessors.validate_amount(args.quantity, "quantity")
+    validate_transfer(args)
     accessors.require_security(state, args.security_id)
     accessors.require_active(state, args.to, "recipient")
     accessors.take_securities(state, sender, args.security_id, args.quantity)
@@ -91,6 +99,6 @@ def process_transfer(
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "create": Method(parse_create, process_create),
-    "transfer": Method(parse_transfer, process_transfer),
+    "create": Method(parse_create, process_create, validate_create),
+    "transfer": Method(parse_transfer, process_transfer, validate_transfer),
 }

@@ -3,8 +3,10 @@
 ``validate_submission`` is the one place they are written, in the order they
 are checked: the chain id; whether the transaction is already held or
 committed (then it is answered with that status: resubmission is idempotent);
-that the node is not overloaded (BUSY, below); the signature; the nonce; and
-that the contract call is admissible for the sender's account. The first
+that the node is not overloaded (BUSY, below); the signature; the nonce; that
+the contract call is admissible for the sender's account; and that its arguments pass
+the contract's own stateless checks (an amount out of range is INVALID_AMOUNT here, a
+400 that spends no nonce, rather than a failed receipt that spends one). The first
 failure raises ``SubmissionRefused`` (or the mempool's or contracts' own typed
 error) and nothing is kept. ``Node.submit`` applies them to every transaction
 it is given, and the HTTP handlers (node/api/transactions.py) go through it.
@@ -30,7 +32,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from contracts.execution import validate_admissible
+from contracts.errors import ContractError
+from contracts.execution import validate_admissible, validate_arguments
 from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.transaction import Transaction
@@ -41,6 +44,7 @@ from node.mempool import Mempool
 from storage.chain import ChainStore
 
 RATE_WINDOW_MS = 5000
+BAD_SIGNATURE_MESSAGE = "the signature does not verify against the sender's key"
 
 
 class AdmissionControl:
@@ -123,7 +127,7 @@ def validate_submission(node: SubmissionContext, transaction: Transaction) -> Ad
     # refused spent its time on clients' retries instead of on committing.
     refuse_unknown_when_busy(node, None)
     if not node.application.has_valid_signature(transaction):
-        raise SubmissionRefused("BAD_SIGNATURE", "the signature does not verify against the sender's key")
+        raise SubmissionRefused("BAD_SIGNATURE", BAD_SIGNATURE_MESSAGE)
     committed_nonce = node.get_committed_nonce(transaction.sender_address)
     node.mempool.validate_nonce(transaction, committed_nonce)
     # The mempool owns nonce order at admission (a window, since clients may use several
@@ -135,6 +139,10 @@ def validate_submission(node: SubmissionContext, transaction: Transaction) -> Ad
         pending_nonce=transaction.nonce,
         committed_nonce=committed_nonce,
     )
+    try:  # the contract's own stateless checks: execution would fail it with the same code
+        validate_arguments(transaction)
+    except ContractError as error:
+        raise SubmissionRefused(error.code, error.message) from None
     return Admitted("new", committed_nonce)
 
 

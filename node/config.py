@@ -41,6 +41,8 @@ class ApiSection:
     port: int = 8000
     request_bytes_max: int = 1024 * 1024
     batch_transactions_max: int = 5000
+    bad_signatures_burst: int = 200  # bad client signatures one source address may send at once,
+    bad_signatures_per_s: int = 20  # and then a second (node/client_signatures.py)
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,8 @@ def validate_config(config: NodeConfig, path: Path) -> None:
             "api.port and p2p.port must differ",
         ),
         (config.api.request_bytes_max >= 1024, "api.request_bytes_max must be at least 1024"),
+        (config.api.bad_signatures_burst >= 2, "api.bad_signatures_burst must be at least 2"),
+        (config.api.bad_signatures_per_s >= 1, "api.bad_signatures_per_s must be at least 1"),
         (config.consensus.block_transactions_max >= 1, "consensus.block_transactions_max must be at least 1"),
         (config.consensus.batch_delay_ms >= 0, "consensus.batch_delay_ms must not be negative"),
         (

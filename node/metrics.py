@@ -23,6 +23,7 @@ from contracts.queries import get_locked_in_escrow, get_total_supply
 from ledger.block import Block
 from ledger.certificate import CommitCertificate
 from ledger.receipt import Receipt
+from node.client_signatures import ClientSignatures
 from node.clock import now_ms
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ BLOCK_TRANSACTIONS_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_000)
 class NodeMetrics:
     """The registry behind GET /metrics; create one per node, after the node."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, signatures: ClientSignatures | None = None) -> None:
         # *_created series only clutter the text format (the function is untyped upstream)
         cast(Callable[[], None], disable_created_metrics)()
         self.registry = CollectorRegistry(auto_describe=False)
@@ -69,6 +70,8 @@ class NodeMetrics:
             "hubledger_blocks_committed", "Blocks committed since the node started.", registry=self.registry
         )
         self.registry.register(NodeCollector(node))
+        if signatures is not None:
+            self.registry.register(SignatureCollector(signatures))
         node.add_commit_listener(self.on_commit)
 
     def on_commit(self, block: Block, certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
@@ -233,6 +236,24 @@ def _sum_peer_counters(stats: Mapping[str, object], field: str) -> Counter[str]:
         for peer in peers.values():
             total.update(peer.get(field, {}))
     return total
+
+
+class SignatureCollector(Collector):
+    """Client signatures checked off the event loop (node/client_signatures.py), by outcome."""
+
+    def __init__(self, signatures: ClientSignatures) -> None:
+        self._signatures = signatures
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "hubledger_client_signatures",
+            "Client submissions' signatures: valid, bad, unchecked (the address's budget was spent), "
+            "and requests refused 429.",
+            labels=["outcome"],
+        )
+        for outcome in ("valid", "bad", "unchecked", "refused"):
+            family.add_metric([outcome], self._signatures.counts[outcome])
+        yield family
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -7,9 +7,10 @@ from aiohttp import web
 from node.api import accounts, admin, chain, transactions
 from node.api.errors import error_middleware
 from node.api.events import EVENTS, EventHub, get_events
-from node.api.keys import NODE
+from node.api.keys import NODE, SIGNATURES
 from node.api.metrics import METRICS, get_metrics
 from node.api.status_page import add_status_routes
+from node.client_signatures import ClientSignatures
 from node.metrics import NodeMetrics
 from node.service import Node
 
@@ -20,6 +21,10 @@ def build_api(node: Node) -> web.Application:
         middlewares=[error_middleware], client_max_size=node.config.api.request_bytes_max * 16
     )
     app[NODE] = node
+    api = node.config.api
+    signatures = ClientSignatures(burst=api.bad_signatures_burst, per_s=api.bad_signatures_per_s)
+    app[SIGNATURES] = signatures
+    app.on_cleanup.append(lambda _: _close(signatures))
     app.router.add_post("/v1/transactions", transactions.post_transaction)
     app.router.add_post("/v1/transactions/batch", transactions.post_transaction_batch)
     app.router.add_get("/v1/transactions/{id}", transactions.get_transaction)
@@ -35,9 +40,13 @@ def build_api(node: Node) -> web.Application:
     admin.add_admin_routes(app)
     app.router.add_get("/healthz", chain.get_healthz)
     app.router.add_get("/readyz", chain.get_readyz)
-    app[METRICS] = NodeMetrics(node)
+    app[METRICS] = NodeMetrics(node, signatures)
     app.router.add_get("/metrics", get_metrics)
     app[EVENTS] = EventHub(node)
     app.router.add_get("/v1/events", get_events)
     add_status_routes(app, node)
     return app
+
+
+async def _close(signatures: ClientSignatures) -> None:
+    signatures.close()

@@ -22,6 +22,7 @@ STATUS_BY_CODE = {
     "UNAUTHORIZED": 401,
     "MEMPOOL_FULL": 503,
     "NOT_READY": 503,
+    "TOO_MANY_BAD_SIGNATURES": 429,
     "DATABASE_CORRUPT": 503,  # this hub's fault, not the client's: another hub can answer
 }
 
@@ -29,9 +30,14 @@ HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_response(code: str, message: str, status: int | None = None) -> web.Response:
+def error_response(
+    code: str, message: str, status: int | None = None, *, retry_after_s: int | None = None
+) -> web.Response:
+    headers = {} if retry_after_s is None else {"Retry-After": str(retry_after_s)}
     return web.json_response(
-        {"error": {"code": code, "message": message}}, status=status or STATUS_BY_CODE.get(code, 400)
+        {"error": {"code": code, "message": message}},
+        status=status or STATUS_BY_CODE.get(code, 400),
+        headers=headers,
     )
 
 
@@ -41,7 +47,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except LedgerError as error:
         status = getattr(error, "status", None)
-        return error_response(error.code, error.message, status)
+        retry_after_s = getattr(error, "retry_after_s", None)
+        response = error_response(error.code, error.message, status, retry_after_s=retry_after_s)
+        if retry_after_s is not None:  # told to go away: close rather than read what it still sends
+            response.force_close()
+        return response
     except web.HTTPException as error:
         if error.status < 400:
             raise

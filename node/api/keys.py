@@ -2,6 +2,8 @@
 
 from aiohttp import web
 
+from node.client_signatures import ClientSignatures
 from node.service import Node
 
 NODE = web.AppKey("node", Node)
+SIGNATURES = web.AppKey("signatures", ClientSignatures)

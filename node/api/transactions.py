@@ -1,15 +1,19 @@
 """Submitting transactions and following their status.
 
-Submission checks, in order: while the node is overloaded, that the node
-holds a transaction with that signature (if not: 503 BUSY, before anything is
-decoded); the encoding; then the admission rules of node/admission.py, which
-``Node.submit`` applies (chain id, already held or committed, overload, the
-signature, the nonce, the contract call). The first failure answers with its
-code and changes nothing.
+Submission checks, in order: that the client's address has not sent too many
+bad signatures lately (if it has: 429 TOO_MANY_BAD_SIGNATURES, before anything
+is read); while the node is overloaded, that the node holds a transaction with
+that signature (if not: 503 BUSY, before anything is decoded); the encoding;
+the signature, verified off the event loop within the address's budget
+(node/client_signatures.py); then the admission rules of node/admission.py,
+which ``Node.submit`` applies (chain id, already held or committed, overload,
+the signature, found verified, the nonce, the contract call). The first
+failure answers with its code and changes nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -18,17 +22,24 @@ from ledger import cbor
 from ledger.errors import DecodeError, LedgerError
 from ledger.transaction import Transaction
 from ledger.types import Hash
-from node.admission import refuse_unknown_when_busy
+from node.admission import BAD_SIGNATURE_MESSAGE, SubmissionRefused, refuse_unknown_when_busy
 from node.api.bodies import read_document
-from node.api.keys import NODE
+from node.api.keys import NODE, SIGNATURES
+from node.client_signatures import TooManyBadSignatures
+from node.clock import now_ms
 from node.errors import ApiError
 
 
 async def post_transaction(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    document, as_cbor = await read_document(request, bytes_max=node.config.api.request_bytes_max)
-    refuse_unknown_when_busy(node, document)
-    transaction = parse_transaction(document, as_cbor)
+    source = request.remote or ""
+    async with request.app[SIGNATURES].turn(source):
+        document, as_cbor = await read_document(request, bytes_max=node.config.api.request_bytes_max)
+        refuse_unknown_when_busy(node, document)
+        transaction = parse_transaction(document, as_cbor)
+        error = (await check_signatures(request, source, [transaction]))[0]
+    if error is not None:
+        raise error
     outcome = node.submit([transaction])[0]
     if outcome.error is not None:
         raise outcome.error
@@ -39,27 +50,66 @@ async def post_transaction_batch(request: web.Request) -> web.Response:
     """Many signed transactions in one request; each is answered on its own."""
     node = request.app[NODE]
     limit = node.config.api.batch_transactions_max
-    document, as_cbor = await read_document(request, bytes_max=node.config.api.request_bytes_max * 16)
-    fields = _expect(lambda: cbor.expect_map(document, ("transactions",), "batch"))
-    items = _expect(lambda: cbor.expect_list(fields["transactions"], "transactions", count_max=limit))
+    source = request.remote or ""
     results: list[dict[str, Any]] = []
+    parsed = []
+    async with request.app[SIGNATURES].turn(source):
+        document, as_cbor = await read_document(request, bytes_max=node.config.api.request_bytes_max * 16)
+        fields = _expect(lambda: cbor.expect_map(document, ("transactions",), "batch"))
+        items = _expect(lambda: cbor.expect_list(fields["transactions"], "transactions", count_max=limit))
+        for item in items:
+            try:
+                refuse_unknown_when_busy(node, item)
+                transaction = parse_transaction(item, as_cbor)
+            except LedgerError as error:
+                results.append(_error(error))
+                continue
+            parsed.append((len(results), transaction))
+            results.append({})
+        errors = await check_signatures(request, source, [transaction for _, transaction in parsed])
     accepted = []
-    for item in items:
-        try:
-            refuse_unknown_when_busy(node, item)
-            transaction = parse_transaction(item, as_cbor)
-        except LedgerError as error:
-            results.append({"error": {"code": error.code, "message": error.message}})
-            continue
-        accepted.append((len(results), transaction))
-        results.append({})
+    for (position, transaction), refusal in zip(parsed, errors, strict=True):
+        if refusal is None:
+            accepted.append((position, transaction))
+        else:
+            results[position] = _error(refusal)
     outcomes = node.submit([transaction for _, transaction in accepted])
     for (position, _), outcome in zip(accepted, outcomes, strict=True):
         if outcome.error is not None:
-            results[position] = {"error": {"code": outcome.error.code, "message": outcome.error.message}}
+            results[position] = _error(outcome.error)
         else:
             results[position] = {"id": outcome.transaction_id.hex(), "status": outcome.status}
     return web.json_response({"results": results}, status=202)
+
+
+async def check_signatures(
+    request: web.Request, source: str, transactions: Sequence[Transaction]
+) -> list[LedgerError | None]:
+    """Verify off the event loop, within ``source``'s budget (node/client_signatures.py), the
+    signatures the node has not verified yet: per transaction None when it goes on to the
+    admission rules (which then find it verified), else the error it is answered with."""
+    node = request.app[NODE]
+    signatures = request.app[SIGNATURES]
+    unknown = [
+        (index, transaction)
+        for index, transaction in enumerate(transactions)
+        if transaction.id not in node.mempool and not node.application.is_verified(transaction)
+    ]
+    verdicts = await signatures.verify(source, [transaction for _, transaction in unknown])
+    errors: list[LedgerError | None] = [None] * len(transactions)
+    for (index, transaction), verdict in zip(unknown, verdicts, strict=True):
+        if verdict:
+            node.application.mark_verified(transaction)
+        elif verdict is False:
+            errors[index] = SubmissionRefused("BAD_SIGNATURE", BAD_SIGNATURE_MESSAGE)
+        else:
+            retry_after_ms = signatures.budget.get_retry_after_ms(source, now_ms())
+            errors[index] = TooManyBadSignatures(max(1, -(-retry_after_ms // 1000)))
+    return errors
+
+
+def _error(error: LedgerError) -> dict[str, Any]:
+    return {"error": {"code": error.code, "message": error.message}}
 
 
 async def get_transaction(request: web.Request) -> web.Response:

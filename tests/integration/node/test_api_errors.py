@@ -135,6 +135,18 @@ CASES = [
         400,
         "BAD_ARGUMENTS",
     ),
+    *[
+        (
+            f"amount {amount}",
+            lambda n, amount=amount: (
+                json_body(transfer(n, nonce=1, args={"to": "00" * 20, "amount": amount})),
+                "application/json",
+            ),
+            400,
+            "INVALID_AMOUNT",
+        )
+        for amount in (0, -5, 2**63)
+    ],
     ("JSON nested 100,000 deep", lambda n: (b"[" * 100_000 + b"]" * 100_000, JSON), 400, "TOO_DEEP"),
     ("JSON nested past the limit", lambda n: (b'{"a":' * 30 + b"1" + b"}" * 30, JSON), 400, "TOO_DEEP"),
     ("body over 1 MiB", lambda n: (b"[" + b"1," * 600_000 + b"1]", "application/json"), 413, "TOO_LARGE"),
