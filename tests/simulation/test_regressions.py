@@ -102,3 +102,25 @@ PINNED_FORKS = [
 def test_pinned_fork_is_closed(config: SimulationConfig) -> None:
     result = run_simulation(config)
     assert result.is_ok, f"{get_replay_command(config)}: {result.violations}"
+
+
+# Healed networks that stayed broken, found by the swarm and the explorer once the forks were
+# closed (issue 14, problems 5 to 8); each failed on the replica before its fix.
+PINNED_LIVENESS = [
+    # A request given up as inadmissible while its predecessor was in a partition: stranded.
+    make_case_config(SCOPES["small"], 6),
+    # A replica left alone in a view change after the heal: the others now join it.
+    make_case_config(SCOPES["small"], 7),
+    # The new primary restarted and lost its NEW-VIEW; a replica that missed it waited for good.
+    make_case_config(SCOPES["small"], 104),
+    # A replica that caught up by state transfer stayed in its old view on a quiet network.
+    draw_swarm_config(895, random.Random(895)),
+    draw_swarm_config(1288, random.Random(1288)),
+    draw_swarm_config(2516, random.Random(2516)),
+]
+
+
+@pytest.mark.parametrize("config", PINNED_LIVENESS, ids=get_replay_command)
+def test_pinned_liveness_failure_stays_fixed(config: SimulationConfig) -> None:
+    result = run_simulation(config)
+    assert result.is_ok, f"{get_replay_command(config)}: {result.violations}"
