@@ -207,14 +207,13 @@ from consensus.messages import (
 )
 from consensus.replica.catch_up import CatchUpMixin
 from consensus.replica.checkpoints import CheckpointMixin
-from consensus.replica.invariants import check_invariants
 from consensus.replica.liveness import LivenessMixin
 from consensus.replica.ordering import OrderingMixin
 from consensus.replica.proposing import ProposingMixin
 from consensus.replica.recovery import RecoveryMixin
+from consensus.replica.reporting import ReportingMixin
 from consensus.replica.view_changes import ViewChangeMixin
 from consensus.replica.watermarks import WaterMarkMixin
-from consensus.status import ReplicaStatus
 from consensus.view_change import get_primary
 from ledger.block import Block
 from ledger.certificate import CommitCertificate
@@ -231,6 +230,7 @@ class Replica(
     RecoveryMixin,
     WaterMarkMixin,
     LivenessMixin,
+    ReportingMixin,
 ):
     # ------------------------------------------------------------------ inputs
 
@@ -361,54 +361,6 @@ class Replica(
 
     def on_delivered(self, height: Height, block_hash: Hash) -> None:
         """Nothing to do: the replica counts a block delivered when it emits ``Deliver``."""
-
-    # ------------------------------------------------------------------ status
-
-    def check_invariants(self) -> None:
-        """Raise InvariantViolation if the state breaks a written rule (``invariants``)."""
-        check_invariants(self)
-
-    def get_status(self) -> ReplicaStatus:
-        in_flight = sum(1 for slot in self._slots.values() if slot.block is not None)
-        return ReplicaStatus(
-            view=self._view,
-            primary=get_primary(self._view, self._n),
-            is_primary=self._is_primary(),
-            committed_height=self._committed_height,
-            stable_checkpoint=self._stable.height,
-            in_flight=in_flight,
-            pending_transactions=len(self._requests),
-            view_change_in_progress=self._changing,
-            view_changes=self._view_change_count,
-            state_transfers=self._state_transfer_count,
-            evidence_recorded=self._evidence_count,
-            dropped=dict(self._dropped),
-            blamed=dict(self._blamed),
-            liveness_concern=self.get_liveness_concern(),
-            resumed_late=self._resumed_count,
-            retransmits=self._retransmit_count,
-            slow_primaries=self._slow_primary_count,
-        )
-
-    @property
-    def faults(self) -> dict[str, int]:
-        """Messages dropped, by reason."""
-        return dict(self._dropped)
-
-    @property
-    def committed_height(self) -> Height:
-        return self._committed_height
-
-    @property
-    def view(self) -> View:
-        return self._view
-
-    @property
-    def low_water_mark(self) -> Height:
-        """The stable checkpoint, the committed height and the start the current view's
-        NEW-VIEW proved, whichever is highest: nothing at or below it is proposed, prepared or
-        committed in this view but that NEW-VIEW's re-proposals."""
-        return self._get_low_water_mark()
 
     def _dispatch(self, message: SignedMessage) -> None:
         body = message.body

@@ -376,6 +376,9 @@ class ReplicaCore:
     def _note_served(self, block: Block, certificate: CommitCertificate) -> None:  # liveness
         raise NotImplementedError
 
+    def get_liveness_concern(self) -> str | None:  # liveness
+        raise NotImplementedError
+
     def _follow_certified_view(self) -> None:  # liveness
         raise NotImplementedError
 
