@@ -311,7 +311,10 @@ class LivenessMixin(ReplicaCore):
         ``ALONE_PATIENCE_VIEW_TIMEOUTS`` view timeouts, this replica asks for that view too.
         Changing view never costs safety; the wait doubles each time the same peer pulled this
         replica up, so a faulty validator forces a handful of view changes, ever more rarely."""
-        if self._changing or view <= self._view or sender == self._index:
+        # Only the next view: an honest replica alone climbs no further (it waits for a quorum
+        # to want a view before it tries the one after), and a faulty one asking for a far view
+        # would drag the others past the reach of a replica still in this view.
+        if self._changing or view != self._view + 1 or sender == self._index:
             return
         since = self._alone_since.get(sender)
         if since is None or since[0] != view:
