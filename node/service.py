@@ -39,7 +39,7 @@ from consensus.actions import (
 )
 from consensus.config import ReplicaConfig
 from consensus.errors import PeerFault
-from consensus.messages import VerifiedMessages, decode_message, is_relayable
+from consensus.messages import RequestBatch, VerifiedMessages, decode_message, is_relayable
 from consensus.replica import Replica
 from contracts.execution import get_next_nonce
 from contracts.genesis import compute_genesis_changes
@@ -269,6 +269,9 @@ class Node:
         if message.sender != peer and not is_relayable(message):
             self.network.report_fault(peer, "SENDER_MISMATCH")
             return
+        if isinstance(message.body, RequestBatch):  # the door checked their signatures: not twice
+            for transaction in message.body.transactions:
+                self.application.mark_verified(transaction)
         self.traffic.on_received(message.kind, len(payload))
         self._run(self.replica.on_message(message, now_ms()))
 
