@@ -108,6 +108,7 @@ class _Draw:
         self.sole_holder_cut: SoleHolderCut | None = None
         self.byzantine: list[str] = []
         self.notes: list[str] = []
+        self._clock_notes_at: int | None = None  # where the clocks are described, once final
         # Swarm testing concentrates too: most of a seed's message rules aim at one replica and
         # one or two kinds, so that faults meet where one alone would be harmless.
         self.focus_replica = rng.randint(0, nodes - 1)
@@ -216,29 +217,29 @@ class _Draw:
         )
 
     def draw_clocks(self) -> None:
-        for replica in range(self.nodes):
+        for _ in range(self.nodes):
             sign = self.rng.choice([-1, 1])
             offset_ms = sign * self.rng.choice([0, 0, 50, 500, 5_000, 40_000])
             drift_ppm = self.rng.choice([-1, 1]) * self.rng.choice([0, 0, 1_000, 10_000, 50_000])
             self.clocks.append(ClockSkew(offset_ms, drift_ppm))
-            if offset_ms or drift_ppm:
-                self.notes.append(f"{replica} clock {offset_ms:+d} ms, drift {drift_ppm:+d} ppm")
+        self._clock_notes_at = len(self.notes)
 
     def keep_clock_faults_within(self, allowed: int) -> None:
-        """Bring clocks beyond the first ``allowed`` far-off ones back within the bound."""
+        """Bring clocks beyond the first ``allowed`` far-off ones back within the bound, then
+        describe the clocks as they will run."""
         for replica, clock in enumerate(self.clocks):
             if abs(clock.offset_ms) <= CLOCK_FAULT_MS:
                 continue
             if allowed > 0:
                 allowed -= 1
                 continue
-            tamed = ClockSkew(clock.offset_ms // abs(clock.offset_ms) * 5_000, clock.drift_ppm)
-            self.clocks[replica] = tamed
-            self.notes = [
-                f"{replica} clock {tamed.offset_ms:+d} ms, drift {tamed.drift_ppm:+d} ppm"
-                if note.startswith(f"{replica} clock ")
-                else note
-                for note in self.notes
+            offset_ms = 5_000 if clock.offset_ms > 0 else -5_000
+            self.clocks[replica] = ClockSkew(offset_ms, clock.drift_ppm)
+        if self._clock_notes_at is not None:
+            self.notes[self._clock_notes_at : self._clock_notes_at] = [
+                f"{replica} clock {clock.offset_ms:+d} ms, drift {clock.drift_ppm:+d} ppm"
+                for replica, clock in enumerate(self.clocks)
+                if clock.offset_ms or clock.drift_ppm
             ]
 
     def draw_byzantine(self) -> None:
