@@ -270,10 +270,10 @@ def parse_message(data: bytes, *, chain_id: str | None = None) -> SignedMessage:
     return _Decoder(chain_id, (), verify=False).decode(data, depth=0)
 
 
-def is_relayable(message: SignedMessage) -> bool:
-    """Whether a peer may pass on another validator's message as it is: a NEW-VIEW, which a
-    backup relays to a peer that missed it (its primary may have restarted since)."""
-    return isinstance(message.body, NewView)
+def is_from_link_peer(message: SignedMessage, peer: int) -> bool:
+    """Whether ``message`` may arrive over the link of ``peer``: its own, or a NEW-VIEW it
+    relays as its primary signed it (to a peer that missed it; the primary may have restarted)."""
+    return message.sender == peer or isinstance(message.body, NewView)
 
 
 def is_signed_by(message: SignedMessage, validator_keys: Sequence[bytes]) -> bool:

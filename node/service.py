@@ -39,7 +39,7 @@ from consensus.actions import (
 )
 from consensus.config import ReplicaConfig
 from consensus.errors import PeerFault
-from consensus.messages import RequestBatch, VerifiedMessages, decode_message, is_relayable
+from consensus.messages import RequestBatch, VerifiedMessages, decode_message, is_from_link_peer
 from consensus.replica import Replica
 from contracts.execution import get_next_nonce
 from contracts.genesis import compute_genesis_changes
@@ -266,7 +266,7 @@ class Node:
             self.network.report_fault(peer, fault.code)
             log.debug("peer_fault", peer=peer, reason=fault.message)
             return
-        if message.sender != peer and not is_relayable(message):
+        if not is_from_link_peer(message, peer):
             self.network.report_fault(peer, "SENDER_MISMATCH")
             return
         if isinstance(message.body, RequestBatch):  # the door checked their signatures: not twice

@@ -30,7 +30,7 @@ from consensus.actions import (
 from consensus.config import ReplicaConfig
 from consensus.errors import InvariantViolation, PeerFault
 from consensus.evidence import get_digest, get_slot
-from consensus.messages import SignedMessage, VerifiedMessages, decode_message, is_relayable
+from consensus.messages import SignedMessage, VerifiedMessages, decode_message, is_from_link_peer
 from consensus.replica import Replica
 from consensus.simulation.behaviour import Behaviour, BehaviourContext, Collusion, Emission
 from consensus.simulation.behaviours import get_behaviour
@@ -293,7 +293,7 @@ class SimulatorCore(FaultInjection):
         except PeerFault as fault:
             self._count(instance, f"door_{fault.reason}")  # refused at the door, as the node refuses it
             return
-        if message.sender != sender and not is_relayable(message):
+        if not is_from_link_peer(message, sender):
             self._count(instance, "door_sender_mismatch")  # not the link's peer: the node drops it
             return
         if instance.honest and message.sender in self.faulty:

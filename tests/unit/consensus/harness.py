@@ -41,7 +41,7 @@ from consensus.messages import (
     SignedMessage,
     ViewChange,
     decode_message,
-    is_relayable,
+    is_from_link_peer,
 )
 from consensus.replica import Replica
 from ledger.block import Block, BlockHeader, compute_transactions_root
@@ -292,7 +292,8 @@ class Cluster:
     def _check_persisted_before_send(self, node: Node, message: SignedMessage) -> None:
         node.sent.append(message)
         if message.sender != node.index:  # a NEW-VIEW relayed as its primary signed it
-            assert is_relayable(message), f"replica {node.index} sent another's {message.kind}"
+            relayed = is_from_link_peer(message, node.index)
+            assert relayed, f"replica {node.index} sent another's {message.kind}"
             return
         body = message.body
         # A NEW-VIEW carries PRE-PREPAREs its sender signed too: they count as proposals.
@@ -373,7 +374,7 @@ class Cluster:
             message = decode_message(
                 data, chain_id=CHAIN_ID, validator_keys=make_config(self.n, 0).validator_keys
             )
-            assert message.sender == sender or is_relayable(message)
+            assert is_from_link_peer(message, sender)
             self.run(index, self.nodes[index].replica.on_message(message, self.clock(index)))
         else:
             self._answer_fetch(index, payload)
