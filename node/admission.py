@@ -3,7 +3,9 @@
 ``validate_submission`` is the one place they are written, in the order they
 are checked: the chain id; whether the transaction is already held or
 committed (then it is answered with that status: resubmission is idempotent);
-that the node is not overloaded (BUSY, below); the signature; the nonce; that
+that the hub reaches a quorum and is not behind (NO_QUORUM, BEHIND: the rule
+is node/standing.py's, the refusal is handed in); that the node is not
+overloaded (BUSY, below); the signature; the nonce; that
 the contract call is admissible for the sender's account; and that its arguments pass
 the contract's own stateless checks (an amount out of range is INVALID_AMOUNT here, a
 400 that spends no nonce, rather than a failed receipt that spends one). The first
@@ -111,8 +113,12 @@ class Admitted:
     committed_nonce: int = 0
 
 
-def validate_submission(node: SubmissionContext, transaction: Transaction) -> Admitted:
-    """Apply every admission rule to ``transaction``; raises on the first it breaks."""
+def validate_submission(
+    node: SubmissionContext, transaction: Transaction, refusal: LedgerError | None = None
+) -> Admitted:
+    """Apply every admission rule to ``transaction``; raises on the first it breaks.
+    ``refusal`` is what a new transaction is refused with while the hub may not take any
+    (node/standing.py), or None."""
     if transaction.chain_id != node.genesis.chain_id:
         raise SubmissionRefused(
             "WRONG_CHAIN",
@@ -123,6 +129,8 @@ def validate_submission(node: SubmissionContext, transaction: Transaction) -> Ad
         return Admitted("pending")
     if node.chain.has_transaction(transaction.id):
         return Admitted("committed")
+    if refusal is not None:
+        raise refusal
     # Before the signature check, the costliest: an overloaded node that verified what it then
     # refused spent its time on clients' retries instead of on committing.
     refuse_unknown_when_busy(node, None)

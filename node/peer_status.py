@@ -134,6 +134,10 @@ class PeerStatusBoard:
         """Every peer's latest answer, fresh or not, by hub name."""
         return dict(self._statuses)
 
+    def count_answered_since(self, since_ms: int) -> int:
+        """How many peers answered a status request at ``since_ms`` or later (node/standing.py)."""
+        return sum(1 for status in self._statuses.values() if status.received_ms >= since_ms)
+
     def compute_lag_blocks(self) -> tuple[int, int]:
         """(how far this node is behind, the height f + 1 fresh peers report at least)."""
         now = now_ms()

@@ -216,14 +216,17 @@ class Node:
         """True while the transactions waiting here would take too long to commit (node/admission.py)."""
         return self.admission.is_busy(self.mempool.handed_out_count, now_ms())
 
-    def submit(self, transactions: Sequence[Transaction]) -> list[SubmitOutcome]:
+    def submit(
+        self, transactions: Sequence[Transaction], *, refusal: LedgerError | None = None
+    ) -> list[SubmitOutcome]:
         """Admit each transaction the rules of node/admission.py accept; a refused one is
-        answered with its error. Hand those now ready to the replica."""
+        answered with its error (``refusal`` for any new one: node/standing.py). Hand those
+        now ready to the replica."""
         outcomes: list[SubmitOutcome] = []
         senders: dict[Address, None] = {}
         for transaction in transactions:
             try:
-                admitted = validate_submission(self, transaction)
+                admitted = validate_submission(self, transaction, refusal)
                 if admitted.status == "new" and self.mempool.add(transaction, admitted.committed_nonce):
                     senders[transaction.sender_address] = None
             except LedgerError as error:

@@ -20,7 +20,8 @@ from contracts.queries import (
 )
 from ledger.read_auth import ReadAuthError, verify_read
 from ledger.types import ADDRESS_BYTES, Address
-from node.api.keys import NODE
+from node.api.heights import answer_read, begin_read
+from node.api.keys import NODE, STANDING
 from node.clock import now_ms
 from node.errors import ApiError
 from node.service import Node
@@ -68,46 +69,57 @@ def authorize_read(request: web.Request, node: Node, account: dict[str, Any]) ->
     )
 
 
-def get_readable_account(request: web.Request) -> tuple[Node, Address, dict[str, Any]]:
-    """The account named in the path, once the request proved it may read it."""
+def get_readable_account(
+    request: web.Request, *, nonce_question: bool = False
+) -> tuple[Node, Address, dict[str, Any], int]:
+    """The account named in the path, once the request proved it may read it, and the height
+    the answer reflects (BEHIND when the request asks for a higher one). A ``nonce_question``
+    is refused by a hub without a quorum or behind (node/standing.py) rather than answered
+    with a nonce that may be used already, or a 404 for an account registered since."""
     node = request.app[NODE]
     address = parse_address(request.match_info["address"])
+    height = begin_read(request)
+    if nonce_question:
+        request.app[STANDING].validate()
     account = get_account(node.application.committed_state, address)
     if account is None:
         raise ApiError(404, "NOT_FOUND", f"no account {address.hex()} on this chain")
     authorize_read(request, node, account)
-    return node, address, account
+    return node, address, account, height
 
 
 async def get_account_handler(request: web.Request) -> web.Response:
-    node, address, account = get_readable_account(request)
+    """An account with its nonces."""
+    node, address, account, height = get_readable_account(request, nonce_question=True)
     account["pending_nonce"] = node.mempool.get_pending_nonce(address, int(account["nonce"]))
-    return web.json_response(account)
+    return answer_read(account, height)
 
 
 async def get_dvps_handler(request: web.Request) -> web.Response:
     """Open delivery-versus-payment proposals the account is a party to."""
-    node, address, _ = get_readable_account(request)
-    return web.json_response({"dvps": list_open_dvps(node.application.committed_state, address)})
+    node, address, _, height = get_readable_account(request)
+    return answer_read({"dvps": list_open_dvps(node.application.committed_state, address)}, height)
 
 
 async def get_escrows_handler(request: web.Request) -> web.Response:
     """Open escrows the account pays into, receives from or arbitrates."""
-    node, address, _ = get_readable_account(request)
-    return web.json_response({"escrows": list_open_escrows(node.application.committed_state, address)})
+    node, address, _, height = get_readable_account(request)
+    return answer_read({"escrows": list_open_escrows(node.application.committed_state, address)}, height)
 
 
 async def get_security_handler(request: web.Request) -> web.Response:
     node = request.app[NODE]
     security_id = request.match_info["security_id"]
+    height = begin_read(request)
     security = get_security(node.application.committed_state, security_id)
     if security is None:
         raise ApiError(404, "NOT_FOUND", f"no security {security_id!r} on this chain")
-    return web.json_response(security)
+    return answer_read(security, height)
 
 
 async def get_supply_handler(request: web.Request) -> web.Response:
+    height = begin_read(request)
     state = request.app[NODE].application.committed_state
-    return web.json_response(
-        {"total_supply": get_total_supply(state), "locked_in_escrow": get_locked_in_escrow(state)}
+    return answer_read(
+        {"total_supply": get_total_supply(state), "locked_in_escrow": get_locked_in_escrow(state)}, height
     )

@@ -7,12 +7,14 @@ from aiohttp import web
 from node.api import accounts, admin, chain, transactions
 from node.api.errors import error_middleware
 from node.api.events import EVENTS, EventHub, get_events
-from node.api.keys import NODE, SIGNATURES
+from node.api.keys import NODE, SIGNATURES, STANDING
 from node.api.metrics import METRICS, get_metrics
 from node.api.status_page import add_status_routes
 from node.client_signatures import ClientSignatures
 from node.metrics import NodeMetrics
+from node.peer_status import PEER_STATUS
 from node.service import Node
+from node.standing import Standing
 
 
 def build_api(node: Node) -> web.Application:
@@ -45,6 +47,7 @@ def build_api(node: Node) -> web.Application:
     app[EVENTS] = EventHub(node)
     app.router.add_get("/v1/events", get_events)
     add_status_routes(app, node)
+    app[STANDING] = Standing(node, app[PEER_STATUS])  # reads the board the status routes poll
     return app
 
 

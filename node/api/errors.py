@@ -23,7 +23,9 @@ STATUS_BY_CODE = {
     "MEMPOOL_FULL": 503,
     "NOT_READY": 503,
     "TOO_MANY_BAD_SIGNATURES": 429,
-    "DATABASE_CORRUPT": 503,  # this hub's fault, not the client's: another hub can answer
+    "DATABASE_CORRUPT": 503,
+    "NO_QUORUM": 503,  # node/standing.py: another hub may take it
+    "BEHIND": 503,  # this hub's fault, not the client's: another hub can answer
 }
 
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}

@@ -4,6 +4,8 @@ from aiohttp import web
 
 from node.client_signatures import ClientSignatures
 from node.service import Node
+from node.standing import Standing
 
 NODE = web.AppKey("node", Node)
 SIGNATURES = web.AppKey("signatures", ClientSignatures)
+STANDING = web.AppKey("standing", Standing)

@@ -6,9 +6,16 @@ is read); while the node is overloaded, that the node holds a transaction with
 that signature (if not: 503 BUSY, before anything is decoded); the encoding;
 the signature, verified off the event loop within the address's budget
 (node/client_signatures.py); then the admission rules of node/admission.py,
-which ``Node.submit`` applies (chain id, already held or committed, overload,
-the signature, found verified, the nonce, the contract call). The first
-failure answers with its code and changes nothing.
+which ``Node.submit`` applies (chain id, already held or committed, a quorum
+and not behind (node/standing.py), overload, the signature, found verified,
+the nonce, the contract call). The first failure answers with its code and
+changes nothing.
+
+A transaction's status answers what this hub knows at ``at_height``:
+committed (with its height and receipt), pending (held here), rejected, or
+unknown (not held here and not in its chain, which any hub may say of a
+transaction submitted elsewhere, and a hub behind says of one committed
+after its height: ask with ``min_height``, node/api/heights.py).
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from ledger.transaction import Transaction
 from ledger.types import Hash
 from node.admission import BAD_SIGNATURE_MESSAGE, SubmissionRefused, refuse_unknown_when_busy
 from node.api.bodies import read_document
-from node.api.keys import NODE, SIGNATURES
+from node.api.heights import answer_read, begin_read
+from node.api.keys import NODE, SIGNATURES, STANDING
 from node.client_signatures import TooManyBadSignatures
 from node.clock import now_ms
 from node.errors import ApiError
@@ -40,7 +48,7 @@ async def post_transaction(request: web.Request) -> web.Response:
         error = (await check_signatures(request, source, [transaction]))[0]
     if error is not None:
         raise error
-    outcome = node.submit([transaction])[0]
+    outcome = node.submit([transaction], refusal=request.app[STANDING].get_refusal())[0]
     if outcome.error is not None:
         raise outcome.error
     return web.json_response({"id": outcome.transaction_id.hex(), "status": outcome.status}, status=202)
@@ -73,7 +81,8 @@ async def post_transaction_batch(request: web.Request) -> web.Response:
             accepted.append((position, transaction))
         else:
             results[position] = _error(refusal)
-    outcomes = node.submit([transaction for _, transaction in accepted])
+    refusal = request.app[STANDING].get_refusal()
+    outcomes = node.submit([transaction for _, transaction in accepted], refusal=refusal)
     for (position, _), outcome in zip(accepted, outcomes, strict=True):
         if outcome.error is not None:
             results[position] = _error(outcome.error)
@@ -115,33 +124,24 @@ def _error(error: LedgerError) -> dict[str, Any]:
 async def get_transaction(request: web.Request) -> web.Response:
     node = request.app[NODE]
     transaction_id = parse_hash(request.match_info["id"], "transaction id")
+    height = begin_read(request)
+    answer: dict[str, Any] = {"id": transaction_id.hex(), "status": "unknown"}
     record = node.chain.get_transaction(transaction_id)
-    if record is not None:
-        return web.json_response(
-            {
-                "id": transaction_id.hex(),
-                "status": "committed",
-                "height": record.height,
-                "index": record.index,
-                "transaction": record.transaction.to_json(),
-                "receipt": record.receipt.to_json(),
-            }
-        )
     pending = node.mempool.get(transaction_id)
-    if pending is not None:
-        return web.json_response(
-            {"id": transaction_id.hex(), "status": "pending", "transaction": pending.to_json()}
-        )
     rejection = node.mempool.get_rejection(transaction_id)
-    if rejection is not None:
-        return web.json_response(
-            {
-                "id": transaction_id.hex(),
-                "status": "rejected",
-                "error": {"code": rejection.code, "message": rejection.message},
-            }
+    if record is not None:
+        answer.update(
+            status="committed",
+            height=record.height,
+            index=record.index,
+            transaction=record.transaction.to_json(),
+            receipt=record.receipt.to_json(),
         )
-    raise ApiError(404, "NOT_FOUND", f"no transaction {transaction_id.hex()} is known to this node")
+    elif pending is not None:
+        answer.update(status="pending", transaction=pending.to_json())
+    elif rejection is not None:
+        answer.update(status="rejected", error={"code": rejection.code, "message": rejection.message})
+    return answer_read(answer, height)
 
 
 def parse_transaction(document: Any, as_cbor: bool) -> Transaction:
