@@ -7,6 +7,15 @@ nothing of the node.
 """
 
 from hubledger_client.client import Client, ClientError, SyncClient
+from hubledger_client.pending import TransactionPending
 from hubledger_client.proof import ProofInvalid, ProofReport, verify_proof
 
-__all__ = ["Client", "ClientError", "ProofInvalid", "ProofReport", "SyncClient", "verify_proof"]
+__all__ = [
+    "Client",
+    "ClientError",
+    "ProofInvalid",
+    "ProofReport",
+    "SyncClient",
+    "TransactionPending",
+    "verify_proof",
+]

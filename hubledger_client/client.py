@@ -1,8 +1,13 @@
 """The HubLedger client library: build, sign and submit transactions, wait for commits, read the chain.
 
 ``Client`` is async (aiohttp); ``SyncClient`` wraps it for scripts that are not.
+A client may be given several hubs: a hub that cannot serve a request now is
+passed over for the next (hubledger_client/failover.py). After a transaction of
+its own is seen committed at a height, its reads ask for at least that height
+(``min_height``), so a hub that is behind answers BEHIND and the next one is
+asked, instead of an answer from before the client's own write.
 
-    async with Client("http://127.0.0.1:8101") as client:
+    async with Client(["http://127.0.0.1:8101", "http://127.0.0.1:8102"]) as client:
         key = PrivateKey.load(Path("accounts/bank-beijing.pem"))
         receipt = await client.call(key, "cbdc", "transfer", {"to": address, "amount": 100}, wait=True)
 """
@@ -12,45 +17,56 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
+from hubledger_client.failover import (
+    REFUSALS_TO_RETRY,
+    UNREACHABLE,
+    HubRing,
+    get_retry_delay_s,
+    parse_hub_urls,
+)
+from hubledger_client.pending import TransactionPending
 from ledger.keys import PrivateKey
 from ledger.read_auth import sign_read
 from ledger.transaction import Transaction
 
 WAIT_TIMEOUT_MS_DEFAULT = 30_000
 RECONNECT_DELAY_MAX_S = 5.0
-BUSY_RETRIES = 5  # pauses of 0.1, 0.2, 0.4, 0.8 and 1.6 s
-BUSY_DELAY_FIRST_S = 0.1
-BUSY_DELAY_MAX_S = 1.6
-
-
-def get_busy_delay_s(attempt: int) -> float:
-    """The pause before offering a transaction refused BUSY again, after ``attempt`` earlier
-    refusals: it doubles, so that clients back off from an overloaded node together."""
-    return min(BUSY_DELAY_MAX_S, BUSY_DELAY_FIRST_S * 2.0 ** min(attempt, 16))
+BUSY_RETRIES = 5  # rounds after the first: pauses of 0.1, 0.2, 0.4, 0.8 and 1.6 s
+RESUBMIT_INTERVAL_S = 1.0  # while waiting, how often the same bytes are offered to a hub that lost them
+get_busy_delay_s = get_retry_delay_s  # the name earlier versions had
 
 
 class ClientError(Exception):
     """Raised when the node answers with an error; carries its stable code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, hub: str = "") -> None:
         super().__init__(f"{code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.hub = hub  # the URL of the hub that answered
 
 
 class Client:
-    def __init__(self, base_url: str, *, timeout_ms: int = 10_000) -> None:
-        self.base_url = base_url.rstrip("/")
+    """``base_url``: one hub's URL, several separated by commas, or a list of them.
+    ``read_your_writes``: reads ask for at least the height of the client's last commit."""
+
+    def __init__(
+        self, base_url: str | Sequence[str], *, timeout_ms: int = 10_000, read_your_writes: bool = True
+    ) -> None:
+        self.hubs = HubRing(parse_hub_urls(base_url))
+        self.base_url = self.hubs.urls[0]
         self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
         self._session: aiohttp.ClientSession | None = None
         self._chain_id: str | None = None
+        self.read_your_writes = read_your_writes
+        self.committed_height = 0  # the highest height a transaction of this client was seen committed at
 
     async def __aenter__(self) -> Client:
         return self
@@ -66,9 +82,43 @@ class Client:
             self._session = None
 
     async def request(
-        self, method: str, path: str, body: Any = None, *, signer: PrivateKey | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        signer: PrivateKey | None = None,
+        rounds: int = BUSY_RETRIES + 1,
     ) -> Any:
-        """One API call; a ``signer`` signs the read so private account data is served."""
+        """One API call; a ``signer`` signs the read so private account data is served. Sent to
+        the next hub while a hub cannot serve it (hubledger_client/failover.py), for at most
+        ``rounds`` rounds; the last refusal, or the last connection error, is raised."""
+        if rounds < 1:
+            raise ValueError("rounds must be at least 1")
+        last: Exception = ValueError("no hub was asked")
+        for attempt in range(rounds):
+            if attempt:
+                await asyncio.sleep(get_retry_delay_s(attempt - 1))
+            refused = False
+            for url in self.hubs.get_round():
+                try:
+                    document = await self._request_once(url, method, path, body, signer)
+                except ClientError as error:
+                    if error.code not in REFUSALS_TO_RETRY:
+                        raise
+                    last, refused = error, True
+                except UNREACHABLE as error:
+                    last = error
+                else:
+                    self.hubs.settle(url)
+                    return document
+            if not refused:
+                break  # no hub answered at all: waiting would not change that
+        raise last
+
+    async def _request_once(
+        self, url: str, method: str, path: str, body: Any, signer: PrivateKey | None
+    ) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         headers = {}
@@ -78,13 +128,26 @@ class Client:
             headers = sign_read(
                 signer, chain_id=chain_id, method=method, path=path, timestamp_ms=timestamp_ms
             )
-        url = self.base_url + path
-        async with self._session.request(method, url, json=body, headers=headers) as response:
+        async with self._session.request(method, url + path, json=body, headers=headers) as response:
             document = await response.json(content_type=None)
             if response.status >= 400:
                 error = (document or {}).get("error", {})
-                raise ClientError(response.status, error.get("code", "HTTP_ERROR"), error.get("message", ""))
+                raise ClientError(
+                    response.status, error.get("code", "HTTP_ERROR"), error.get("message", ""), hub=url
+                )
             return document
+
+    async def read(self, path: str, *, signer: PrivateKey | None = None) -> Any:
+        """GET a state read (it carries ``at_height``), asking for at least the height of this
+        client's last commit when it reads its own writes (a hub below it answers BEHIND)."""
+        return await self.request("GET", self._read_path(path), signer=signer)
+
+    def _read_path(self, path: str) -> str:
+        """``path`` asking for at least the client's last commit, when it reads its own writes."""
+        if not self.read_your_writes or not self.committed_height:
+            return path
+        separator = "&" if "?" in path else "?"
+        return f"{path}{separator}min_height={self.committed_height}"
 
     async def get_status(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", "/v1/status")
@@ -97,23 +160,23 @@ class Client:
 
     async def get_account(self, address: str, *, signer: PrivateKey) -> dict[str, Any]:
         """Account details, signed as ``signer`` (the account, its bank, the central bank or a regulator)."""
-        result: dict[str, Any] = await self.request("GET", f"/v1/accounts/{address}", signer=signer)
+        result: dict[str, Any] = await self.read(f"/v1/accounts/{address}", signer=signer)
         return result
 
     async def list_dvps(self, address: str, *, signer: PrivateKey) -> list[dict[str, Any]]:
-        result = await self.request("GET", f"/v1/accounts/{address}/dvps", signer=signer)
+        result = await self.read(f"/v1/accounts/{address}/dvps", signer=signer)
         return list(result["dvps"])
 
     async def list_escrows(self, address: str, *, signer: PrivateKey) -> list[dict[str, Any]]:
-        result = await self.request("GET", f"/v1/accounts/{address}/escrows", signer=signer)
+        result = await self.read(f"/v1/accounts/{address}/escrows", signer=signer)
         return list(result["escrows"])
 
     async def get_security(self, security_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", f"/v1/securities/{security_id}")
+        result: dict[str, Any] = await self.read(f"/v1/securities/{security_id}")
         return result
 
     async def get_supply(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", "/v1/supply")
+        result: dict[str, Any] = await self.read("/v1/supply")
         return result
 
     async def get_block(self, height: int | str = "latest") -> dict[str, Any]:
@@ -121,7 +184,7 @@ class Client:
         return result
 
     async def get_transaction(self, transaction_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request("GET", f"/v1/transactions/{transaction_id}")
+        result: dict[str, Any] = await self.read(f"/v1/transactions/{transaction_id}")
         return result
 
     async def get_proof(self, transaction_id: str) -> dict[str, Any]:
@@ -195,20 +258,13 @@ class Client:
         )
 
     async def submit(self, transaction: Transaction, *, busy_retries: int = BUSY_RETRIES) -> str:
-        """Submit one transaction and return its id. A node that answers 503 BUSY kept
-        nothing, so the same transaction is offered again after a growing pause, at most
-        ``busy_retries`` times, before the BUSY error is raised."""
-        for attempt in range(busy_retries):
-            try:
-                return await self._submit_once(transaction)
-            except ClientError as error:
-                if error.code != "BUSY":
-                    raise
-            await asyncio.sleep(get_busy_delay_s(attempt))
-        return await self._submit_once(transaction)
-
-    async def _submit_once(self, transaction: Transaction) -> str:
-        result = await self.request("POST", "/v1/transactions", transaction.to_json())
+        """Submit one transaction and return its id. A hub that refuses it for now (BUSY,
+        NO_QUORUM, BEHIND) or cannot be reached kept nothing, so the same signed bytes go to
+        the next hub, in rounds ``busy_retries`` times repeated after a growing pause
+        (hubledger_client/failover.py), before the last refusal is raised. Resubmitting is
+        always safe: the id makes it idempotent."""
+        body = transaction.to_json()
+        result = await self.request("POST", "/v1/transactions", body, rounds=busy_retries + 1)
         return str(result["id"])
 
     async def submit_batch(self, transactions: list[Transaction]) -> list[dict[str, Any]]:
@@ -216,23 +272,56 @@ class Client:
         result = await self.request("POST", "/v1/transactions/batch", body)
         return list(result["results"])
 
-    async def wait(self, transaction_id: str, *, timeout_ms: int = WAIT_TIMEOUT_MS_DEFAULT) -> dict[str, Any]:
-        """Poll until the transaction is committed or rejected; raises TimeoutError at the deadline."""
+    async def wait(
+        self, transaction: str | Transaction, *, timeout_ms: int = WAIT_TIMEOUT_MS_DEFAULT
+    ) -> dict[str, Any]:
+        """Poll until the transaction is committed or rejected; raises TransactionPending (a
+        TimeoutError) at the deadline: it may still commit. Given the Transaction itself, the
+        same signed bytes are offered again to a hub that answers it does not know them (the
+        hub that held it went down): the one safe retry."""
+        transaction_id = transaction if isinstance(transaction, str) else transaction.id.hex()
         deadline = time.monotonic() + timeout_ms / 1000
-        delay = 0.02
+        delay, resubmitted, status = 0.02, time.monotonic(), "pending"
         while True:
-            try:
-                record = await self.get_transaction(transaction_id)
-            except ClientError as error:
-                if error.code != "NOT_FOUND":
-                    raise
-                record = {"status": "unknown"}
-            if record["status"] in ("committed", "rejected"):
+            record = await self._poll(transaction_id)
+            status = str(record["status"]) if record else status
+            if record and status == "committed":
+                self.committed_height = max(self.committed_height, int(record["height"]))
                 return record
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"transaction {transaction_id} not committed within {timeout_ms} ms")
+            if record and status == "rejected":
+                return record
+            now = time.monotonic()
+            if now > deadline:
+                nonce = None if isinstance(transaction, str) else transaction.nonce
+                raise TransactionPending(transaction_id, nonce, timeout_ms, status)
+            if (
+                isinstance(transaction, Transaction)
+                and status == "unknown"
+                and now - resubmitted >= RESUBMIT_INTERVAL_S
+            ):
+                resubmitted = now
+                await self._resubmit(transaction)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+    async def _poll(self, transaction_id: str) -> dict[str, Any] | None:
+        """The transaction's record from the first hub that can tell, or None when none can now."""
+        path = self._read_path(f"/v1/transactions/{transaction_id}")
+        try:
+            record: dict[str, Any] = await self.request("GET", path, rounds=1)
+        except ClientError as error:
+            if error.code not in REFUSALS_TO_RETRY:
+                raise
+            return None
+        except UNREACHABLE:
+            return None
+        return record
+
+    async def _resubmit(self, transaction: Transaction) -> None:
+        try:
+            await self.request("POST", "/v1/transactions", transaction.to_json(), rounds=1)
+        except (ClientError, *UNREACHABLE):
+            pass  # no hub takes it now: the wait goes on, and its deadline says what to do
 
     async def call(
         self,
@@ -243,13 +332,15 @@ class Client:
         *,
         wait: bool = True,
         nonce: int | None = None,
+        timeout_ms: int = WAIT_TIMEOUT_MS_DEFAULT,
     ) -> dict[str, Any]:
-        """Build, sign and submit one contract call; with ``wait`` return its committed record."""
+        """Build, sign and submit one contract call; with ``wait`` return its committed record
+        (or raise TransactionPending: see ``wait``)."""
         transaction = await self.build(key, contract, method, args, nonce=nonce)
         transaction_id = await self.submit(transaction)
         if not wait:
             return {"id": transaction_id, "status": "pending"}
-        return await self.wait(transaction_id)
+        return await self.wait(transaction, timeout_ms=timeout_ms)
 
 
 class SyncClient:

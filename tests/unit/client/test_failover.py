@@ -1,0 +1,164 @@
+"""The client library goes to another hub when one cannot serve, resubmits the same signed bytes,
+reads its own writes, and says a transaction is pending, not failed, when its wait runs out."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from hubledger_client import Client, ClientError, TransactionPending
+from hubledger_client.failover import parse_hub_urls
+from ledger.keys import PrivateKey
+from ledger.transaction import Transaction
+
+Answer = Callable[[web.Request], web.Response]
+
+
+@dataclass
+class StubHub:
+    """A hub's API reduced to what the client asks; ``answer`` decides each reply."""
+
+    answer: Answer
+    requests: list[tuple[str, str, bytes]] = field(default_factory=list)  # (method, path_qs, body)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path_qs, await request.read()))
+        return self.answer(request)
+
+
+def refuse(code: str) -> Answer:
+    return lambda _: web.json_response({"error": {"code": code, "message": "not now"}}, status=503)
+
+
+def accept(_: web.Request) -> web.Response:
+    return web.json_response({"id": TRANSACTION.id.hex(), "status": "pending"}, status=202)
+
+
+KEY = PrivateKey.generate()
+TRANSACTION = Transaction.create(
+    KEY, chain_id="test", nonce=4, contract="cbdc", method="transfer", args={"to": "00" * 20, "amount": 1}
+)
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[StubHub], Any]]:
+    servers: list[TestServer] = []
+
+    async def start(hub: StubHub) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", hub.handle)
+        server = TestServer(app)
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("")).rstrip("/")
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens once the probe is closed
+
+
+def test_hubs_are_one_url_several_separated_by_commas_or_a_list() -> None:
+    assert parse_hub_urls("http://a:1/, http://b:2") == ["http://a:1", "http://b:2"]
+    assert parse_hub_urls(["http://a:1"]) == ["http://a:1"]
+    with pytest.raises(ValueError, match="no hub URL"):
+        parse_hub_urls(" , ")
+
+
+async def test_a_submission_refused_or_unreachable_goes_to_the_next_hub_as_the_same_bytes(
+    serve: Callable[[StubHub], Any],
+) -> None:
+    no_quorum, behind, taker = StubHub(refuse("NO_QUORUM")), StubHub(refuse("BEHIND")), StubHub(accept)
+    urls = [await serve(no_quorum), closed_port_url(), await serve(behind), await serve(taker)]
+    async with Client(urls) as client:
+        assert await client.submit(TRANSACTION) == TRANSACTION.id.hex()
+        assert client.hubs.current == urls[3]  # asked first from now on
+    bodies = {body for hub in (no_quorum, behind, taker) for _, _, body in hub.requests}
+    assert len(bodies) == 1  # one signed transaction, never a new one
+    assert [len(hub.requests) for hub in (no_quorum, behind, taker)] == [1, 1, 1]
+
+
+async def test_every_hub_refusing_is_retried_in_rounds_then_raised_and_nothing_reachable_at_once(
+    serve: Callable[[StubHub], Any],
+) -> None:
+    hubs = [StubHub(refuse("NO_QUORUM")), StubHub(refuse("BUSY"))]
+    async with Client([await serve(hub) for hub in hubs]) as client:
+        with pytest.raises(ClientError) as refused:
+            await client.submit(TRANSACTION, busy_retries=2)
+    assert refused.value.code in ("NO_QUORUM", "BUSY")
+    assert [len(hub.requests) for hub in hubs] == [3, 3]
+    async with Client([closed_port_url(), closed_port_url()]) as client:
+        with pytest.raises(OSError):
+            await client.submit(TRANSACTION)
+
+
+async def test_a_bad_request_is_not_sent_elsewhere(serve: Callable[[StubHub], Any]) -> None:
+    bad = StubHub(
+        lambda _: web.json_response({"error": {"code": "NONCE_REPLAYED", "message": "used"}}, status=400)
+    )
+    other = StubHub(accept)
+    async with Client([await serve(bad), await serve(other)]) as client:
+        with pytest.raises(ClientError, match="NONCE_REPLAYED"):
+            await client.submit(TRANSACTION)
+    assert other.requests == []
+
+
+async def test_waiting_offers_the_same_bytes_to_a_hub_that_lost_them_then_reads_its_own_writes(
+    serve: Callable[[StubHub], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hubledger_client.client.RESUBMIT_INTERVAL_S", 0.0)
+    submitted: list[bytes] = []
+
+    def hub_answer(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            submitted.append(b"")
+            return accept(request)
+        if request.path.startswith("/v1/transactions/"):
+            if not submitted:
+                return web.json_response({"id": TRANSACTION.id.hex(), "status": "unknown", "at_height": 6})
+            record = {"id": TRANSACTION.id.hex(), "status": "committed", "height": 7, "receipt": {}}
+            return web.json_response({**record, "at_height": 7})
+        if request.path == "/v1/status":
+            return web.json_response({"chain_id": "test"})
+        return web.json_response({"nonce": 5, "at_height": 7})
+
+    hub = StubHub(hub_answer)
+    async with Client(await serve(hub)) as client:
+        record = await client.wait(TRANSACTION, timeout_ms=5000)
+        assert (record["status"], client.committed_height) == ("committed", 7)
+        await client.get_account("ab" * 20, signer=KEY)
+    posts = [body for method, _, body in hub.requests if method == "POST"]
+    assert [Transaction.from_json(json.loads(body)).id for body in posts] == [TRANSACTION.id]
+    assert hub.requests[-1][1] == f"/v1/accounts/{'ab' * 20}?min_height=7"
+
+
+async def test_a_wait_that_runs_out_says_pending_and_that_the_same_transaction_is_the_safe_retry(
+    serve: Callable[[StubHub], Any],
+) -> None:
+    hub = StubHub(
+        lambda _: web.json_response({"id": TRANSACTION.id.hex(), "status": "pending", "at_height": 3})
+    )
+    async with Client(await serve(hub)) as client:
+        with pytest.raises(TransactionPending) as pending:
+            await client.wait(TRANSACTION, timeout_ms=100)
+    message = str(pending.value)
+    assert pending.value.status == "pending"
+    assert (
+        f"transaction {TRANSACTION.id.hex()} (nonce 4) is still pending after 100 ms and may yet commit"
+        in message
+    )
+    assert "resubmit the same signed transaction or reuse the same nonce" in message
+    assert isinstance(pending.value, TimeoutError)  # scripts that caught the old TimeoutError still do
