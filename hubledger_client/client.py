@@ -304,18 +304,35 @@ class Client:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
 
-    async def _poll(self, transaction_id: str) -> dict[str, Any] | None:
-        """The transaction's record from the first hub that can tell, or None when none can now."""
-        path = self._read_path(f"/v1/transactions/{transaction_id}")
-        try:
-            record: dict[str, Any] = await self.request("GET", path, rounds=1)
-        except ClientError as error:
-            if error.code not in REFUSALS_TO_RETRY:
-                raise
-            return None
-        except UNREACHABLE:
-            return None
+    async def find_transaction(self, transaction_id: str) -> dict[str, Any]:
+        """The transaction's record from the first hub that knows it (committed, pending or
+        rejected); ``{"status": "unknown"}`` when every hub that answered does not. A hub
+        knows a pending transaction only when it holds it, so one hub's "unknown" is not the
+        network's. Raises the last error when no hub answered at all."""
+        record = await self._poll(transaction_id)
+        if record is None:
+            return await self.get_transaction(transaction_id)  # raises what the hubs say
         return record
+
+    async def _poll(self, transaction_id: str) -> dict[str, Any] | None:
+        """Ask the hubs in turn for the transaction until one knows it; the "unknown" record
+        when none does, or None when no hub could answer now."""
+        path = self._read_path(f"/v1/transactions/{transaction_id}")
+        unknown: dict[str, Any] | None = None
+        for url in self.hubs.get_round():
+            try:
+                record: dict[str, Any] = await self._request_once(url, "GET", path, None, None)
+            except ClientError as error:
+                if error.code not in REFUSALS_TO_RETRY:
+                    raise
+                continue
+            except UNREACHABLE:
+                continue
+            if record["status"] != "unknown":
+                self.hubs.settle(url)
+                return record
+            unknown = unknown or record
+        return unknown
 
     async def _resubmit(self, transaction: Transaction) -> None:
         try:

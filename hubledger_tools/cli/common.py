@@ -11,7 +11,9 @@ DEFAULT_NODE_URL = "http://127.0.0.1:8101"
 
 
 def add_client_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
+    parser.add_argument(
+        "--node", default=DEFAULT_NODE_URL, help="client API URL of any hub; several separated by commas"
+    )
     parser.add_argument("--key", type=Path, required=True, help="PEM key file of the sender")
     parser.add_argument("--wait", action="store_true", help="wait until committed and print the receipt")
     parser.add_argument("--json", action="store_true", help="print JSON")

@@ -14,6 +14,7 @@ from hubledger_client.client import ClientError
 from hubledger_tools.cli.audit import add_audit_commands
 from hubledger_tools.cli.bench import add_bench_command
 from hubledger_tools.cli.chaos import add_chaos_command
+from hubledger_tools.cli.fate import add_tx_command
 from hubledger_tools.cli.network import add_network_commands
 from hubledger_tools.cli.reads import add_reader_commands, add_status_command
 from hubledger_tools.cli.settlement import add_settlement_commands
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_command(commands)
     add_audit_commands(commands)
     add_status_command(commands)
+    add_tx_command(commands)
     return parser
 
 

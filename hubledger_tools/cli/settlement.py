@@ -9,14 +9,14 @@ argument takes 40 hex characters or ``@file.pem`` (the address of that key).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client
-from hubledger_tools.cli.common import add_client_arguments, print_record, refuse_float
+from hubledger_tools.cli.common import add_client_arguments, refuse_float
+from hubledger_tools.cli.fate import run_and_print
 from ledger.errors import LedgerError
 from ledger.keys import PrivateKey, PublicKey, load_public_pem
 
@@ -223,9 +223,7 @@ def _run_call(arguments: argparse.Namespace) -> int:
         async with Client(arguments.node) as client:
             return await client.call(key, call.contract, call.method, values, wait=arguments.wait)
 
-    record = asyncio.run(run())
-    print_record(record, as_json=arguments.json)
-    return 0 if record.get("receipt", {}).get("success", True) else 1
+    return run_and_print(run(), as_json=arguments.json)
 
 
 def parse_value(argument: Argument, text: str) -> Any:

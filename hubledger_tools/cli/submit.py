@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from typing import Any
 
 from hubledger_client.client import Client
-from hubledger_tools.cli.common import add_client_arguments, print_record, refuse_float
+from hubledger_tools.cli.common import add_client_arguments, refuse_float
+from hubledger_tools.cli.fate import run_and_print
 from ledger.keys import PrivateKey
 from node.errors import ConfigError
 
@@ -31,11 +31,8 @@ def _submit(arguments: argparse.Namespace) -> int:
     if not isinstance(call_args, dict):
         raise ConfigError("--args must be a JSON object")
     key = PrivateKey.load(arguments.key)
-    record = asyncio.run(
-        _call(arguments.node, key, arguments.contract, arguments.method, call_args, arguments)
-    )
-    print_record(record, as_json=arguments.json)
-    return 0 if record.get("receipt", {}).get("success", True) else 1
+    submission = _call(arguments.node, key, arguments.contract, arguments.method, call_args, arguments)
+    return run_and_print(submission, as_json=arguments.json)
 
 
 async def _call(

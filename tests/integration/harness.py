@@ -189,12 +189,22 @@ class Submitter:
             method="transfer",
             args={"to": self.receiver, "amount": amount},
         )
-        code, answer = http_json(self.network.url(hub) + "/v1/transactions", transaction.to_json())
+        url, body = self.network.url(hub) + "/v1/transactions", transaction.to_json()
+        code, answer = wait_for(
+            lambda: _unless_not_serving(http_json(url, body)), what=f"{hub} to take a transfer"
+        )
         if code != 202:
             raise AssertionError(f"{hub} refused a transfer: {answer}")
         self.nonce += 1
         self.sent += amount
         return str(answer["id"])
+
+
+def _unless_not_serving(answer: tuple[int, Any]) -> tuple[int, Any] | None:
+    """None while the hub says it cannot take transactions yet (no quorum at start, behind)."""
+    code, document = answer
+    refused = code == 503 and isinstance(document, dict) and "error" in document
+    return None if refused and document["error"]["code"] in ("NO_QUORUM", "BEHIND") else answer
 
 
 def wait_committed_on(
