@@ -92,29 +92,30 @@ class Client:
     ) -> Any:
         """One API call; a ``signer`` signs the read so private account data is served. Sent to
         the next hub while a hub cannot serve it (hubledger_client/failover.py), for at most
-        ``rounds`` rounds; the last refusal, or the last connection error, is raised."""
+        ``rounds`` rounds; then the last refusal is raised, or the last connection error when
+        no hub answered."""
         if rounds < 1:
             raise ValueError("rounds must be at least 1")
-        last: Exception = ValueError("no hub was asked")
+        unreachable: Exception = ValueError("no hub was asked")
+        refusal: ClientError | None = None  # a hub's own word says more than a refused connection
         for attempt in range(rounds):
             if attempt:
                 await asyncio.sleep(get_retry_delay_s(attempt - 1))
-            refused = False
             for url in self.hubs.get_round():
                 try:
                     document = await self._request_once(url, method, path, body, signer)
                 except ClientError as error:
                     if error.code not in REFUSALS_TO_RETRY:
                         raise
-                    last, refused = error, True
+                    refusal = error
                 except UNREACHABLE as error:
-                    last = error
+                    unreachable = error
                 else:
                     self.hubs.settle(url)
                     return document
-            if not refused:
+            if refusal is None:
                 break  # no hub answered at all: waiting would not change that
-        raise last
+        raise refusal or unreachable
 
     async def _request_once(
         self, url: str, method: str, path: str, body: Any, signer: PrivateKey | None
