@@ -24,8 +24,9 @@ The rule (``get_refusal``), in the order it is checked:
   heights more than ``READY_LAG_BLOCKS_MAX`` above its own: the blocks in
   flight make an up-to-date hub look a block or two behind under load.
 
-``/readyz`` reads the same board and the same lag (node/api/chain.py) for
-operators; this rule is what clients meet. A transaction the hub already holds
+``/readyz`` (node/api/chain.py) is not ready while the quorum part of this
+rule refuses, so a hub is never ready while it turns clients away, and it
+reads the same lag for operators. A transaction the hub already holds
 or has committed is still answered with its status (node/admission.py): that
 keeps nothing new and tells the client its fate.
 """
@@ -63,16 +64,25 @@ class Standing:
 
     def get_refusal(self) -> NotServing | None:
         """The error new submissions and nonce questions are answered with now, or None."""
+        return self.get_quorum_refusal() or self.get_behind_refusal()
+
+    def get_quorum_refusal(self) -> NotServing | None:
+        """NO_QUORUM, or None while 2f + 1 hubs (this one included) answered lately."""
         node = self._node
         reachable = 1 + self._board.count_answered_since(now_ms() - REACHABLE_MS)
-        if reachable < node.quorum:
-            return NotServing(
-                "NO_QUORUM",
-                f"this hub reaches {reachable} of the {node.quorum} hubs a quorum needs (itself "
-                "included), so nothing it accepted could commit now; nothing was kept: "
-                "send it to another hub, or retry later",
-                retry_after_s=NO_QUORUM_RETRY_AFTER_S,
-            )
+        if reachable >= node.quorum:
+            return None
+        return NotServing(
+            "NO_QUORUM",
+            f"this hub reaches {reachable} of the {node.quorum} hubs a quorum needs (itself "
+            "included), so nothing it accepted could commit now; nothing was kept: "
+            "send it to another hub, or retry later",
+            retry_after_s=NO_QUORUM_RETRY_AFTER_S,
+        )
+
+    def get_behind_refusal(self) -> NotServing | None:
+        """BEHIND, or None while this hub is not fetching blocks and not behind its peers."""
+        node = self._node
         height = node.chain.latest_height()
         if node.is_fetching:
             return self._behind(f"this hub is catching up: fetching blocks from peers (at height {height})")

@@ -9,7 +9,7 @@ from aiohttp import web
 from consensus.evidence import Evidence
 from ledger.block import Block
 from ledger.types import Hash, Height
-from node.api.keys import NODE
+from node.api.keys import NODE, STANDING
 from node.errors import ApiError
 from node.peer_status import PEER_STATUS, READY_LAG_BLOCKS_MAX
 from node.proofs import build_proof
@@ -100,14 +100,17 @@ async def get_healthz(request: web.Request) -> web.Response:
 
 
 async def get_readyz(request: web.Request) -> web.Response:
-    """Ready: linked to a quorum, taking part in ordering (not alone in a view, not changing
-    view, not refusing proposals over its clock) and not behind (not fetching blocks, and no
-    f + 1 peers ahead)."""
+    """Ready: linked to a quorum that answers (node/standing.py), taking part in ordering
+    (not alone in a view, not changing view, not refusing proposals over its clock) and not
+    behind (not fetching blocks, and no f + 1 peers ahead)."""
     node = request.app[NODE]
     peers = len(node.network.connected_peers())
     needed = node.quorum - 1
     if peers < needed:
         raise ApiError(503, "NOT_READY", f"connected to {peers} peers; a quorum needs {needed}")
+    no_quorum = request.app[STANDING].get_quorum_refusal()  # linked, but have they answered?
+    if no_quorum is not None:
+        raise ApiError(503, "NOT_READY", no_quorum.message)
     concern = node.replica.get_status().liveness_concern
     if concern is not None:
         raise ApiError(503, "NOT_READY", concern)
