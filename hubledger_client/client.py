@@ -364,7 +364,7 @@ class Client:
 class SyncClient:
     """A blocking wrapper of Client for scripts; one event loop per instance."""
 
-    def __init__(self, base_url: str, *, timeout_ms: int = 10_000) -> None:
+    def __init__(self, base_url: str | Sequence[str], *, timeout_ms: int = 10_000) -> None:
         self._loop = asyncio.new_event_loop()
         self._client = Client(base_url, timeout_ms=timeout_ms)
 
