@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -43,6 +44,37 @@ class ClientError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class NodeUnreachable(ClientError):
+    """Raised when nothing at the URL answers as a HubLedger client API: no connection, a
+    timeout, or an answer that is not its JSON (a peer port, another service). Nothing was
+    done; another hub may answer."""
+
+    def __init__(self, url: str, code: str, problem: str) -> None:
+        super().__init__(0, code, f"cannot use the node at {url}: {problem}")
+
+
+def describe_connection_error(error: BaseException) -> str:
+    """One sentence for a failed connection, without aiohttp's class names."""
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    if isinstance(error, aiohttp.InvalidURL):
+        return "not a valid URL"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        where = f"{error.host}:{error.port}"
+        if isinstance(error.os_error, ConnectionRefusedError):
+            return f"nothing listens on {where} (connection refused); is the hub running?"
+        if isinstance(error.os_error, socket.gaierror):
+            return f"the host {error.host} is unknown"
+        return f"cannot connect to {where} ({error.os_error.strerror or 'connection failed'})"
+    if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return "the connection was closed without an HTTP answer; is this a hub's client API port?"
+    if isinstance(error, aiohttp.ClientResponseError):
+        return (
+            f"it does not speak HTTP as a client API does ({error.message}); is this a hub's client API port?"
+        )
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 class Client:
@@ -79,12 +111,28 @@ class Client:
                 signer, chain_id=chain_id, method=method, path=path, timestamp_ms=timestamp_ms
             )
         url = self.base_url + path
-        async with self._session.request(method, url, json=body, headers=headers) as response:
-            document = await response.json(content_type=None)
-            if response.status >= 400:
-                error = (document or {}).get("error", {})
-                raise ClientError(response.status, error.get("code", "HTTP_ERROR"), error.get("message", ""))
-            return document
+        try:
+            async with self._session.request(method, url, json=body, headers=headers) as response:
+                status, content = response.status, await response.read()
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise NodeUnreachable(self.base_url, "UNREACHABLE", describe_connection_error(error)) from None
+        try:
+            document = json.loads(content)
+        except (ValueError, RecursionError):
+            raise NodeUnreachable(
+                self.base_url,
+                "NOT_AN_API",
+                f"it answered HTTP {status} with something that is not JSON; "
+                "is this a hub's client API port?",
+            ) from None
+        if status >= 400:
+            refusal = document.get("error") if isinstance(document, dict) else None
+            if not isinstance(refusal, dict):
+                raise NodeUnreachable(
+                    self.base_url, "NOT_AN_API", f"it answered HTTP {status} without an error code"
+                )
+            raise ClientError(status, str(refusal.get("code", "HTTP_ERROR")), str(refusal.get("message", "")))
+        return document
 
     async def get_status(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", "/v1/status")
@@ -131,7 +179,7 @@ class Client:
 
     async def follow_events(
         self, *, from_height: int | None = None, account: str | None = None, reconnect: bool = True
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Committed blocks and receipts as they happen (GET /v1/events), oldest first.
 
         From ``from_height`` (default: the next block), only receipts involving
@@ -253,11 +301,40 @@ class Client:
 
 
 class SyncClient:
-    """A blocking wrapper of Client for scripts; one event loop per instance."""
+    """A blocking wrapper of Client for scripts; one event loop per instance.
+
+    with SyncClient("http://127.0.0.1:8101") as client:
+        print(client.get_status()["height"])
+        for event in client.follow_events(from_height=1, reconnect=False):
+            print(event["type"], event["height"])
+    """
 
     def __init__(self, base_url: str, *, timeout_ms: int = 10_000) -> None:
         self._loop = asyncio.new_event_loop()
         self._client = Client(base_url, timeout_ms=timeout_ms)
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def follow_events(
+        self, *, from_height: int | None = None, account: str | None = None, reconnect: bool = True
+    ) -> Iterator[dict[str, Any]]:
+        """Client.follow_events as a plain iterator; leaving the loop closes the stream."""
+        events = self._client.follow_events(from_height=from_height, account=account, reconnect=reconnect)
+        try:
+            while True:
+                try:
+                    yield self._loop.run_until_complete(events.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._loop.is_closed():
+                self._loop.run_until_complete(events.aclose())
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._client, name)
@@ -268,5 +345,7 @@ class SyncClient:
         return call
 
     def close(self) -> None:
+        if self._loop.is_closed():
+            return
         self._loop.run_until_complete(self._client.close())
         self._loop.close()
