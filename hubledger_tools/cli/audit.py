@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client
@@ -20,34 +19,45 @@ from hubledger_client.proof import ProofInvalid, verify_proof
 from hubledger_tools.audit.errors import ChainInvalid
 from hubledger_tools.audit.export import export_chain
 from hubledger_tools.audit.verify_chain import verify_chain
+from hubledger_tools.cli import arguments as types
+from hubledger_tools.cli.common import add_node_argument
+from hubledger_tools.cli.errors import UsageError
 from ledger.genesis import Genesis
-
-DEFAULT_NODE_URL = "http://127.0.0.1:8101"
 
 
 def add_audit_commands(commands: Any) -> None:
     export = commands.add_parser("export", help="write blocks with their commit certificates to a file")
-    export.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
-    export.add_argument("--from", dest="from_height", type=int, default=1, help="first height (default 1)")
-    export.add_argument("--to", dest="to_height", type=int, help="last height (default: the latest)")
-    export.add_argument("--out", type=Path, required=True, help="the file to write (JSON Lines)")
+    add_node_argument(export)
+    export.add_argument(
+        "--from", dest="from_height", type=types.first_height, default=1, help="first height (default 1)"
+    )
+    export.add_argument(
+        "--to", dest="to_height", type=types.first_height, help="last height (default: the latest)"
+    )
+    export.add_argument("--out", type=types.output_file, required=True, help="the file to write (JSON Lines)")
     export.set_defaults(handler=_export)
 
     verify = commands.add_parser("verify-chain", help="check an exported chain offline, re-executing it")
-    verify.add_argument("file", type=Path, help="a file written by `hubledger export`")
-    verify.add_argument("--genesis", type=Path, required=True, help="the network's genesis.json")
+    verify.add_argument("file", type=types.existing_file, help="a file written by `hubledger export`")
+    verify.add_argument(
+        "--genesis", type=types.existing_file, required=True, help="the network's genesis.json"
+    )
     verify.add_argument("--quiet", action="store_true", help="no progress bar")
     verify.set_defaults(handler=_verify_chain)
 
     proof = commands.add_parser("proof", help="fetch a transaction's finality proof")
-    proof.add_argument("transaction_id", help="64 hex characters")
-    proof.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
-    proof.add_argument("--out", type=Path, required=True, help="the file to write (JSON)")
+    proof.add_argument("transaction_id", type=types.transaction_id, help="64 hex characters")
+    add_node_argument(proof)
+    proof.add_argument("--out", type=types.output_file, required=True, help="the file to write (JSON)")
     proof.set_defaults(handler=_proof)
 
     receipt = commands.add_parser("verify-receipt", help="check a transaction's finality proof offline")
-    receipt.add_argument("file", type=Path, help="a proof from GET /v1/transactions/{id}/proof")
-    receipt.add_argument("--genesis", type=Path, required=True, help="the network's genesis.json")
+    receipt.add_argument(
+        "file", type=types.existing_file, help="a proof from GET /v1/transactions/{id}/proof"
+    )
+    receipt.add_argument(
+        "--genesis", type=types.existing_file, required=True, help="the network's genesis.json"
+    )
     receipt.set_defaults(handler=_verify_receipt)
 
 
@@ -62,8 +72,7 @@ def _export(arguments: argparse.Namespace) -> int:
             )
         )
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise UsageError(str(error)) from None
     print(
         f"exported blocks {summary.from_height}..{summary.to_height} of {summary.chain_id} "
         f"({summary.transactions} transactions) to {arguments.out}"
@@ -107,7 +116,7 @@ def _verify_receipt(arguments: argparse.Namespace) -> int:
     genesis = Genesis.load(arguments.genesis)
     try:
         document = json.loads(arguments.file.read_text(encoding="utf-8"))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         print(f"proof INVALID: MALFORMED: {arguments.file} is not JSON: {error}", file=sys.stderr)
         return 1
     try:

@@ -1,0 +1,58 @@
+"""How ``hubledger`` fails: its exit statuses and the parser that reports bad arguments in one line.
+
+Exit statuses (docs/api.md, "Exit statuses of the hubledger command"):
+
+- 0: done;
+- 1: the operation failed: a transaction committed as FAILED or was refused by
+  the node, a check found the chain or a proof invalid;
+- 2: bad arguments, or a file named in them is missing or unreadable; nothing
+  was sent to any node;
+- 3: ``hubledger node`` only: its database is corrupt (DATABASE_CORRUPT, docs/operators.md);
+- 4: the node could not be reached, or what answered is not a HubLedger client API;
+  nothing was done;
+- 70: a bug in hubledger itself (``python -X dev -m hubledger_tools.cli ...`` shows where);
+- 130: interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from enum import IntEnum
+from typing import NoReturn
+
+from ledger.errors import LedgerError
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    FAILED = 1
+    BAD_ARGUMENTS = 2
+    DATABASE_CORRUPT = 3  # hubledger node, node/runner.py
+    UNREACHABLE = 4
+    BUG = 70  # EX_SOFTWARE of sysexits.h
+    INTERRUPTED = 130
+
+
+class UsageError(LedgerError):
+    """Raised when an argument is wrong in a way only seen after parsing (a file's content)."""
+
+    code = "BAD_ARGUMENTS"
+
+
+def print_error(message: str) -> None:
+    """One line on stderr, whatever the message holds."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line, as every other error, then exit status 2.
+
+    argparse's own prints the usage block before the error; a script reading stderr
+    wants one sentence, and ``--help`` shows the usage to a person who asks.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        print(f"error: {text} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(ExitStatus.BAD_ARGUMENTS)
