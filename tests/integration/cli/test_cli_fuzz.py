@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubledger_client.json_http import http_json
+from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.errors import ExitStatus
 from tests.integration.cli.cases import (
     CASES,
@@ -90,7 +91,7 @@ LONG_RUNS = (
     ("hubledger_tools.localnet", "run_localnet"),
     ("hubledger_tools.cli.network", "generate_network"),
     ("hubledger_tools.cli.simulate", "run_simulation"),
-    ("node.runner", "run_node"),
+    ("node.runner", "configure_logging"),  # the first step once config, genesis and key are read
 )
 
 
@@ -136,6 +137,33 @@ def test_a_bad_value_is_one_line_and_status_2(
 
     check()
     assert get_signer_state(network) == before, "a refused argument reached the hub"
+
+
+FILE_CASES = [(path, parser, action) for path, parser, action in CASES if action.type is types.existing_file]
+# Not empty: an empty scenario is a valid one (every field has a default).
+WRONG_CONTENTS = {"binary": bytes(range(256)) * 4, "deep": b"[" * 100_000, "text": b"x = 1\n"}
+
+
+@pytest.mark.parametrize(
+    ("path", "parser", "action"),
+    FILE_CASES,
+    ids=[f"{' '.join(path)} {flag_of(action)}" for path, _, action in FILE_CASES],
+)
+def test_a_file_of_the_wrong_content_is_one_line(
+    path: tuple[str, ...],
+    parser: argparse.ArgumentParser,
+    action: argparse.Action,
+    files: Files,
+    tmp_path: Path,
+    no_long_runs: None,
+) -> None:
+    for name, content in WRONG_CONTENTS.items():
+        wrong = tmp_path / name
+        wrong.write_bytes(content)
+        argv = build_argv(path, parser, action, str(wrong), files, DEAD_NODE_URL)
+        status, _, err = run_main(argv)
+        expected = ExitStatus.FAILED if status == ExitStatus.FAILED else ExitStatus.BAD_ARGUMENTS
+        assert_one_line(err, status, expected, argv)  # 1: the file was read and does not verify
 
 
 NODE_COMMANDS = [(path, parser) for path, parser in COMMANDS if has_node(parser)]
