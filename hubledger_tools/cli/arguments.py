@@ -202,30 +202,45 @@ def transaction_id(text: str) -> str:
     return value
 
 
-def existing_file(text: str) -> Path:
+def _existing(text: str, *, directory: bool) -> Path:
+    kind = "a directory" if directory else "a file"
     path = Path(text)
     if not text:
-        raise _refuse("an empty path names no file")
-    if not path.is_file():
-        raise _refuse(f"{text} {'is not a file' if path.exists() else 'does not exist'}")
+        raise _refuse(f"an empty path names no {kind[2:]}")
+    if not (path.is_dir() if directory else path.is_file()):
+        raise _refuse(f"{text} {'is not ' + kind if path.exists() else 'does not exist'}")
     return path
+
+
+def existing_file(text: str) -> Path:
+    return _existing(text, directory=False)
 
 
 def existing_directory(text: str) -> Path:
+    return _existing(text, directory=True)
+
+
+def _to_write(text: str, *, directory: bool) -> Path:
+    """A path to write: not of the other kind, in a directory that exists."""
+    kind, other = ("a directory", "a file") if directory else ("a file", "a directory")
     path = Path(text)
-    if not path.is_dir():
-        raise _refuse(f"{text} {'is not a directory' if path.exists() else 'does not exist'}")
+    if not text:
+        raise _refuse(f"an empty path names no {kind[2:]} to write")
+    if path.is_file() if directory else path.is_dir():
+        raise _refuse(f"{text} is {other}, not {kind}")
+    if not path.parent.is_dir():
+        raise _refuse(f"cannot write {text}: directory {path.parent} does not exist")
     return path
+
+
+def output_file(text: str) -> Path:
+    """A file to write: its directory must exist."""
+    return _to_write(text, directory=False)
 
 
 def output_directory(text: str) -> Path:
-    """A directory to write into, created if new: not a file, its parent must exist."""
-    path = Path(text)
-    if not text or path.is_file():
-        raise _refuse(f"{text!r} is a file, not a directory")
-    if not path.parent.is_dir():
-        raise _refuse(f"cannot use {text}: directory {path.parent} does not exist")
-    return path
+    """A directory to write into, created if new: its parent must exist."""
+    return _to_write(text, directory=True)
 
 
 def new_directory(text: str) -> Path:
@@ -236,27 +251,17 @@ def new_directory(text: str) -> Path:
     return path
 
 
-def node_urls(text: str) -> tuple[str, ...]:
-    """Comma-separated client API URLs."""
-    urls = tuple(node_url(part) for part in text.split(",") if part.strip())
-    if not urls:
-        raise _refuse(f"{text!r} names no URL; e.g. {DEFAULT_NODE_URL}")
-    return urls
-
-
-def output_file(text: str) -> Path:
-    """A file to write: its directory must exist and it must not be a directory."""
-    path = Path(text)
-    if not text or path.is_dir():
-        raise _refuse(f"{text!r} is a directory, not a file to write")
-    if not path.parent.is_dir():
-        raise _refuse(f"cannot write {text}: directory {path.parent} does not exist")
-    return path
-
-
 def new_file(text: str) -> Path:
     """A file to create that must not exist yet (a key is never overwritten)."""
     path = output_file(text)
     if path.exists():
         raise _refuse(f"{text} already exists; HubLedger never overwrites a key, name a new file")
     return path
+
+
+def node_urls(text: str) -> tuple[str, ...]:
+    """Comma-separated client API URLs."""
+    urls = tuple(node_url(part) for part in text.split(",") if part.strip())
+    if not urls:
+        raise _refuse(f"{text!r} names no URL; e.g. {DEFAULT_NODE_URL}")
+    return urls

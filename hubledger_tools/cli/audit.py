@@ -38,10 +38,7 @@ def add_audit_commands(commands: Any) -> None:
     export.set_defaults(handler=_export)
 
     verify = commands.add_parser("verify-chain", help="check an exported chain offline, re-executing it")
-    verify.add_argument("file", type=types.existing_file, help="a file written by `hubledger export`")
-    verify.add_argument(
-        "--genesis", type=types.existing_file, required=True, help="the network's genesis.json"
-    )
+    add_offline_arguments(verify, "a file written by `hubledger export`")
     verify.add_argument("--quiet", action="store_true", help="no progress bar")
     verify.set_defaults(handler=_verify_chain)
 
@@ -52,13 +49,16 @@ def add_audit_commands(commands: Any) -> None:
     proof.set_defaults(handler=_proof)
 
     receipt = commands.add_parser("verify-receipt", help="check a transaction's finality proof offline")
-    receipt.add_argument(
-        "file", type=types.existing_file, help="a proof from GET /v1/transactions/{id}/proof"
-    )
-    receipt.add_argument(
+    add_offline_arguments(receipt, "a proof from GET /v1/transactions/{id}/proof (hubledger proof)")
+    receipt.set_defaults(handler=_verify_receipt)
+
+
+def add_offline_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The file an offline check reads and the genesis it checks against."""
+    parser.add_argument("file", type=types.existing_file, help=what)
+    parser.add_argument(
         "--genesis", type=types.existing_file, required=True, help="the network's genesis.json"
     )
-    receipt.set_defaults(handler=_verify_receipt)
 
 
 def _export(arguments: argparse.Namespace) -> int:
