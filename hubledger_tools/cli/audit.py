@@ -14,13 +14,12 @@ import json
 import sys
 from typing import Any
 
-from hubledger_client.client import Client
 from hubledger_client.proof import ProofInvalid, verify_proof
 from hubledger_tools.audit.errors import ChainInvalid
 from hubledger_tools.audit.export import export_chain
 from hubledger_tools.audit.verify_chain import verify_chain
 from hubledger_tools.cli import arguments as types
-from hubledger_tools.cli.common import add_node_argument
+from hubledger_tools.cli.common import add_node_argument, connect
 from hubledger_tools.cli.errors import UsageError
 from ledger.genesis import Genesis
 
@@ -100,7 +99,7 @@ def _verify_chain(arguments: argparse.Namespace) -> int:
 
 def _proof(arguments: argparse.Namespace) -> int:
     async def fetch() -> dict[str, Any]:
-        async with Client(arguments.node) as client:
+        async with connect(arguments) as client:
             return await client.get_proof(arguments.transaction_id)
 
     document = asyncio.run(fetch())

@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from hubledger_client.client import Client
 from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.arguments import ADDRESS_FORMAT, DEFAULT_NODE_URL
 
@@ -29,6 +30,11 @@ def add_node_argument(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help=f"client API URL of any hub, http:// or https:// (default {DEFAULT_NODE_URL})",
     )
+
+
+def connect(arguments: argparse.Namespace) -> Client:
+    """The client of the hub ``--node`` names: the one place a subcommand's connection is made."""
+    return Client(arguments.node)
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:

@@ -11,11 +11,11 @@ import argparse
 import asyncio
 from typing import Any
 
-from hubledger_client.client import Client
 from hubledger_tools.cli.common import (
     add_json_argument,
     add_node_argument,
     add_reader_arguments,
+    connect,
     format_value,
     print_fields,
     print_json,
@@ -50,7 +50,7 @@ def add_status_command(commands: Any) -> None:
 
 def _status(arguments: argparse.Namespace) -> int:
     async def fetch() -> dict[str, Any]:
-        async with Client(arguments.node) as client:
+        async with connect(arguments) as client:
             return await client.get_status()
 
     status = asyncio.run(fetch())
@@ -67,7 +67,7 @@ def _read_account(arguments: argparse.Namespace) -> int:
     what = arguments.what
 
     async def fetch() -> Any:
-        async with Client(arguments.node) as client:
+        async with connect(arguments) as client:
             if what == "dvps":
                 return await client.list_dvps(address, signer=key)
             if what == "escrows":

@@ -20,7 +20,7 @@ from typing import Any
 from hubledger_client.client import Client
 from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.calls import CALLS, GROUPS, Argument, Call
-from hubledger_tools.cli.common import add_client_arguments, print_record, refuse_float
+from hubledger_tools.cli.common import add_client_arguments, connect, print_record, refuse_float
 from hubledger_tools.cli.errors import ExitStatus
 
 OBLIGATIONS_FORMAT = "a JSON list of {from, to, amount in fen}, or @file.json"
@@ -115,7 +115,7 @@ def _run_call(arguments: argparse.Namespace) -> int:
     call: Call = arguments.call
 
     async def run() -> dict[str, Any]:
-        async with Client(arguments.node) as client:
+        async with connect(arguments) as client:
             values = await get_call_values(client, call, arguments)
             return await client.call(arguments.key, call.contract, call.method, values, wait=arguments.wait)
 

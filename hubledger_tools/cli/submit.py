@@ -7,9 +7,8 @@ import asyncio
 import json
 from typing import Any
 
-from hubledger_client.client import Client
 from hubledger_tools.cli import arguments as types
-from hubledger_tools.cli.common import add_client_arguments, print_record, refuse_float
+from hubledger_tools.cli.common import add_client_arguments, connect, print_record, refuse_float
 from hubledger_tools.cli.contracts import CONTRACT_NAMES, get_method_names
 from hubledger_tools.cli.errors import ExitStatus, UsageError
 
@@ -57,7 +56,7 @@ def _submit(arguments: argparse.Namespace) -> int:
 
 
 async def _call(arguments: argparse.Namespace) -> dict[str, Any]:
-    async with Client(arguments.node) as client:
+    async with connect(arguments) as client:
         return await client.call(
             arguments.key,
             arguments.contract,
