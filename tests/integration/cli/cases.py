@@ -78,7 +78,7 @@ NOT_NUMBERS = st.one_of(
 GARBAGE = st.builds(
     lambda head, bad, tail: head + bad + tail,
     st.text(max_size=6),
-    st.sampled_from([*"!$%*?<>|\"'\\;&`", "\x01", "\u202e", " x"]),
+    st.sampled_from([*"!$%*?<>|\"'\\;&`", "\x01", "\u202e"]),
     st.text(max_size=6),
 )
 
