@@ -19,7 +19,7 @@ from hubledger_tools.audit.errors import ChainInvalid
 from hubledger_tools.audit.export import export_chain
 from hubledger_tools.audit.verify_chain import verify_chain
 from hubledger_tools.cli import arguments as types
-from hubledger_tools.cli.common import add_node_argument, connect
+from hubledger_tools.cli.common import add_json_argument, add_node_argument, connect, print_json
 from hubledger_tools.cli.errors import UsageError
 from ledger.genesis import Genesis
 
@@ -34,21 +34,25 @@ def add_audit_commands(commands: Any) -> None:
         "--to", dest="to_height", type=types.first_height, help="last height (default: the latest)"
     )
     export.add_argument("--out", type=types.output_file, required=True, help="the file to write (JSON Lines)")
+    add_json_argument(export)
     export.set_defaults(handler=_export)
 
     verify = commands.add_parser("verify-chain", help="check an exported chain offline, re-executing it")
     add_offline_arguments(verify, "a file written by `hubledger export`")
     verify.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_argument(verify)
     verify.set_defaults(handler=_verify_chain)
 
     proof = commands.add_parser("proof", help="fetch a transaction's finality proof")
     proof.add_argument("transaction_id", type=types.transaction_id, help="64 hex characters")
     add_node_argument(proof)
     proof.add_argument("--out", type=types.output_file, required=True, help="the file to write (JSON)")
+    add_json_argument(proof)
     proof.set_defaults(handler=_proof)
 
     receipt = commands.add_parser("verify-receipt", help="check a transaction's finality proof offline")
     add_offline_arguments(receipt, "a proof from GET /v1/transactions/{id}/proof (hubledger proof)")
+    add_json_argument(receipt)
     receipt.set_defaults(handler=_verify_receipt)
 
 
@@ -72,6 +76,9 @@ def _export(arguments: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if arguments.json:
+        print_json(summary)
+        return 0
     print(
         f"exported blocks {summary.from_height}..{summary.to_height} of {summary.chain_id} "
         f"({summary.transactions} transactions) to {arguments.out}"
@@ -82,10 +89,13 @@ def _export(arguments: argparse.Namespace) -> int:
 def _verify_chain(arguments: argparse.Namespace) -> int:
     genesis = Genesis.load(arguments.genesis)
     try:
-        report = verify_chain(arguments.file, genesis, show_progress=not arguments.quiet)
+        report = verify_chain(arguments.file, genesis, show_progress=not (arguments.quiet or arguments.json))
     except ChainInvalid as error:
         print(f"chain INVALID at {error}", file=sys.stderr)
         return 1
+    if arguments.json:
+        print_json(report)
+        return 0
     print(
         f"chain {report.chain_id} verified: blocks 1..{report.last_height}, "
         f"{report.transactions} transactions re-executed; "
@@ -104,6 +114,11 @@ def _proof(arguments: argparse.Namespace) -> int:
 
     document = asyncio.run(fetch())
     arguments.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if arguments.json:
+        print_json(
+            {"transaction_id": arguments.transaction_id, "height": document["height"], "out": arguments.out}
+        )
+        return 0
     print(
         f"wrote the finality proof of {arguments.transaction_id} (block {document['height']}) "
         f"to {arguments.out}"
@@ -123,6 +138,9 @@ def _verify_receipt(arguments: argparse.Namespace) -> int:
     except ProofInvalid as error:
         print(f"proof INVALID: {error}", file=sys.stderr)
         return 1
+    if arguments.json:
+        print_json(report)
+        return 0
     print(
         f"transaction {report.transaction_id.hex()} is final: "
         f"position {report.index} of block {report.height} ({report.block_hash.hex()}), "

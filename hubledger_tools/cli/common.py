@@ -9,8 +9,10 @@ JSON, amounts as bare integers in fen.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client
@@ -107,7 +109,18 @@ def print_table(rows: list[Mapping[str, Any]], columns: tuple[str, ...]) -> None
 
 
 def print_json(document: Any) -> None:
-    print(json.dumps(document, indent=2))
+    """JSON for machines; a dataclass as its fields, bytes (hashes) as hex."""
+    print(json.dumps(document, indent=2, default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple | Path):
+        return list(value) if isinstance(value, tuple) else str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def print_record(record: dict[str, Any], *, as_json: bool) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_tools.cli import arguments as types
+from hubledger_tools.cli.common import add_json_argument, print_json
 from hubledger_tools.netgen import NetworkLayout, generate_network, parse_hubs
 
 HUBS_DEFAULT = "beijing,shanghai,shenzhen,hangzhou"
@@ -37,6 +38,7 @@ def add_network_commands(commands: Any) -> None:
     netgen.add_argument(
         "--compose", action="store_true", help="one container per hub: fixed ports, peers by hub name"
     )
+    add_json_argument(netgen)
     netgen.set_defaults(handler=_netgen)
 
     node = commands.add_parser("node", help="run one validator node")
@@ -72,6 +74,13 @@ def _netgen(arguments: argparse.Namespace) -> int:
         )
     hubs = arguments.hubs
     genesis = generate_network(hubs, arguments.out, chain_id=arguments.chain_id, layout=layout)
+    if arguments.json:
+        accounts = [
+            {"name": account.name, "role": account.role, "address": account.address.hex()}
+            for account in genesis.accounts
+        ]
+        print_json({"chain_id": genesis.chain_id, "hubs": hubs, "out": arguments.out, "accounts": accounts})
+        return 0
     print(f"wrote a {len(hubs)}-hub network for chain {genesis.chain_id} to {arguments.out}")
     for account in genesis.accounts:
         print(f"  {account.name:<18} {account.role:<13} {account.address.hex()}")

@@ -64,7 +64,9 @@ def add_simulate_command(commands: Any) -> None:
     parser.add_argument(
         "--explore", action="store_true", help="run every case of the explorer's scope (four validators)"
     )
-    parser.add_argument("--scope", choices=sorted(SCOPES), default="default", help="the explorer's scope")
+    parser.add_argument(
+        "--scope", choices=sorted(SCOPES), default="default", help="the explorer's scope (default: default)"
+    )
     parser.add_argument("--case", type=CASE, default=None, help="run one case of the explorer's scope")
     parser.add_argument("--jobs", type=JOBS, default=1, help="processes to run a sweep on (default 1)")
     parser.add_argument(
