@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HUBS ?= beijing,shanghai,shenzhen,hangzhou
 NETWORK_DIR ?= .localnet
 
-.PHONY: install run test lint unit e2e bench corruption-sweep swarm explore clean faketime
+.PHONY: install run test lint unit e2e bench corruption-sweep swarm explore fuzz-cli clean faketime
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ unit: install
 CORRUPTION_SEEDS ?= 150
 corruption-sweep: install
 	HUBLEDGER_CORRUPTION_SEEDS=$(CORRUPTION_SEEDS) $(BIN)/pytest -q tests/integration/storage/test_corruption.py
+
+# Every option of every hubledger subcommand with many generated bad values; see docs/api.md.
+CLI_FUZZ_EXAMPLES ?= 200
+fuzz-cli: install
+	CLI_FUZZ_EXAMPLES=$(CLI_FUZZ_EXAMPLES) $(BIN)/pytest -q tests/integration/cli/test_cli_fuzz.py
 
 # Throughput and latency of a local four-hub network under load; see docs/benchmarks.md.
 BENCH_ARGS ?= --rate 2000 --duration 60

@@ -15,7 +15,7 @@ from typing import Any
 
 from contracts import accessors, keys
 from contracts.arguments import (
-    get_fields,
+    Fields,
     parse_address,
     parse_hub,
     parse_int,
@@ -51,8 +51,14 @@ class SetLimitArgs:
     transfer_max: int | None  # None removes the limit
 
 
+REGISTER_BANK = Fields(("public_key", "hub"), ("name",))
+REGISTER_INSTITUTION = Fields(("public_key",), ("hub", "name"))
+ACCOUNT = Fields(("account",))
+SET_LIMIT = Fields(("account", "transfer_max"))
+
+
 def parse_register_bank(args: Mapping[str, Any]) -> RegisterArgs:
-    fields = get_fields(args, ("public_key", "hub"), ("name",))
+    fields = REGISTER_BANK.get(args)
     return RegisterArgs(
         parse_public_key(fields["public_key"], "public_key"),
         parse_hub(fields["hub"], "hub"),
@@ -61,7 +67,7 @@ def parse_register_bank(args: Mapping[str, Any]) -> RegisterArgs:
 
 
 def parse_register_institution(args: Mapping[str, Any]) -> RegisterArgs:
-    fields = get_fields(args, ("public_key",), ("hub", "name"))
+    fields = REGISTER_INSTITUTION.get(args)
     hub = fields.get("hub")
     return RegisterArgs(
         parse_public_key(fields["public_key"], "public_key"),
@@ -71,11 +77,11 @@ def parse_register_institution(args: Mapping[str, Any]) -> RegisterArgs:
 
 
 def parse_account(args: Mapping[str, Any]) -> AccountArgs:
-    return AccountArgs(parse_address(get_fields(args, ("account",))["account"], "account"))
+    return AccountArgs(parse_address(ACCOUNT.get(args)["account"], "account"))
 
 
 def parse_set_limit(args: Mapping[str, Any]) -> SetLimitArgs:
-    fields = get_fields(args, ("account", "transfer_max"))
+    fields = SET_LIMIT.get(args)
     transfer_max = fields["transfer_max"]
     if transfer_max is not None and not isinstance(transfer_max, int):
         raise reject("transfer_max must be an integer, or null to remove the limit")
@@ -169,9 +175,11 @@ def process_set_limit(
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "register_bank": Method(parse_register_bank, process_register_bank),
-    "register_institution": Method(parse_register_institution, process_register_institution),
-    "freeze": Method(parse_account, process_freeze),
-    "unfreeze": Method(parse_account, process_unfreeze),
-    "set_limit": Method(parse_set_limit, process_set_limit, validate_set_limit),
+    "register_bank": Method(parse_register_bank, process_register_bank, fields=REGISTER_BANK),
+    "register_institution": Method(
+        parse_register_institution, process_register_institution, fields=REGISTER_INSTITUTION
+    ),
+    "freeze": Method(parse_account, process_freeze, fields=ACCOUNT),
+    "unfreeze": Method(parse_account, process_unfreeze, fields=ACCOUNT),
+    "set_limit": Method(parse_set_limit, process_set_limit, validate_set_limit, fields=SET_LIMIT),
 }

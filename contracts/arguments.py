@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from contracts.errors import TransactionRejected
@@ -27,6 +28,18 @@ NAME_MAX = 64
 
 def reject(message: str) -> TransactionRejected:
     return TransactionRejected(message, code="BAD_ARGUMENTS")
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The argument names of one method, declared once: its parse checks them and
+    ``hubledger contracts`` lists them."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    def get(self, args: Mapping[str, Any]) -> Mapping[str, Any]:
+        return get_fields(args, self.required, self.optional)
 
 
 def get_fields(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import accessors
-from contracts.arguments import get_fields, parse_address, parse_int
+from contracts.arguments import Fields, parse_address, parse_int
 from contracts.context import BlockContext
 from contracts.errors import ContractError
 from contracts.method import Method
@@ -38,18 +38,22 @@ class TransferArgs:
     amount: int
 
 
+TO_AMOUNT = Fields(("to", "amount"))
+AMOUNT = Fields(("amount",))
+
+
 def parse_issue(args: Mapping[str, Any]) -> IssueArgs:
-    fields = get_fields(args, ("to", "amount"))
+    fields = TO_AMOUNT.get(args)
     return IssueArgs(parse_address(fields["to"], "to"), parse_int(fields["amount"], "amount"))
 
 
 def parse_redeem(args: Mapping[str, Any]) -> RedeemArgs:
-    fields = get_fields(args, ("amount",))
+    fields = AMOUNT.get(args)
     return RedeemArgs(parse_int(fields["amount"], "amount"))
 
 
 def parse_transfer(args: Mapping[str, Any]) -> TransferArgs:
-    fields = get_fields(args, ("to", "amount"))
+    fields = TO_AMOUNT.get(args)
     return TransferArgs(parse_address(fields["to"], "to"), parse_int(fields["amount"], "amount"))
 
 
@@ -91,7 +95,7 @@ def process_transfer(
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "issue": Method(parse_issue, process_issue, validate_amount_args),
-    "redeem": Method(parse_redeem, process_redeem, validate_amount_args),
-    "transfer": Method(parse_transfer, process_transfer, validate_amount_args),
+    "issue": Method(parse_issue, process_issue, validate_amount_args, fields=TO_AMOUNT),
+    "redeem": Method(parse_redeem, process_redeem, validate_amount_args, fields=AMOUNT),
+    "transfer": Method(parse_transfer, process_transfer, validate_amount_args, fields=TO_AMOUNT),
 }

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import accessors, keys
-from contracts.arguments import get_fields, parse_address, parse_height, parse_id, parse_int
+from contracts.arguments import Fields, parse_address, parse_height, parse_id, parse_int
 from contracts.context import BlockContext
 from contracts.errors import ContractError
 from contracts.method import Method
@@ -42,10 +42,12 @@ class DvpIdArgs:
     dvp_id: str
 
 
+PROPOSE = Fields(("dvp_id", "counterparty", "security_id", "quantity", "amount", "expiry_height"))
+DVP_ID = Fields(("dvp_id",))
+
+
 def parse_propose(args: Mapping[str, Any]) -> ProposeArgs:
-    fields = get_fields(
-        args, ("dvp_id", "counterparty", "security_id", "quantity", "amount", "expiry_height")
-    )
+    fields = PROPOSE.get(args)
     return ProposeArgs(
         dvp_id=parse_id(fields["dvp_id"], "dvp_id"),
         counterparty=parse_address(fields["counterparty"], "counterparty"),
@@ -57,7 +59,7 @@ def parse_propose(args: Mapping[str, Any]) -> ProposeArgs:
 
 
 def parse_dvp_id(args: Mapping[str, Any]) -> DvpIdArgs:
-    return DvpIdArgs(parse_id(get_fields(args, ("dvp_id",))["dvp_id"], "dvp_id"))
+    return DvpIdArgs(parse_id(DVP_ID.get(args)["dvp_id"], "dvp_id"))
 
 
 def _require_dvp(state: Overlay, dvp_id: str) -> DvpRecord:
@@ -152,8 +154,8 @@ def process_expire(state: Overlay, sender: Address, args: DvpIdArgs, context: Bl
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "propose": Method(parse_propose, process_propose, validate_propose),
-    "accept": Method(parse_dvp_id, process_accept),
-    "cancel": Method(parse_dvp_id, process_cancel),
-    "expire": Method(parse_dvp_id, process_expire),
+    "propose": Method(parse_propose, process_propose, validate_propose, fields=PROPOSE),
+    "accept": Method(parse_dvp_id, process_accept, fields=DVP_ID),
+    "cancel": Method(parse_dvp_id, process_cancel, fields=DVP_ID),
+    "expire": Method(parse_dvp_id, process_expire, fields=DVP_ID),
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import accessors, keys
-from contracts.arguments import get_fields, parse_address, parse_height, parse_id, parse_int
+from contracts.arguments import Fields, parse_address, parse_height, parse_id, parse_int
 from contracts.context import BlockContext
 from contracts.errors import ContractError
 from contracts.method import Method
@@ -38,8 +38,12 @@ class EscrowIdArgs:
     escrow_id: str
 
 
+LOCK = Fields(("escrow_id", "payee", "arbiter", "amount", "expiry_height"))
+ESCROW_ID = Fields(("escrow_id",))
+
+
 def parse_lock(args: Mapping[str, Any]) -> LockArgs:
-    fields = get_fields(args, ("escrow_id", "payee", "arbiter", "amount", "expiry_height"))
+    fields = LOCK.get(args)
     return LockArgs(
         escrow_id=parse_id(fields["escrow_id"], "escrow_id"),
         payee=parse_address(fields["payee"], "payee"),
@@ -50,7 +54,7 @@ def parse_lock(args: Mapping[str, Any]) -> LockArgs:
 
 
 def parse_escrow_id(args: Mapping[str, Any]) -> EscrowIdArgs:
-    return EscrowIdArgs(parse_id(get_fields(args, ("escrow_id",))["escrow_id"], "escrow_id"))
+    return EscrowIdArgs(parse_id(ESCROW_ID.get(args)["escrow_id"], "escrow_id"))
 
 
 def _parties(escrow: EscrowRecord) -> list[Address]:
@@ -135,7 +139,7 @@ def process_reclaim(
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "lock": Method(parse_lock, process_lock, validate_lock),
-    "release": Method(parse_escrow_id, process_release),
-    "reclaim": Method(parse_escrow_id, process_reclaim),
+    "lock": Method(parse_lock, process_lock, validate_lock, fields=LOCK),
+    "release": Method(parse_escrow_id, process_release, fields=ESCROW_ID),
+    "reclaim": Method(parse_escrow_id, process_reclaim, fields=ESCROW_ID),
 }

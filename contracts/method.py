@@ -6,12 +6,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from contracts.arguments import Fields
 from contracts.context import BlockContext
 from contracts.state import Overlay
 from ledger.receipt import Event
 from ledger.types import Address
 
 ArgsT = TypeVar("ArgsT")
+NO_FIELDS = Fields(())
 
 
 def check_nothing(args: object) -> None:
@@ -31,3 +33,4 @@ class Method(Generic[ArgsT]):
     parse: Callable[[Mapping[str, Any]], ArgsT]
     process: Callable[[Overlay, Address, ArgsT, BlockContext], list[Event]]
     validate: Callable[[ArgsT], None] = check_nothing
+    fields: Fields = NO_FIELDS  # what parse accepts, for people (hubledger contracts)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import accessors
-from contracts.arguments import get_fields, parse_address, parse_int, parse_list, parse_map, reject
+from contracts.arguments import Fields, parse_address, parse_int, parse_list, parse_map, reject
 from contracts.context import BlockContext
 from contracts.errors import ContractError
 from contracts.method import Method
@@ -44,14 +44,16 @@ class SettleArgs:
     obligations: tuple[Obligation, ...]
 
 
+SETTLE = Fields(("obligations",))
+OBLIGATION = Fields(("from", "to", "amount"))
+
+
 def parse_settle(args: Mapping[str, Any]) -> SettleArgs:
-    items = parse_list(
-        get_fields(args, ("obligations",))["obligations"], "obligations", count_max=OBLIGATIONS_MAX
-    )
+    items = parse_list(SETTLE.get(args)["obligations"], "obligations", count_max=OBLIGATIONS_MAX)
     obligations = []
     for index, item in enumerate(items):
         what = f"obligations[{index}]"
-        fields = get_fields(parse_map(item, what), ("from", "to", "amount"))
+        fields = OBLIGATION.get(parse_map(item, what))
         obligation = Obligation(
             parse_address(fields["from"], f"{what}.from"),
             parse_address(fields["to"], f"{what}.to"),
@@ -115,5 +117,5 @@ def process_settle(state: Overlay, sender: Address, args: SettleArgs, context: B
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "settle": Method(parse_settle, process_settle, validate_settle),
+    "settle": Method(parse_settle, process_settle, validate_settle, fields=SETTLE),
 }

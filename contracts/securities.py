@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import accessors, keys
-from contracts.arguments import get_fields, parse_address, parse_id, parse_int, parse_name
+from contracts.arguments import Fields, parse_address, parse_id, parse_int, parse_name
 from contracts.context import BlockContext
 from contracts.errors import ContractError
 from contracts.method import Method
@@ -34,8 +34,12 @@ class TransferArgs:
     quantity: int
 
 
+CREATE = Fields(("security_id", "name", "supply"))
+TRANSFER = Fields(("security_id", "to", "quantity"))
+
+
 def parse_create(args: Mapping[str, Any]) -> CreateArgs:
-    fields = get_fields(args, ("security_id", "name", "supply"))
+    fields = CREATE.get(args)
     return CreateArgs(
         parse_id(fields["security_id"], "security_id"),
         parse_name(fields["name"], "name"),
@@ -44,7 +48,7 @@ def parse_create(args: Mapping[str, Any]) -> CreateArgs:
 
 
 def parse_transfer(args: Mapping[str, Any]) -> TransferArgs:
-    fields = get_fields(args, ("security_id", "to", "quantity"))
+    fields = TRANSFER.get(args)
     return TransferArgs(
         parse_id(fields["security_id"], "security_id"),
         parse_address(fields["to"], "to"),
@@ -99,6 +103,6 @@ def process_transfer(
 
 
 METHODS: Mapping[str, Method[Any]] = {
-    "create": Method(parse_create, process_create, validate_create),
-    "transfer": Method(parse_transfer, process_transfer, validate_transfer),
+    "create": Method(parse_create, process_create, validate_create, fields=CREATE),
+    "transfer": Method(parse_transfer, process_transfer, validate_transfer, fields=TRANSFER),
 }

@@ -6,13 +6,14 @@ libraries (aiohttp, cryptography, cbor2, ecdsa) only: no LevelDB, no uvloop,
 nothing of the node.
 """
 
-from hubledger_client.client import Client, ClientError, SyncClient
+from hubledger_client.client import Client, ClientError, NodeUnreachable, SyncClient
 from hubledger_client.pending import TransactionPending
 from hubledger_client.proof import ProofInvalid, ProofReport, verify_proof
 
 __all__ = [
     "Client",
     "ClientError",
+    "NodeUnreachable",
     "ProofInvalid",
     "ProofReport",
     "SyncClient",

@@ -15,21 +15,17 @@ asked, instead of an answer from before the client's own write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
-from hubledger_client.failover import (
-    REFUSALS_TO_RETRY,
-    UNREACHABLE,
-    HubRing,
-    get_retry_delay_s,
-    parse_hub_urls,
-)
+from hubledger_client.failover import REFUSALS_TO_RETRY, HubRing, get_retry_delay_s, parse_hub_urls
 from hubledger_client.pending import TransactionPending
 from ledger.keys import PrivateKey
 from ledger.read_auth import sign_read
@@ -51,6 +47,53 @@ class ClientError(Exception):
         self.code = code
         self.message = message
         self.hub = hub  # the URL of the hub that answered
+
+
+class NodeUnreachable(ClientError):
+    """Raised when no hub given answers as a HubLedger client API: no connection, a timeout,
+    or an answer that is not its JSON (a peer port, another service). Nothing was done.
+    For one hub it is also the signal to ask the next (``Client.request``)."""
+
+    def __init__(self, code: str, message: str, *, hub: str = "", problem: str = "") -> None:
+        super().__init__(0, code, message, hub=hub)
+        self.problem = problem or message
+
+    @classmethod
+    def at(cls, url: str, code: str, problem: str) -> NodeUnreachable:
+        """What answers at ``url`` is no client API, for the reason ``problem``."""
+        return cls(code, f"cannot use the node at {url}: {problem}", hub=url, problem=problem)
+
+    @classmethod
+    def of_every(cls, errors: Sequence[NodeUnreachable]) -> NodeUnreachable:
+        """One error for a request no hub answered: the only hub's own, or every hub's reason."""
+        if len(errors) == 1:
+            return errors[0]
+        codes = {error.code for error in errors}
+        reasons = "; ".join(f"{error.hub}: {error.problem}" for error in errors)
+        code = codes.pop() if len(codes) == 1 else "UNREACHABLE"
+        return cls(code, f"none of the {len(errors)} hubs given answers: {reasons}", problem=reasons)
+
+
+def describe_connection_error(error: BaseException) -> str:
+    """One sentence for a failed connection, without aiohttp's class names."""
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    if isinstance(error, aiohttp.InvalidURL):
+        return "not a valid URL"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        where = f"{error.host}:{error.port}"
+        if isinstance(error.os_error, ConnectionRefusedError):
+            return f"nothing listens on {where} (connection refused); is the hub running?"
+        if isinstance(error.os_error, socket.gaierror):
+            return f"the host {error.host} is unknown"
+        return f"cannot connect to {where} ({error.os_error.strerror or 'connection failed'})"
+    if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return "the connection was closed without an HTTP answer; is this a hub's client API port?"
+    if isinstance(error, aiohttp.ClientResponseError):
+        return (
+            f"it does not speak HTTP as a client API does ({error.message}); is this a hub's client API port?"
+        )
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 class Client:
@@ -92,30 +135,31 @@ class Client:
     ) -> Any:
         """One API call; a ``signer`` signs the read so private account data is served. Sent to
         the next hub while a hub cannot serve it (hubledger_client/failover.py), for at most
-        ``rounds`` rounds; then the last refusal is raised, or the last connection error when
-        no hub answered."""
+        ``rounds`` rounds; then the last refusal is raised, or NodeUnreachable (naming each
+        hub's reason) when no hub answered at all."""
         if rounds < 1:
             raise ValueError("rounds must be at least 1")
-        unreachable: Exception = ValueError("no hub was asked")
         refusal: ClientError | None = None  # a hub's own word says more than a refused connection
+        unreachable: list[NodeUnreachable] = []
         for attempt in range(rounds):
             if attempt:
                 await asyncio.sleep(get_retry_delay_s(attempt - 1))
+            unreachable = []
             for url in self.hubs.get_round():
                 try:
                     document = await self._request_once(url, method, path, body, signer)
+                except NodeUnreachable as error:
+                    unreachable.append(error)
                 except ClientError as error:
                     if error.code not in REFUSALS_TO_RETRY:
                         raise
                     refusal = error
-                except UNREACHABLE as error:
-                    unreachable = error
                 else:
                     self.hubs.settle(url)
                     return document
             if refusal is None:
                 break  # no hub answered at all: waiting would not change that
-        raise refusal or unreachable
+        raise refusal or NodeUnreachable.of_every(unreachable)
 
     async def _request_once(
         self, url: str, method: str, path: str, body: Any, signer: PrivateKey | None
@@ -129,14 +173,28 @@ class Client:
             headers = sign_read(
                 signer, chain_id=chain_id, method=method, path=path, timestamp_ms=timestamp_ms
             )
-        async with self._session.request(method, url + path, json=body, headers=headers) as response:
-            document = await response.json(content_type=None)
-            if response.status >= 400:
-                error = (document or {}).get("error", {})
-                raise ClientError(
-                    response.status, error.get("code", "HTTP_ERROR"), error.get("message", ""), hub=url
-                )
-            return document
+        try:
+            async with self._session.request(method, url + path, json=body, headers=headers) as response:
+                status, content = response.status, await response.read()
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise NodeUnreachable.at(url, "UNREACHABLE", describe_connection_error(error)) from None
+        try:
+            document = json.loads(content)
+        except (ValueError, RecursionError):
+            raise NodeUnreachable.at(
+                url,
+                "NOT_AN_API",
+                f"it answered HTTP {status} with something that is not JSON; "
+                "is this a hub's client API port?",
+            ) from None
+        if status >= 400:
+            refusal = document.get("error") if isinstance(document, dict) else None
+            if not isinstance(refusal, dict):
+                problem = f"it answered HTTP {status} without an error code"
+                raise NodeUnreachable.at(url, "NOT_AN_API", problem)
+            code, message = str(refusal.get("code", "HTTP_ERROR")), str(refusal.get("message", ""))
+            raise ClientError(status, code, message, hub=url)
+        return document
 
     async def read(self, path: str, *, signer: PrivateKey | None = None) -> Any:
         """GET a state read (it carries ``at_height``), asking for at least the height of this
@@ -195,7 +253,7 @@ class Client:
 
     async def follow_events(
         self, *, from_height: int | None = None, account: str | None = None, reconnect: bool = True
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Committed blocks and receipts as they happen (GET /v1/events), oldest first.
 
         From ``from_height`` (default: the next block), only receipts involving
@@ -323,11 +381,11 @@ class Client:
         for url in self.hubs.get_round():
             try:
                 record: dict[str, Any] = await self._request_once(url, "GET", path, None, None)
+            except NodeUnreachable:
+                continue
             except ClientError as error:
                 if error.code not in REFUSALS_TO_RETRY:
                     raise
-                continue
-            except UNREACHABLE:
                 continue
             if record["status"] != "unknown":
                 self.hubs.settle(url)
@@ -336,10 +394,10 @@ class Client:
         return unknown
 
     async def _resubmit(self, transaction: Transaction) -> None:
-        try:
+        # No hub takes it now (NodeUnreachable is a ClientError too): the wait goes on, and its
+        # deadline says what to do.
+        with contextlib.suppress(ClientError):
             await self.request("POST", "/v1/transactions", transaction.to_json(), rounds=1)
-        except (ClientError, *UNREACHABLE):
-            pass  # no hub takes it now: the wait goes on, and its deadline says what to do
 
     async def call(
         self,
@@ -362,11 +420,40 @@ class Client:
 
 
 class SyncClient:
-    """A blocking wrapper of Client for scripts; one event loop per instance."""
+    """A blocking wrapper of Client for scripts; one event loop per instance.
+
+    with SyncClient("http://127.0.0.1:8101") as client:
+        print(client.get_status()["height"])
+        for event in client.follow_events(from_height=1, reconnect=False):
+            print(event["type"], event["height"])
+    """
 
     def __init__(self, base_url: str | Sequence[str], *, timeout_ms: int = 10_000) -> None:
         self._loop = asyncio.new_event_loop()
         self._client = Client(base_url, timeout_ms=timeout_ms)
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def follow_events(
+        self, *, from_height: int | None = None, account: str | None = None, reconnect: bool = True
+    ) -> Iterator[dict[str, Any]]:
+        """Client.follow_events as a plain iterator; leaving the loop closes the stream."""
+        events = self._client.follow_events(from_height=from_height, account=account, reconnect=reconnect)
+        try:
+            while True:
+                try:
+                    yield self._loop.run_until_complete(events.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._loop.is_closed():
+                self._loop.run_until_complete(events.aclose())
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._client, name)
@@ -377,5 +464,7 @@ class SyncClient:
         return call
 
     def close(self) -> None:
+        if self._loop.is_closed():
+            return
         self._loop.run_until_complete(self._client.close())
         self._loop.close()

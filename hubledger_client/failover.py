@@ -5,29 +5,26 @@ the next one. A hub answers 503 with a code that says so and keeps nothing
 (``NO_QUORUM``: it cannot reach a quorum; ``BEHIND``: it is catching up, or
 below the height the request asked for; ``BUSY``: it is overloaded;
 ``DATABASE_CORRUPT``: its own store is damaged), or it cannot be reached at
-all (connection refused or reset, no answer in time). Both are safe to send
+all (connection refused or reset, no answer in time, or what answers is not a
+hub's client API: ``NodeUnreachable``). Both are safe to send
 elsewhere: reads change nothing, and a submission is the same signed bytes,
 whose id makes it idempotent, never a new nonce.
 
 One round asks every hub once, starting with the one that answered last.
 When every hub refused with a 503, the round is tried again after a pause
 that doubles (0.1, 0.2, 0.4, 0.8, 1.6 s), so clients back off together; when
-every hub was unreachable there is nothing to wait for and the error is
-raised at once.
+every hub was unreachable there is nothing to wait for and NodeUnreachable,
+naming each hub's reason, is raised at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-
-import aiohttp
 
 REFUSALS_TO_RETRY = frozenset({"NO_QUORUM", "BEHIND", "BUSY", "DATABASE_CORRUPT"})
 ROUNDS_DEFAULT = 6  # the first, then after 0.1, 0.2, 0.4, 0.8 and 1.6 s
 DELAY_FIRST_S = 0.1
 DELAY_MAX_S = 1.6
-UNREACHABLE = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
 
 
 def get_retry_delay_s(attempt: int) -> float:

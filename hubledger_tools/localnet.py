@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from hubledger_tools.netgen import generate_network
+from ledger.genesis import Genesis
 
 STOP_GRACE_S = 10
 RESTART_DELAY_S = 2
@@ -27,11 +28,28 @@ def run_localnet(hubs: list[str], directory: Path) -> int:
     if not (directory / "genesis.json").exists():
         generate_network(hubs, directory)
         print(f"generated a {len(hubs)}-hub network in {directory}", flush=True)
-    missing = [hub for hub in hubs if not (directory / f"{hub}.toml").exists()]
-    if missing:
-        print(f"error: {directory} has no config for {', '.join(missing)}", file=sys.stderr)
-        return 2
+    mismatch = describe_hub_mismatch(hubs, directory)
+    if mismatch:
+        print(f"error: {mismatch}", file=sys.stderr)
+        return CONFIG_ERROR_STATUS
     return asyncio.run(_supervise(hubs, directory))
+
+
+def describe_hub_mismatch(hubs: list[str], directory: Path) -> str | None:
+    """One sentence when ``hubs`` are not the validators of the network in ``directory``.
+
+    Fewer hubs than validators would run a network that never reaches a quorum
+    and times every transfer out in silence, so the mismatch is refused up front.
+    """
+    validators = [validator.name for validator in Genesis.load(directory / "genesis.json").validators]
+    if sorted(validators) == sorted(hubs):
+        missing = [hub for hub in hubs if not (directory / f"{hub}.toml").exists()]
+        return f"{directory} has no config for {', '.join(missing)}" if missing else None
+    return (
+        f"{directory} holds a {len(validators)}-hub network ({','.join(validators)}), "
+        f"but {len(hubs)} hub(s) were asked for ({','.join(hubs)}): "
+        f"run with HUBS={','.join(validators)} (or --hubs), or remove {directory} to generate a new network"
+    )
 
 
 async def _supervise(hubs: list[str], directory: Path) -> int:

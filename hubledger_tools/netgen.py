@@ -62,9 +62,7 @@ def generate_network(
         raise ConfigError(f"{out} already holds a network (genesis.json); choose a new directory")
     for folder in ("keys", "accounts"):
         (out / folder).mkdir(parents=True, exist_ok=True)
-    validators = tuple(
-        Validator(hub, _new_key(out / "keys" / f"{hub}.pem").public_key) for hub in hubs
-    )
+    validators = tuple(Validator(hub, _new_key(out / "keys" / f"{hub}.pem").public_key) for hub in hubs)
     central_hub = CENTRAL_BANK_HUB_DEFAULT if CENTRAL_BANK_HUB_DEFAULT in hubs else hubs[0]
     accounts = [
         _account(out, "central-bank", "central_bank", central_hub, 0),

@@ -97,6 +97,8 @@ class Genesis:
             raise DecodeError(f"genesis file {path} is not UTF-8 text") from None
         except json.JSONDecodeError as error:
             raise DecodeError(f"genesis file {path} is not JSON: {error}") from None
+        except RecursionError:
+            raise DecodeError(f"genesis file {path} is not JSON: nested too deeply") from None
         try:
             return cls.from_json(document)
         except LedgerError as error:

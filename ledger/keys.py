@@ -90,8 +90,10 @@ class PrivateKey:
     def from_pem(cls, pem: bytes) -> PrivateKey:
         try:
             key = serialization.load_pem_private_key(pem, password=None)
-        except (ValueError, TypeError) as error:
-            raise KeyInvalid(f"not a PEM private key: {error}") from None
+        except TypeError:  # cryptography's word for a key that needs a password
+            raise KeyInvalid("the PEM private key is encrypted; give an unencrypted one") from None
+        except ValueError:  # cryptography's message points at its FAQ, not at the file
+            raise KeyInvalid("not a PEM private key (unencrypted P-256, PKCS#8 or SEC1)") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise KeyInvalid("PEM key is not an elliptic-curve key")
         return cls(key)
@@ -223,8 +225,8 @@ def _decode_der_integer(der: bytes, offset: int) -> tuple[bytes, int]:
 def load_public_pem(pem: bytes) -> PublicKey:
     try:
         key = serialization.load_pem_public_key(pem)
-    except (ValueError, TypeError) as error:
-        raise KeyInvalid(f"not a PEM public key: {error}") from None
+    except (ValueError, TypeError):  # cryptography's message points at its FAQ, not at the file
+        raise KeyInvalid("not a PEM public key (a P-256 key in SubjectPublicKeyInfo PEM)") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise KeyInvalid("PEM key is not a P-256 public key")
     return PublicKey(

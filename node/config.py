@@ -104,6 +104,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NodeCon
         raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text, so not a TOML config file") from None
     _apply_overrides(document, environ, path)
     config = _build(NodeConfig, document, path, "")
     config = _resolve_paths(config, path.parent)

@@ -40,46 +40,45 @@ class ExportSummary:
 
 
 async def export_chain(
-    node_url: str,
+    client: Client,
     out: Path,
     *,
     from_height: int = 1,
     to_height: int | None = None,
     show_progress: bool = True,
 ) -> ExportSummary:
-    """Write blocks from_height..to_height (default: the latest) of the node at ``node_url`` to ``out``."""
-    async with Client(node_url) as client:
-        status = await client.get_status()
-        latest = int(status["height"])
-        last = latest if to_height is None else to_height
-        if from_height < 1 or last < from_height:
-            raise ValueError(f"--from {from_height} --to {last} is not a range of heights from 1")
-        if last > latest:
-            raise ValueError(f"the node is at height {latest}; it has no block {last}")
-        progress = Progress(last - from_height + 1, "blocks exported") if show_progress else None
-        transactions = 0
-        with out.open("w", encoding="utf-8") as stream:
-            _write_line(
-                stream,
-                {
-                    "format": EXPORT_FORMAT,
-                    "version": EXPORT_VERSION,
-                    "chain_id": status["chain_id"],
-                    "from_height": from_height,
-                    "to_height": last,
-                    "node": status["node"],
-                },
-            )
-            for first in range(from_height, last + 1, BLOCKS_IN_FLIGHT_MAX):
-                heights = range(first, min(first + BLOCKS_IN_FLIGHT_MAX, last + 1))
-                blocks = await asyncio.gather(*(client.get_block(height) for height in heights))
-                for block in blocks:
-                    transactions += len(block["transactions"])
-                    _write_line(stream, to_export_line(block))
-                if progress is not None:
-                    progress.advance(len(heights))
-        if progress is not None:
-            progress.finish()
+    """Write blocks from_height..to_height (default: the latest) of the hub ``client`` asks to ``out``."""
+    status = await client.get_status()
+    latest = int(status["height"])
+    last = latest if to_height is None else to_height
+    if from_height < 1 or last < from_height:
+        raise ValueError(f"--from {from_height} --to {last} is not a range of heights from 1")
+    if last > latest:
+        raise ValueError(f"the node is at height {latest}; it has no block {last}")
+    progress = Progress(last - from_height + 1, "blocks exported") if show_progress else None
+    transactions = 0
+    with out.open("w", encoding="utf-8") as stream:
+        _write_line(
+            stream,
+            {
+                "format": EXPORT_FORMAT,
+                "version": EXPORT_VERSION,
+                "chain_id": status["chain_id"],
+                "from_height": from_height,
+                "to_height": last,
+                "node": status["node"],
+            },
+        )
+        for first in range(from_height, last + 1, BLOCKS_IN_FLIGHT_MAX):
+            heights = range(first, min(first + BLOCKS_IN_FLIGHT_MAX, last + 1))
+            blocks = await asyncio.gather(*(client.get_block(height) for height in heights))
+            for block in blocks:
+                transactions += len(block["transactions"])
+                _write_line(stream, to_export_line(block))
+            if progress is not None:
+                progress.advance(len(heights))
+    if progress is not None:
+        progress.finish()
     return ExportSummary(status["chain_id"], from_height, last, last - from_height + 1, transactions)
 
 

@@ -113,18 +113,23 @@ def verify_chain(path: Path, genesis: Genesis, *, show_progress: bool = True) ->
 
 
 def _iterate_lines(stream: Any) -> Iterator[tuple[int, str]]:
-    for number, text in enumerate(stream, start=1):
-        if len(text) > LINE_CHARS_MAX:
-            raise ChainInvalid(0, "MALFORMED", f"line {number} is longer than {LINE_CHARS_MAX} characters")
-        if text.strip():
-            yield number, text
+    number = 0
+    try:
+        for number, text in enumerate(stream, start=1):
+            if len(text) > LINE_CHARS_MAX:
+                too_long = f"line {number} is longer than {LINE_CHARS_MAX} characters"
+                raise ChainInvalid(0, "MALFORMED", too_long)
+            if text.strip():
+                yield number, text
+    except UnicodeDecodeError:
+        raise ChainInvalid(0, "MALFORMED", f"line {number + 1} is not UTF-8 text") from None
 
 
 def _read_export_header(first: tuple[int, str], genesis: Genesis) -> int:
     """The number of blocks the export promises, after checking it is an export of this chain from 1."""
     try:
         header = json.loads(first[1])
-    except ValueError:
+    except (ValueError, RecursionError):
         header = None
     if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
         raise ChainInvalid(
@@ -161,6 +166,8 @@ def _parse_line(text: str, expected: int, number: int) -> tuple[BlockHeader, lis
         value = json.loads(text, parse_float=_refuse_float)
     except ValueError as error:
         raise malformed(f"not JSON: {error}") from None
+    except RecursionError:
+        raise malformed("not JSON: nested too deeply") from None
     if not isinstance(value, dict) or sorted(value) != list(BLOCK_FIELDS):
         raise malformed(f"a block line has exactly the fields {', '.join(BLOCK_FIELDS)}")
     try:

@@ -91,7 +91,7 @@ def write_result(result: dict[str, Any], path: Path) -> None:
 def load_result(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise ConfigError(f"--compare {path}: cannot read a bench result: {error}") from None
     if not isinstance(document, dict) or document.get("format") != "hubledger-bench/1":
         raise ConfigError(f"--compare {path}: not a hubledger bench result")

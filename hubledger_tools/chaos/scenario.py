@@ -79,6 +79,8 @@ def load_scenario(path: Path) -> Scenario:
         raise ConfigError(f"{path}: cannot read the scenario: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text, so not a scenario") from None
     description = " ".join(line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#"))
     try:
         return _build(path, document, description)

@@ -12,58 +12,72 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from hubledger_client.client import Client
 from hubledger_client.proof import ProofInvalid, verify_proof
 from hubledger_tools.audit.errors import ChainInvalid
-from hubledger_tools.audit.export import export_chain
+from hubledger_tools.audit.export import ExportSummary, export_chain
 from hubledger_tools.audit.verify_chain import verify_chain
+from hubledger_tools.cli import arguments as types
+from hubledger_tools.cli.common import add_json_argument, add_node_argument, connect, print_json
+from hubledger_tools.cli.errors import UsageError
 from ledger.genesis import Genesis
-
-DEFAULT_NODE_URL = "http://127.0.0.1:8101"
 
 
 def add_audit_commands(commands: Any) -> None:
     export = commands.add_parser("export", help="write blocks with their commit certificates to a file")
-    export.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
-    export.add_argument("--from", dest="from_height", type=int, default=1, help="first height (default 1)")
-    export.add_argument("--to", dest="to_height", type=int, help="last height (default: the latest)")
-    export.add_argument("--out", type=Path, required=True, help="the file to write (JSON Lines)")
+    add_node_argument(export)
+    export.add_argument(
+        "--from", dest="from_height", type=types.first_height, default=1, help="first height (default 1)"
+    )
+    export.add_argument(
+        "--to", dest="to_height", type=types.first_height, help="last height (default: the latest)"
+    )
+    export.add_argument("--out", type=types.output_file, required=True, help="the file to write (JSON Lines)")
+    add_json_argument(export)
     export.set_defaults(handler=_export)
 
     verify = commands.add_parser("verify-chain", help="check an exported chain offline, re-executing it")
-    verify.add_argument("file", type=Path, help="a file written by `hubledger export`")
-    verify.add_argument("--genesis", type=Path, required=True, help="the network's genesis.json")
+    add_offline_arguments(verify, "a file written by `hubledger export`")
     verify.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json_argument(verify)
     verify.set_defaults(handler=_verify_chain)
 
     proof = commands.add_parser("proof", help="fetch a transaction's finality proof")
-    proof.add_argument("transaction_id", help="64 hex characters")
-    proof.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
-    proof.add_argument("--out", type=Path, required=True, help="the file to write (JSON)")
+    proof.add_argument("transaction_id", type=types.transaction_id, help="64 hex characters")
+    add_node_argument(proof)
+    proof.add_argument("--out", type=types.output_file, required=True, help="the file to write (JSON)")
+    add_json_argument(proof)
     proof.set_defaults(handler=_proof)
 
     receipt = commands.add_parser("verify-receipt", help="check a transaction's finality proof offline")
-    receipt.add_argument("file", type=Path, help="a proof from GET /v1/transactions/{id}/proof")
-    receipt.add_argument("--genesis", type=Path, required=True, help="the network's genesis.json")
+    add_offline_arguments(receipt, "a proof from GET /v1/transactions/{id}/proof (hubledger proof)")
+    add_json_argument(receipt)
     receipt.set_defaults(handler=_verify_receipt)
 
 
+def add_offline_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The file an offline check reads and the genesis it checks against."""
+    parser.add_argument("file", type=types.existing_file, help=what)
+    parser.add_argument(
+        "--genesis", type=types.existing_file, required=True, help="the network's genesis.json"
+    )
+
+
 def _export(arguments: argparse.Namespace) -> int:
-    try:
-        summary = asyncio.run(
-            export_chain(
-                arguments.node,
-                arguments.out,
-                from_height=arguments.from_height,
-                to_height=arguments.to_height,
+    async def export() -> ExportSummary:
+        async with connect(arguments) as client:
+            return await export_chain(
+                client, arguments.out, from_height=arguments.from_height, to_height=arguments.to_height
             )
-        )
+
+    try:
+        summary = asyncio.run(export())
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise UsageError(str(error)) from None
+    if arguments.json:
+        print_json(summary)
+        return 0
     print(
         f"exported blocks {summary.from_height}..{summary.to_height} of {summary.chain_id} "
         f"({summary.transactions} transactions) to {arguments.out}"
@@ -74,10 +88,13 @@ def _export(arguments: argparse.Namespace) -> int:
 def _verify_chain(arguments: argparse.Namespace) -> int:
     genesis = Genesis.load(arguments.genesis)
     try:
-        report = verify_chain(arguments.file, genesis, show_progress=not arguments.quiet)
+        report = verify_chain(arguments.file, genesis, show_progress=not (arguments.quiet or arguments.json))
     except ChainInvalid as error:
         print(f"chain INVALID at {error}", file=sys.stderr)
         return 1
+    if arguments.json:
+        print_json(report)
+        return 0
     print(
         f"chain {report.chain_id} verified: blocks 1..{report.last_height}, "
         f"{report.transactions} transactions re-executed; "
@@ -91,11 +108,16 @@ def _verify_chain(arguments: argparse.Namespace) -> int:
 
 def _proof(arguments: argparse.Namespace) -> int:
     async def fetch() -> dict[str, Any]:
-        async with Client(arguments.node) as client:
+        async with connect(arguments) as client:
             return await client.get_proof(arguments.transaction_id)
 
     document = asyncio.run(fetch())
     arguments.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if arguments.json:
+        print_json(
+            {"transaction_id": arguments.transaction_id, "height": document["height"], "out": arguments.out}
+        )
+        return 0
     print(
         f"wrote the finality proof of {arguments.transaction_id} (block {document['height']}) "
         f"to {arguments.out}"
@@ -107,7 +129,7 @@ def _verify_receipt(arguments: argparse.Namespace) -> int:
     genesis = Genesis.load(arguments.genesis)
     try:
         document = json.loads(arguments.file.read_text(encoding="utf-8"))
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         print(f"proof INVALID: MALFORMED: {arguments.file} is not JSON: {error}", file=sys.stderr)
         return 1
     try:
@@ -115,6 +137,9 @@ def _verify_receipt(arguments: argparse.Namespace) -> int:
     except ProofInvalid as error:
         print(f"proof INVALID: {error}", file=sys.stderr)
         return 1
+    if arguments.json:
+        print_json(report)
+        return 0
     print(
         f"transaction {report.transaction_id.hex()} is final: "
         f"position {report.index} of block {report.height} ({report.block_hash.hex()}), "

@@ -15,6 +15,7 @@ from typing import Any
 from hubledger_tools.chaos.report import format_summary
 from hubledger_tools.chaos.runner import run_scenario
 from hubledger_tools.chaos.scenario import load_scenario
+from hubledger_tools.cli import arguments as types
 
 SCENARIOS_DIR = Path("scenarios")
 
@@ -23,12 +24,23 @@ def add_chaos_command(commands: Any) -> None:
     chaos = commands.add_parser("chaos", help="run fault scenarios against a local network of real nodes")
     actions = chaos.add_subparsers(dest="chaos_command", required=True, metavar="ACTION")
     run = actions.add_parser("run", help="run one or more scenario files")
-    run.add_argument("scenarios", type=Path, nargs="+", metavar="SCENARIO")
-    run.add_argument("--out", type=Path, default=Path("chaos-reports"), help="directory for the reports")
-    run.add_argument("--keep", type=Path, help="run the network in this new directory and keep it")
+    run.add_argument(
+        "scenarios", type=types.existing_file, nargs="+", metavar="SCENARIO", help="a .toml file"
+    )
+    run.add_argument(
+        "--out",
+        type=types.output_directory,
+        default=Path("chaos-reports"),
+        help="directory for the reports (default chaos-reports)",
+    )
+    run.add_argument(
+        "--keep", type=types.new_directory, help="run the network in this new directory and keep it"
+    )
     run.set_defaults(handler=_run)
     listing = actions.add_parser("list", help="list the scenarios of a directory")
-    listing.add_argument("--dir", type=Path, default=SCENARIOS_DIR)
+    listing.add_argument(
+        "--dir", type=types.existing_directory, default=SCENARIOS_DIR, help=f"(default {SCENARIOS_DIR})"
+    )
     listing.set_defaults(handler=_list)
 
 

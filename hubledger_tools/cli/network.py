@@ -6,30 +6,58 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hubledger_tools.cli import arguments as types
+from hubledger_tools.cli.common import add_json_argument, print_json
 from hubledger_tools.netgen import NetworkLayout, generate_network, parse_hubs
 
 HUBS_DEFAULT = "beijing,shanghai,shenzhen,hangzhou"
+CHAIN_ID_DEFAULT = "hubledger-local"
+HUB_LIST = types.checked_by(parse_hubs)
 
 
 def add_network_commands(commands: Any) -> None:
     netgen = commands.add_parser("netgen", help="generate keys, genesis and node configs for a network")
-    netgen.add_argument("--hubs", default=HUBS_DEFAULT, help="comma-separated hub names")
-    netgen.add_argument("--out", type=Path, required=True, help="new directory to write the network into")
-    netgen.add_argument("--chain-id", default="hubledger-local")
-    netgen.add_argument("--api-port-base", type=int, default=8101)
-    netgen.add_argument("--p2p-port-base", type=int, default=9101)
+    netgen.add_argument(
+        "--hubs",
+        type=HUB_LIST,
+        default=HUBS_DEFAULT,
+        help=f"comma-separated hub names (default {HUBS_DEFAULT})",
+    )
+    netgen.add_argument(
+        "--out", type=types.new_directory, required=True, help="new directory to write the network into"
+    )
+    netgen.add_argument(
+        "--chain-id", type=types.identifier, default=CHAIN_ID_DEFAULT, help=f"(default {CHAIN_ID_DEFAULT})"
+    )
+    netgen.add_argument(
+        "--api-port-base", type=types.port, default=8101, help="first hub's client API port (default 8101)"
+    )
+    netgen.add_argument(
+        "--p2p-port-base", type=types.port, default=9101, help="first hub's peer port (default 9101)"
+    )
     netgen.add_argument(
         "--compose", action="store_true", help="one container per hub: fixed ports, peers by hub name"
     )
+    add_json_argument(netgen)
     netgen.set_defaults(handler=_netgen)
 
     node = commands.add_parser("node", help="run one validator node")
-    node.add_argument("--config", type=Path, required=True, help="the node's TOML config file")
+    node.add_argument("--config", type=types.existing_file, required=True, help="the node's TOML config file")
     node.set_defaults(handler=_node)
 
     localnet = commands.add_parser("localnet", help="run a local network, one process per hub")
-    localnet.add_argument("--hubs", default=HUBS_DEFAULT)
-    localnet.add_argument("--dir", type=Path, default=Path(".localnet"))
+    localnet.add_argument(
+        "--hubs",
+        type=HUB_LIST,
+        default=HUBS_DEFAULT,
+        help=f"comma-separated hub names, the validators of the network in --dir (default {HUBS_DEFAULT})",
+    )
+    localnet.add_argument(
+        "--dir",
+        type=types.output_directory,
+        default=Path(".localnet"),
+        help="the network, generated if new (default .localnet)",
+    )
     localnet.set_defaults(handler=_localnet)
 
 
@@ -44,8 +72,15 @@ def _netgen(arguments: argparse.Namespace) -> int:
             api_port_base=8000,
             p2p_port_base=9000,
         )
-    hubs = parse_hubs(arguments.hubs)
+    hubs = arguments.hubs
     genesis = generate_network(hubs, arguments.out, chain_id=arguments.chain_id, layout=layout)
+    if arguments.json:
+        accounts = [
+            {"name": account.name, "role": account.role, "address": account.address.hex()}
+            for account in genesis.accounts
+        ]
+        print_json({"chain_id": genesis.chain_id, "hubs": hubs, "out": arguments.out, "accounts": accounts})
+        return 0
     print(f"wrote a {len(hubs)}-hub network for chain {genesis.chain_id} to {arguments.out}")
     for account in genesis.accounts:
         print(f"  {account.name:<18} {account.role:<13} {account.address.hex()}")
@@ -62,4 +97,4 @@ def _node(arguments: argparse.Namespace) -> int:
 def _localnet(arguments: argparse.Namespace) -> int:
     from hubledger_tools.localnet import run_localnet
 
-    return run_localnet(parse_hubs(arguments.hubs), arguments.dir)
+    return run_localnet(arguments.hubs, arguments.dir)

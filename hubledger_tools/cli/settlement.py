@@ -1,205 +1,76 @@
-"""Settlement subcommands of ``hubledger``: one per contract call a bank's developer scripts.
+"""Settlement subcommands of ``hubledger``: one per row of calls.CALLS.
 
-Each is a row of CALLS: the subcommand, the contract and method it calls, and
-its arguments. Every subcommand signs with ``--key``, submits, can ``--wait``
-for the commit, and prints the receipt (``--json`` for machines). An address
-argument takes 40 hex characters or ``@file.pem`` (the address of that key).
+Every subcommand signs with ``--key``, submits, can ``--wait`` for the commit,
+and prints the receipt (``--json`` for machines). Every argument is checked
+by its kind's type (hubledger_tools/cli/arguments.py) before anything is sent.
+An expiry is an absolute ``--expiry-height`` or ``--expires-in BLOCKS`` after
+the current height, which the node is asked for.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client
-from hubledger_tools.cli.common import add_client_arguments, refuse_float
+from hubledger_tools.cli import arguments as types
+from hubledger_tools.cli.calls import CALLS, GROUPS, Argument, Call
+from hubledger_tools.cli.common import add_client_arguments, connect, refuse_float
 from hubledger_tools.cli.fate import run_and_print
-from ledger.errors import LedgerError
-from ledger.keys import PrivateKey, PublicKey, load_public_pem
+
+OBLIGATIONS_FORMAT = "a JSON list of {from, to, amount in fen}, or @file.json"
 
 
 @dataclass(frozen=True)
-class Argument:
-    name: str  # the contract's argument name
-    kind: str  # "int", "text", "address", "public_key" or "obligations"
-    help: str
+class Kind:
+    parse: Callable[[str], Any]
+    metavar: str
+    format: str
 
 
-@dataclass(frozen=True)
-class Call:
-    command: str
-    contract: str
-    method: str
-    arguments: tuple[Argument, ...]
-    help: str
+def parse_obligations(text: str) -> list[dict[str, Any]]:
+    """The obligations of a netting call, each party an address and each amount in fen."""
+    try:
+        raw = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+        items = json.loads(raw, parse_float=refuse_float)
+    except (OSError, ValueError, RecursionError) as error:
+        raise argparse.ArgumentTypeError(f"not {OBLIGATIONS_FORMAT}: {error}") from None
+    if not isinstance(items, list) or not items:
+        raise argparse.ArgumentTypeError(f"must be {OBLIGATIONS_FORMAT}")
+    obligations = []
+    for item in items:
+        if not isinstance(item, dict) or sorted(item) != ["amount", "from", "to"]:
+            raise argparse.ArgumentTypeError(f"{json.dumps(item)[:60]} is not {{from, to, amount}}")
+        obligations.append(
+            {
+                "from": types.address(str(item["from"])),
+                "to": types.address(str(item["to"])),
+                "amount": types.amount_fen(str(item["amount"])),
+            }
+        )
+    return obligations
 
 
-ADDRESS = "address"
-CALLS = (
-    Call(
-        "register-bank",
-        "accounts",
-        "register_bank",
-        (
-            Argument("public_key", "public_key", "the bank's key (hex or @file.pem)"),
-            Argument("hub", "text", "the bank's home hub"),
-        ),
-        "central bank: register a bank",
-    ),
-    Call(
-        "register-institution",
-        "accounts",
-        "register_institution",
-        (
-            Argument("public_key", "public_key", "the institution's key (hex or @file.pem)"),
-            Argument("hub", "text", "the institution's home hub"),
-        ),
-        "bank: register a customer institution",
-    ),
-    Call(
-        "freeze",
-        "accounts",
-        "freeze",
-        (Argument("account", ADDRESS, "account to freeze"),),
-        "regulator: freeze an account",
-    ),
-    Call(
-        "unfreeze",
-        "accounts",
-        "unfreeze",
-        (Argument("account", ADDRESS, "account to unfreeze"),),
-        "regulator: unfreeze an account",
-    ),
-    Call(
-        "set-limit",
-        "accounts",
-        "set_limit",
-        (
-            Argument("account", ADDRESS, "account"),
-            Argument("transfer_max", "int", "largest single transfer, fen"),
-        ),
-        "sponsoring bank or regulator: cap an account's single transfer",
-    ),
-    Call(
-        "issue",
-        "cbdc",
-        "issue",
-        (Argument("to", ADDRESS, "receiving bank"), Argument("amount", "int", "fen")),
-        "central bank: issue digital currency to a bank",
-    ),
-    Call(
-        "redeem",
-        "cbdc",
-        "redeem",
-        (Argument("amount", "int", "fen"),),
-        "bank: redeem digital currency to the central bank",
-    ),
-    Call(
-        "transfer",
-        "cbdc",
-        "transfer",
-        (Argument("to", ADDRESS, "receiver"), Argument("amount", "int", "fen")),
-        "pay another account",
-    ),
-    Call(
-        "create-security",
-        "securities",
-        "create",
-        (
-            Argument("security_id", "text", "identifier, e.g. CGB-2030"),
-            Argument("name", "text", "name"),
-            Argument("supply", "int", "units issued to you"),
-        ),
-        "bank: create a security",
-    ),
-    Call(
-        "transfer-security",
-        "securities",
-        "transfer",
-        (
-            Argument("security_id", "text", "security"),
-            Argument("to", ADDRESS, "receiver"),
-            Argument("quantity", "int", "units"),
-        ),
-        "deliver units of a security",
-    ),
-    Call(
-        "dvp propose",
-        "dvp",
-        "propose",
-        (
-            Argument("dvp_id", "text", "identifier you choose"),
-            Argument("counterparty", ADDRESS, "buyer"),
-            Argument("security_id", "text", "security delivered"),
-            Argument("quantity", "int", "units"),
-            Argument("amount", "int", "payment in fen"),
-            Argument("expiry_height", "int", "last height to accept"),
-        ),
-        "propose delivery versus payment",
-    ),
-    Call(
-        "dvp accept",
-        "dvp",
-        "accept",
-        (Argument("dvp_id", "text", "the proposal"),),
-        "counterparty: accept; both legs settle together",
-    ),
-    Call(
-        "dvp cancel",
-        "dvp",
-        "cancel",
-        (Argument("dvp_id", "text", "the proposal"),),
-        "either side: cancel before acceptance",
-    ),
-    Call(
-        "escrow lock",
-        "escrow",
-        "lock",
-        (
-            Argument("escrow_id", "text", "identifier you choose"),
-            Argument("payee", ADDRESS, "payee"),
-            Argument("arbiter", ADDRESS, "arbiter"),
-            Argument("amount", "int", "fen"),
-            Argument("expiry_height", "int", "height after which you may reclaim"),
-        ),
-        "lock funds in escrow",
-    ),
-    Call(
-        "escrow release",
-        "escrow",
-        "release",
-        (Argument("escrow_id", "text", "the escrow"),),
-        "arbiter or payer: release to the payee",
-    ),
-    Call(
-        "escrow reclaim",
-        "escrow",
-        "reclaim",
-        (Argument("escrow_id", "text", "the escrow"),),
-        "payer: reclaim after expiry",
-    ),
-    Call(
-        "net",
-        "netting",
-        "settle",
-        (Argument("obligations", "obligations", "JSON list of {from, to, amount}, or @file.json"),),
-        "settle interbank obligations by multilateral netting",
-    ),
-)
-
-
-GROUPS = {
-    "dvp": "delivery versus payment: propose, accept, cancel",
-    "escrow": "escrow: lock, release, reclaim",
+KINDS = {
+    "fen": Kind(types.amount_fen, "FEN", "fen, a whole number from 1; 1 CNY = 100 fen"),
+    "units": Kind(types.units, "UNITS", "a whole number from 1"),
+    "limit": Kind(types.limit_fen, "FEN|none", "fen, or none to remove the limit"),
+    "address": Kind(types.address, "ADDRESS", types.ADDRESS_FORMAT),
+    "public_key": Kind(types.public_key, "PUBLIC_KEY", types.PUBLIC_KEY_FORMAT),
+    "id": Kind(types.identifier, "ID", "1 to 64 of A-Z a-z 0-9 . _ : -"),
+    "hub": Kind(types.hub_name, "HUB", "lowercase hub name"),
+    "name": Kind(types.name, "NAME", "up to 64 printable characters"),
+    "obligations": Kind(parse_obligations, "JSON", OBLIGATIONS_FORMAT),
 }
 
 
 def add_settlement_commands(commands: Any) -> None:
     groups = {
-        name: commands.add_parser(name, help=text).add_subparsers(
+        name: commands.add_parser(name, help=text, description=text).add_subparsers(
             dest="action", required=True, metavar="ACTION"
         )
         for name, text in GROUPS.items()
@@ -207,74 +78,53 @@ def add_settlement_commands(commands: Any) -> None:
     for call in CALLS:
         group, _, action = call.command.partition(" ")
         parent = groups[group] if action else commands
-        parser = parent.add_parser(action or call.command, help=call.help)
+        parser = parent.add_parser(action or call.command, help=call.help, description=call.help)
         add_client_arguments(parser)
         for argument in call.arguments:
-            parser.add_argument(f"--{argument.name.replace('_', '-')}", required=True, help=argument.help)
+            add_call_argument(parser, argument)
         parser.set_defaults(handler=_run_call, call=call)
+
+
+def add_call_argument(parser: argparse.ArgumentParser, argument: Argument) -> None:
+    flag = "--" + argument.name.replace("_", "-")
+    if argument.kind == "expiry":
+        expiry = parser.add_mutually_exclusive_group(required=True)
+        expiry.add_argument(
+            flag, dest=argument.name, type=types.height, metavar="HEIGHT", help=f"{argument.help}"
+        )
+        expiry.add_argument(
+            "--expires-in",
+            type=types.blocks,
+            metavar="BLOCKS",
+            help=f"or: that many blocks after the current height (1 to {types.BLOCKS_MAX})",
+        )
+        return
+    kind = KINDS[argument.kind]
+    parser.add_argument(
+        flag,
+        dest=argument.name,
+        type=kind.parse,
+        required=True,
+        metavar=kind.metavar,
+        help=f"{argument.help}: {kind.format}",
+    )
 
 
 def _run_call(arguments: argparse.Namespace) -> int:
     call: Call = arguments.call
-    values = {item.name: parse_value(item, getattr(arguments, item.name)) for item in call.arguments}
-    key = PrivateKey.load(arguments.key)
 
     async def run() -> dict[str, Any]:
-        async with Client(arguments.node) as client:
-            return await client.call(key, call.contract, call.method, values, wait=arguments.wait)
+        async with connect(arguments) as client:
+            values = await get_call_values(client, call, arguments)
+            return await client.call(arguments.key, call.contract, call.method, values, wait=arguments.wait)
 
     return run_and_print(run(), as_json=arguments.json)
 
 
-def parse_value(argument: Argument, text: str) -> Any:
-    """Turn a command-line string into the contract argument; LedgerError on a bad value."""
-    if argument.kind == "int":
-        if not text.isdigit():
-            raise LedgerError(f"--{argument.name} must be a whole number (amounts are in fen), not {text!r}")
-        return int(text)
-    if argument.kind == ADDRESS:
-        return parse_address(text)
-    if argument.kind == "public_key":
-        if text.startswith("@"):
-            return _key_from_file(Path(text[1:])).hex()
-        return text.lower()
-    if argument.kind == "obligations":
-        return _parse_obligations(text)
-    return text
-
-
-def parse_address(text: str) -> str:
-    if text.startswith("@"):
-        return _key_from_file(Path(text[1:])).address.hex()
-    value = text.lower().removeprefix("0x")
-    if len(value) != 40 or any(ch not in "0123456789abcdef" for ch in value):
-        raise LedgerError(f"{text!r} is not an address (40 hex characters) or @key-file.pem")
-    return value
-
-
-def _key_from_file(path: Path) -> PublicKey:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise LedgerError(f"cannot read key file {path}: {error.strerror}") from None
-    if b"PRIVATE KEY" in data:
-        return PrivateKey.from_pem(data).public_key
-    return load_public_pem(data)
-
-
-def _parse_obligations(text: str) -> list[dict[str, Any]]:
-    try:
-        raw = Path(text[1:]).read_text() if text.startswith("@") else text
-        items = json.loads(raw, parse_float=refuse_float)
-    except (OSError, ValueError) as error:
-        raise LedgerError(f"--obligations is not a JSON list of obligations: {error}") from None
-    if not isinstance(items, list):
-        raise LedgerError("--obligations must be a JSON list of {from, to, amount}")
-    return [
-        {
-            "from": parse_address(str(item["from"])),
-            "to": parse_address(str(item["to"])),
-            "amount": item["amount"],
-        }
-        for item in items
-    ]
+async def get_call_values(client: Client, call: Call, arguments: argparse.Namespace) -> dict[str, Any]:
+    """The contract arguments, checked already; a relative expiry becomes a height here."""
+    values = {argument.name: getattr(arguments, argument.name) for argument in call.arguments}
+    if getattr(arguments, "expires_in", None) is not None:
+        current = int((await client.get_status())["height"])
+        values["expiry_height"] = current + arguments.expires_in
+    return values

@@ -24,19 +24,32 @@ from consensus.simulation.behaviours import CATALOGUE, FAULTY_NAMES
 from consensus.simulation.explorer import SCOPES, make_case_config
 from consensus.simulation.simulator import SimulationConfig, SimulationResult
 from consensus.simulation.swarm import draw_swarm_config
+from hubledger_tools.cli import arguments as types
 from hubledger_tools.simulation import run_simulation
 from node.errors import ConfigError
 
 EVERY_BEHAVIOUR = "catalogue"  # one behaviour per seed, cycling through the catalogue
 PROGRESS_WIDTH = 30
 JOBS_MAX = 64
+SEED = types.WholeNumber(0, 2**63 - 1, "a seed")
+SEEDS = types.WholeNumber(1, 10**9, "a number of seeds")
+NODES = types.WholeNumber(1, 64, "a number of validators")
+PHASES = types.WholeNumber(0, 1000, "a number of phases")
+CASE = types.WholeNumber(0, 10**9, "a case number")
+JOBS = types.WholeNumber(1, JOBS_MAX, "a number of processes")
 
 
 def add_simulate_command(commands: Any) -> None:
     parser = commands.add_parser("simulate", help="run seeded fault schedules through the simulator")
-    parser.add_argument("--seed", type=int, default=0, help="the seed to run (first seed of a sweep)")
-    parser.add_argument("--seeds", type=int, default=1, help="run this many seeds from --seed on")
-    parser.add_argument("--nodes", type=int, default=4, help="validators in the simulated network")
+    parser.add_argument(
+        "--seed", type=SEED, default=0, help="the seed to run (first seed of a sweep; default 0)"
+    )
+    parser.add_argument(
+        "--seeds", type=SEEDS, default=1, help="run this many seeds from --seed on (default 1)"
+    )
+    parser.add_argument(
+        "--nodes", type=NODES, default=4, help="validators in the simulated network (default 4)"
+    )
     parser.add_argument(
         "--byzantine",
         default="",
@@ -44,14 +57,18 @@ def add_simulate_command(commands: Any) -> None:
         f"or '{EVERY_BEHAVIOUR}' for one behaviour per seed",
     )
     parser.add_argument("--collude", action="store_true", help="faulty validators share a plan to fork")
-    parser.add_argument("--phases", type=int, default=3, help="fault phases before the network heals")
+    parser.add_argument(
+        "--phases", type=PHASES, default=3, help="fault phases before the network heals (default 3)"
+    )
     parser.add_argument("--swarm", action="store_true", help="each seed draws its own mix of faults")
     parser.add_argument(
         "--explore", action="store_true", help="run every case of the explorer's scope (four validators)"
     )
-    parser.add_argument("--scope", choices=sorted(SCOPES), default="default", help="the explorer's scope")
-    parser.add_argument("--case", type=int, default=None, help="run one case of the explorer's scope")
-    parser.add_argument("--jobs", type=int, default=1, help="processes to run a sweep on")
+    parser.add_argument(
+        "--scope", choices=sorted(SCOPES), default="default", help="the explorer's scope (default: default)"
+    )
+    parser.add_argument("--case", type=CASE, default=None, help="run one case of the explorer's scope")
+    parser.add_argument("--jobs", type=JOBS, default=1, help="processes to run a sweep on (default 1)")
     parser.add_argument(
         "--no-view-floor",
         action="store_true",

@@ -6,37 +6,60 @@ import argparse
 import json
 from typing import Any
 
-from hubledger_client.client import Client
-from hubledger_tools.cli.common import add_client_arguments, refuse_float
+from hubledger_tools.cli import arguments as types
+from hubledger_tools.cli.common import add_client_arguments, connect, refuse_float
+from hubledger_tools.cli.contracts import CONTRACT_NAMES, get_method_names
+from hubledger_tools.cli.errors import UsageError
 from hubledger_tools.cli.fate import run_and_print
-from ledger.keys import PrivateKey
-from node.errors import ConfigError
 
 
 def add_submit_command(commands: Any) -> None:
-    submit = commands.add_parser("submit", help="sign and submit a contract call")
+    text = "sign and submit any contract call (hubledger contracts lists them)"
+    submit = commands.add_parser("submit", help=text, description=text)
     add_client_arguments(submit)
-    submit.add_argument("--contract", required=True)
-    submit.add_argument("--method", required=True)
-    submit.add_argument("--args", default="{}", help="the call's arguments as a JSON object")
-    submit.add_argument("--nonce", type=int, help="default: the sender's next nonce, asked from the node")
+    submit.add_argument("--contract", required=True, choices=CONTRACT_NAMES, help="the contract")
+    submit.add_argument("--method", required=True, help="one of the contract's methods")
+    submit.add_argument(
+        "--args",
+        type=call_arguments,
+        default={},
+        metavar="JSON",
+        help='the call\'s arguments as a JSON object of integers and strings, e.g. {"amount": 2500} '
+        "(default {})",
+    )
+    submit.add_argument(
+        "--nonce", type=types.nonce, help="default: the sender's next nonce, asked from the node"
+    )
     submit.set_defaults(handler=_submit)
 
 
-def _submit(arguments: argparse.Namespace) -> int:
+def call_arguments(text: str) -> dict[str, Any]:
     try:
-        call_args = json.loads(arguments.args, parse_float=refuse_float)
-    except ValueError as error:
-        raise ConfigError(f"--args is not a JSON object of integers and strings: {error}") from None
-    if not isinstance(call_args, dict):
-        raise ConfigError("--args must be a JSON object")
-    key = PrivateKey.load(arguments.key)
-    submission = _call(arguments.node, key, arguments.contract, arguments.method, call_args, arguments)
-    return run_and_print(submission, as_json=arguments.json)
+        document = json.loads(text, parse_float=refuse_float)
+    except (ValueError, RecursionError) as error:
+        raise argparse.ArgumentTypeError(f"not a JSON object of integers and strings: {error}") from None
+    if not isinstance(document, dict):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a JSON object")
+    return document
 
 
-async def _call(
-    url: str, key: PrivateKey, contract: str, method: str, call_args: dict[str, Any], arguments: Any
-) -> dict[str, Any]:
-    async with Client(url) as client:
-        return await client.call(key, contract, method, call_args, wait=arguments.wait, nonce=arguments.nonce)
+def _submit(arguments: argparse.Namespace) -> int:
+    methods = get_method_names(arguments.contract)
+    if arguments.method not in methods:
+        raise UsageError(
+            f"argument --method: contract {arguments.contract} has no method {arguments.method!r}; "
+            f"choose from {', '.join(methods)}"
+        )
+    return run_and_print(_call(arguments), as_json=arguments.json)
+
+
+async def _call(arguments: argparse.Namespace) -> dict[str, Any]:
+    async with connect(arguments) as client:
+        return await client.call(
+            arguments.key,
+            arguments.contract,
+            arguments.method,
+            arguments.args,
+            wait=arguments.wait,
+            nonce=arguments.nonce,
+        )

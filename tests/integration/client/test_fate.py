@@ -26,6 +26,7 @@ import pytest
 
 from hubledger_client import Client, ClientError, TransactionPending
 from hubledger_client.json_http import http_json
+from hubledger_tools.cli.errors import ExitStatus
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
 from tests.integration.harness import (
@@ -43,7 +44,6 @@ ENV = {
     "HUBLEDGER_CONSENSUS_REQUEST_TIMEOUT_MS": "2000",
     "HUBLEDGER_ADMIN_TOKEN": ADMIN_TOKEN,
 }
-PENDING_EXIT_STATUS = 3  # hubledger_tools/cli/fate.py
 
 
 @pytest.fixture
@@ -149,7 +149,7 @@ def test_two_hubs_down_refuse_new_transfers_and_one_accepted_before_commits_once
     asyncio.run(library_view())
     assert status_of(network, entry, accepted.id.hex())["status"] == "pending"
     cli = hubledger("tx", accepted.id.hex(), "--node", ",".join(urls), "--json")
-    assert cli.returncode == PENDING_EXIT_STATUS, cli.stderr
+    assert cli.returncode == ExitStatus.PENDING, cli.stderr
     assert json.loads(cli.stdout)["status"] == "pending"
 
     network.start(first_down)  # a hub returns: three of four
@@ -166,6 +166,9 @@ def test_two_hubs_down_refuse_new_transfers_and_one_accepted_before_commits_once
     assert balance(network, primary, "bank-shanghai")[0] == before_receiver + 700  # once, not twice
     for hub in (entry, primary, first_down):  # refused while there was no quorum: kept nowhere
         assert status_of(network, hub, refused.id.hex())["status"] == "unknown"
+    cli = hubledger("tx", refused.id.hex(), "--node", ",".join(urls))  # one of them still down
+    assert cli.returncode == ExitStatus.UNKNOWN, cli.stderr
+    assert f"transaction {refused.id.hex()}: unknown" in cli.stdout
 
 
 def test_a_cut_off_hub_answers_behind_and_never_hands_out_a_used_nonce_while_catching_up(

@@ -155,3 +155,37 @@ def test_bad_cli_arguments_are_clear_errors(network: LocalNetwork) -> None:
         network, "transfer", "--key", "/no/such.pem", "--to", "00" * 20, "--amount", "1", ok=False
     )
     assert done.returncode == 2 and "cannot read key file" in done.stderr
+
+
+def test_a_relative_expiry_and_a_limit_removed(network: LocalNetwork) -> None:
+    central, beijing, regulator = (
+        key(network, name) for name in ("central-bank", "bank-beijing", "regulator")
+    )
+    hubledger(network, "issue", "--key", central, "--to", f"@{beijing}", "--amount", "5000", "--wait")
+    before = int(hubledger(network, "status")["height"])
+    record = hubledger(
+        network, "escrow", "lock", "--key", beijing, "--escrow-id", "relative", "--payee", f"@{central}",
+        "--arbiter", f"@{regulator}", "--amount", "100", "--expires-in", "50", "--wait",
+    )  # fmt: skip
+    assert record["receipt"]["success"]
+    escrow = next(
+        item for item in hubledger(network, "escrows", "--key", beijing) if item["escrow_id"] == "relative"
+    )
+    assert before + 50 <= escrow["expiry_height"] <= record["height"] + 50
+
+    hubledger(
+        network, "set-limit", "--key", regulator, "--account", f"@{beijing}", "--transfer-max", "10", "--wait"
+    )
+    assert hubledger(network, "account", "--key", beijing)["limits"] == {"transfer_max": 10}
+    hubledger(
+        network,
+        "set-limit",
+        "--key",
+        regulator,
+        "--account",
+        f"@{beijing}",
+        "--transfer-max",
+        "none",
+        "--wait",
+    )
+    assert hubledger(network, "account", "--key", beijing)["limits"] == {"transfer_max": None}

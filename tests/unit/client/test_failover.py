@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hubledger_client import Client, ClientError, TransactionPending
+from hubledger_client import Client, ClientError, NodeUnreachable, TransactionPending
 from hubledger_client.failover import parse_hub_urls
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
@@ -100,9 +100,14 @@ async def test_every_hub_refusing_is_retried_in_rounds_then_raised_and_nothing_r
             await client.submit(TRANSACTION, busy_retries=2)
     assert refused.value.code in ("NO_QUORUM", "BUSY")
     assert [len(hub.requests) for hub in hubs] == [3, 3]
-    async with Client([closed_port_url(), closed_port_url()]) as client:
-        with pytest.raises(OSError):
+    dead = [closed_port_url(), closed_port_url()]
+    async with Client(dead) as client:
+        with pytest.raises(NodeUnreachable) as unreachable:
             await client.submit(TRANSACTION)
+    assert unreachable.value.code == "UNREACHABLE"
+    message = unreachable.value.message
+    assert message.startswith("none of the 2 hubs given answers: ")
+    assert all(f"{url}: nothing listens on" in message for url in dead)  # each hub's own reason
 
 
 async def test_a_bad_request_is_not_sent_elsewhere(serve: Callable[[StubHub], Any]) -> None:

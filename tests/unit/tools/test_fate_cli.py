@@ -7,24 +7,46 @@ from typing import Any
 
 import pytest
 
+from hubledger_client.client import Client
 from hubledger_client.pending import TransactionPending
-from hubledger_tools.cli.fate import PENDING_EXIT_STATUS, UNKNOWN_EXIT_STATUS, run_and_print
+from hubledger_tools.cli.errors import ExitStatus
+from hubledger_tools.cli.fate import run_and_print
+from hubledger_tools.cli.main import main
 
 TRANSACTION_ID = "ab" * 32
+NOWHERE = "http://127.0.0.1:1"  # never asked: the client's answers are stubbed below
 
 
 async def answer(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-async def run_out() -> dict[str, Any]:
-    raise TransactionPending(TRANSACTION_ID, 7, 30_000, "pending")
+async def run_out(client: Client, transaction: str, *, timeout_ms: int) -> dict[str, Any]:
+    raise TransactionPending(transaction, 7, timeout_ms, "pending")
 
 
-def test_a_wait_that_runs_out_exits_3_and_says_the_same_transaction_is_the_safe_retry(
-    capsys: pytest.CaptureFixture[str],
+def test_the_exit_statuses_are_the_documented_table() -> None:
+    table = {status.name: int(status) for status in ExitStatus}  # REFUSED is BAD_ARGUMENTS's alias
+    assert table == {
+        "OK": 0,
+        "FAILED": 1,
+        "BAD_ARGUMENTS": 2,
+        "DATABASE_CORRUPT": 3,
+        "UNREACHABLE": 4,
+        "PENDING": 5,
+        "UNKNOWN": 6,
+        "BUG": 70,
+        "INTERRUPTED": 130,
+    }
+    assert int(ExitStatus.REFUSED) == int(ExitStatus.BAD_ARGUMENTS)
+
+
+def test_a_wait_that_runs_out_exits_5_and_says_the_same_transaction_is_the_safe_retry(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run_and_print(run_out(), as_json=True) == PENDING_EXIT_STATUS == 3
+    monkeypatch.setattr(Client, "wait", run_out)
+    argv = ["tx", TRANSACTION_ID, "--wait", "--timeout-ms", "30000", "--json", "--node", NOWHERE]
+    assert main(argv) == ExitStatus.PENDING
     printed = capsys.readouterr()
     assert json.loads(printed.out) == {"id": TRANSACTION_ID, "status": "pending"}
     assert printed.err.count("\n") == 1  # one line, no traceback
@@ -36,10 +58,27 @@ def test_a_wait_that_runs_out_exits_3_and_says_the_same_transaction_is_the_safe_
     assert f"hubledger tx {TRANSACTION_ID} --wait" in printed.err
 
 
+def test_a_transaction_no_hub_knows_exits_6(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unknown(client: Client, transaction_id: str) -> dict[str, Any]:
+        return {"id": transaction_id, "status": "unknown", "at_height": 9}
+
+    monkeypatch.setattr(Client, "find_transaction", unknown)
+    assert main(["tx", TRANSACTION_ID.upper(), "--node", f"{NOWHERE},{NOWHERE}"]) == ExitStatus.UNKNOWN
+    printed = capsys.readouterr()
+    assert printed.out.splitlines() == [f"transaction {TRANSACTION_ID}: unknown", "  as of height 9"]
+    assert printed.err == ""
+
+
 @pytest.mark.parametrize(
     ("record", "pending_exit_status", "status"),
     [
-        ({"status": "committed", "height": 4, "index": 0, "receipt": {"success": True, "events": []}}, 3, 0),
+        (
+            {"status": "committed", "height": 4, "index": 0, "receipt": {"success": True, "events": []}},
+            ExitStatus.PENDING,
+            ExitStatus.OK,
+        ),
         (
             {
                 "status": "committed",
@@ -47,17 +86,24 @@ def test_a_wait_that_runs_out_exits_3_and_says_the_same_transaction_is_the_safe_
                 "index": 0,
                 "receipt": {"success": False, "code": "INSUFFICIENT_FUNDS", "message": "no", "events": []},
             },
-            3,
-            1,
+            ExitStatus.PENDING,
+            ExitStatus.FAILED,
         ),
-        ({"status": "rejected", "error": {"code": "NONCE_REPLAYED", "message": "used"}}, 3, 1),
-        ({"status": "pending", "at_height": 3}, 3, PENDING_EXIT_STATUS),
-        ({"status": "pending"}, 0, 0),  # a submission without --wait: accepted is done
-        ({"status": "unknown", "at_height": 3}, 3, UNKNOWN_EXIT_STATUS),
+        (
+            {"status": "rejected", "error": {"code": "NONCE_REPLAYED", "message": "used"}},
+            ExitStatus.PENDING,
+            ExitStatus.FAILED,
+        ),
+        ({"status": "pending", "at_height": 3}, ExitStatus.PENDING, ExitStatus.PENDING),
+        ({"status": "pending"}, ExitStatus.OK, ExitStatus.OK),  # a submission without --wait: done
+        ({"status": "unknown", "at_height": 3}, ExitStatus.PENDING, ExitStatus.UNKNOWN),
     ],
 )
 def test_each_fate_has_its_exit_status(
-    record: dict[str, Any], pending_exit_status: int, status: int, capsys: pytest.CaptureFixture[str]
+    record: dict[str, Any],
+    pending_exit_status: ExitStatus,
+    status: ExitStatus,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     document = {"id": TRANSACTION_ID, **record}
     assert run_and_print(answer(document), as_json=False, pending_exit_status=pending_exit_status) == status
