@@ -234,3 +234,13 @@ def test_readers_print_units_and_no_python_reprs(network: LocalNetwork, files: F
     _, out, _ = run_main(["account", "--key", key, "--node", node])
     assert "transfer_max" in out and "no limit" in out
     assert http_json(node + "/healthz")[0] == 200
+
+
+def test_tx_asks_every_hub_given_and_says_unknown_with_its_own_status(network: LocalNetwork) -> None:
+    never_sent = "00" * 32
+    nodes = f"{DEAD_NODE_URL},{network.url('beijing')}"  # the dead one is passed over
+    status, out, err = run_main(["tx", never_sent, "--node", nodes])
+    assert (status, err) == (ExitStatus.UNKNOWN, "")
+    assert out.startswith(f"transaction {never_sent}: unknown")
+    status, out, _ = run_main(["tx", never_sent, "--node", nodes, "--json"])
+    assert status == ExitStatus.UNKNOWN and json.loads(out)["status"] == "unknown"

@@ -110,6 +110,17 @@ async def test_every_hub_refusing_is_retried_in_rounds_then_raised_and_nothing_r
     assert all(f"{url}: nothing listens on" in message for url in dead)  # each hub's own reason
 
 
+async def test_a_hub_that_is_no_client_api_is_passed_over(serve: Callable[[StubHub], Any]) -> None:
+    peer_port = StubHub(lambda _: web.Response(body=b"\x00\x01 not json", status=200))
+    taker = StubHub(accept)
+    async with Client([await serve(peer_port), await serve(taker)]) as client:
+        assert await client.submit(TRANSACTION) == TRANSACTION.id.hex()
+    async with Client(await serve(peer_port)) as client:  # one hub: its own reason, as it was
+        with pytest.raises(NodeUnreachable, match="not JSON; is this a hub's client API port") as alone:
+            await client.get_status()
+    assert (alone.value.code, alone.value.hub) == ("NOT_AN_API", client.base_url)
+
+
 async def test_a_bad_request_is_not_sent_elsewhere(serve: Callable[[StubHub], Any]) -> None:
     bad = StubHub(
         lambda _: web.json_response({"error": {"code": "NONCE_REPLAYED", "message": "used"}}, status=400)

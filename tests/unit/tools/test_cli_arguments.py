@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hubledger_tools.cli import arguments as types
+from hubledger_tools.cli.main import main
 from ledger.keys import PrivateKey
 
 
@@ -28,6 +29,24 @@ def test_a_node_url_that_cannot_work_is_refused(text: str, problem: str) -> None
 @pytest.mark.parametrize("text", ["http://127.0.0.1:8101", "https://hub.example:443/", "http://[::1]:8101"])
 def test_http_and_https_urls_are_taken(text: str) -> None:
     assert types.node_url(text) == text.rstrip("/")
+
+
+def test_several_node_urls_are_each_checked_and_none_at_all_is_refused() -> None:
+    assert types.node_urls("http://127.0.0.1:8101, https://hub.example:443/") == (
+        "http://127.0.0.1:8101",
+        "https://hub.example:443",
+    )
+    with pytest.raises(argparse.ArgumentTypeError, match=r"'127\.0\.0\.1:8102' is not a URL starting"):
+        types.node_urls("http://127.0.0.1:8101,127.0.0.1:8102")
+    for text in ("", ",", " , "):
+        with pytest.raises(argparse.ArgumentTypeError, match="names no URL"):
+            types.node_urls(text)
+
+
+def test_an_empty_node_list_is_one_line_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--node", ","]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("error: argument --node: ',' names no URL")
 
 
 @pytest.mark.parametrize("text", ["0", "-5", str(2**63), "1.5", "", "9" * 400])
