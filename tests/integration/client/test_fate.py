@@ -161,6 +161,9 @@ def test_two_hubs_down_refuse_new_transfers_and_one_accepted_before_commits_once
     assert json.loads(cli.stdout)["height"] == record["height"]
     code, answer, _ = post(network.url(entry) + "/v1/transactions", accepted.to_json())
     assert (code, answer["status"]) == (202, "committed")  # resubmitting the same bytes changes nothing
+    # The returned hub voted the commit, but the primary counts it in its quorum only once it has
+    # answered a status poll (node/standing.py): until then nonce questions are refused NO_QUORUM.
+    wait_for(lambda: serves_nonces(network, primary, sender), what=f"{primary} in quorum again")
     wait_for(lambda: balance(network, primary, "bank-beijing")[1] == nonce + 1, what="the sender's nonce")
     assert balance(network, primary, "bank-beijing") == (before_sender - 700, nonce + 1)
     assert balance(network, primary, "bank-shanghai")[0] == before_receiver + 700  # once, not twice
