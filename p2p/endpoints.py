@@ -84,7 +84,11 @@ class LinkEndpoints:
                 compress=False,
                 timeout=CLOSE_TIMEOUT_S,
             )
-            await ws.prepare(request)
+            try:
+                await ws.prepare(request)
+            except ConnectionResetError:  # the dialler gave up while this process was paused
+                self._log.debug("peer_gone_before_upgrade", remote=remote)
+                return web.Response(status=503, text="closed before the upgrade\n")  # to nobody
             peer = await self._authenticate(ws, expected_index=None, remote=remote, budget=budget)
         finally:
             self._slots.release(remote)
@@ -153,7 +157,10 @@ class LinkEndpoints:
                 self._requests.fail_peer(peer, link.close_reason or "closed")
                 if self._on_disconnected is not None and not self._stopping:
                     self._on_disconnected(peer)
-            self._log.info("peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer")
+            # A link lost is news to an operator; one closed because we stop or replaced is not.
+            lost = state.link is None and not self._stopping
+            log_at = self._log.warning if lost else self._log.info
+            log_at("peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer")
 
     async def _dial_forever(self, peer: int) -> None:
         attempt = 0
