@@ -80,7 +80,7 @@ class LinkEndpoints:
             budget = InboundBudget(transport, bytes_max=self.settings.handshake_bytes_max)
             ws = web.WebSocketResponse(
                 max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
-                heartbeat=self.settings.heartbeat_ms / 1000,
+                autoping=False,  # the link answers pings and counts them as signs of life
                 compress=False,
                 timeout=CLOSE_TIMEOUT_S,
             )
@@ -139,7 +139,7 @@ class LinkEndpoints:
             await ws.close()
             return
         link = Link(peer=peer, ws=ws, queue=state.queue, stats=state.stats, get_rule=self._get_rule,
-                    on_frame=self._on_frame, on_fault=self.report_fault)
+                    on_frame=self._on_frame, on_fault=self.report_fault, settings=self.settings)
         old, state.link = state.link, link
         if old is not None:
             await old.close("replaced by a newer link")
@@ -192,7 +192,7 @@ class LinkEndpoints:
                 ws = await self._session.ws_connect(
                     url,
                     max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
-                    heartbeat=self.settings.heartbeat_ms / 1000,
+                    autoping=False,
                     timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S),
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
