@@ -8,9 +8,10 @@ payload frames; the network does, at its one door.
 A watcher task pings the peer every ``heartbeat_ms`` and closes the link once
 the peer has sent nothing at all, not even a pong, for ``silence_max_ms``. A
 process that dies on a host (or in a container) that goes on answering for it
-is seen at once, by a reset; a killed container's peers see nothing (docker's
-bridge drops packets for an address that is gone, it sends no reset), and only
-this silence tells them the primary is lost (``on_disconnected``). aiohttp's own
+is seen at once, by a reset; a host that dies, a process or container frozen
+(SIGSTOP, docker pause) or a network that drops the packets of an address that
+is gone sends no reset, and only this silence tells the peers that the primary
+is lost (``on_disconnected``). aiohttp's own
 heartbeat judged a peer after one and a half intervals of idleness and with a
 fixed pong window of half an interval, so a short interval made a stalled event
 loop here look like a dead peer. The watcher knows when it was itself late (the

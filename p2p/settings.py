@@ -24,7 +24,8 @@ class P2PSettings:
     requests_inbound_max: int = 16  # per peer, requests being answered at once
     requests_pending_max: int = 256  # per peer, our requests awaiting an answer
     # A link pings its peer this often, and closes once the peer has sent nothing (not even a pong)
-    # for silence_max_ms: a killed container's peers get no RST, silence is all they see (link.py).
+    # for silence_max_ms: a dead host or a frozen process sends no reset, silence is all its peers
+    # see (link.py). An inbound delay rule longer than silence_max_ms holds pongs back that long.
     heartbeat_ms: int = 300
     silence_max_ms: int = 1_200
 
