@@ -1,5 +1,6 @@
-"""A peer that falls silent without closing anything (a killed container: docker's bridge sends
-no reset) loses its link within ``silence_max_ms``; a stall of this process alone never does."""
+"""A peer that falls silent without closing anything (a dead host, a frozen container, a network
+that drops its packets: no reset comes) loses its link within ``silence_max_ms``; a stall of this
+process alone never does."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ NOTICED_WITHIN_S = 2.0
 
 class BlackholeProxy:
     """Forwards TCP both ways until ``blackhole()``; then drops every byte and keeps both sockets
-    open, as a network does for an address whose container was killed."""
+    open, as a network does for a host that died."""
 
     def __init__(self, target_port: int) -> None:
         self._target_port = target_port
