@@ -63,6 +63,7 @@ from node.mempool import Mempool
 from node.signature_pool import SignaturePool
 from node.state_transfer import REQUEST_BYTES_MAX, BlockFetcher, StateTransferServer
 from node.traffic import MessageTraffic
+from p2p.errors import NO_LINK, PeerUnavailable
 from p2p.network import PeerNetwork
 from storage.chain import ChainStore
 from storage.consensus_log import ConsensusLogStore
@@ -316,7 +317,7 @@ class Node:
         view = self.replica.view
         if view != self._view:
             primary = self.genesis.validators[view % len(self.genesis.validators)].name
-            log.info("view_changed", view=view, previous_view=self._view, primary=primary)
+            log.warning("view_changed", view=view, previous_view=self._view, primary=primary)
             self._view = view
 
     def _run_one(self, action: Action) -> None:
@@ -393,7 +394,7 @@ class Node:
         try:
             blocks = await self._fetcher.fetch(peer, first, last)
         except Exception as error:  # any failure of a peer is the peer's: the replica asks another
-            log.info("state_transfer_failed", peer=name, reason=str(error))
+            _log_fetch_failure(name, error)
         finally:
             self.fetches_in_flight -= 1
         if blocks:
@@ -407,6 +408,15 @@ class Node:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _log_fetch_failure(peer: str, error: Exception) -> None:
+    if isinstance(error, PeerUnavailable) and error.code == NO_LINK:
+        # Nothing was asked (at start every probe races the links coming up): the replica asks
+        # another peer, and this one again once its link is up. Nobody needs to act.
+        log.debug("state_transfer_skipped", peer=peer, reason=str(error))
+    else:
+        log.warning("state_transfer_failed", peer=peer, reason=str(error))
 
 
 def _get_request_kind(data: bytes) -> str:

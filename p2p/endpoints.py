@@ -80,11 +80,15 @@ class LinkEndpoints:
             budget = InboundBudget(transport, bytes_max=self.settings.handshake_bytes_max)
             ws = web.WebSocketResponse(
                 max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
-                heartbeat=self.settings.heartbeat_ms / 1000,
+                autoping=False,  # the link answers pings and counts them as signs of life
                 compress=False,
                 timeout=CLOSE_TIMEOUT_S,
             )
-            await ws.prepare(request)
+            try:
+                await ws.prepare(request)
+            except ConnectionResetError:  # the dialler gave up while this process was paused
+                self._log.debug("peer_gone_before_upgrade", remote=remote)
+                return web.Response(status=503, text="closed before the upgrade\n")  # to nobody
             peer = await self._authenticate(ws, expected_index=None, remote=remote, budget=budget)
         finally:
             self._slots.release(remote)
@@ -135,7 +139,7 @@ class LinkEndpoints:
             await ws.close()
             return
         link = Link(peer=peer, ws=ws, queue=state.queue, stats=state.stats, get_rule=self._get_rule,
-                    on_frame=self._on_frame, on_fault=self.report_fault)
+                    on_frame=self._on_frame, on_fault=self.report_fault, settings=self.settings)
         old, state.link = state.link, link
         if old is not None:
             await old.close("replaced by a newer link")
@@ -153,7 +157,10 @@ class LinkEndpoints:
                 self._requests.fail_peer(peer, link.close_reason or "closed")
                 if self._on_disconnected is not None and not self._stopping:
                     self._on_disconnected(peer)
-            self._log.info("peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer")
+            # A link lost is news to an operator; one closed because we stop or replaced is not.
+            lost = state.link is None and not self._stopping
+            log_at = self._log.warning if lost else self._log.info
+            log_at("peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer")
 
     async def _dial_forever(self, peer: int) -> None:
         attempt = 0
@@ -185,7 +192,7 @@ class LinkEndpoints:
                 ws = await self._session.ws_connect(
                     url,
                     max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
-                    heartbeat=self.settings.heartbeat_ms / 1000,
+                    autoping=False,
                     timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S),
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as error:

@@ -23,6 +23,9 @@ class SettingsInvalid(P2PError):
     code = "P2P_SETTINGS_INVALID"
 
 
+NO_LINK = "NO_LINK"  # PeerUnavailable's code when the peer has no link now: nothing was sent
+
+
 class PeerUnavailable(P2PError):
     """Raised when a request cannot reach its peer: no link, link lost, partitioned or queue full."""
 

@@ -4,11 +4,24 @@ send queue and a reader loop handing every binary frame to the network.
 The same class serves both ends: the dialling side runs it in its dial task,
 the accepting side in aiohttp's request handler. The link does not decode
 payload frames; the network does, at its one door.
+
+A watcher task pings the peer every ``heartbeat_ms`` and closes the link once
+the peer has sent nothing at all, not even a pong, for ``silence_max_ms``. A
+process that dies on a host (or in a container) that goes on answering for it
+is seen at once, by a reset; a host that dies, a process or container frozen
+(SIGSTOP, docker pause) or a network that drops the packets of an address that
+is gone sends no reset, and only this silence tells the peers that the primary
+is lost (``on_disconnected``). aiohttp's own
+heartbeat judged a peer after one and a half intervals of idleness and with a
+fixed pong window of half an interval, so a short interval made a stalled event
+loop here look like a dead peer. The watcher knows when it was itself late (the
+process was paused or starved of CPU) and judges nobody on that tick.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import TypeAlias
 
@@ -23,6 +36,9 @@ from p2p.stats import PeerStats
 
 WebSocket: TypeAlias = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 CLOSE_TIMEOUT_S = 2.0
+# A silent peer's link is closed without waiting for its CLOSE frame (it will not come): a closing
+# handshake cut short this soon makes aiohttp drop the connection at once.
+SILENT_CLOSE_S = 0.05
 SEND_ERRORS = (ConnectionError, aiohttp.ClientError, RuntimeError)
 
 log = structlog.get_logger("p2p")
@@ -39,6 +55,7 @@ class Link:
         get_rule: Callable[[int], LinkRule],
         on_frame: Callable[[int, bytes], None],
         on_fault: Callable[[int, str], None],
+        settings: P2PSettings,
     ) -> None:
         self.peer = peer
         self._ws = ws
@@ -47,25 +64,59 @@ class Link:
         self._get_rule = get_rule
         self._on_frame = on_frame
         self._on_fault = on_fault
+        self._heartbeat_s = settings.heartbeat_ms / 1000
+        self._silence_max_s = settings.silence_max_ms / 1000
+        self._heard_s = asyncio.get_running_loop().time()  # when the peer last sent anything
         self._writer: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._silent = False  # the watcher judged the peer gone: no closing handshake with it
         self.close_reason = ""
         self.finished = asyncio.Event()
 
     async def run(self) -> None:
         """Carry frames both ways until either side closes or the heartbeat finds the peer dead."""
         self._writer = asyncio.create_task(self._write(), name=f"p2p-writer-{self.peer}")
+        self._watcher = asyncio.create_task(self._watch(), name=f"p2p-watcher-{self.peer}")
         try:
             await self._read()
         finally:
-            await self._stop_writer()
-            await self._ws.close()
+            await self._stop_tasks()
+            if self._silent:
+                await self._close_at_once()
+            else:
+                await self._ws.close()
             self.finished.set()
 
     async def close(self, reason: str, *, code: int = WSCloseCode.GOING_AWAY) -> None:
         if not self.close_reason:
             self.close_reason = reason
-        await self._stop_writer()
+        await self._stop_tasks()
         await self._ws.close(code=code, message=reason.encode("utf-8")[:120])
+
+    async def _watch(self) -> None:
+        """Ping every heartbeat; close the link once the peer has been silent too long."""
+        loop = asyncio.get_running_loop()
+        due_s = loop.time() + self._heartbeat_s
+        while True:
+            await asyncio.sleep(max(0.0, due_s - loop.time()))
+            now_s = loop.time()
+            late = now_s - due_s > self._heartbeat_s  # paused or starved here: the silence may be ours
+            due_s = now_s + self._heartbeat_s
+            silent_s = now_s - self._heard_s
+            if not late and silent_s > self._silence_max_s:
+                self.close_reason = self.close_reason or f"peer silent for {int(silent_s * 1000)} ms"
+                self._silent = True
+                await self._close_at_once()  # ends the reader; run() then drops the connection
+                return
+            try:
+                await self._ws.ping()
+            except SEND_ERRORS:
+                return  # the link is going down; the reader says why
+
+    async def _close_at_once(self) -> None:
+        with contextlib.suppress(TimeoutError, *SEND_ERRORS):
+            async with asyncio.timeout(SILENT_CLOSE_S):
+                await self._ws.close(code=WSCloseCode.ABNORMAL_CLOSURE)
 
     async def _read(self) -> None:
         while True:
@@ -77,9 +128,15 @@ class Link:
                 # escaping, it killed the dial task, and the pair never linked again.
                 self.close_reason = self.close_reason or f"receive failed: {error}"
                 return
+            self._heard_s = asyncio.get_running_loop().time()
             if message.type is WSMsgType.BINARY:
                 await self._hold_inbound(message.data)
                 self._on_frame(self.peer, message.data)
+            elif message.type is WSMsgType.PING:  # answered here: aiohttp's autoping hides them
+                if not await self._answer_ping(message.data):
+                    return
+            elif message.type is WSMsgType.PONG:
+                pass  # heard: that is all a pong says
             elif message.type is WSMsgType.TEXT:
                 self._on_fault(self.peer, "text_frame")
             elif message.type is WSMsgType.ERROR:
@@ -87,6 +144,14 @@ class Link:
                 return
             else:  # CLOSE, CLOSING, CLOSED
                 return
+
+    async def _answer_ping(self, data: bytes) -> bool:
+        try:
+            await self._ws.pong(data)
+        except SEND_ERRORS as error:
+            self.close_reason = self.close_reason or f"pong failed: {error}"
+            return False
+        return True
 
     def _on_error(self, error: object) -> None:
         if isinstance(error, aiohttp.WebSocketError) and error.code == WSCloseCode.MESSAGE_TOO_BIG:
@@ -119,12 +184,14 @@ class Link:
             self._stats.bytes_sent += item.payload_bytes
             log.debug("frame_sent", peer=self.peer, bytes=item.payload_bytes)
 
-    async def _stop_writer(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is None or writer.done():
-            return
-        writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
+    async def _stop_tasks(self) -> None:
+        tasks = [task for task in (self._writer, self._watcher) if task is not None]
+        self._writer = self._watcher = None
+        current = asyncio.current_task()
+        for task in tasks:
+            if task is not current:
+                task.cancel()
+        await asyncio.gather(*(task for task in tasks if task is not current), return_exceptions=True)
 
 
 class PeerState:

@@ -48,6 +48,7 @@ from p2p.envelope import (
     make_error_frame,
 )
 from p2p.errors import (
+    NO_LINK,
     P2PError,
     PayloadTooLarge,
     PeerUnavailable,
@@ -180,7 +181,7 @@ class PeerNetwork(LinkEndpoints):
         self._validate_payload(payload)
         state = self._get_peer(peer)
         if state.link is None:
-            raise PeerUnavailable(f"no link to peer {peer}")
+            raise PeerUnavailable(f"no link to peer {peer}", code=NO_LINK)
         if self._requests.count_for(peer) >= self.settings.requests_pending_max:
             raise PeerUnavailable(f"{self.settings.requests_pending_max} requests to peer {peer} pending")
         request_id, future = self._requests.open(peer)

@@ -23,7 +23,11 @@ class P2PSettings:
     request_timeout_ms: int = 5_000
     requests_inbound_max: int = 16  # per peer, requests being answered at once
     requests_pending_max: int = 256  # per peer, our requests awaiting an answer
-    heartbeat_ms: int = 5_000  # WebSocket ping interval; a peer silent for half of it more is dead
+    # A link pings its peer this often, and closes once the peer has sent nothing (not even a pong)
+    # for silence_max_ms: a dead host or a frozen process sends no reset, silence is all its peers
+    # see (link.py). An inbound delay rule longer than silence_max_ms holds pongs back that long.
+    heartbeat_ms: int = 300
+    silence_max_ms: int = 1_200
 
     def __post_init__(self) -> None:
         validate_settings(self)
@@ -45,6 +49,7 @@ def validate_settings(settings: P2PSettings) -> None:
         "requests_inbound_max",
         "requests_pending_max",
         "heartbeat_ms",
+        "silence_max_ms",
     )
     for name in positive:
         value = getattr(settings, name)
@@ -56,5 +61,7 @@ def validate_settings(settings: P2PSettings) -> None:
             raise SettingsInvalid(f"p2p setting {name} must be a non-negative integer, not {value!r}")
     if settings.handshakes_per_address_max > settings.handshakes_pending_max:
         raise SettingsInvalid("p2p setting handshakes_per_address_max must be at most handshakes_pending_max")
+    if settings.silence_max_ms < 2 * settings.heartbeat_ms:
+        raise SettingsInvalid("p2p setting silence_max_ms must be at least twice heartbeat_ms")
     if settings.reconnect_max_ms < settings.reconnect_initial_ms:
         raise SettingsInvalid("p2p setting reconnect_max_ms must be at least reconnect_initial_ms")

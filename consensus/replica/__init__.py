@@ -142,7 +142,8 @@ it moving, and none of them signs anything new:
 - Cut off, not suspicious. A backup whose request timer finds the primary silent
   but that heard no peer at all since it offered the requests is cut off: a view
   change it started could not complete and would leave it alone in a higher view
-  after the heal. It shows the requests to every peer and looks again instead.
+  after the heal. It shows the requests to every peer and looks again instead;
+  unless the only link it lost is the primary's (an idle network is silent too).
 - Paused. A judging timer (progress, request, view change, retransmit) that fires
   more than a view timeout late means the process was paused (SIGSTOP, a stalled
   host): it is armed afresh, once, and the peers are probed, rather than judging a
@@ -155,7 +156,11 @@ it moving, and none of them signs anything new:
   view-change timer fires) so the others order them, and says it is alone
   (``get_liveness_concern``, which the node's /readyz reports).
 - Primary lost or slow. With the link to the primary down (``on_peer_disconnected``)
-  requests offered to it are judged after a quarter of the request timeout. A
+  requests offered to it are judged after a quarter of the request timeout, and a
+  peer's VIEW-CHANGE for the next view is joined at once: its doubt and this
+  replica's lost link make two reasons, and the quorum no longer waits for every
+  backup's own timer (the node notices a killed primary within a second or so:
+  a reset, or a link silent past ``silence_max_ms``). A
   primary that commits less than a third of what a backup offered it over two
   request timeouts, and less than a third of what an earlier view's primary
   committed of them in as long, is replaced (Aardvark's throughput check: an
@@ -350,8 +355,9 @@ class Replica(
 
     def on_peer_disconnected(self, peer: ValidatorIndex, now_ms: int) -> list[Action]:
         """The link to ``peer`` went down. If it is the primary, the requests offered to it
-        are judged sooner (``request_timeout_ms`` / 4): a killed primary is replaced in about
-        a second instead of two request timeouts."""
+        are judged sooner (``request_timeout_ms`` / 4) and a peer's VIEW-CHANGE for the next
+        view is joined at once: a killed primary is replaced in about a second after the
+        first request reaches a backup, instead of two request timeouts."""
         self._now_ms = now_ms
         if peer != self._index and 0 <= peer < self._n:
             self._unreachable.add(peer)

@@ -385,6 +385,9 @@ class ReplicaCore:
     def _join_if_alone_too_long(self, sender: ValidatorIndex, view: View) -> None:  # liveness
         raise NotImplementedError
 
+    def _join_if_primary_unreachable(self, sender: ValidatorIndex, view: View) -> None:  # liveness
+        raise NotImplementedError
+
     def _is_primary_slow(self) -> bool:  # liveness
         raise NotImplementedError
 

@@ -90,8 +90,18 @@ class LivenessMixin(ReplicaCore):
     def _is_isolated_since(self, since_ms: int) -> bool:
         """No peer's message reached this replica since ``since_ms``: it is cut off, and a view
         change it started could not complete (it needs a quorum) but would leave it alone in
-        a higher view once the partition heals."""
-        return self._n > 1 and self._last_heard_ms < since_ms
+        a higher view once the partition heals. Unless the one link it lost is the primary's:
+        an idle network is silent too, and with the links to a quorum up but the primary's
+        down, it is the primary that is gone (a killed primary is replaced one request timer
+        sooner)."""
+        if self._n == 1 or self._last_heard_ms >= since_ms:
+            return False
+        return not self._has_lost_only_the_primary()
+
+    def _has_lost_only_the_primary(self) -> bool:
+        """The link to this view's primary is down, those to the others (at least 2f) are up."""
+        primary = get_primary(self._view, self._n)
+        return primary in self._unreachable and len(self._unreachable) <= self._faults_max
 
     def _get_lower_view_peers(self) -> tuple[View, int] | None:
         """(their view, how many) when f + 1 peers committed lately in a view below the one
@@ -155,6 +165,18 @@ class LivenessMixin(ReplicaCore):
             return
         remaining_ms = armed_ms + self._get_request_timeout_ms() - self._now_ms
         self._set_timer(Timer(TimerKind.REQUEST, self._view), max(0, remaining_ms))
+
+    def _join_if_primary_unreachable(self, sender: ValidatorIndex, view: View) -> None:
+        """A peer asks for the next view while this replica's own link to the primary is down:
+        two replicas now doubt the primary, each for its own reason, and waiting out this
+        one's request timer (if it holds requests at all) would only keep the view change one
+        VIEW-CHANGE short of its quorum. Only the next view: a faulty peer gains nothing it
+        could not get by asking while the primary is reachable, and changing view never costs
+        safety."""
+        if self._changing or view != self._view + 1 or sender == self._index:
+            return
+        if get_primary(self._view, self._n) in self._unreachable:
+            self._start_view_change(view)
 
     # ------------------------------------------------------------------ votes in flight
 

@@ -103,6 +103,7 @@ class ViewChangeMixin(ReplicaCore):
         self._view_changes.setdefault(body.view, {}).setdefault(message.sender, message)
         self._forget_old_view_changes_of(message.sender)
         self._join_if_primary_left(message.sender)
+        self._join_if_primary_unreachable(message.sender, body.view)
         self._join_if_f_plus_one()
         self._join_if_alone_too_long(message.sender, body.view)
         self._arm_view_change_timer()

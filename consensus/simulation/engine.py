@@ -266,6 +266,8 @@ class SimulatorCore(FaultInjection):
             self._run(instance, replica.on_fetched(peer, blocks, now_ms))
         elif event.kind == "connected":
             self._run(instance, replica.on_peer_connected(ValidatorIndex(event.payload), now_ms))
+        elif event.kind == "disconnected":
+            self._run(instance, replica.on_peer_disconnected(ValidatorIndex(event.payload), now_ms))
         else:
             self.on_other_event(instance, replica, event)
         self._check_replica(instance)

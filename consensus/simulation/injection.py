@@ -5,6 +5,9 @@ plain loop it is; everything here is a no-op for a run without a plan. As the
 node does (``p2p`` reports every new link), a replica hears
 ``on_peer_connected`` when a link to a peer comes up: both ends, when one of
 them restarts, and when a cut between them (a partition, an isolation) ends.
+And ``on_peer_disconnected`` when a peer crashes: at once (a reset) or up to a
+silence limit later (a dead host). A cut keeps its links up, as the node's
+link rules do, and says nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from consensus.simulation.records import Instance, SimulationConfig
 from consensus.simulation.world import World
 
 CONNECT_MS_MIN, CONNECT_MS_MAX = 5, 500  # a link comes up: dialled at once, or after a backoff
+DISCONNECT_MS_MIN, DISCONNECT_MS_MAX = 1, 1_500  # a crashed peer's link is seen down (p2p silence_max_ms)
 
 
 class FaultInjection:
@@ -89,6 +93,7 @@ class FaultInjection:
         victims = [i for i in self.instances if i.validator == crash.validator and i.replica is not None]
         for victim in victims:
             self._crash(victim)
+        self._disconnect(crash.validator, within_ms=crash.restart_after_ms)
         self.clock.schedule(crash.restart_after_ms, "phase", 0, lambda: self._restart_all(victims))
 
     def _restart_all(self, victims: list[Instance]) -> None:
@@ -110,6 +115,15 @@ class FaultInjection:
                     if instance.validator == number and instance.replica is not None:
                         delay_ms = self._network_rng.randint(CONNECT_MS_MIN, CONNECT_MS_MAX)
                         self.clock.schedule(delay_ms, "connected", instance.number, other)
+
+    def _disconnect(self, validator: int, *, within_ms: int) -> None:
+        """``validator`` crashed: every live peer hears that its link to it went down, before
+        the restarted validator's new link comes up (``within_ms``, its restart delay)."""
+        latest_ms = max(DISCONNECT_MS_MIN, min(DISCONNECT_MS_MAX, within_ms))
+        for instance in self.instances:
+            if instance.validator != validator and instance.replica is not None:
+                delay_ms = self._network_rng.randint(DISCONNECT_MS_MIN, latest_ms)
+                self.clock.schedule(delay_ms, "disconnected", instance.number, validator)
 
     def schedule_reconnects(self, losses: tuple[Loss, ...]) -> None:
         """When a cut of whole links ends before the heal, its links come up again."""

@@ -48,16 +48,18 @@ def wait_for(condition: Callable[[], T | None], *, timeout_s: float = DEADLINE_S
 class LocalNetwork:
     """A generated network in ``directory`` whose hubs run as separate processes."""
 
-    def __init__(self, directory: Path, hubs: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, directory: Path, hubs: list[str], env: dict[str, str] | None = None,
+        layout: NetworkLayout | None = None,
+    ) -> None:
+        """``layout`` only where the ports cannot collide (a network namespace of its own)."""
         self.directory = directory
         self.hubs = hubs
-        base = find_port_base(2 * len(hubs))
-        self.genesis: Genesis = generate_network(
-            hubs,
-            directory,
-            layout=NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs)),
-        )
-        self.api_ports = {hub: base + index for index, hub in enumerate(hubs)}
+        if layout is None:
+            base = find_port_base(2 * len(hubs))
+            layout = NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs))
+        self.genesis: Genesis = generate_network(hubs, directory, layout=layout)
+        self.api_ports = {hub: layout.api_port_base + index for index, hub in enumerate(hubs)}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {**os.environ, "HUBLEDGER_LOG_FORMAT": "json", **(env or {})}
 

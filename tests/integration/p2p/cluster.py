@@ -19,7 +19,6 @@ FAST = P2PSettings(
     reconnect_max_ms=200,
     handshake_timeout_ms=2_000,
     request_timeout_ms=2_000,
-    heartbeat_ms=2_000,
 )
 
 
@@ -65,6 +64,7 @@ class Cluster:
         index: int,
         settings: P2PSettings = FAST,
         on_request: Callable[[int, bytes], Awaitable[bytes]] | None = echo_request,
+        peer_urls: Mapping[int, str] | None = None,
     ) -> Node:
         received: list[tuple[int, bytes]] = []
         network = PeerNetwork(
@@ -72,7 +72,7 @@ class Cluster:
             validator_keys=self.validator_keys,
             self_index=index,
             key=self.keys[index],
-            peer_urls=self.get_urls(index),
+            peer_urls=self.get_urls(index) if peer_urls is None else peer_urls,
             on_message=lambda peer, payload: received.append((peer, payload)),
             on_request=on_request,
             settings=settings,

@@ -210,6 +210,56 @@ def test_a_lost_link_to_the_primary_replaces_it_within_one_request_timeout() -> 
     assert {node.replica.view for node in cluster.live()} == {1}
 
 
+def test_backups_that_lost_the_primary_join_the_first_view_change_at_once() -> None:
+    """Only one backup holds a request when the primary dies. The other two, whose links to
+    the primary are down too, join its VIEW-CHANGE when it arrives instead of arming timers of
+    their own for the requests it shows them: the quorum forms one quarter request timeout
+    after the request, not two."""
+    cluster = Cluster(4, seed=29)
+    cluster.submit([make_transaction(0)], to=[1])
+    assert cluster.run_until(cluster.all_reach(1))
+    cluster.crashed.add(0)
+    for node in cluster.live():
+        cluster.run(node.index, node.replica.on_peer_disconnected(ValidatorIndex(0), cluster.now_ms))
+    submitted_ms = cluster.now_ms
+    cluster.submit([make_transaction(1)], to=[1])
+    assert cluster.run_until(cluster.all_reach(2), deadline_ms=5_000)
+    quarter_ms = 1000 // 4  # the request timeout, shortened while the primary is unreachable
+    assert cluster.now_ms - submitted_ms < quarter_ms + 200, "a second quarter timeout was waited out"
+    assert {node.replica.view for node in cluster.live()} == {1}
+
+
+def test_a_primary_lost_after_an_idle_spell_is_replaced_on_the_first_request_timer() -> None:
+    """Nothing was sent for seconds (an idle network) when the primary died: the backup that
+    gets the next request heard nobody since, yet with only the primary's link down it is not
+    cut off, and it asks for a view change on its first (quartered) request timer."""
+    cluster = Cluster(4, seed=31)
+    cluster.submit([make_transaction(0)], to=[1])
+    assert cluster.run_until(cluster.all_reach(1))
+    _run_for(cluster, 3_000)
+    cluster.crashed.add(0)
+    for node in cluster.live():
+        cluster.run(node.index, node.replica.on_peer_disconnected(ValidatorIndex(0), cluster.now_ms))
+    submitted_ms = cluster.now_ms
+    cluster.submit([make_transaction(1)], to=[1])
+    assert cluster.run_until(cluster.all_reach(2), deadline_ms=5_000)
+    assert cluster.now_ms - submitted_ms < 1000 // 4 + 200, "the backup took itself for cut off"
+
+
+def test_a_view_change_is_not_joined_by_backups_that_still_reach_the_primary() -> None:
+    """One backup alone lost its link to the primary and asks for a view change: the others,
+    still linked to the primary, do not follow it on that alone."""
+    cluster = Cluster(4, seed=30)
+    cluster.submit([make_transaction(0)], to=[1])
+    assert cluster.run_until(cluster.all_reach(1))
+    cluster.run(1, cluster.nodes[1].replica.on_peer_disconnected(ValidatorIndex(0), cluster.now_ms))
+    cluster.filters.append(lambda sender, to, message: {sender, to} != {0, 1})  # cut both ways
+    cluster.submit([make_transaction(1)], to=[1])
+    _run_for(cluster, 800)  # past the cut-off backup's quarter timeout, short of the others' whole one
+    assert cluster.nodes[1].replica.view == 1, "the cut-off backup asked for view 1"
+    assert [node.replica.view for node in cluster.nodes if node.index != 1] == [0, 0, 0]
+
+
 def _offer_steadily(cluster: Cluster, duration_ms: int, first_nonce: int) -> int:
     """Three requests to each backup about every 30 ms (the virtual clock can step further
     between two offers when the next event is later); returns the next nonce."""

@@ -10,6 +10,7 @@ from aiohttp.client_exceptions import ClientConnectionResetError
 from p2p.faults import NO_RULE
 from p2p.link import Link
 from p2p.queue import SendQueue
+from p2p.settings import P2PSettings
 from p2p.stats import PeerStats
 
 
@@ -42,6 +43,7 @@ async def test_a_reset_while_answering_a_ping_ends_the_link_without_raising() ->
         get_rule=lambda peer: NO_RULE,
         on_frame=lambda peer, data: None,
         on_fault=lambda peer, reason: None,
+        settings=P2PSettings(),
     )
     await asyncio.wait_for(link.run(), timeout=5)
     assert link.close_reason == "receive failed: Cannot write to closing transport"
