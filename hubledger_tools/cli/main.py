@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from hubledger_client.client import ClientError
 from hubledger_tools.cli.audit import add_audit_commands
+from hubledger_tools.cli.backup import add_backup_commands
 from hubledger_tools.cli.bench import add_bench_command
 from hubledger_tools.cli.chaos import add_chaos_command
 from hubledger_tools.cli.network import add_network_commands
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_chaos_command(commands)
     add_bench_command(commands)
     add_audit_commands(commands)
+    add_backup_commands(commands)
     add_status_command(commands)
     return parser
 
