@@ -11,9 +11,11 @@ the backup streams. Its format, version 1:
     pairs(8) sha256(32)                       the count, and SHA-256 of everything before them
 
 A restore checks the trailer before anything is kept: it writes a new
-database beside the target directory and renames it into place only once
-every pair arrived and the digest holds, so a cut-off or damaged file never
-leaves a half database where a hub would start from it.
+database in a hidden directory inside the target (which may be a volume's
+mount point, so it cannot be replaced whole) and moves its files into place
+only once every pair arrived and the digest holds, LevelDB's CURRENT file
+last, so a cut-off or damaged file never leaves a half database where a hub
+would start from it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ HEADER = MAGIC + bytes([VERSION])
 END = 0xFFFFFFFF
 CHUNK_BYTES = 1 << 20  # what the node hands the socket at a time, between turns of the event loop
 BATCH_PAIRS = 10_000  # pairs a restore writes in one LevelDB batch
+STAGING = ".restoring"  # inside the data directory, removed once the restore is whole
 _LENGTHS = struct.Struct(">II")
 _TRAILER = struct.Struct(">Q32s")
 END_MARK = _LENGTHS.pack(END, 0)
@@ -81,11 +84,11 @@ def restore_backup(chunks: Iterable[bytes], data_dir: Path) -> RestoreSummary:
     or be empty. Raises BackupInvalid (nothing is kept) or StorageError (DATA_DIR_IN_USE)."""
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise StorageError(
-            f"{data_dir} is not empty: stop the hub and remove its data directory before restoring",
+            f"{data_dir} is not empty: stop the hub and empty its data directory before restoring",
             code="DATA_DIR_IN_USE",
         )
-    staging = data_dir.with_name(data_dir.name + ".restoring")
-    shutil.rmtree(staging, ignore_errors=True)
+    created = not data_dir.exists()
+    staging = data_dir / STAGING
     store = LevelDBStore.open(staging)
     try:
         pairs = _write_pairs(_BackupReader(chunks), store)
@@ -93,11 +96,13 @@ def restore_backup(chunks: Iterable[bytes], data_dir: Path) -> RestoreSummary:
     except BaseException:
         store.close()
         shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            data_dir.rmdir()
         raise
     store.close()
-    if data_dir.exists():
-        data_dir.rmdir()
-    staging.rename(data_dir)
+    for file in sorted(staging.iterdir(), key=lambda file: file.name == "CURRENT"):
+        file.rename(data_dir / file.name)
+    staging.rmdir()
     return RestoreSummary(pairs=pairs, height=schema.decode_height(height) if height else 0)
 
 

@@ -44,7 +44,7 @@ def test_a_restore_holds_every_pair_as_of_the_backups_instant(source: LevelDBSto
     summary = restore_backup(chunks, tmp_path / "restored")
     assert read_all(tmp_path / "restored") == expected
     assert (summary.pairs, summary.height) == (len(expected), 42)
-    assert not (tmp_path / "restored.restoring").exists()
+    assert not (tmp_path / "restored" / ".restoring").exists()
 
 
 @pytest.mark.parametrize("damage", ["cut", "flip", "extra", "header"])
@@ -61,7 +61,6 @@ def test_a_damaged_backup_is_refused_and_leaves_nothing(
     with pytest.raises(BackupInvalid):
         restore_backup([damaged], tmp_path / "restored")
     assert not (tmp_path / "restored").exists()
-    assert not (tmp_path / "restored.restoring").exists()
 
 
 def test_a_data_directory_in_use_is_never_overwritten(source: LevelDBStore, tmp_path: Path) -> None:
@@ -71,9 +70,14 @@ def test_a_data_directory_in_use_is_never_overwritten(source: LevelDBStore, tmp_
     assert len(list(source.iterate())) == 20_001
 
 
-def test_an_empty_directory_is_a_valid_target(source: LevelDBStore, tmp_path: Path) -> None:
-    (tmp_path / "empty").mkdir()
-    assert restore_backup(stream_backup(source), tmp_path / "empty").pairs == 20_001
+def test_an_empty_directory_is_filled_in_place(source: LevelDBStore, tmp_path: Path) -> None:
+    """A volume's mount point cannot be replaced: the restore fills it, or leaves it empty."""
+    (tmp_path / "volume").mkdir()
+    with pytest.raises(BackupInvalid):
+        restore_backup([b"".join(stream_backup(source))[:-1]], tmp_path / "volume")
+    assert list((tmp_path / "volume").iterdir()) == []
+    assert restore_backup(stream_backup(source), tmp_path / "volume").pairs == 20_001
+    assert read_all(tmp_path / "volume") == list(source.iterate())
 
 
 def test_verify_counts_a_whole_backup_and_refuses_a_cut_one(source: LevelDBStore) -> None:
