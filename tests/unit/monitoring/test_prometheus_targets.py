@@ -15,7 +15,8 @@ SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "image" / "prometheus
 
 
 def test_every_validator_is_a_target_named_by_its_hub() -> None:
-    genesis: dict[str, object] = {"validators": [{"name": "beijing", "public_key": "02"}, {"name": "xian", "public_key": "03"}]}
+    validators = [{"name": "beijing", "public_key": "02"}, {"name": "xian", "public_key": "03"}]
+    genesis: dict[str, object] = {"validators": validators}
     assert get_targets(genesis, 8000) == [
         {"targets": ["beijing:8000"], "labels": {"instance": "beijing"}},
         {"targets": ["xian:8000"], "labels": {"instance": "xian"}},
