@@ -22,6 +22,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
 NODE_IMAGE = "hubledger/node:latest"
 PROMETHEUS_IMAGE = "hubledger/prometheus:latest"
+ADMIN_TOKEN = "e2e-operator"  # opens the hubs' operator endpoints (hubledger backup)
 COMMAND_TIMEOUT_S = 180.0
 
 
@@ -87,6 +88,7 @@ class ComposeNetwork:
         self._environ.update(
             HL_NETWORK_DIR=str(self.network_dir), HL_NODE_IMAGE=NODE_IMAGE, HL_BIND_ADDRESS="127.0.0.1",
             HL_PROMETHEUS_IMAGE=PROMETHEUS_IMAGE, HL_PROMETHEUS_PORT=str(self.prometheus_port),
+            HL_ADMIN_TOKEN=ADMIN_TOKEN,
         )
         for hub, port in self.api_ports.items():
             self._environ[f"HL_API_PORT_{hub.upper()}"] = str(port)
