@@ -15,17 +15,16 @@ LABEL org.hubledger.image=node-build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 
 # The bracket makes the wheelhouse optional: with none, the glob matches nothing and pip uses PyPI.
-COPY setup.cfg pyproject.toml scripts/image/requirements.py build/wheelhous[e] /tmp/wheelhouse/
+# Either way pip installs exactly the versions and files of the lock files (--require-hashes).
+COPY requirements/build.txt requirements/node.txt build/wheelhous[e] /tmp/wheelhouse/
 # /opt/tools holds pip and the build backend; /opt/hubledger gets the runtime dependencies only.
 RUN set -eu; \
     cd /tmp/wheelhouse; \
     if ls ./*.whl >/dev/null 2>&1; then index="--no-index --find-links /tmp/wheelhouse"; else index=""; fi; \
     python3 -m venv /opt/tools; \
     python3 -m venv --without-pip /opt/hubledger; \
-    python3 requirements.py setup.cfg pyproject.toml build > build.txt; \
-    python3 requirements.py setup.cfg pyproject.toml runtime > runtime.txt; \
-    /opt/tools/bin/pip install $index -r build.txt; \
-    /opt/tools/bin/pip --python /opt/hubledger/bin/python install $index -r runtime.txt
+    /opt/tools/bin/pip install $index --require-hashes -r build.txt; \
+    /opt/tools/bin/pip --python /opt/hubledger/bin/python install $index --require-hashes -r node.txt
 
 COPY README.md setup.cfg pyproject.toml /tmp/src/
 COPY ledger /tmp/src/ledger

@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from contracts.queries import get_locked_in_escrow, get_total_supply
 from ledger.block import Block
-from ledger.certificate import CommitCertificate
+from ledger.certificate import CommitCertificate, compute_quorum
 from ledger.receipt import Receipt
 from node.client_signatures import ClientSignatures
 from node.clock import now_ms
@@ -158,6 +158,11 @@ class NodeCollector(Collector):
             "hubledger_peers_connected", "Other validators linked now.", len(node.network.connected_peers())
         )
         yield _gauge("hubledger_validators", "Validators in genesis.", len(names))
+        yield _gauge(
+            "hubledger_quorum",
+            "Validators, this one included, that must vote to commit.",
+            compute_quorum(len(names)),
+        )
         messages = CounterMetricFamily(
             "hubledger_p2p_messages",
             "Consensus messages, by direction and type.",

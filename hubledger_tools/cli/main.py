@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from hubledger_client.client import ClientError, NodeUnreachable
 from hubledger_client.pending import TransactionPending
 from hubledger_tools.cli.audit import add_audit_commands
+from hubledger_tools.cli.backup import add_backup_commands
 from hubledger_tools.cli.bench import add_bench_command
 from hubledger_tools.cli.chaos import add_chaos_command
 from hubledger_tools.cli.contracts import add_contracts_command
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_chaos_command(commands)
     add_bench_command(commands)
     add_audit_commands(commands)
+    add_backup_commands(commands)
     add_status_command(commands)
     add_tx_command(commands)
     return parser

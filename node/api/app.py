@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.api import accounts, admin, chain, transactions
+from node.api import accounts, admin, backup, chain, transactions
 from node.api.errors import error_middleware
 from node.api.events import EVENTS, EventHub, get_events
 from node.api.keys import NODE, SIGNATURES, STANDING
@@ -40,6 +40,7 @@ def build_api(node: Node) -> web.Application:
     app.router.add_get("/v1/status", chain.get_status)
     app.router.add_get("/v1/evidence", chain.get_evidence)
     admin.add_admin_routes(app)
+    app.router.add_get("/v1/admin/backup", backup.get_backup)
     app.router.add_get("/healthz", chain.get_healthz)
     app.router.add_get("/readyz", chain.get_readyz)
     app[METRICS] = NodeMetrics(node, signatures)

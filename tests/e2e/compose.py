@@ -21,6 +21,8 @@ from hubledger_tools.ports import find_port_base
 REPOSITORY = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
 NODE_IMAGE = "hubledger/node:latest"
+PROMETHEUS_IMAGE = "hubledger/prometheus:latest"
+ADMIN_TOKEN = "e2e-operator"  # opens the hubs' operator endpoints (hubledger backup)
 COMMAND_TIMEOUT_S = 180.0
 
 
@@ -74,15 +76,19 @@ class ComposeNetwork:
     network_dir: Path
     hubs: list[str]
     api_ports: dict[str, int] = field(default_factory=dict)
+    prometheus_port: int = 0  # of the service in profile "monitoring"
 
     def __post_init__(self) -> None:
         self._compose = get_compose_command()
         if not self.api_ports:
-            base = find_port_base(len(self.hubs))
+            base = find_port_base(len(self.hubs) + 1)
             self.api_ports = {hub: base + index for index, hub in enumerate(self.hubs)}
+            self.prometheus_port = base + len(self.hubs)
         self._environ = dict(os.environ)
         self._environ.update(
-            HL_NETWORK_DIR=str(self.network_dir), HL_NODE_IMAGE=NODE_IMAGE, HL_BIND_ADDRESS="127.0.0.1"
+            HL_NETWORK_DIR=str(self.network_dir), HL_NODE_IMAGE=NODE_IMAGE, HL_BIND_ADDRESS="127.0.0.1",
+            HL_PROMETHEUS_IMAGE=PROMETHEUS_IMAGE, HL_PROMETHEUS_PORT=str(self.prometheus_port),
+            HL_ADMIN_TOKEN=ADMIN_TOKEN,
         )
         for hub, port in self.api_ports.items():
             self._environ[f"HL_API_PORT_{hub.upper()}"] = str(port)

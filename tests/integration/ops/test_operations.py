@@ -67,6 +67,7 @@ def test_metrics_parse_and_agree_with_the_node(network: LocalNetwork, committed:
     status = network.status("shenzhen")
     assert samples[("hubledger_chain_height", ())] >= 1
     assert samples[("hubledger_peers_connected", ())] == 3
+    assert samples[("hubledger_quorum", ())] == 3  # the alert rule HubledgerNoQuorum compares the two
     assert samples[("hubledger_is_primary", ())] == int(status["is_primary"])
     assert (
         sum(v for (name, _), v in samples.items() if name == "hubledger_transactions_committed_total") >= 12

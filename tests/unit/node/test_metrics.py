@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,6 +29,7 @@ EXPECTED = {
     "hubledger_state_transfer_in_progress": "gauge",
     "hubledger_peers_connected": "gauge",
     "hubledger_validators": "gauge",
+    "hubledger_quorum": "gauge",
     "hubledger_p2p_messages": "counter",
     "hubledger_p2p_bytes": "counter",
     "hubledger_p2p_link_frames": "counter",
@@ -41,6 +43,8 @@ EXPECTED = {
     "hubledger_cbdc_locked_in_escrow_fen": "gauge",
 }
 
+# Exported per certificate once the API and the peer links serve TLS; a node without TLS has none.
+ONLY_WITH_TLS = {"hubledger_certificate_expiry_seconds"}
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -62,6 +66,15 @@ def test_every_metric_is_exposed_with_its_type_and_a_prefix(node: Node) -> None:
     types = scrape_types(NodeMetrics(node))
     assert {name: types.get(name) for name in EXPECTED} == EXPECTED
     assert all(name.startswith("hubledger_") for name in types)
+
+
+def test_every_metric_an_alert_rule_reads_is_exported(node: Node) -> None:
+    """A renamed metric would leave its alert silent forever: monitoring/alerts.yml is checked here."""
+    rules = (Path(__file__).resolve().parents[3] / "monitoring" / "alerts.yml").read_text()
+    read = set(re.findall(r"\bhubledger_[a-z_]+", rules)) - ONLY_WITH_TLS
+    exported = {name for samples in scrape(NodeMetrics(node)).values() for name, _ in samples}
+    assert read, "monitoring/alerts.yml reads no hubledger metric"
+    assert read <= exported, f"alert rules read metrics the node does not export: {sorted(read - exported)}"
 
 
 def test_values_match_the_node(node: Node) -> None:
