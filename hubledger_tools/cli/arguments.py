@@ -259,6 +259,13 @@ def new_file(text: str) -> Path:
     return path
 
 
+def admin_token(text: str) -> str:
+    """An operator token as sent in an Authorization header: visible ASCII characters only."""
+    if not text or len(text) > 512 or not all("!" <= character <= "~" for character in text):
+        raise _refuse("an admin token is 1 to 512 visible ASCII characters, with no space")
+    return text
+
+
 def node_urls(text: str) -> tuple[str, ...]:
     """One or more client API URLs separated by commas, each checked as ``node_url``."""
     urls = tuple(node_url(part) for part in text.split(",") if part.strip())

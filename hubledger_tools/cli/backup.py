@@ -3,8 +3,9 @@
 ``backup`` asks a running hub for ``GET /v1/admin/backup`` (one LevelDB
 snapshot, streamed) and writes it to a file, which it checks whole before
 keeping it. ``restore`` turns such a file into the data directory of a stopped
-hub. Exit status: 0 done, 1 the hub or the file could not be read, 2 bad
-arguments, a refused token or a data directory in use.
+hub. Exit statuses as every command's (hubledger_tools.cli.errors): 0 done,
+1 the file is not a whole backup, 2 bad arguments, a refused token or a data
+directory in use, 4 no client API answers at ``--node``.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from hubledger_tools.cli.common import DEFAULT_NODE_URL
+from hubledger_client.client import describe_connection_error
+from hubledger_tools.cli import arguments as types
+from hubledger_tools.cli.arguments import DEFAULT_NODE_URL
+from hubledger_tools.cli.common import add_json_argument, print_json
+from hubledger_tools.cli.errors import ExitStatus, print_error
 from storage.backup import BackupInvalid, restore_backup, verify_backup
 from storage.errors import StorageError
 
@@ -32,58 +36,70 @@ def add_backup_commands(commands: Any) -> None:
         "backup", help="copy a running hub's database to a file (consistent: one snapshot)"
     )
     backup.add_argument(
-        "--node", default=DEFAULT_NODE_URL, help=f"client API URL of the hub (default {DEFAULT_NODE_URL})"
+        "--node", type=types.node_url, default=DEFAULT_NODE_URL,
+        help=f"client API URL of the hub (default {DEFAULT_NODE_URL})",
     )
     backup.add_argument(
-        "--admin-token", default=os.environ.get(TOKEN_VARIABLE),
+        "--admin-token", type=types.admin_token, default=os.environ.get(TOKEN_VARIABLE),
+        required=TOKEN_VARIABLE not in os.environ,
         help=f"the hub's [admin] token (default: ${TOKEN_VARIABLE})",
     )
-    backup.add_argument("--out", type=Path, required=True, help="the backup file to write")
+    backup.add_argument(
+        "--out", type=types.new_file, required=True, help="the backup file to write (a new file)"
+    )
+    add_json_argument(backup)
     backup.set_defaults(handler=_backup)
 
     restore = commands.add_parser("restore", help="make a stopped hub's data directory from a backup file")
-    restore.add_argument("file", type=Path, help="a file written by `hubledger backup`")
+    restore.add_argument("file", type=types.existing_file, help="a file written by `hubledger backup`")
     restore.add_argument(
-        "--data-dir", type=Path, required=True,
+        "--data-dir", type=types.output_directory, required=True,
         help="the hub's data directory ([node] data_dir); must be absent or empty",
     )
+    add_json_argument(restore)
     restore.set_defaults(handler=_restore)
 
 
 def _backup(arguments: argparse.Namespace) -> int:
-    if not arguments.admin_token:
-        print(f"error: --admin-token (or ${TOKEN_VARIABLE}) is required: backups are an operator endpoint",
-              file=sys.stderr)
-        return 2
     partial = arguments.out.with_name(arguments.out.name + ".partial")
     try:
         height = asyncio.run(_download(arguments.node, arguments.admin_token, partial))
         pairs = verify_backup(_read_chunks(partial))
+    except (TimeoutError, aiohttp.ClientConnectionError) as error:
+        partial.unlink(missing_ok=True)
+        print_error(f"cannot use the node at {arguments.node}: {describe_connection_error(error)}")
+        return ExitStatus.UNREACHABLE
     except (aiohttp.ClientError, BackupInvalid, ValueError) as error:
         partial.unlink(missing_ok=True)
-        print(f"error: backup from {arguments.node} failed: {error}", file=sys.stderr)
-        return 1
+        print_error(f"backup from {arguments.node} failed: {error}")
+        return ExitStatus.FAILED
     except _Refused as error:
         partial.unlink(missing_ok=True)
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        print_error(str(error))
+        return ExitStatus.REFUSED
     partial.replace(arguments.out)
     size = arguments.out.stat().st_size
-    print(f"backed up {pairs} records at height {height} to {arguments.out} ({size} B)")
-    return 0
+    if arguments.json:
+        print_json({"file": str(arguments.out), "records": pairs, "height": height, "bytes": size})
+    else:
+        print(f"backed up {pairs} records at height {height} to {arguments.out} ({size} B)")
+    return ExitStatus.OK
 
 
 def _restore(arguments: argparse.Namespace) -> int:
     try:
         summary = restore_backup(_read_chunks(arguments.file), arguments.data_dir)
     except BackupInvalid as error:
-        print(f"error: {arguments.file}: {error}", file=sys.stderr)
-        return 1
+        print_error(f"{arguments.file}: {error}")
+        return ExitStatus.FAILED
     except StorageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"restored {summary.pairs} records (chain height {summary.height}) into {arguments.data_dir}")
-    return 0
+        print_error(str(error))
+        return ExitStatus.BAD_ARGUMENTS
+    if arguments.json:
+        print_json({"data_dir": str(arguments.data_dir), "records": summary.pairs, "height": summary.height})
+    else:
+        print(f"restored {summary.pairs} records (chain height {summary.height}) into {arguments.data_dir}")
+    return ExitStatus.OK
 
 
 class _Refused(Exception):

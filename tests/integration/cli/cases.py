@@ -142,6 +142,13 @@ def bad_values(action: argparse.Action, files: Files) -> st.SearchStrategy[str]:
             st.tuples(st.sampled_from(GOOD_NODE_URLS), BAD_NODE_URLS).map(",".join),  # one bad among good
             st.tuples(BAD_NODE_URLS, st.sampled_from(GOOD_NODE_URLS)).map(",".join),
         ),
+        types.node_url: st.one_of(
+            BAD_NODE_URLS,
+            st.tuples(st.sampled_from(GOOD_NODE_URLS), st.sampled_from(GOOD_NODE_URLS)).map(",".join),
+        ),  # one hub only
+        types.admin_token: st.one_of(
+            st.just(""), st.builds("{}{}".format, st.text(max_size=6), st.sampled_from([" ", "\x01", "\u202e"]))
+        ),
         types.key_file: st.one_of(paths(files, "text", "missing", "network", "scenario"), GARBAGE),
         types.address: st.one_of(
             st.text(alphabet="0123456789abcdef", max_size=60).filter(lambda text: len(text) != 40),
@@ -208,6 +215,8 @@ def valid_value(action: argparse.Action, files: Files, node_url: str) -> str:
         types.output_file: str(files.network / "out.json"),
         types.new_file: str(files.network / "new.pem"),
         types.new_directory: str(files.network / "new"),
+        types.output_directory: str(files.network / "restored"),
+        types.admin_token: "fuzz-token",
         parse_obligations: json.dumps([{"from": "00" * 20, "to": "11" * 20, "amount": 1}]),
     }
     return by_type[action.type]  # type: ignore[index]
