@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from hubledger_tools.netgen import NetworkLayout, generate_network, parse_hubs
+from hubledger_tools.netgen import NetworkLayout, describe_tls, generate_network, parse_hubs
 
 HUBS_DEFAULT = "beijing,shanghai,shenzhen,hangzhou"
 
@@ -49,6 +49,7 @@ def _netgen(arguments: argparse.Namespace) -> int:
     print(f"wrote a {len(hubs)}-hub network for chain {genesis.chain_id} to {arguments.out}")
     for account in genesis.accounts:
         print(f"  {account.name:<18} {account.role:<13} {account.address.hex()}")
+    print(describe_tls(arguments.out))
     return 0
 
 

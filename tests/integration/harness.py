@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from hubledger_client.tls import make_client_context
 from hubledger_tools.netgen import NetworkLayout, generate_network
 from hubledger_tools.ports import find_port_base
-from hubledger_tools.trust import http_json, trust_network
+from hubledger_tools.trust import http_json as http_json  # what the tests call, re-exported
+from hubledger_tools.trust import trust_network
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from ledger.tls_identity import Identity, Role
