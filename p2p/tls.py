@@ -16,6 +16,12 @@ verifier's certificates. So a stolen TLS certificate without the validator
 key cannot produce the signature, a validator key without the hub's TLS
 certificate fails the identity check, and a signature cannot be relayed
 from one TLS session into another.
+
+Why tls-unique and not the TLS exporter (RFC 9266's tls-exporter, meant for
+TLS 1.3): Python's ssl module offers no keying-material exporter. Under TLS
+1.3 OpenSSL's tls-unique is the client's Finished message, a MAC over the
+whole handshake transcript (both key shares included), so it is still
+unique to one connection; the certificates' hashes are bound beside it.
 """
 
 from __future__ import annotations
