@@ -7,7 +7,12 @@ its own is seen committed at a height, its reads ask for at least that height
 (``min_height``), so a hub that is behind answers BEHIND and the next one is
 asked, instead of an answer from before the client's own write.
 
-    async with Client(["http://127.0.0.1:8101", "http://127.0.0.1:8102"]) as client:
+Hubs serve their API over TLS with certificates of the network's own CA; the
+client checks them against the CA that ``tls.find_ca_file`` finds (HUBLEDGER_CA,
+or .localnet/tls/ca.crt), or against ``ssl_context`` when one is given
+(``tls.make_client_context(ca_file, certificate_file=..., key_file=...)``).
+
+    async with Client(["https://127.0.0.1:8101", "https://127.0.0.1:8102"]) as client:
         key = PrivateKey.load(Path("accounts/bank-beijing.pem"))
         receipt = await client.call(key, "cbdc", "transfer", {"to": address, "amount": 100}, wait=True)
 """
@@ -18,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 import time
 from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from types import TracebackType
@@ -27,6 +33,7 @@ import aiohttp
 
 from hubledger_client.failover import REFUSALS_TO_RETRY, HubRing, get_retry_delay_s, parse_hub_urls
 from hubledger_client.pending import TransactionPending
+from hubledger_client.tls import make_default_context
 from ledger.keys import PrivateKey
 from ledger.read_auth import sign_read
 from ledger.transaction import Transaction
@@ -80,6 +87,13 @@ def describe_connection_error(error: BaseException) -> str:
         return "no answer in time"
     if isinstance(error, aiohttp.InvalidURL):
         return "not a valid URL"
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        return (
+            f"its TLS certificate is not one this client trusts ({describe_certificate_error(error)}); "
+            "give the network's CA certificate with --ca FILE or HUBLEDGER_CA"
+        )
+    if isinstance(error, aiohttp.ClientConnectorSSLError):
+        return "the TLS handshake failed; does it serve https (or only http)?"
     if isinstance(error, aiohttp.ClientConnectorError):
         where = f"{error.host}:{error.port}"
         if isinstance(error.os_error, ConnectionRefusedError):
@@ -88,7 +102,10 @@ def describe_connection_error(error: BaseException) -> str:
             return f"the host {error.host} is unknown"
         return f"cannot connect to {where} ({error.os_error.strerror or 'connection failed'})"
     if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return "the connection was closed without an HTTP answer; is this a hub's client API port?"
+        return (
+            "the connection was closed without an HTTP answer; is this a hub's client API port, "
+            "and does it want https?"
+        )
     if isinstance(error, aiohttp.ClientResponseError):
         return (
             f"it does not speak HTTP as a client API does ({error.message}); is this a hub's client API port?"
@@ -96,15 +113,29 @@ def describe_connection_error(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+def describe_certificate_error(error: aiohttp.ClientConnectorCertificateError) -> str:
+    """OpenSSL's reason, without the class names around it."""
+    reason = getattr(error.certificate_error, "verify_message", "") or str(error.certificate_error)
+    return " ".join(str(reason).split())
+
+
 class Client:
     """``base_url``: one hub's URL, several separated by commas, or a list of them.
-    ``read_your_writes``: reads ask for at least the height of the client's last commit."""
+    ``read_your_writes``: reads ask for at least the height of the client's last commit.
+    ``ssl_context``: how https hubs are checked; by default against the network CA that
+    hubledger_client.tls finds."""
 
     def __init__(
-        self, base_url: str | Sequence[str], *, timeout_ms: int = 10_000, read_your_writes: bool = True
+        self,
+        base_url: str | Sequence[str],
+        *,
+        timeout_ms: int = 10_000,
+        read_your_writes: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.hubs = HubRing(parse_hub_urls(base_url))
         self.base_url = self.hubs.urls[0]
+        self._ssl_context = ssl_context
         self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
         self._session: aiohttp.ClientSession | None = None
         self._chain_id: str | None = None
@@ -165,7 +196,7 @@ class Client:
         self, url: str, method: str, path: str, body: Any, signer: PrivateKey | None
     ) -> Any:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = self._open_session(self._timeout)
         headers = {}
         if signer is not None:
             chain_id = await self.get_chain_id()
@@ -177,7 +208,9 @@ class Client:
             async with self._session.request(method, url + path, json=body, headers=headers) as response:
                 status, content = response.status, await response.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
-            raise NodeUnreachable.at(url, "UNREACHABLE", describe_connection_error(error)) from None
+            untrusted = isinstance(error, aiohttp.ClientConnectorCertificateError)
+            code = "UNTRUSTED" if untrusted else "UNREACHABLE"
+            raise NodeUnreachable.at(url, code, describe_connection_error(error)) from None
         try:
             document = json.loads(content)
         except (ValueError, RecursionError):
@@ -207,6 +240,18 @@ class Client:
             return path
         separator = "&" if "?" in path else "?"
         return f"{path}{separator}min_height={self.committed_height}"
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return self._ssl_context
+
+    def _open_session(self, timeout: aiohttp.ClientTimeout | None) -> aiohttp.ClientSession:
+        if self._ssl_context is None and any(url.startswith("https:") for url in self.hubs.urls):
+            self._ssl_context = make_default_context()
+        connector = aiohttp.TCPConnector(ssl=self._ssl_context or True)
+        if timeout is None:
+            return aiohttp.ClientSession(connector=connector)
+        return aiohttp.ClientSession(connector=connector, timeout=timeout)
 
     async def get_status(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", "/v1/status")
@@ -268,7 +313,7 @@ class Client:
         next_height = from_height or int((await self.get_status())["height"]) + 1
         seen: set[int] = set()  # receipts of next_height already yielded
         delay_s = 0.1
-        async with aiohttp.ClientSession() as session:  # no total timeout: the stream is long-lived
+        async with self._open_session(None) as session:  # no total timeout: the stream is long-lived
             while True:
                 params = {"from_height": str(next_height), **({"account": account} if account else {})}
                 try:
@@ -422,15 +467,21 @@ class Client:
 class SyncClient:
     """A blocking wrapper of Client for scripts; one event loop per instance.
 
-    with SyncClient("http://127.0.0.1:8101") as client:
+    with SyncClient("https://127.0.0.1:8101") as client:
         print(client.get_status()["height"])
         for event in client.follow_events(from_height=1, reconnect=False):
             print(event["type"], event["height"])
     """
 
-    def __init__(self, base_url: str | Sequence[str], *, timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self,
+        base_url: str | Sequence[str],
+        *,
+        timeout_ms: int = 10_000,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._loop = asyncio.new_event_loop()
-        self._client = Client(base_url, timeout_ms=timeout_ms)
+        self._client = Client(base_url, timeout_ms=timeout_ms, ssl_context=ssl_context)
 
     def __enter__(self) -> SyncClient:
         return self

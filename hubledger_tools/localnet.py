@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from hubledger_tools.netgen import generate_network
+from hubledger_tools.netgen import describe_tls, generate_network
 from ledger.genesis import Genesis
 
 STOP_GRACE_S = 10
@@ -28,6 +28,7 @@ def run_localnet(hubs: list[str], directory: Path) -> int:
     if not (directory / "genesis.json").exists():
         generate_network(hubs, directory)
         print(f"generated a {len(hubs)}-hub network in {directory}", flush=True)
+        print(describe_tls(directory), flush=True)
     mismatch = describe_hub_mismatch(hubs, directory)
     if mismatch:
         print(f"error: {mismatch}", file=sys.stderr)

@@ -1,16 +1,23 @@
-"""Generate a network: validator and account keys, the genesis file and one node config per hub.
+"""Generate a network: validator and account keys, the genesis file, one node config per hub, and its PKI.
 
 An operator who wants other hubs or addresses changes the arguments of one
 command instead of editing a file per hub. Keys are written with mode 0600.
+The network's CA (hubledger_tools/pki) is made here: its certificate in
+tls/ca.crt, its key apart in ca-offline/ (it belongs offline), each hub's
+TLS certificate and key (tls/hubs/), and client certificates for each hub's
+bank, each hub's operator and the regulator (tls/clients/).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from hubledger_tools.pki import NetworkPki, PkiLayout
 from ledger.genesis import Genesis, GenesisAccount, Validator
 from ledger.keys import PrivateKey
+from ledger.tls_identity import Identity, Role
 from ledger.types import TimestampMs
 from node.errors import ConfigError
 
@@ -34,6 +41,17 @@ class NetworkLayout:
 
     def p2p_port(self, index: int) -> int:
         return self.p2p_port_base if self.fixed_ports else self.p2p_port_base + index
+
+    def get_host_names(self, hub: str) -> list[str]:
+        """What a hub's certificate must name: how peers and clients reach it, and this machine."""
+        names = [
+            self.peer_host_template.format(hub=hub),
+            self.api_host,
+            self.p2p_host,
+            "localhost",
+            "127.0.0.1",
+        ]
+        return sorted({name for name in names if name not in ("0.0.0.0", "::")})
 
 
 def parse_hubs(text: str) -> list[str]:
@@ -71,9 +89,44 @@ def generate_network(
     accounts += [_account(out, f"bank-{hub}", "bank", hub, BANK_OPENING_BALANCE) for hub in hubs]
     genesis = Genesis(chain_id, TimestampMs(genesis_time_ms), validators, tuple(accounts))
     genesis.save(out / "genesis.json")
+    issue_certificates(NetworkPki.create(PkiLayout.of(out), chain_id), hubs, layout)
     for index, hub in enumerate(hubs):
         (out / f"{hub}.toml").write_text(_node_config(hubs, index, layout))
     return genesis
+
+
+def describe_tls(out: Path) -> str:
+    """What an operator must know of the PKI netgen wrote, in a few lines."""
+    layout = PkiLayout.of(out)
+    return (
+        f"TLS everywhere: clients check hubs against {layout.ca_certificate} (--ca or HUBLEDGER_CA;\n"
+        f"  the hubledger CLI finds .localnet/tls/ca.crt itself). The CA key is {layout.ca_key}:\n"
+        "  move it to an offline machine, it is needed only to issue, renew or revoke certificates."
+    )
+
+
+def issue_certificates(pki: NetworkPki, hubs: list[str], layout: NetworkLayout) -> None:
+    """Each hub's TLS certificate for its names, and client certificates for its bank and operator,
+    and one for the regulator."""
+    for hub in hubs:
+        names = layout.get_host_names(hub)
+        addresses = [ipaddress.ip_address(name) for name in names if _is_address(name)]
+        pki.issue(
+            Identity(Role.HUB, hub),
+            dns_names=[name for name in names if not _is_address(name)],
+            ip_addresses=addresses,
+        )
+        pki.issue(Identity(Role.BANK, hub))
+        pki.issue(Identity(Role.OPERATOR, hub))
+    pki.issue(Identity(Role.REGULATOR, "regulator"))
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _new_key(path: Path) -> PrivateKey:
@@ -90,7 +143,7 @@ def _account(out: Path, name: str, role: str, hub: str, balance: int) -> Genesis
 def _node_config(hubs: list[str], index: int, layout: NetworkLayout) -> str:
     hub = hubs[index]
     peers = "\n".join(
-        f'{peer} = "ws://{layout.peer_host_template.format(hub=peer)}:{layout.p2p_port(position)}/p2p"'
+        f'{peer} = "wss://{layout.peer_host_template.format(hub=peer)}:{layout.p2p_port(position)}/p2p"'
         for position, peer in enumerate(hubs)
         if peer != hub
     )
@@ -102,6 +155,13 @@ name = "{hub}"
 data_dir = "data/{hub}"
 key_file = "keys/{hub}.pem"
 genesis_file = "genesis.json"
+
+[tls]
+# Every peer link is mutual TLS 1.3 with certificates of this network's CA; the client API is TLS too.
+ca_file = "tls/ca.crt"
+certificate_file = "tls/hubs/{hub}.crt"
+key_file = "tls/hubs/{hub}.key"
+crl_file = "tls/crl.pem"
 
 [api]
 host = "{layout.api_host}"

@@ -49,7 +49,7 @@ class ApiSection:
 class P2PSection:
     host: str = "127.0.0.1"
     port: int = 9000
-    peers: dict[str, str] = field(default_factory=dict)  # validator name -> ws:// URL of its /p2p
+    peers: dict[str, str] = field(default_factory=dict)  # validator name -> wss:// URL of its /p2p
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,19 @@ class LogSection:
 
 
 @dataclass(frozen=True)
+class TlsSection:
+    """Every listener and link is TLS 1.3 (node/tls_setup.py); paths are relative to the config file."""
+
+    ca_file: Path  # the network CA certificate: peers' and clients' certificates must come from it
+    certificate_file: Path  # this hub's certificate (netgen: tls/hubs/<hub>.crt), for both listeners
+    key_file: Path  # its private key
+    crl_file: Path  # the CA's revocation list: a revoked peer or client is refused at the handshake
+    api_plaintext: bool = (
+        False  # true: the client API speaks plain HTTP (behind a TLS proxy); logged as a warning
+    )
+
+
+@dataclass(frozen=True)
 class AdminSection:
     token: str = ""  # empty: operator endpoints are closed
 
@@ -87,6 +100,7 @@ class AdminSection:
 @dataclass(frozen=True)
 class NodeConfig:
     node: NodeSection
+    tls: TlsSection
     api: ApiSection = ApiSection()
     p2p: P2PSection = P2PSection()
     consensus: ConsensusSection = ConsensusSection()
@@ -181,7 +195,15 @@ def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
         key_file=base / section.key_file,
         genesis_file=base / section.genesis_file,
     )
-    return dataclasses.replace(config, node=resolved)
+    tls = config.tls
+    tls = dataclasses.replace(
+        tls,
+        ca_file=base / tls.ca_file,
+        certificate_file=base / tls.certificate_file,
+        key_file=base / tls.key_file,
+        crl_file=base / tls.crl_file,
+    )
+    return dataclasses.replace(config, node=resolved, tls=tls)
 
 
 def validate_for_network(config: NodeConfig, validator_count: int, path: Path) -> None:
@@ -206,6 +228,10 @@ def validate_config(config: NodeConfig, path: Path) -> None:
         (
             config.api.port != config.p2p.port or config.api.host != config.p2p.host,
             "api.port and p2p.port must differ",
+        ),
+        (
+            all(url.startswith("wss://") for url in config.p2p.peers.values()),
+            "p2p.peers URLs must start with wss:// (peer links are TLS only)",
         ),
         (config.api.request_bytes_max >= 1024, "api.request_bytes_max must be at least 1024"),
         (config.api.bad_signatures_burst >= 2, "api.bad_signatures_burst must be at least 2"),

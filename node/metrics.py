@@ -69,6 +69,13 @@ class NodeMetrics:
         self._blocks = CounterMetric(
             "hubledger_blocks_committed", "Blocks committed since the node started.", registry=self.registry
         )
+        self.api_tls_refused = CounterMetric(
+            "hubledger_api_tls_refused",
+            "Connections to the client API refused at the TLS handshake (plaintext, another CA, "
+            "a revoked or expired client certificate...), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.registry.register(NodeCollector(node))
         if signatures is not None:
             self.registry.register(SignatureCollector(signatures))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import ssl
 from pathlib import Path
 from typing import NoReturn
 
@@ -16,10 +17,13 @@ from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from node.api.app import build_api
+from node.api.metrics import METRICS
 from node.config import NodeConfig, load_config, validate_for_network
 from node.errors import ConfigError
 from node.logs import configure_logging
 from node.service import Node
+from node.tls_setup import load_node_tls, validate_tls_files
+from p2p.tls_refusals import count_refusals
 from storage.errors import DatabaseCorrupt
 from storage.integrity import DATABASE_CORRUPT_EXIT_STATUS, REPAIR, WINDOW_BLOCKS, open_and_check
 
@@ -47,6 +51,7 @@ def load_node_inputs(config_path: Path) -> tuple[NodeConfig, Genesis, PrivateKey
             f"({', '.join(names)})"
         )
     validate_for_network(config, len(genesis.validators), config_path)
+    validate_tls_files(config, config_path)
     return config, genesis, key
 
 
@@ -101,18 +106,23 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    api_runner = web.AppRunner(build_api(node), access_log=None)
+    api_app = build_api(node)
+    api_runner = web.AppRunner(api_app, access_log=None)
     peer_app = web.Application(client_max_size=0)
     node.network.add_routes(peer_app)
     peer_runner = web.AppRunner(peer_app, access_log=None)
     await api_runner.setup()
     await peer_runner.setup()
     try:
-        await web.TCPSite(peer_runner, config.p2p.host, config.p2p.port).start()
-        await web.TCPSite(api_runner, config.api.host, config.api.port).start()
+        tls = load_node_tls(config, [validator.name for validator in genesis.validators], Path("[tls]"))
+        count_refusals(tls.peer.server_context, "p2p", node.network.count_refusal)
+        await web.TCPSite(
+            peer_runner, config.p2p.host, config.p2p.port, ssl_context=tls.peer.server_context
+        ).start()
+        api_url = await _start_api_site(api_runner, api_app, config, tls.api_context)
         await node.start()
         gc.freeze()  # what start-up built lives as long as the process: never scan it again
-        log.info("serving", api=f"http://{config.api.host}:{config.api.port}", p2p_port=config.p2p.port)
+        log.info("serving", api=api_url, p2p_port=config.p2p.port)
         await _wait_for_either(stop, node.failed)
     finally:
         await api_runner.cleanup()
@@ -122,6 +132,26 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
         # A validator that cannot persist its votes must not go on looking healthy: exiting
         # lets its supervisor (compose, localnet) restart it from what is on disk.
         raise OSError(f"{node.failure}; stopped so that nothing unsaved is ever sent")
+
+
+async def _start_api_site(
+    runner: web.AppRunner, app: web.Application, config: NodeConfig, context: ssl.SSLContext | None
+) -> str:
+    """TLS unless [tls] api_plaintext says otherwise, which is logged loudly: returns the API's URL."""
+    host, port = config.api.host, config.api.port
+    if context is None:
+        log.warning(
+            "api_plaintext",
+            problem="the client API speaks plain HTTP: anyone on the path can read and change requests, "
+            "and the admin endpoints are guarded by the token alone",
+            setting="[tls] api_plaintext = true",
+        )
+        await web.TCPSite(runner, host, port).start()
+        return f"http://{host}:{port}"
+    refused = app[METRICS].api_tls_refused
+    count_refusals(context, "api", lambda reason: refused.labels(reason).inc())
+    await web.TCPSite(runner, host, port, ssl_context=context).start()
+    return f"https://{host}:{port}"
 
 
 async def _wait_for_either(first: asyncio.Event, second: asyncio.Event) -> None:

@@ -62,9 +62,11 @@ from node.log_writer import ConsensusLogWriter
 from node.mempool import Mempool
 from node.signature_pool import SignaturePool
 from node.state_transfer import REQUEST_BYTES_MAX, BlockFetcher, StateTransferServer
+from node.tls_setup import get_tls_files
 from node.traffic import MessageTraffic
 from p2p.errors import NO_LINK, PeerUnavailable
 from p2p.network import PeerNetwork
+from p2p.tls import PeerTls
 from storage.chain import ChainStore
 from storage.consensus_log import ConsensusLogStore
 from storage.evidence import EvidenceStore
@@ -162,6 +164,7 @@ class Node:
             on_request=self._on_peer_request,
             on_connected=self._on_peer_connected,
             on_disconnected=self._on_peer_disconnected,
+            tls=PeerTls.load(get_tls_files(self.config), names),  # checked at start (node/tls_setup.py)
         )
 
     def _latest_timestamp(self) -> TimestampMs:

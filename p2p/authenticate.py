@@ -23,6 +23,7 @@ from p2p.handshake import (
     make_challenge,
 )
 from p2p.link import SEND_ERRORS, WebSocket
+from p2p.tls import PeerTls, TlsSession
 
 
 async def authenticate_peer(
@@ -36,6 +37,7 @@ async def authenticate_peer(
     timeout_ms: int,
     get_refusal: Callable[[int], str | None],
     on_proven: Callable[[], None] | None = None,
+    tls: tuple[PeerTls, TlsSession] | None = None,
 ) -> int:
     """Prove who we are and check who the other side is; returns its validator index.
 
@@ -44,6 +46,8 @@ async def authenticate_peer(
     refuse a proven validator too (a ban), before we accept. ``on_proven`` is
     called once the other side proved its index and is not refused, before we
     send our accept: before it, the other side sends nothing but handshake frames.
+    ``tls`` is the hub's TLS and the link's session: the peer's certificate must
+    name the hub of the index it claims, and both proofs sign the session binding.
     """
     try:
         async with asyncio.timeout(timeout_ms / 1000):
@@ -59,9 +63,10 @@ async def authenticate_peer(
             )
             if refusal is not None:
                 raise HandshakeRefused(f"peer claiming index {hello.index} refused: {refusal}", code=refusal)
-            await ws.send_bytes(encode_proof(key, chain_id, self_index, hello.challenge))
+            ours, theirs = _get_bindings(tls, hello.index)
+            await ws.send_bytes(encode_proof(key, chain_id, self_index, hello.challenge, ours))
             signature = decode_proof(await _receive_binary(ws))
-            _check_proof(signature, chain_id, validator_keys, hello.index, challenge)
+            _check_proof(signature, chain_id, validator_keys, hello.index, challenge, theirs)
             refusal = get_refusal(hello.index)
             if refusal is not None:
                 raise HandshakeRefused(f"validator {hello.index} refused: {refusal}", code=refusal)
@@ -78,8 +83,27 @@ async def authenticate_peer(
     return hello.index
 
 
+def _get_bindings(tls: tuple[PeerTls, TlsSession] | None, peer_index: int) -> tuple[bytes, bytes]:
+    """What we sign and what the peer must have signed; refuses a certificate of another hub."""
+    if tls is None:
+        return b"", b""
+    hub_tls, session = tls
+    refusal = hub_tls.get_identity_refusal(session, peer_index)
+    if refusal is not None:
+        raise HandshakeRefused(
+            f"peer claiming index {peer_index} presented the certificate of {session.peer_identity}",
+            code=refusal,
+        )
+    return hub_tls.compute_bindings(session)
+
+
 def _check_proof(
-    signature: bytes, chain_id: str, validator_keys: Sequence[bytes], peer_index: int, challenge: bytes
+    signature: bytes,
+    chain_id: str,
+    validator_keys: Sequence[bytes],
+    peer_index: int,
+    challenge: bytes,
+    binding: bytes,
 ) -> None:
     valid = is_proof_valid(
         signature,
@@ -87,6 +111,7 @@ def _check_proof(
         validator_keys=validator_keys,
         peer_index=peer_index,
         own_challenge=challenge,
+        binding=binding,
     )
     if not valid:
         raise HandshakeRefused(f"signature for index {peer_index} does not verify", code="bad_signature")

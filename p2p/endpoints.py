@@ -6,6 +6,9 @@ guard.py (slots in all and per address, a byte budget until the peer's proof
 verified), then runs the handshake (authenticate.py); the dialling side
 redials each higher-indexed peer with exponential backoff and jitter. Either
 way a proven peer's link replaces any older one and runs until it closes.
+With TLS (tls.py), the listener's TlsSite has already refused anyone without
+a valid certificate of the network; the handshake then checks that the
+certificate names the hub whose index the peer claims, and binds to the session.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import structlog
 from aiohttp import web
 
 from ledger.keys import PrivateKey
+from ledger.tls_identity import IdentityInvalid
 from p2p.authenticate import authenticate_peer
 from p2p.envelope import ENVELOPE_BYTES_OVERHEAD
 from p2p.errors import HandshakeRefused
@@ -28,6 +32,7 @@ from p2p.guard import HandshakeSlots, InboundBudget
 from p2p.link import CLOSE_TIMEOUT_S, Link, PeerState, WebSocket
 from p2p.requests import PendingRequests
 from p2p.settings import P2PSettings
+from p2p.tls import PeerTls, TlsSession, get_refusal_reason, get_tls_session
 
 CLOSE_REFUSED = 4001
 
@@ -39,6 +44,7 @@ class LinkEndpoints:
     settings: P2PSettings
     _validator_keys: tuple[bytes, ...]
     _key: PrivateKey
+    _tls: PeerTls | None
     _peer_urls: dict[int, str]
     _on_connected: Callable[[int], None] | None
     _on_disconnected: Callable[[int], None] | None
@@ -89,7 +95,10 @@ class LinkEndpoints:
             except ConnectionResetError:  # the dialler gave up while this process was paused
                 self._log.debug("peer_gone_before_upgrade", remote=remote)
                 return web.Response(status=503, text="closed before the upgrade\n")  # to nobody
-            peer = await self._authenticate(ws, expected_index=None, remote=remote, budget=budget)
+            ssl_object = transport.get_extra_info("ssl_object")
+            peer = await self._authenticate(
+                ws, expected_index=None, remote=remote, budget=budget, ssl_object=ssl_object
+            )
         finally:
             self._slots.release(remote)
         if peer is not None:
@@ -103,9 +112,11 @@ class LinkEndpoints:
         expected_index: int | None,
         remote: str,
         budget: InboundBudget | None = None,
+        ssl_object: object = None,
     ) -> int | None:
         self._handshaking.add(ws)
         try:
+            tls = self._get_session(ssl_object)
             return await authenticate_peer(
                 ws,
                 chain_id=self.chain_id,
@@ -116,6 +127,7 @@ class LinkEndpoints:
                 timeout_ms=self.settings.handshake_timeout_ms,
                 get_refusal=self._get_refusal,
                 on_proven=None if budget is None else budget.lift,
+                tls=tls,
             )
         except HandshakeRefused as refusal:
             # A link cut for sending too much ends the handshake as "closed": name the cause.
@@ -127,6 +139,15 @@ class LinkEndpoints:
             return None
         finally:
             self._handshaking.discard(ws)
+
+    def _get_session(self, ssl_object: object) -> tuple[PeerTls, TlsSession] | None:
+        """The link's TLS session when the network runs TLS; raises HandshakeRefused if it has none."""
+        if self._tls is None:
+            return None
+        try:
+            return self._tls, get_tls_session(ssl_object)
+        except IdentityInvalid as error:
+            raise HandshakeRefused(error.message, code="tls_identity") from None
 
     def _get_refusal(self, peer: int) -> str | None:
         if self._stopping:
@@ -194,12 +215,19 @@ class LinkEndpoints:
                     max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
                     autoping=False,
                     timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S),
+                    ssl=self._tls.client_context if self._tls is not None else True,
                 )
+        except aiohttp.ClientSSLError as error:  # the peer's certificate, or ours, was refused
+            reason = get_refusal_reason(getattr(error, "certificate_error", None) or error.os_error)
+            self._refused[f"outbound_{reason}"] += 1
+            self._log.info("dial_refused", peer=peer, url=url, reason=reason, detail=str(error))
+            return False
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             self._log.debug("dial_failed", peer=peer, url=url, reason=str(error) or type(error).__name__)
             return False
         try:
-            if await self._authenticate(ws, expected_index=peer, remote=url) is None:
+            ssl_object = ws.get_extra_info("ssl_object")
+            if await self._authenticate(ws, expected_index=peer, remote=url, ssl_object=ssl_object) is None:
                 return False
             await self._run_link(peer, ws)
             return True

@@ -9,7 +9,9 @@ on another link, another chain or under another validator's name.
 
 A hello is checked before we sign anything (wrong chain, an index that is not
 a validator, or not the one we dialled, ends the link); the proof is checked
-against the key genesis gives for the claimed index. Last, each side that is
+against the key genesis gives for the claimed index. Over TLS (tls.py) the
+signed message also carries the session binding, and the peer's certificate
+must name the hub of the index its hello claims, checked before we sign. Last, each side that is
 satisfied (and has not banned the other) sends an accept frame, and a link
 counts as up only once both accepts crossed: neither side ever believes in a
 link the other refused.
@@ -25,7 +27,7 @@ from ledger import cbor
 from ledger.errors import DecodeError
 from ledger.keys import SIGNATURE_BYTES, PrivateKey, verify_signature
 
-HANDSHAKE_DOMAIN = "hubledger/p2p-handshake/v1"
+HANDSHAKE_DOMAIN = "hubledger/p2p-handshake/v2"
 CHALLENGE_BYTES = 32
 HANDSHAKE_FRAME_BYTES_MAX = 1024
 CHAIN_ID_CHARS_MAX = 64
@@ -56,12 +58,15 @@ def decode_hello(data: bytes) -> Hello:
     )
 
 
-def compute_proof_message(chain_id: str, signer_index: int, challenge: bytes) -> bytes:
-    return cbor.encode([HANDSHAKE_DOMAIN, chain_id, signer_index, challenge])
+def compute_proof_message(chain_id: str, signer_index: int, challenge: bytes, binding: bytes) -> bytes:
+    """``binding`` ties the proof to one TLS session (tls.compute_session_binding); empty without TLS."""
+    return cbor.encode([HANDSHAKE_DOMAIN, chain_id, signer_index, challenge, binding])
 
 
-def encode_proof(key: PrivateKey, chain_id: str, self_index: int, peer_challenge: bytes) -> bytes:
-    signature = key.sign(compute_proof_message(chain_id, self_index, peer_challenge))
+def encode_proof(
+    key: PrivateKey, chain_id: str, self_index: int, peer_challenge: bytes, binding: bytes = b""
+) -> bytes:
+    signature = key.sign(compute_proof_message(chain_id, self_index, peer_challenge, binding))
     return cbor.encode({"signature": signature})
 
 
@@ -102,8 +107,9 @@ def is_proof_valid(
     validator_keys: Sequence[bytes],
     peer_index: int,
     own_challenge: bytes,
+    binding: bytes = b"",
 ) -> bool:
-    message = compute_proof_message(chain_id, peer_index, own_challenge)
+    message = compute_proof_message(chain_id, peer_index, own_challenge, binding)
     return verify_signature(validator_keys[peer_index], message, signature)
 
 

@@ -62,6 +62,7 @@ from p2p.link import CLOSE_TIMEOUT_S, Link, PeerState, WebSocket
 from p2p.queue import Outbound
 from p2p.requests import PendingRequests
 from p2p.settings import P2PSettings
+from p2p.tls import PeerTls
 
 P2P_PATH = "/p2p"
 CLOSE_FAULTS = 4004
@@ -86,19 +87,26 @@ class PeerNetwork(LinkEndpoints):
         on_disconnected: Callable[[int], None] | None = None,
         settings: P2PSettings = DEFAULT_SETTINGS,
         rng: random.Random | None = None,
+        tls: PeerTls | None = None,
     ) -> None:
         if not 0 <= self_index < len(validator_keys):
             raise SettingsInvalid(f"self_index {self_index} is not one of {len(validator_keys)} validators")
         if key.public_key.data != validator_keys[self_index]:
             raise SettingsInvalid(f"the key given is not the key of validator {self_index} in genesis")
-        for index in peer_urls:
+        scheme = "wss://" if tls is not None else "ws://"
+        for index, url in peer_urls.items():
             if not 0 <= index < len(validator_keys) or index == self_index:
                 raise SettingsInvalid(f"peer_urls names {index}, which is not another validator")
+            if not url.startswith(scheme):
+                raise SettingsInvalid(f"peer URL {url!r} must start with {scheme}")
+        if tls is not None and len(tls.hub_names) != len(validator_keys):
+            raise SettingsInvalid("the TLS settings name another number of hubs than there are validators")
         self.chain_id = chain_id
         self.self_index = self_index
         self.settings = settings
         self._validator_keys = tuple(validator_keys)
         self._key = key
+        self._tls = tls
         self._peer_urls = dict(peer_urls)
         self._on_message = on_message
         self._on_request = on_request
@@ -130,6 +138,14 @@ class PeerNetwork(LinkEndpoints):
 
     async def _on_app_shutdown(self, app: web.Application) -> None:
         await self.stop()
+
+    @property
+    def tls(self) -> PeerTls | None:
+        return self._tls
+
+    def count_refusal(self, reason: str) -> None:
+        """Count a connection refused before it reached /p2p (a TLS handshake that failed)."""
+        self._refused[reason] += 1
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession()

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from cryptography import x509
+
 from ledger.errors import KeyInvalid, LedgerError
 from ledger.keys import PrivateKey, PublicKey, load_public_pem
 from ledger.types import ADDRESS_BYTES, UINT63_MAX
 
-DEFAULT_NODE_URL = "http://127.0.0.1:8101"
+DEFAULT_NODE_URL = "https://127.0.0.1:8101"
 NODE_SCHEMES = ("http", "https")
 BLOCKS_MAX = 10**9
 ADDRESS_FORMAT = f"{2 * ADDRESS_BYTES} hex characters or @key.pem"
@@ -256,6 +258,29 @@ def new_file(text: str) -> Path:
     path = output_file(text)
     if path.exists():
         raise _refuse(f"{text} already exists; HubLedger never overwrites a key, name a new file")
+    return path
+
+
+def ca_certificate(text: str) -> Path:
+    """The network's CA certificate (its directory's tls/ca.crt): a readable PEM certificate."""
+    return _pem_certificate(text, "the network's CA certificate is tls/ca.crt in its directory")
+
+
+def certificate_file(text: str) -> Path:
+    """A TLS client certificate (a network directory's tls/clients/ROLE-NAME.crt)."""
+    return _pem_certificate(text, "client certificates are in tls/clients/ of the network's directory")
+
+
+def _pem_certificate(text: str, where: str) -> Path:
+    path = existing_file(text)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _refuse(f"cannot read {text}: {error.strerror or error}") from None
+    try:
+        x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise _refuse(f"{text} is not a PEM certificate; {where}") from None
     return path
 
 

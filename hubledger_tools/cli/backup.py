@@ -3,7 +3,10 @@
 ``backup`` asks a running hub for ``GET /v1/admin/backup`` (one LevelDB
 snapshot, streamed) and writes it to a file, which it checks whole before
 keeping it. ``restore`` turns such a file into the data directory of a stopped
-hub. Exit statuses as every command's (hubledger_tools.cli.errors): 0 done,
+hub. Admin endpoints want the token and, over TLS, the hub's operator
+certificate (``--cert``, ``tls/clients/operator-<hub>.crt`` of the network);
+the hub is checked against the network's CA (``--ca``) as by every command.
+Exit statuses as every command's (hubledger_tools.cli.errors): 0 done,
 1 the file is not a whole backup, 2 bad arguments, a refused token or a data
 directory in use, 4 no client API answers at ``--node``.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +26,21 @@ import aiohttp
 from hubledger_client.client import describe_connection_error
 from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.arguments import DEFAULT_NODE_URL
-from hubledger_tools.cli.common import add_json_argument, print_json
+from hubledger_tools.cli.common import (
+    add_ca_argument,
+    add_client_certificate_arguments,
+    add_json_argument,
+    make_tls_context,
+    print_json,
+)
 from hubledger_tools.cli.errors import ExitStatus, print_error
 from storage.backup import BackupInvalid, restore_backup, verify_backup
 from storage.errors import StorageError
 
 TOKEN_VARIABLE = "HUBLEDGER_ADMIN_TOKEN"
+OPERATOR_CERTIFICATE_HINT = (
+    "; give that hub's operator certificate with --cert (tls/clients/operator-<hub>.crt of the network)"
+)
 READ_BYTES = 1 << 20
 
 
@@ -39,6 +52,8 @@ def add_backup_commands(commands: Any) -> None:
         "--node", type=types.node_url, default=DEFAULT_NODE_URL,
         help=f"client API URL of the hub (default {DEFAULT_NODE_URL})",
     )
+    add_ca_argument(backup)
+    add_client_certificate_arguments(backup, whose="the hub's operator's")
     backup.add_argument(
         "--admin-token", type=types.admin_token, default=os.environ.get(TOKEN_VARIABLE),
         required=TOKEN_VARIABLE not in os.environ,
@@ -63,7 +78,8 @@ def add_backup_commands(commands: Any) -> None:
 def _backup(arguments: argparse.Namespace) -> int:
     partial = arguments.out.with_name(arguments.out.name + ".partial")
     try:
-        height = asyncio.run(_download(arguments.node, arguments.admin_token, partial))
+        context = make_tls_context(arguments)
+        height = asyncio.run(_download(arguments.node, arguments.admin_token, partial, context))
         pairs = verify_backup(_read_chunks(partial))
     except (TimeoutError, aiohttp.ClientConnectionError) as error:
         partial.unlink(missing_ok=True)
@@ -106,9 +122,12 @@ class _Refused(Exception):
     """The hub answered, and refused: a bad token, closed admin endpoints."""
 
 
-async def _download(url: str, token: str, path: Path) -> str:
+async def _download(url: str, token: str, path: Path, context: ssl.SSLContext) -> str:
+    """The hub's backup into ``path``; over TLS the request shows the operator's certificate,
+    which admin endpoints want besides the token."""
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
-    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
+    connector = aiohttp.TCPConnector(ssl=context)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session, session.get(
         url.rstrip("/") + "/v1/admin/backup", headers={"Authorization": f"Bearer {token}"}
     ) as response:
         if response.status != 200:
@@ -124,7 +143,8 @@ async def _download(url: str, token: str, path: Path) -> str:
 async def _describe_refusal(response: aiohttp.ClientResponse) -> str:
     try:
         error = (await response.json())["error"]
-        return f"the hub refused the backup ({response.status} {error['code']}): {error['message']}"
+        hint = OPERATOR_CERTIFICATE_HINT if error["code"] == "OPERATOR_CERTIFICATE_REQUIRED" else ""
+        return f"the hub refused the backup ({response.status} {error['code']}): {error['message']}{hint}"
     except (ValueError, KeyError, TypeError, aiohttp.ContentTypeError):
         return f"the hub answered {response.status} to GET /v1/admin/backup: is --node its client API?"
 

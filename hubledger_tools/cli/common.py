@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client
+from hubledger_client.tls import CA_ENVIRONMENT_VARIABLE, find_ca_file, make_client_context
 from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.arguments import ADDRESS_FORMAT, DEFAULT_NODE_URL
 
@@ -30,14 +32,59 @@ def add_node_argument(parser: argparse.ArgumentParser) -> None:
         type=types.node_urls,
         default=DEFAULT_NODE_URL,
         metavar="URL[,URL...]",
-        help="client API URL of any hub, http:// or https://; several separated by commas, "
-        f"the next asked when one cannot answer (default {DEFAULT_NODE_URL})",
+        help="client API URL of any hub, https:// (or http:// for a hub with [tls] api_plaintext); "
+        f"several separated by commas, the next asked when one cannot answer (default {DEFAULT_NODE_URL})",
+    )
+    add_ca_argument(parser)
+
+
+def add_ca_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ca",
+        type=types.ca_certificate,
+        default=None,
+        metavar="CA.crt",
+        help="the network's CA certificate (tls/ca.crt of its directory) to check the hubs against "
+        f"(default: ${CA_ENVIRONMENT_VARIABLE}, else .localnet/tls/ca.crt when it exists, "
+        "else the system's CAs)",
+    )
+
+
+def add_client_certificate_arguments(parser: argparse.ArgumentParser, *, whose: str) -> None:
+    """``--cert``/``--cert-key``: the TLS client certificate to present (``whose`` names the party)."""
+    parser.add_argument(
+        "--cert",
+        type=types.certificate_file,
+        default=None,
+        metavar="CERT.crt",
+        help=f"{whose} TLS client certificate, from the network's tls/clients/ (default: none presented)",
+    )
+    parser.add_argument(
+        "--cert-key",
+        type=types.existing_file,
+        default=None,
+        metavar="KEY.key",
+        help="the private key of --cert (default: --cert's file with the suffix .key)",
+    )
+
+
+def make_tls_context(arguments: argparse.Namespace) -> ssl.SSLContext:
+    """How the hubs are checked (``--ca``, else the CA found by hubledger_client.tls) and which
+    client certificate is shown (``--cert``, when the command has it). A file that cannot be
+    used raises TlsSetupError, one sentence naming it."""
+    certificate = getattr(arguments, "cert", None)
+    key = getattr(arguments, "cert_key", None)
+    if certificate is not None and key is None:
+        key = certificate.with_suffix(".key")
+    return make_client_context(
+        find_ca_file(getattr(arguments, "ca", None)), certificate_file=certificate, key_file=key
     )
 
 
 def connect(arguments: argparse.Namespace) -> Client:
-    """The client of the hubs ``--node`` names: the one place a subcommand's connection is made."""
-    return Client(arguments.node)
+    """The client of the hubs ``--node`` names, checking them against the network's CA: the
+    one place a subcommand's connection is made."""
+    return Client(arguments.node, ssl_context=make_tls_context(arguments))
 
 
 def add_json_argument(parser: argparse.ArgumentParser) -> None:

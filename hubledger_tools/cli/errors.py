@@ -7,9 +7,10 @@ Exit statuses (docs/api.md, "Exit statuses of the hubledger command"):
   rejected, a check found the chain or a proof invalid;
 - 2: bad arguments, a file named in them missing or unreadable, or a node refused
   the request with an error code (printed); nothing was sent, or the node kept nothing;
+  a CA or client certificate (--ca, HUBLEDGER_CA, --cert) that cannot be used is one too;
 - 3: ``hubledger node`` only: its database is corrupt (DATABASE_CORRUPT, docs/operators.md);
-- 4: no hub given could be reached, or what answered is not a HubLedger client API;
-  nothing was done;
+- 4: no hub given could be reached, what answered is not a HubLedger client API, or its
+  TLS certificate is not from the CA given (the line says to give --ca); nothing was done;
 - 5: ``--wait`` ran out (or ``hubledger tx`` found it pending): the transaction is still
   pending and may yet commit; the safe retry is the same signed transaction, never a new nonce;
 - 6: ``hubledger tx``: the transaction is unknown to every hub asked;

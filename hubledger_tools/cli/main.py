@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from hubledger_client.client import ClientError, NodeUnreachable
 from hubledger_client.pending import TransactionPending
+from hubledger_client.tls import TlsSetupError
 from hubledger_tools.cli.audit import add_audit_commands
 from hubledger_tools.cli.backup import add_backup_commands
 from hubledger_tools.cli.bench import add_bench_command
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LedgerError as error:
         print_error(error.message)
         return ExitStatus.BAD_ARGUMENTS
+    except TlsSetupError as error:  # a CA or client certificate named by --ca, --cert or HUBLEDGER_CA
+        print_error(str(error))
+        return ExitStatus.BAD_ARGUMENTS
     except (OSError, TimeoutError) as error:
         print_error(str(error) or type(error).__name__)
         return ExitStatus.FAILED
@@ -74,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hubledger",
         description="Run and generate HubLedger networks, submit transactions, read the chain.",
         epilog="exit status: 0 done, 1 the operation failed, 2 bad arguments or refused, "
-        "3 (node) its database is corrupt, 4 no hub answers, 5 still pending (--wait ran out), "
+        "3 (node) its database is corrupt, 4 no hub answers (or none with a certificate of the CA given), "
+        "5 still pending (--wait ran out), "
         "6 (tx) unknown on every hub asked; see docs/api.md",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

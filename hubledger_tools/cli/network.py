@@ -8,7 +8,7 @@ from typing import Any
 
 from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.common import add_json_argument, print_json
-from hubledger_tools.netgen import NetworkLayout, generate_network, parse_hubs
+from hubledger_tools.netgen import NetworkLayout, describe_tls, generate_network, parse_hubs
 
 HUBS_DEFAULT = "beijing,shanghai,shenzhen,hangzhou"
 CHAIN_ID_DEFAULT = "hubledger-local"
@@ -84,6 +84,7 @@ def _netgen(arguments: argparse.Namespace) -> int:
     print(f"wrote a {len(hubs)}-hub network for chain {genesis.chain_id} to {arguments.out}")
     for account in genesis.accounts:
         print(f"  {account.name:<18} {account.role:<13} {account.address.hex()}")
+    print(describe_tls(arguments.out))
     return 0
 
 

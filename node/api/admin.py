@@ -3,17 +3,24 @@
 ``PUT /v1/admin/link-rules`` with ``{"rules": {"<peer name>": {"partitioned": true}}}``
 (fields of ``p2p.faults.LinkRule``: drop_fraction, delay_ms, partitioned,
 direction) replaces every rule of this node; ``DELETE`` removes them all (heal);
-``GET`` shows them. Each request carries ``Authorization: Bearer <[admin] token>``.
-With no token configured the endpoint is closed: every request answers 403.
+``GET`` shows them. Each request carries ``Authorization: Bearer <[admin] token>``
+AND, over TLS, comes with the client certificate of this hub's operator
+(``hubledger://operator/<hub>``, issued by netgen as tls/clients/operator-<hub>):
+a leaked token alone does not open it, nor does a certificate alone. With no
+token configured the endpoint is closed: every request answers 403. Over plain
+HTTP (``[tls] api_plaintext``) the token alone guards it, as the start-up warning says.
 """
 
 from __future__ import annotations
 
 import hmac
+import ssl
 from typing import Any
 
 from aiohttp import web
+from cryptography import x509
 
+from ledger.tls_identity import Identity, IdentityInvalid, Role, get_identity
 from node.api.bodies import read_document
 from node.api.keys import NODE
 from node.errors import ApiError
@@ -32,12 +39,38 @@ def add_admin_routes(app: web.Application) -> None:
 
 
 def validate_token(request: web.Request) -> None:
-    token = request.app[NODE].config.admin.token
+    """Raise ApiError unless the request is this hub's operator's: token, and certificate over TLS."""
+    config = request.app[NODE].config
+    token = config.admin.token
     if not token:
         raise ApiError(403, "ADMIN_CLOSED", "operator endpoints are closed: set [admin] token to open them")
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), token.encode()):
         raise ApiError(401, "BAD_ADMIN_TOKEN", "the Authorization header does not carry the admin token")
+    if not config.tls.api_plaintext:
+        validate_operator_certificate(request, config.node.name)
+
+
+def validate_operator_certificate(request: web.Request, hub: str) -> None:
+    """Raise ApiError 403 unless the TLS client certificate is that of ``hub``'s operator."""
+    expected = Identity(Role.OPERATOR, hub)
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    der = ssl_object.getpeercert(binary_form=True) if isinstance(ssl_object, ssl.SSLObject) else None
+    if not der:
+        raise ApiError(
+            403,
+            "OPERATOR_CERTIFICATE_REQUIRED",
+            f"present the client certificate of {expected} (TLS) with the token",
+        )
+    try:
+        identity = get_identity(x509.load_der_x509_certificate(der))
+    except IdentityInvalid as error:
+        raise ApiError(403, "OPERATOR_CERTIFICATE_REQUIRED", error.message) from None
+    if identity != expected:
+        raise ApiError(
+            403, "OPERATOR_CERTIFICATE_REQUIRED", f"the certificate names {identity}, not {expected}"
+        )
 
 
 async def get_link_rules(request: web.Request) -> web.Response:

@@ -147,8 +147,12 @@ def bad_values(action: argparse.Action, files: Files) -> st.SearchStrategy[str]:
             st.tuples(st.sampled_from(GOOD_NODE_URLS), st.sampled_from(GOOD_NODE_URLS)).map(",".join),
         ),  # one hub only
         types.admin_token: st.one_of(
-            st.just(""), st.builds("{}{}".format, st.text(max_size=6), st.sampled_from([" ", "\x01", "\u202e"]))
+            st.just(""),
+            st.builds("{}{}".format, st.text(max_size=6), st.sampled_from([" ", "\x01", "\u202e"])),
         ),
+        # a path that is missing, a directory, text, or a PEM key instead of a certificate
+        types.ca_certificate: st.one_of(paths(files, "missing", "network", "text", "key"), st.just("")),
+        types.certificate_file: st.one_of(paths(files, "missing", "network", "text", "key"), st.just("")),
         types.key_file: st.one_of(paths(files, "text", "missing", "network", "scenario"), GARBAGE),
         types.address: st.one_of(
             st.text(alphabet="0123456789abcdef", max_size=60).filter(lambda text: len(text) != 40),
@@ -217,6 +221,8 @@ def valid_value(action: argparse.Action, files: Files, node_url: str) -> str:
         types.new_directory: str(files.network / "new"),
         types.output_directory: str(files.network / "restored"),
         types.admin_token: "fuzz-token",
+        types.ca_certificate: str(files.network / "tls" / "ca.crt"),
+        types.certificate_file: str(files.network / "tls" / "clients" / "operator-beijing.crt"),
         parse_obligations: json.dumps([{"from": "00" * 20, "to": "11" * 20, "amount": 1}]),
     }
     return by_type[action.type]  # type: ignore[index]
@@ -247,7 +253,7 @@ def build_argv(
             continue
         if any(action in group._group_actions for group in parser._mutually_exclusive_groups):
             continue
-        if action.required or action.dest == "node":
+        if action.required or action.dest in ("node", "ca"):  # the live hub, checked against its CA
             text = valid_value(action, files, node)
             argv += [action.option_strings[0], text] if action.option_strings else [text]
     argv += [bad.option_strings[0], value] if bad.option_strings else ["--", value]

@@ -22,9 +22,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hubledger_client.json_http import http_json
 from ledger.transaction import Transaction
-from tests.integration.harness import LocalNetwork, wait_for
+from tests.integration.harness import LocalNetwork, http_json, wait_for
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
 FLOODER_ADDRESS = "127.0.0.2"
@@ -140,6 +139,7 @@ class Flood:
                 str(self.body_file),
                 FLOODER_ADDRESS,
                 str(CONNECTIONS_PER_HUB),
+                str(network.ca_file),
                 *ports,
             ],
             stdin=subprocess.PIPE,

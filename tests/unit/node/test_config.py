@@ -14,6 +14,12 @@ data_dir = "data/beijing"
 key_file = "keys/beijing.pem"
 genesis_file = "genesis.json"
 
+[tls]
+ca_file = "tls/ca.crt"
+certificate_file = "tls/hubs/beijing.crt"
+key_file = "tls/hubs/beijing.key"
+crl_file = "tls/crl.pem"
+
 [api]
 port = 8101
 
@@ -21,7 +27,7 @@ port = 8101
 port = 9101
 
 [p2p.peers]
-shanghai = "ws://127.0.0.1:9102/p2p"
+shanghai = "wss://127.0.0.1:9102/p2p"
 """
 
 
@@ -36,7 +42,9 @@ def test_valid_config_resolves_paths_relative_to_the_file(tmp_path: Path) -> Non
     assert config.node.name == "beijing"
     assert config.node.data_dir == tmp_path / "data/beijing"
     assert config.api.port == 8101
-    assert config.p2p.peers == {"shanghai": "ws://127.0.0.1:9102/p2p"}
+    assert config.p2p.peers == {"shanghai": "wss://127.0.0.1:9102/p2p"}
+    assert config.tls.crl_file == tmp_path / "tls/crl.pem"
+    assert not config.tls.api_plaintext
     assert config.consensus.view_timeout_ms > config.consensus.batch_delay_ms
 
 
@@ -62,6 +70,9 @@ def test_environment_overrides_a_field(tmp_path: Path) -> None:
         (VALID, {"HUBLEDGER_BOGUS_PORT": "1"}, "HUBLEDGER_BOGUS_PORT names no config section"),
         (VALID, {"HUBLEDGER_LOG_LEVEL": "loud"}, "log.level must be one of"),
         (VALID.replace("port = 9101", "port = 8101"), {}, "api.port and p2p.port must differ"),
+        (VALID.replace("wss://", "ws://"), {}, "p2p.peers URLs must start with wss://"),
+        (VALID.replace('crl_file = "tls/crl.pem"\n', ""), {}, "tls.crl_file is required"),
+        (VALID, {"HUBLEDGER_TLS_API_PLAINTEXT": "yes"}, "tls.api_plaintext must be true or false"),
     ],
 )
 def test_mistakes_name_the_file_and_field(
