@@ -27,6 +27,7 @@ import pytest
 from hubledger_client import Client, ClientError, TransactionPending
 from hubledger_client.json_http import http_json
 from hubledger_tools.cli.errors import ExitStatus
+from hubledger_tools.trust import GENERATED_NETWORKS
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
 from tests.integration.harness import (
@@ -47,8 +48,10 @@ ENV = {
 
 
 @pytest.fixture
-def network(tmp_path: Path) -> Iterator[LocalNetwork]:
+def network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalNetwork]:
     network = LocalNetwork(tmp_path / "net", HUBS, env=ENV)
+    # The client library, its http_json and the CLI find the network's CA here, as a user's would.
+    monkeypatch.setenv("HUBLEDGER_CA", str(network.ca_file))
     network.start_all()
     wait_for(lambda: all(len(network.status(h)["connected_peers"]) == 3 for h in HUBS), what="full mesh")
     regulator = network.account_key("regulator")
@@ -65,7 +68,7 @@ def post(url: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=GENERATED_NETWORKS) as response:
             return response.status, json.loads(response.read()), dict(response.headers)
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read()), dict(error.headers)

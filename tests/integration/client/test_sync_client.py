@@ -24,7 +24,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
 def test_sync_client_is_a_context_manager_that_follows_events(network: LocalNetwork) -> None:
     bank = network.account_key("bank-beijing")
     central = network.account_key("central-bank")
-    with SyncClient(network.url("beijing")) as client:
+    with SyncClient(network.url("beijing"), ssl_context=network.context) as client:
         record = client.call(bank, "cbdc", "transfer", {"to": central.public_key.address.hex(), "amount": 7})
         assert record["status"] == "committed" and record["receipt"]["success"]
         seen = []
@@ -42,7 +42,7 @@ def test_a_closed_port_and_a_peer_port_are_node_unreachable(network: LocalNetwor
     closed_url = "http://127.0.0.1:1"
 
     async def ask(url: str) -> NodeUnreachable:
-        async with Client(url) as client:
+        async with Client(url, ssl_context=network.context) as client:
             with pytest.raises(NodeUnreachable) as refused:
                 await client.get_status()
             return refused.value
