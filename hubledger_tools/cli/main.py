@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from hubledger_client.client import ClientError
 from hubledger_tools.cli.audit import add_audit_commands
 from hubledger_tools.cli.bench import add_bench_command
+from hubledger_tools.cli.cert import add_cert_command
 from hubledger_tools.cli.chaos import add_chaos_command
 from hubledger_tools.cli.network import add_network_commands
 from hubledger_tools.cli.reads import add_reader_commands, add_status_command
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     add_network_commands(commands)
+    add_cert_command(commands)
     add_submit_command(commands)
     add_reader_commands(commands)
     add_settlement_commands(commands)
