@@ -90,6 +90,8 @@ class TlsSection:
     api_plaintext: bool = (
         False  # true: the client API speaks plain HTTP (behind a TLS proxy); logged as a warning
     )
+    watch_interval_ms: int = 30_000  # how often the files are checked for a change (node/tls_reload.py);
+    # 0: only on SIGHUP
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,10 @@ def validate_config(config: NodeConfig, path: Path) -> None:
         (
             all(url.startswith("wss://") for url in config.p2p.peers.values()),
             "p2p.peers URLs must start with wss:// (peer links are TLS only)",
+        ),
+        (
+            config.tls.watch_interval_ms == 0 or config.tls.watch_interval_ms >= 1000,
+            "tls.watch_interval_ms must be 0 (SIGHUP only) or at least 1000",
         ),
         (config.api.request_bytes_max >= 1024, "api.request_bytes_max must be at least 1024"),
         (config.api.bad_signatures_burst >= 2, "api.bad_signatures_burst must be at least 2"),

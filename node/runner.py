@@ -12,17 +12,20 @@ from typing import NoReturn
 import structlog
 import uvloop
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from node.api.app import build_api
 from node.api.metrics import METRICS
+from node.certificate_expiry import CertificateExpiry
 from node.config import NodeConfig, load_config, validate_for_network
 from node.errors import ConfigError
 from node.logs import configure_logging
 from node.service import Node
-from node.tls_setup import load_node_tls, validate_tls_files
+from node.tls_reload import TlsReloader
+from node.tls_setup import NodeTls, get_tls_files, load_node_tls, validate_tls_files
 from p2p.tls_refusals import count_refusals
 from storage.errors import DatabaseCorrupt
 from storage.integrity import DATABASE_CORRUPT_EXIT_STATUS, REPAIR, WINDOW_BLOCKS, open_and_check
@@ -106,6 +109,7 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    background: list[asyncio.Task[None]] = []
     api_app = build_api(node)
     api_runner = web.AppRunner(api_app, access_log=None)
     peer_app = web.Application(client_max_size=0)
@@ -120,11 +124,14 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
             peer_runner, config.p2p.host, config.p2p.port, ssl_context=tls.peer.server_context
         ).start()
         api_url = await _start_api_site(api_runner, api_app, config, tls.api_context)
+        background = follow_tls_files(config, genesis, node, tls, api_app[METRICS].registry)
         await node.start()
         gc.freeze()  # what start-up built lives as long as the process: never scan it again
         log.info("serving", api=api_url, p2p_port=config.p2p.port)
         await _wait_for_either(stop, node.failed)
     finally:
+        for task in background:
+            task.cancel()
         await api_runner.cleanup()
         await peer_runner.cleanup()
         await node.stop()
@@ -132,6 +139,35 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
         # A validator that cannot persist its votes must not go on looking healthy: exiting
         # lets its supervisor (compose, localnet) restart it from what is on disk.
         raise OSError(f"{node.failure}; stopped so that nothing unsaved is ever sent")
+
+
+def follow_tls_files(
+    config: NodeConfig, genesis: Genesis, node: Node, tls: NodeTls, registry: CollectorRegistry
+) -> list[asyncio.Task[None]]:
+    """Reload [tls] on SIGHUP and when its files change; export and warn about certificate expiry."""
+    expiry = CertificateExpiry(get_tls_files(config), api_served=tls.api_context is not None)
+    reloader = TlsReloader(
+        config,
+        [validator.name for validator in genesis.validators],
+        node.network,
+        tls,
+        on_loaded=lambda _: expiry.update(),
+    )
+    registry.register(expiry)
+    registry.register(reloader)
+    tasks = [asyncio.create_task(expiry.warn_daily(), name="certificate-expiry")]
+    if config.tls.watch_interval_ms > 0:
+        watch = reloader.watch(config.tls.watch_interval_ms / 1000)
+        tasks.append(asyncio.create_task(watch, name="tls-watch"))
+
+    async def reload_on_hangup() -> None:
+        await reloader.reload(cause="SIGHUP")
+
+    def on_hangup() -> None:
+        tasks.append(asyncio.create_task(reload_on_hangup()))
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_hangup)
+    return tasks
 
 
 async def _start_api_site(
