@@ -1,8 +1,12 @@
 """The HubLedger client library: build, sign and submit transactions, wait for commits, read the chain.
 
 ``Client`` is async (aiohttp); ``SyncClient`` wraps it for scripts that are not.
+Hubs serve their API over TLS with certificates of the network's own CA; the
+client checks them against the CA that ``tls.find_ca_file`` finds (HUBLEDGER_CA,
+or .localnet/tls/ca.crt), or against ``ssl_context`` when one is given
+(``tls.make_client_context(ca_file, certificate_file=..., key_file=...)``).
 
-    async with Client("http://127.0.0.1:8101") as client:
+    async with Client("https://127.0.0.1:8101") as client:
         key = PrivateKey.load(Path("accounts/bank-beijing.pem"))
         receipt = await client.call(key, "cbdc", "transfer", {"to": address, "amount": 100}, wait=True)
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
@@ -18,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from hubledger_client.tls import make_default_context
 from ledger.keys import PrivateKey
 from ledger.read_auth import sign_read
 from ledger.transaction import Transaction
@@ -46,8 +52,11 @@ class ClientError(Exception):
 
 
 class Client:
-    def __init__(self, base_url: str, *, timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self, base_url: str, *, timeout_ms: int = 10_000, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._ssl_context = ssl_context
         self._timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
         self._session: aiohttp.ClientSession | None = None
         self._chain_id: str | None = None
@@ -70,7 +79,7 @@ class Client:
     ) -> Any:
         """One API call; a ``signer`` signs the read so private account data is served."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = self._open_session(self._timeout)
         headers = {}
         if signer is not None:
             chain_id = await self.get_chain_id()
@@ -85,6 +94,18 @@ class Client:
                 error = (document or {}).get("error", {})
                 raise ClientError(response.status, error.get("code", "HTTP_ERROR"), error.get("message", ""))
             return document
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return self._ssl_context
+
+    def _open_session(self, timeout: aiohttp.ClientTimeout | None) -> aiohttp.ClientSession:
+        if self._ssl_context is None and self.base_url.startswith("https:"):
+            self._ssl_context = make_default_context()
+        connector = aiohttp.TCPConnector(ssl=self._ssl_context or True)
+        if timeout is None:
+            return aiohttp.ClientSession(connector=connector)
+        return aiohttp.ClientSession(connector=connector, timeout=timeout)
 
     async def get_status(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.request("GET", "/v1/status")
@@ -146,7 +167,7 @@ class Client:
         next_height = from_height or int((await self.get_status())["height"]) + 1
         seen: set[int] = set()  # receipts of next_height already yielded
         delay_s = 0.1
-        async with aiohttp.ClientSession() as session:  # no total timeout: the stream is long-lived
+        async with self._open_session(None) as session:  # no total timeout: the stream is long-lived
             while True:
                 params = {"from_height": str(next_height), **({"account": account} if account else {})}
                 try:
@@ -255,9 +276,11 @@ class Client:
 class SyncClient:
     """A blocking wrapper of Client for scripts; one event loop per instance."""
 
-    def __init__(self, base_url: str, *, timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self, base_url: str, *, timeout_ms: int = 10_000, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._loop = asyncio.new_event_loop()
-        self._client = Client(base_url, timeout_ms=timeout_ms)
+        self._client = Client(base_url, timeout_ms=timeout_ms, ssl_context=ssl_context)
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._client, name)

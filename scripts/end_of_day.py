@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_client.client import Client, ClientError
-from hubledger_tools.cli.common import format_fen
+from hubledger_client.tls import find_ca_file, make_client_context
+from hubledger_tools.cli.common import DEFAULT_NODE_URL, format_fen
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 
@@ -193,14 +194,17 @@ def print_balances(before: dict[str, int], after: dict[str, int]) -> None:
 
 
 async def main_async(arguments: argparse.Namespace) -> None:
-    async with Client(arguments.node) as client:
+    # The hub is checked against the network's own CA: --ca, $HUBLEDGER_CA, or <network>/tls/ca.crt.
+    context = make_client_context(find_ca_file(arguments.ca, network_dir=arguments.network))
+    async with Client(arguments.node, ssl_context=context) as client:
         await Day(client, arguments.network).run()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--network", type=Path, default=Path(".localnet"), help="directory written by netgen")
-    parser.add_argument("--node", default="http://127.0.0.1:8101", help="client API of any hub")
+    parser.add_argument("--node", default=DEFAULT_NODE_URL, help="client API of any hub")
+    parser.add_argument("--ca", type=Path, default=None, help="the network's CA certificate")
     arguments = parser.parse_args(argv)
     if not (arguments.network / "genesis.json").exists():
         print(f"error: {arguments.network} holds no network; run `make run` first", file=sys.stderr)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -46,9 +47,10 @@ async def export_chain(
     from_height: int = 1,
     to_height: int | None = None,
     show_progress: bool = True,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> ExportSummary:
     """Write blocks from_height..to_height (default: the latest) of the node at ``node_url`` to ``out``."""
-    async with Client(node_url) as client:
+    async with Client(node_url, ssl_context=ssl_context) as client:
         status = await client.get_status()
         latest = int(status["height"])
         last = latest if to_height is None else to_height

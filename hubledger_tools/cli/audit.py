@@ -15,19 +15,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hubledger_client.client import Client
 from hubledger_client.proof import ProofInvalid, verify_proof
 from hubledger_tools.audit.errors import ChainInvalid
 from hubledger_tools.audit.export import export_chain
 from hubledger_tools.audit.verify_chain import verify_chain
+from hubledger_tools.cli.common import DEFAULT_NODE_URL, add_ca_argument, make_client
 from ledger.genesis import Genesis
-
-DEFAULT_NODE_URL = "http://127.0.0.1:8101"
 
 
 def add_audit_commands(commands: Any) -> None:
     export = commands.add_parser("export", help="write blocks with their commit certificates to a file")
     export.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
+    add_ca_argument(export)
     export.add_argument("--from", dest="from_height", type=int, default=1, help="first height (default 1)")
     export.add_argument("--to", dest="to_height", type=int, help="last height (default: the latest)")
     export.add_argument("--out", type=Path, required=True, help="the file to write (JSON Lines)")
@@ -42,6 +41,7 @@ def add_audit_commands(commands: Any) -> None:
     proof = commands.add_parser("proof", help="fetch a transaction's finality proof")
     proof.add_argument("transaction_id", help="64 hex characters")
     proof.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
+    add_ca_argument(proof)
     proof.add_argument("--out", type=Path, required=True, help="the file to write (JSON)")
     proof.set_defaults(handler=_proof)
 
@@ -59,6 +59,7 @@ def _export(arguments: argparse.Namespace) -> int:
                 arguments.out,
                 from_height=arguments.from_height,
                 to_height=arguments.to_height,
+                ssl_context=make_client(arguments).ssl_context,
             )
         )
     except ValueError as error:
@@ -91,7 +92,7 @@ def _verify_chain(arguments: argparse.Namespace) -> int:
 
 def _proof(arguments: argparse.Namespace) -> int:
     async def fetch() -> dict[str, Any]:
-        async with Client(arguments.node) as client:
+        async with make_client(arguments) as client:
             return await client.get_proof(arguments.transaction_id)
 
     document = asyncio.run(fetch())

@@ -7,14 +7,34 @@ import json
 from pathlib import Path
 from typing import Any
 
-DEFAULT_NODE_URL = "http://127.0.0.1:8101"
+from hubledger_client.client import Client
+from hubledger_client.tls import CA_ENVIRONMENT_VARIABLE, find_ca_file, make_client_context
+
+DEFAULT_NODE_URL = "https://127.0.0.1:8101"
 
 
 def add_client_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
+    add_ca_argument(parser)
     parser.add_argument("--key", type=Path, required=True, help="PEM key file of the sender")
     parser.add_argument("--wait", action="store_true", help="wait until committed and print the receipt")
     parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def add_ca_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ca",
+        type=Path,
+        default=None,
+        help=f"the network's CA certificate to check the hub against (default: ${CA_ENVIRONMENT_VARIABLE}, "
+        "else .localnet/tls/ca.crt when it exists)",
+    )
+
+
+def make_client(arguments: argparse.Namespace, url: str | None = None) -> Client:
+    """A client of ``--node`` (or ``url``) that checks the hub against the CA of ``--ca``."""
+    context = make_client_context(find_ca_file(getattr(arguments, "ca", None)))
+    return Client(url or arguments.node, ssl_context=context)
 
 
 def format_fen(amount: int) -> str:

@@ -12,8 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hubledger_client.client import Client
-from hubledger_tools.cli.common import DEFAULT_NODE_URL, format_fen
+from hubledger_tools.cli.common import DEFAULT_NODE_URL, add_ca_argument, format_fen, make_client
 from hubledger_tools.cli.settlement import parse_address
 from ledger.keys import PrivateKey
 
@@ -28,6 +27,7 @@ def add_reader_commands(commands: Any) -> None:
     for name, help_text in readers:
         reader = commands.add_parser(name, help=help_text)
         reader.add_argument("--node", default=DEFAULT_NODE_URL, help="client API URL of any hub")
+        add_ca_argument(reader)
         reader.add_argument("--key", type=Path, required=True, help="PEM key file of the reader")
         reader.add_argument("--account", help="address or @key.pem (default: the reader's own)")
         reader.add_argument("--json", action="store_true", help="print JSON")
@@ -37,12 +37,13 @@ def add_reader_commands(commands: Any) -> None:
 def add_status_command(commands: Any) -> None:
     status = commands.add_parser("status", help="print a node's status")
     status.add_argument("--node", default=DEFAULT_NODE_URL)
+    add_ca_argument(status)
     status.set_defaults(handler=_status)
 
 
 def _status(arguments: argparse.Namespace) -> int:
     async def fetch() -> dict[str, Any]:
-        async with Client(arguments.node) as client:
+        async with make_client(arguments) as client:
             return await client.get_status()
 
     print(json.dumps(asyncio.run(fetch()), indent=2))
@@ -55,7 +56,7 @@ def _read_account(arguments: argparse.Namespace) -> int:
     what = arguments.what
 
     async def fetch() -> Any:
-        async with Client(arguments.node) as client:
+        async with make_client(arguments) as client:
             if what == "dvps":
                 return await client.list_dvps(address, signer=key)
             if what == "escrows":

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hubledger_client.client import Client
-from hubledger_tools.cli.common import add_client_arguments, print_record, refuse_float
+from hubledger_tools.cli.common import add_client_arguments, make_client, print_record, refuse_float
 from ledger.errors import LedgerError
 from ledger.keys import PrivateKey, PublicKey, load_public_pem
 
@@ -220,7 +219,7 @@ def _run_call(arguments: argparse.Namespace) -> int:
     key = PrivateKey.load(arguments.key)
 
     async def run() -> dict[str, Any]:
-        async with Client(arguments.node) as client:
+        async with make_client(arguments) as client:
             return await client.call(key, call.contract, call.method, values, wait=arguments.wait)
 
     record = asyncio.run(run())

@@ -7,8 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from hubledger_client.client import Client
-from hubledger_tools.cli.common import add_client_arguments, print_record, refuse_float
+from hubledger_tools.cli.common import add_client_arguments, make_client, print_record, refuse_float
 from ledger.keys import PrivateKey
 from node.errors import ConfigError
 
@@ -41,5 +40,5 @@ def _submit(arguments: argparse.Namespace) -> int:
 async def _call(
     url: str, key: PrivateKey, contract: str, method: str, call_args: dict[str, Any], arguments: Any
 ) -> dict[str, Any]:
-    async with Client(url) as client:
+    async with make_client(arguments, url) as client:
         return await client.call(key, contract, method, call_args, wait=arguments.wait, nonce=arguments.nonce)

@@ -1,13 +1,16 @@
 """Real HubLedger networks for integration tests: node processes on 127.0.0.1 with real LevelDB.
 
 Nothing here sleeps and hopes: every wait polls a condition until a deadline
-and fails with what it last saw.
+and fails with what it last saw. Every network speaks TLS, as netgen makes it:
+``http_json`` here trusts the CA of every network this process generated, and
+``LocalNetwork.operator_context`` presents a hub's operator certificate.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -17,15 +20,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hubledger_client.json_http import http_json
+from hubledger_client import json_http
+from hubledger_client.tls import make_client_context
 from hubledger_tools.netgen import NetworkLayout, generate_network
 from hubledger_tools.ports import find_port_base
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
+from ledger.tls_identity import Identity, Role
 
 T = TypeVar("T")
 DEADLINE_S = 30.0
 ADMIN_TOKEN = "integration-tester"  # opens /v1/admin/link-rules when the env sets it
+
+# One client context that trusts the CA of every network generated in this process.
+TRUST = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # checks names and certificates, trusts nothing yet
+
+
+def http_json(url: str, body: Any = None, **options: Any) -> tuple[int, Any]:
+    """json_http.http_json, checking the hub against the CAs of the networks made here."""
+    options.setdefault("context", TRUST)
+    return json_http.http_json(url, body, **options)
 
 
 def wait_for(condition: Callable[[], T | None], *, timeout_s: float = DEADLINE_S, what: str) -> T:
@@ -58,11 +72,26 @@ class LocalNetwork:
             layout=NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs)),
         )
         self.api_ports = {hub: base + index for index, hub in enumerate(hubs)}
+        self.ca_file = directory / "tls" / "ca.crt"
+        TRUST.load_verify_locations(self.ca_file)
+        self.context = make_client_context(self.ca_file)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {**os.environ, "HUBLEDGER_LOG_FORMAT": "json", **(env or {})}
 
     def url(self, hub: str) -> str:
-        return f"http://127.0.0.1:{self.api_ports[hub]}"
+        return f"https://127.0.0.1:{self.api_ports[hub]}"
+
+    def client_files(self, identity: Identity) -> tuple[Path, Path]:
+        """The certificate and key netgen issued ``identity``."""
+        from hubledger_tools.pki import PkiLayout
+
+        layout = PkiLayout.of(self.directory)
+        return layout.certificate(identity), layout.key(identity)
+
+    def operator_context(self, hub: str) -> ssl.SSLContext:
+        """Trusts the network's CA and presents ``hub``'s operator certificate (for admin endpoints)."""
+        certificate, key = self.client_files(Identity(Role.OPERATOR, hub))
+        return make_client_context(self.ca_file, certificate_file=certificate, key_file=key)
 
     def account_key(self, name: str) -> PrivateKey:
         return PrivateKey.load(self.directory / "accounts" / f"{name}.pem")
@@ -122,6 +151,7 @@ class LocalNetwork:
             {"rules": rules},
             method="PUT",
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            context=self.operator_context(hub),
         )
         if code != 200:
             raise AssertionError(f"{hub} refused link rules: {code} {answer}")

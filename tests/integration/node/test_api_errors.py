@@ -12,10 +12,9 @@ from typing import Any
 import cbor2
 import pytest
 
-from hubledger_client.json_http import http_json
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
-from tests.integration.harness import LocalNetwork, signed_get, wait_for
+from tests.integration.harness import LocalNetwork, http_json, signed_get, wait_for
 
 STRANGER = PrivateKey.from_secret(777)
 JSON = "application/json"
@@ -34,7 +33,7 @@ def post_raw(network: LocalNetwork, path: str, data: bytes, content_type: str) -
         network.url("beijing") + path, data=data, headers={"Content-Type": content_type}
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=network.context) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -42,7 +41,9 @@ def post_raw(network: LocalNetwork, path: str, data: bytes, content_type: str) -
 
 def post_slowly(network: LocalNetwork, path: str, body: bytes) -> tuple[int, Any]:
     """POST as a slow client would: the body in two pieces, the second a moment later."""
-    connection = http.client.HTTPConnection("127.0.0.1", network.api_ports["beijing"], timeout=30)
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", network.api_ports["beijing"], timeout=30, context=network.context
+    )
     connection.putrequest("POST", path)
     connection.putheader("Content-Type", "application/json")
     connection.putheader("Content-Length", str(len(body)))

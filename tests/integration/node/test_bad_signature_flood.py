@@ -22,9 +22,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hubledger_client.json_http import http_json
 from ledger.transaction import Transaction
-from tests.integration.harness import LocalNetwork, wait_for
+from tests.integration.harness import LocalNetwork, http_json, wait_for
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
 FLOODER_ADDRESS = "127.0.0.2"

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from hubledger_client.json_http import http_json
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
-from tests.integration.harness import LocalNetwork, signed_get, wait_for
+from tests.integration.harness import LocalNetwork, http_json, signed_get, wait_for
 
 TRANSFERS = 20
 

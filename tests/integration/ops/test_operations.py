@@ -21,8 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hubledger_client.client import Client
-from hubledger_client.json_http import http_json
-from tests.integration.harness import LocalNetwork, Submitter, wait_committed_on, wait_for
+from tests.integration.harness import LocalNetwork, Submitter, http_json, wait_committed_on, wait_for
 from tests.integration.ops.browser import Browser, find_chromium
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
@@ -58,7 +57,8 @@ def hubledger(*arguments: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_metrics_parse_and_agree_with_the_node(network: LocalNetwork, committed: list[str]) -> None:
-    text = urllib.request.urlopen(network.url("shenzhen") + "/metrics", timeout=5).read().decode()
+    metrics = urllib.request.urlopen(network.url("shenzhen") + "/metrics", timeout=5, context=network.context)
+    text = metrics.read().decode()
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)

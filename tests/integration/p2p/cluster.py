@@ -1,15 +1,27 @@
-"""A few PeerNetworks on 127.0.0.1, each behind its own aiohttp server, in the test's event loop."""
+"""A few PeerNetworks on 127.0.0.1, each behind its own aiohttp server, in the test's event loop.
+
+Links are mutual TLS as in a real network: the cluster makes its own CA
+(hubledger_tools.pki) and a certificate per validator, named ``hub<index>``.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+import ssl
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 
+from hubledger_tools.pki import NetworkPki, PkiLayout
 from ledger.keys import PrivateKey
+from ledger.tls_identity import Identity, Role
 from p2p import P2PSettings, PeerNetwork
+from p2p.tls import PeerTls, TlsFiles
+from p2p.tls_refusals import count_refusals
 from tests.waiting import wait_until
 
 CHAIN_ID = "hubledger-p2p-test"
@@ -45,10 +57,41 @@ async def echo_request(peer: int, payload: bytes) -> bytes:
     return b"answer to %d: " % peer + payload
 
 
+def hub_name(index: int) -> str:
+    return f"hub{index}"
+
+
+class ClusterPki:
+    """A CA of the cluster's own, in a temporary directory, and TLS of any identity it issues."""
+
+    def __init__(self, size: int) -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="hubledger-p2p-pki-")
+        self.pki = NetworkPki.create(PkiLayout.of(Path(self._directory.name)), CHAIN_ID)
+        self.hub_names = [hub_name(index) for index in range(size)]
+        for name in self.hub_names:
+            self.issue(Identity(Role.HUB, name))
+
+    def issue(self, identity: Identity) -> TlsFiles:
+        localhost = [ipaddress.ip_address("127.0.0.1")] if identity.role is Role.HUB else []
+        self.pki.issue(identity, ip_addresses=localhost)
+        return self.files(identity)
+
+    def files(self, identity: Identity) -> TlsFiles:
+        layout = self.pki.layout
+        return TlsFiles(layout.ca_certificate, layout.certificate(identity), layout.key(identity), layout.crl)
+
+    def peer_tls(self, identity: Identity) -> PeerTls:
+        return PeerTls.load(self.files(identity), self.hub_names)
+
+    def close(self) -> None:
+        self._directory.cleanup()
+
+
 class Cluster:
     """``size`` validators; node i listens on ports[i] and the lower index of each pair dials."""
 
     def __init__(self, size: int) -> None:
+        self.tls = ClusterPki(size)
         self.keys = [PrivateKey.from_secret(7_000 + index) for index in range(size)]
         self.validator_keys = [key.public_key.data for key in self.keys]
         self.sockets = [bind_socket() for _ in range(size)]
@@ -58,7 +101,7 @@ class Cluster:
         self.extra_networks: list[PeerNetwork] = []
 
     def get_urls(self, index: int) -> dict[int, str]:
-        return {peer: f"ws://127.0.0.1:{port}/p2p" for peer, port in enumerate(self.ports) if peer != index}
+        return {peer: f"wss://127.0.0.1:{port}/p2p" for peer, port in enumerate(self.ports) if peer != index}
 
     async def start_node(
         self,
@@ -76,6 +119,7 @@ class Cluster:
             on_message=lambda peer, payload: received.append((peer, payload)),
             on_request=on_request,
             settings=settings,
+            tls=self.tls.peer_tls(Identity(Role.HUB, hub_name(index))),
         )
         runner = await serve(network, self.sockets[index])
         await network.start()
@@ -109,11 +153,20 @@ class Cluster:
         peer_urls: Mapping[int, str],
         chain_id: str = CHAIN_ID,
         sock: socket.socket | None = None,
+        tls: PeerTls | None = None,
     ) -> PeerNetwork:
-        """A PeerNetwork outside the cluster's genesis (an impostor), listening on ``sock`` if given."""
+        """A PeerNetwork outside the cluster's genesis (an impostor), listening on ``sock`` if given.
+        It holds the TLS certificate of the hub whose index it claims unless ``tls`` says otherwise."""
+        if tls is None:
+            hub_names = [hub_name(index) for index in range(len(validator_keys))]
+            identity = Identity(Role.HUB, hub_name(self_index))
+            files = self.tls.files(identity)
+            if not files.certificate_file.exists():  # a hub outside the cluster, certified by its CA
+                files = self.tls.issue(identity)
+            tls = PeerTls.load(files, hub_names)
         network = PeerNetwork(
             chain_id=chain_id, validator_keys=validator_keys, self_index=self_index, key=key,
-            peer_urls=peer_urls, on_message=lambda peer, payload: None, settings=FAST,
+            peer_urls=peer_urls, on_message=lambda peer, payload: None, settings=FAST, tls=tls,
         )
         self.extra_networks.append(network)
         if sock is not None:
@@ -130,14 +183,20 @@ class Cluster:
             await runner.cleanup()
         for sock in self.sockets:
             sock.close()
+        self.tls.close()
 
 
 async def serve(network: PeerNetwork, sock: socket.socket) -> web.AppRunner:
+    """Serve ``network``'s /p2p on ``sock`` over TLS, counting refused handshakes as the node does."""
     app = web.Application()
     network.add_routes(app)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    await web.SockSite(runner, sock).start()
+    context: ssl.SSLContext | None = None
+    if network.tls is not None:
+        context = network.tls.server_context
+        count_refusals(context, "p2p", network.count_refusal)
+    await web.SockSite(runner, sock, ssl_context=context).start()
     return runner
 
 

@@ -1,7 +1,9 @@
 """Oversized frames from strangers before the handshake cost a node little memory; consensus goes on.
 
-Four hubs run as real processes. Many raw TCP connections to one hub's peer
-endpoint upgrade to WebSocket and start a binary frame announced as
+Four hubs run as real processes. Many connections to one hub's peer endpoint,
+each through TLS with a client certificate of the network that is not a
+validator's (a bank's: the TLS handshake admits it, only the validator
+handshake would refuse it), upgrade to WebSocket and start a binary frame announced as
 ``FRAME_BYTES`` long, streaming its payload for as long as the hub takes it,
 ``CONNECTIONS`` at a time, ``ROUNDS`` times. Meanwhile transfers are submitted
 and must commit on every hub. The hub's peak resident memory (VmHWM, from
@@ -15,6 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Iterator
@@ -22,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from hubledger_client.tls import make_client_context
+from ledger.tls_identity import Identity, Role
 from tests.integration.harness import LocalNetwork, Submitter, wait_committed_on, wait_for
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
@@ -77,11 +82,14 @@ def read_memory_bytes(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
-def send_oversized_frame(port: int, *, pipelined: bool) -> int:
+def send_oversized_frame(port: int, context: ssl.SSLContext, *, pipelined: bool) -> int:
     """Upgrade to WebSocket and stream one huge binary frame; returns the payload bytes accepted.
     ``pipelined``: send the frame right behind the upgrade request, without waiting for the 101."""
     sent = 0
-    with socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT_S) as connection:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT_S) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as connection,
+    ):
         key = base64.b64encode(os.urandom(16)).decode()
         upgrade = (
             f"GET /p2p HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
@@ -105,11 +113,13 @@ def send_oversized_frame(port: int, *, pipelined: bool) -> int:
     return sent
 
 
-def flood(port: int, accepted: list[int]) -> None:
+def flood(port: int, context: ssl.SSLContext, accepted: list[int]) -> None:
     for _ in range(ROUNDS):
         threads = [
             threading.Thread(
-                target=lambda pipelined: accepted.append(send_oversized_frame(port, pipelined=pipelined)),
+                target=lambda pipelined: accepted.append(
+                    send_oversized_frame(port, context, pipelined=pipelined)
+                ),
                 args=(number % 2 == 0,),
                 daemon=True,
             )
@@ -130,7 +140,9 @@ def test_oversized_frames_before_the_handshake_are_cut_and_consensus_goes_on(net
     peak = PeakMemory(pid)
 
     accepted: list[int] = []
-    flooder = threading.Thread(target=flood, args=(port, accepted), daemon=True)
+    certificate, key = network.client_files(Identity(Role.BANK, "beijing"))
+    context = make_client_context(network.ca_file, certificate_file=certificate, key_file=key)
+    flooder = threading.Thread(target=flood, args=(port, context, accepted), daemon=True)
     flooder.start()
     committed = 0
     while flooder.is_alive() or committed < 3:

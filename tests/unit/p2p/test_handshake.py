@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 
 from ledger import cbor
 from ledger.errors import DecodeError
 from ledger.keys import PrivateKey
+from ledger.tls_identity import Identity, Role
 from p2p.handshake import (
     Hello,
     decode_accept,
@@ -18,6 +21,7 @@ from p2p.handshake import (
     is_proof_valid,
     make_challenge,
 )
+from p2p.tls import PeerTls, TlsSession
 
 KEYS = [PrivateKey.from_secret(100 + index) for index in range(4)]
 VALIDATOR_KEYS = [key.public_key.data for key in KEYS]
@@ -89,3 +93,39 @@ def test_hello_refusals(
         hello, chain_id=CHAIN, validator_count=4, self_index=2, expected_index=expected_index
     )
     assert found == refusal
+
+
+def _session(unique: bytes, peer_certificate: bytes) -> TlsSession:
+    return TlsSession(Identity(Role.HUB, "any"), peer_certificate, unique)
+
+
+def test_a_proof_is_bound_to_one_tls_session_and_its_two_certificates() -> None:
+    """Both sides compute the same binding, mirrored; a proof made in another session does not verify."""
+    ssl_contexts = (ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    dialler = PeerTls(*ssl_contexts, own_certificate_hash=b"D" * 32, hub_names=("a", "b"))
+    acceptor = PeerTls(*ssl_contexts, own_certificate_hash=b"A" * 32, hub_names=("a", "b"))
+    unique = b"client finished of this session"
+    dialler_signs, dialler_expects = dialler.compute_bindings(_session(unique, b"A" * 32))
+    acceptor_signs, acceptor_expects = acceptor.compute_bindings(_session(unique, b"D" * 32))
+    assert (dialler_signs, dialler_expects) == (acceptor_expects, acceptor_signs)
+    assert dialler_signs != acceptor_signs
+
+    challenge = make_challenge()
+    signature = decode_proof(encode_proof(KEYS[1], CHAIN, 1, challenge, dialler_signs))
+
+    def verifies(binding: bytes) -> bool:
+        return is_proof_valid(
+            signature,
+            chain_id=CHAIN,
+            validator_keys=VALIDATOR_KEYS,
+            peer_index=1,
+            own_challenge=challenge,
+            binding=binding,
+        )
+
+    assert verifies(acceptor_expects)
+    # Relayed into another session, or made over another certificate: refused.
+    other_session, _ = dialler.compute_bindings(_session(b"another session", b"A" * 32))
+    other_certificate, _ = dialler.compute_bindings(_session(unique, b"M" * 32))
+    for binding in (other_session, other_certificate, b""):
+        assert not verifies(binding)
