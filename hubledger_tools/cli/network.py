@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hubledger_tools.bundles import API_PORT, P2P_PORT, parse_hosts, write_bundles
 from hubledger_tools.netgen import NetworkLayout, generate_network, parse_hubs
+from node.errors import ConfigError
 
 HUBS_DEFAULT = "beijing,shanghai,shenzhen,hangzhou"
 
@@ -20,6 +22,14 @@ def add_network_commands(commands: Any) -> None:
     netgen.add_argument("--p2p-port-base", type=int, default=9101)
     netgen.add_argument(
         "--compose", action="store_true", help="one container per hub: fixed ports, peers by hub name"
+    )
+    netgen.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="HUB=ADDRESS",
+        help="one hub per host: that hub's DNS name or IP address (give one for every hub); "
+        "also writes bundles/<hub>/ to carry to each host",
     )
     netgen.set_defaults(handler=_netgen)
 
@@ -45,10 +55,24 @@ def _netgen(arguments: argparse.Namespace) -> int:
             p2p_port_base=9000,
         )
     hubs = parse_hubs(arguments.hubs)
+    if arguments.host:
+        if arguments.compose:
+            raise ConfigError("--host and --compose exclude each other: bundles carry a compose file each")
+        layout = NetworkLayout(
+            api_host="0.0.0.0",  # in the hub's container, reached through its host's published ports
+            p2p_host="0.0.0.0",
+            fixed_ports=True,
+            api_port_base=API_PORT,
+            p2p_port_base=P2P_PORT,
+            peer_hosts=parse_hosts(arguments.host, hubs),
+        )
     genesis = generate_network(hubs, arguments.out, chain_id=arguments.chain_id, layout=layout)
     print(f"wrote a {len(hubs)}-hub network for chain {genesis.chain_id} to {arguments.out}")
     for account in genesis.accounts:
         print(f"  {account.name:<18} {account.role:<13} {account.address.hex()}")
+    if arguments.host:
+        for bundle in write_bundles(arguments.out, hubs):
+            print(f"  carry {bundle} to the {bundle.name} host")
     return 0
 
 
