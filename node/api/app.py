@@ -12,6 +12,7 @@ from node.api.metrics import METRICS, get_metrics
 from node.api.status_page import add_status_routes
 from node.client_signatures import ClientSignatures
 from node.metrics import NodeMetrics
+from node.request_limits import RequestBudget, rate_limit_middleware
 from node.service import Node
 
 
@@ -40,7 +41,9 @@ def build_api(node: Node) -> web.Application:
     admin.add_admin_routes(app)
     app.router.add_get("/healthz", chain.get_healthz)
     app.router.add_get("/readyz", chain.get_readyz)
-    app[METRICS] = NodeMetrics(node, signatures)
+    metrics = app[METRICS] = NodeMetrics(node, signatures)
+    requests = RequestBudget(burst=api.requests_burst, per_s=api.requests_per_s)
+    app.middlewares.append(rate_limit_middleware(requests, metrics.api_requests_limited.inc))
     app.router.add_get("/metrics", get_metrics)
     app[EVENTS] = EventHub(node)
     app.router.add_get("/v1/events", get_events)

@@ -23,6 +23,7 @@ STATUS_BY_CODE = {
     "MEMPOOL_FULL": 503,
     "NOT_READY": 503,
     "TOO_MANY_BAD_SIGNATURES": 429,
+    "TOO_MANY_REQUESTS": 429,
     "DATABASE_CORRUPT": 503,  # this hub's fault, not the client's: another hub can answer
 }
 
