@@ -71,7 +71,7 @@ USER hubledger
 EXPOSE 8000 9000
 
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["python3", "-c", "import os, urllib.request; port = os.environ.get('HUBLEDGER_API_PORT', '8000'); urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2)"]
+    CMD ["python3", "-c", "import os, ssl, urllib.request; port = os.environ.get('HUBLEDGER_API_PORT', '8000'); ca = ssl.create_default_context(cafile='/etc/hubledger/tls/ca.crt'); urllib.request.urlopen(f'https://127.0.0.1:{port}/healthz', timeout=2, context=ca)"]
 
 ENTRYPOINT ["hubledger", "node"]
 CMD ["--config", "/etc/hubledger/node.toml"]

@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from hubledger_tools.netgen import generate_network
+from hubledger_tools.netgen import describe_tls, generate_network
 
 STOP_GRACE_S = 10
 RESTART_DELAY_S = 2
@@ -27,6 +27,7 @@ def run_localnet(hubs: list[str], directory: Path) -> int:
     if not (directory / "genesis.json").exists():
         generate_network(hubs, directory)
         print(f"generated a {len(hubs)}-hub network in {directory}", flush=True)
+        print(describe_tls(directory), flush=True)
     missing = [hub for hub in hubs if not (directory / f"{hub}.toml").exists()]
     if missing:
         print(f"error: {directory} has no config for {', '.join(missing)}", file=sys.stderr)

@@ -100,6 +100,16 @@ def generate_network(
     return genesis
 
 
+def describe_tls(out: Path) -> str:
+    """What an operator must know of the PKI netgen wrote, in a few lines."""
+    layout = PkiLayout.of(out)
+    return (
+        f"TLS everywhere: clients check hubs against {layout.ca_certificate} (--ca or HUBLEDGER_CA;\n"
+        f"  the hubledger CLI finds .localnet/tls/ca.crt itself). The CA key is {layout.ca_key}:\n"
+        "  move it to an offline machine, it is needed only to issue, renew or revoke certificates."
+    )
+
+
 def issue_certificates(pki: NetworkPki, hubs: list[str], layout: NetworkLayout) -> None:
     """Each hub's TLS certificate for its names, and client certificates for its bank and operator,
     and one for the regulator."""

@@ -8,6 +8,7 @@ and each hub runs as ``python -m hubledger_tools.cli node --config <hub>.toml``,
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hubledger_client.json_http import http_json
 from hubledger_tools.netgen import NetworkLayout, generate_network
 from hubledger_tools.ports import find_port_base
+from hubledger_tools.trust import GENERATED_NETWORKS, http_json, trust_network
 from ledger.genesis import Genesis
 from node.errors import ConfigError
 
@@ -39,6 +40,7 @@ class Cluster:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     profiles: dict[str, Path] = field(default_factory=dict)  # hub -> cProfile output
     commands: dict[str, list[str]] = field(default_factory=dict)  # hub -> how it was started
+    ssl_context: ssl.SSLContext = GENERATED_NETWORKS  # trusts the network's CA (hubledger_tools/trust.py)
 
     @property
     def hubs(self) -> list[str]:
@@ -90,7 +92,8 @@ def start_cluster(hubs: list[str], directory: Path, *, cprofile_hub: str | None 
     base = find_port_base(2 * len(hubs))
     layout = NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs))
     genesis = generate_network(hubs, directory, chain_id="hubledger-bench", layout=layout)
-    urls = {hub: f"http://127.0.0.1:{base + index}" for index, hub in enumerate(hubs)}
+    trust_network(directory)
+    urls = {hub: f"https://127.0.0.1:{base + index}" for index, hub in enumerate(hubs)}
     cluster = Cluster(directory, genesis, urls)
     try:
         for hub in hubs:
@@ -115,6 +118,10 @@ def connect_cluster(urls: list[str], directory: Path) -> Cluster:
         genesis = Genesis.load(directory / "genesis.json")
     except Exception as error:
         raise ConfigError(f"--network {directory}: cannot read genesis.json: {error}") from None
+    try:
+        trust_network(directory)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"--network {directory}: cannot read its CA certificate: {error}") from None
     named: dict[str, str] = {}
     for url in urls:
         status = get_json(url.rstrip("/") + "/v1/status")

@@ -93,7 +93,7 @@ async def _measure(
     settings: BenchSettings, cluster: Cluster, senders: list[Any], workload: Workload
 ) -> dict[str, Any]:
     timeline = Timeline.create(workload.ids)
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=32)
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=32, ssl=cluster.ssl_context)
     async with aiohttp.ClientSession(connector=connector) as session:
         say(settings, f"registering and funding {len(senders)} senders ...")
         await register_senders(session, cluster, senders)

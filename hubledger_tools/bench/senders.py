@@ -31,7 +31,7 @@ async def register_senders(
             continue
         bank = PrivateKey.load(cluster.directory / "accounts" / f"bank-{hub}.pem")
         url = cluster.urls[hub]
-        async with Client(url) as client:
+        async with Client(url, ssl_context=cluster.ssl_context) as client:
             nonce = await client.get_next_nonce(bank)
         transactions = _compute_setup_transactions(bank, mine, hub, cluster.genesis.chain_id, nonce)
         await _submit(session, url, transactions)

@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,9 +102,10 @@ def _signed_get(cluster: ChaosCluster, hub: str, path: str, key: Any) -> Any:
         path=path,
         timestamp_ms=time.time_ns() // 1_000_000,
     )
-    request = urllib.request.Request(cluster.url(hub) + path, headers=headers)
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
+    code, document = http_json(cluster.url(hub) + path, headers=headers, timeout_s=5.0)
+    if code != 200:
+        raise OSError(f"{hub} answered {code} to {path}: {document}")
+    return document
 
 
 def check_evidence(

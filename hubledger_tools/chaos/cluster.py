@@ -3,7 +3,9 @@
 Each hub is one ``hubledger node`` process on 127.0.0.1 with its own LevelDB.
 The runner kills (SIGKILL), pauses (SIGSTOP) and resumes them, truncates a
 stopped hub's database log, starts a twin with the same key, and sets link
-rules through each hub's admin endpoint, opened with a token made for the run.
+rules through each hub's admin endpoint, opened with a token made for the run
+and the operator certificate of each hub. Every request is TLS, checked against
+the network's CA (hubledger_tools/trust.py).
 """
 
 from __future__ import annotations
@@ -11,17 +13,21 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from hubledger_client import json_http
+from hubledger_client.tls import make_client_context
+from hubledger_tools import trust
 from hubledger_tools.netgen import NetworkLayout, generate_network
+from hubledger_tools.pki import PkiLayout
 from hubledger_tools.ports import find_port_base
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
+from ledger.tls_identity import Identity, Role
 
 START_TIMEOUT_S = 30.0
 HTTP_TIMEOUT_S = 3.0
@@ -34,8 +40,9 @@ def http_json(
     method: str | None = None,
     headers: dict[str, str] | None = None,
     timeout_s: float = HTTP_TIMEOUT_S,  # shorter than the tests': a hurt hub is given up on sooner
+    context: ssl.SSLContext = trust.GENERATED_NETWORKS,
 ) -> tuple[int, Any]:
-    return json_http.http_json(url, body, method=method, headers=headers, timeout_s=timeout_s)
+    return trust.http_json(url, body, method=method, headers=headers, timeout_s=timeout_s, context=context)
 
 
 class ChaosCluster:
@@ -48,13 +55,21 @@ class ChaosCluster:
         self.genesis: Genesis = generate_network(
             hubs, directory, layout=NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs))
         )
+        self.ca_file = trust.trust_network(directory)
         self.twin_ports = (base + 2 * len(hubs), base + 2 * len(hubs) + 1)
         self.api_ports = {hub: base + index for index, hub in enumerate(hubs)}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.paused: set[str] = set()
 
     def url(self, hub: str) -> str:
-        return f"http://127.0.0.1:{self.api_ports[hub]}"
+        return f"https://127.0.0.1:{self.api_ports[hub]}"
+
+    def operator_context(self, hub: str) -> ssl.SSLContext:
+        """Presents ``hub``'s operator certificate, which its admin endpoint wants with the token."""
+        layout, operator = PkiLayout.of(self.directory), Identity(Role.OPERATOR, hub)
+        return make_client_context(
+            self.ca_file, certificate_file=layout.certificate(operator), key_file=layout.key(operator)
+        )
 
     def account_key(self, name: str) -> PrivateKey:
         return PrivateKey.load(self.directory / "accounts" / f"{name}.pem")
@@ -138,12 +153,11 @@ class ChaosCluster:
 
     def set_rules(self, hub: str, rules: dict[str, Any]) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
+        url, context = self.url(hub) + "/v1/admin/link-rules", self.operator_context(hub)
         if rules:
-            code, answer = http_json(
-                self.url(hub) + "/v1/admin/link-rules", {"rules": rules}, method="PUT", headers=headers
-            )
+            code, answer = http_json(url, {"rules": rules}, method="PUT", headers=headers, context=context)
         else:
-            code, answer = http_json(self.url(hub) + "/v1/admin/link-rules", method="DELETE", headers=headers)
+            code, answer = http_json(url, method="DELETE", headers=headers, context=context)
         if code != 200:
             raise RuntimeError(f"{hub} refused link rules: {answer}")
 

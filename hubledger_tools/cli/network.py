@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_tools.bundles import API_PORT, P2P_PORT, parse_hosts, write_bundles
-from hubledger_tools.netgen import NetworkLayout, generate_network, parse_hubs
+from hubledger_tools.netgen import NetworkLayout, describe_tls, generate_network, parse_hubs
 from node.errors import ConfigError
 
 HUBS_DEFAULT = "beijing,shanghai,shenzhen,hangzhou"
@@ -70,6 +70,7 @@ def _netgen(arguments: argparse.Namespace) -> int:
     print(f"wrote a {len(hubs)}-hub network for chain {genesis.chain_id} to {arguments.out}")
     for account in genesis.accounts:
         print(f"  {account.name:<18} {account.role:<13} {account.address.hex()}")
+    print(describe_tls(arguments.out))
     if arguments.host:
         for bundle in write_bundles(arguments.out, hubs):
             print(f"  carry {bundle} to the {bundle.name} host")

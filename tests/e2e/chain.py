@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hubledger_client.json_http import http_json
+from hubledger_tools.trust import http_json
 from tests.e2e.compose import REPOSITORY
 
 HTTP_TIMEOUT_S = 3.0
@@ -67,10 +67,16 @@ def run_cli(*arguments: str, timeout_s: float = SUBMIT_TIMEOUT_S) -> dict[str, A
     return document
 
 
+def get_ca_file(account_key: Path) -> Path:
+    """The CA certificate of the network whose accounts/ directory holds ``account_key``."""
+    return account_key.parent.parent / "tls" / "ca.crt"
+
+
 def submit_transfer(url: str, sender_key: Path, to_address: str, amount: int) -> dict[str, Any]:
     """Transfer with the CLI and wait for its commit; returns the committed record."""
     record = run_cli(
-        "submit", "--node", url, "--key", str(sender_key), "--contract", "cbdc", "--method", "transfer",
+        "submit", "--node", url, "--ca", str(get_ca_file(sender_key)), "--key", str(sender_key),
+        "--contract", "cbdc", "--method", "transfer",
         "--args", json.dumps({"to": to_address, "amount": amount}), "--wait",
     )
     assert record["status"] == "committed", record
@@ -80,4 +86,5 @@ def submit_transfer(url: str, sender_key: Path, to_address: str, amount: int) ->
 
 def get_own_balance(url: str, key: Path) -> int:
     """The balance of the key's own account, read with a request signed by that key."""
-    return int(run_cli("balance", "--node", url, "--key", str(key))["balance"])
+    ca_file = str(get_ca_file(key))
+    return int(run_cli("balance", "--node", url, "--ca", ca_file, "--key", str(key))["balance"])

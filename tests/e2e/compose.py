@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubledger_tools.ports import find_port_base
+from hubledger_tools.trust import trust_network
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
@@ -77,6 +78,7 @@ class ComposeNetwork:
 
     def __post_init__(self) -> None:
         self._compose = get_compose_command()
+        trust_network(self.network_dir)  # the hubs' certificates come from the network's own CA
         if not self.api_ports:
             base = find_port_base(len(self.hubs))
             self.api_ports = {hub: base + index for index, hub in enumerate(self.hubs)}
@@ -88,7 +90,7 @@ class ComposeNetwork:
             self._environ[f"HL_API_PORT_{hub.upper()}"] = str(port)
 
     def api_url(self, hub: str) -> str:
-        return f"http://127.0.0.1:{self.api_ports[hub]}"
+        return f"https://127.0.0.1:{self.api_ports[hub]}"
 
     def compose(self, *arguments: str, timeout_s: float = COMMAND_TIMEOUT_S) -> str:
         command = [*self._compose, "--project-name", self.project, "--file", str(COMPOSE_FILE), *arguments]

@@ -20,10 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hubledger_client import json_http
 from hubledger_client.tls import make_client_context
 from hubledger_tools.netgen import NetworkLayout, generate_network
 from hubledger_tools.ports import find_port_base
+from hubledger_tools.trust import http_json as http_json  # what the tests call, re-exported
+from hubledger_tools.trust import trust_network
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from ledger.tls_identity import Identity, Role
@@ -32,14 +33,6 @@ T = TypeVar("T")
 DEADLINE_S = 30.0
 ADMIN_TOKEN = "integration-tester"  # opens /v1/admin/link-rules when the env sets it
 
-# One client context that trusts the CA of every network generated in this process.
-TRUST = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # checks names and certificates, trusts nothing yet
-
-
-def http_json(url: str, body: Any = None, **options: Any) -> tuple[int, Any]:
-    """json_http.http_json, checking the hub against the CAs of the networks made here."""
-    options.setdefault("context", TRUST)
-    return json_http.http_json(url, body, **options)
 
 
 def wait_for(condition: Callable[[], T | None], *, timeout_s: float = DEADLINE_S, what: str) -> T:
@@ -72,8 +65,7 @@ class LocalNetwork:
             layout=NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs)),
         )
         self.api_ports = {hub: base + index for index, hub in enumerate(hubs)}
-        self.ca_file = directory / "tls" / "ca.crt"
-        TRUST.load_verify_locations(self.ca_file)
+        self.ca_file = trust_network(directory)
         self.context = make_client_context(self.ca_file)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {**os.environ, "HUBLEDGER_LOG_FORMAT": "json", **(env or {})}

@@ -16,6 +16,7 @@ when it cannot reach either, the test is skipped and says so.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -75,11 +76,14 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     network.stop_all()
 
 
-def run_isolated(python: Path, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_isolated(
+    python: Path, *arguments: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the light environment's python in isolated mode (-I: no PYTHONPATH, no user site, no
     current directory on sys.path), so nothing of this repository can be imported by accident."""
     return subprocess.run(
-        [str(python), "-I", *arguments], capture_output=True, text=True, timeout=120, check=False, cwd=cwd
+        [str(python), "-I", *arguments], capture_output=True, text=True, timeout=120, check=False, cwd=cwd,
+        env=env,
     )
 
 
@@ -107,6 +111,7 @@ def test_the_light_client_transfers_reads_and_checks_a_proof(
         receiver,
         str(network.directory / "genesis.json"),
         cwd=tmp_path,
+        env={**os.environ, "HUBLEDGER_CA": str(network.ca_file)},  # how a bank's script finds the CA
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])

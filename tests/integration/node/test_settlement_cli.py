@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hubledger_tools.pki import NetworkPki, PkiLayout
 from ledger.keys import PrivateKey
 from tests.integration.harness import LocalNetwork
 
@@ -24,10 +27,17 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     network.stop_all()
 
 
-def hubledger(network: LocalNetwork, *arguments: str, ok: bool = True) -> Any:
+def hubledger(
+    network: LocalNetwork, *arguments: str, ok: bool = True, ca: Path | None = None, cwd: Path | None = None
+) -> Any:
+    """Run the CLI against shanghai; it finds the network's CA in HUBLEDGER_CA, or takes ``ca`` as --ca."""
     node = network.url("shanghai")
     command = [sys.executable, "-m", "hubledger_tools.cli", *arguments, "--node", node, "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    env = {**os.environ, "HUBLEDGER_CA": str(network.ca_file)}
+    if ca is not None:
+        command += ["--ca", str(ca)]
+        del env["HUBLEDGER_CA"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env, cwd=cwd)
     if ok:
         assert done.returncode == 0, done.stderr + done.stdout
     return json.loads(done.stdout) if done.stdout.strip().startswith(("{", "[")) else done
@@ -155,3 +165,14 @@ def test_bad_cli_arguments_are_clear_errors(network: LocalNetwork) -> None:
         network, "transfer", "--key", "/no/such.pem", "--to", "00" * 20, "--amount", "1", ok=False
     )
     assert done.returncode == 2 and "cannot read key file" in done.stderr
+
+
+def test_the_cli_checks_the_hub_against_the_network_ca(network: LocalNetwork, tmp_path: Path) -> None:
+    reading = ["balance", "--key", key(network, "bank-beijing")]
+    assert "balance" in hubledger(network, *reading, ca=network.ca_file, cwd=tmp_path)
+    other = NetworkPki.create(PkiLayout.of(tmp_path / "other"), "elsewhere")
+    for wrong in (other.layout.ca_certificate, tmp_path / "absent.crt"):
+        done = hubledger(network, *reading, ca=wrong, cwd=tmp_path, ok=False)
+        assert done.returncode != 0
+        assert "certificate verify failed" in done.stderr or "cannot use" in done.stderr
+        assert "Traceback" not in done.stderr

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import itertools
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 INSTALL_TIMEOUT_S = 600
 DEVTOOLS_LINE = re.compile(rb"DevTools listening on (ws://[^\s]+)")
@@ -52,9 +56,12 @@ def find_chromium() -> tuple[str | None, str]:
 class Browser:
     """One headless Chromium process and one page, driven over its DevTools WebSocket."""
 
-    def __init__(self, executable: str, profile: Path) -> None:
+    def __init__(self, executable: str, profile: Path, trusted_certificates: Sequence[Path] = ()) -> None:
         self._executable = executable
         self._profile = profile
+        # The hubs' certificates come from the network's own CA, which the browser does not know:
+        # accept exactly these certificates' keys, as an operator who added the CA would.
+        self._spki_hashes = [_compute_spki_hash(path) for path in trusted_certificates]
         self._process: asyncio.subprocess.Process | None = None
         self._session: aiohttp.ClientSession | None = None
         self._page: aiohttp.ClientWebSocketResponse | None = None
@@ -71,6 +78,11 @@ class Browser:
             "--remote-debugging-port=0",
             f"--user-data-dir={self._profile}",
             "--window-size=1280,900",
+            *(
+                [f"--ignore-certificate-errors-spki-list={','.join(self._spki_hashes)}"]
+                if self._spki_hashes
+                else []
+            ),
             "about:blank",
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
@@ -130,3 +142,10 @@ class Browser:
     async def screenshot(self, path: Path) -> None:
         result = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         path.write_bytes(base64.b64decode(result["data"]))
+
+
+def _compute_spki_hash(path: Path) -> str:
+    """base64 SHA-256 of a certificate's public key, as chromium's SPKI lists want it."""
+    certificate = x509.load_pem_x509_certificate(path.read_bytes())
+    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()

@@ -178,7 +178,8 @@ async def test_status_page_in_a_real_browser_shows_four_hubs_and_a_rising_height
     if chromium is None:
         pytest.skip(reason)
     submitter = Submitter(network, "bank-shanghai", "central-bank")
-    async with Browser(chromium, tmp_path / "profile") as browser:
+    hub_certificates = [network.directory / "tls" / "hubs" / f"{hub}.crt" for hub in network.hubs]
+    async with Browser(chromium, tmp_path / "profile", hub_certificates) as browser:
         await browser.open(network.url("beijing") + "/")
         hubs = await _wait_for_value(
             browser, HUB_ROWS, lambda rows: len(rows) == 4 and all(r[1] != "?" for r in rows)
