@@ -1,4 +1,4 @@
-"""``hubledger cert issue|renew|revoke|list``: the network's certificates after netgen.
+"""``hubledger cert issue|renew|revoke|crl|list``: the network's certificates after netgen.
 
 Every command takes the network directory (``--network``, where tls/ lives)
 and the CA's offline directory (``--ca-offline``, by default
@@ -48,6 +48,9 @@ def add_cert_command(commands: Any) -> None:
     _add_party(revoke, required=False)
     revoke.add_argument("--serial", help="revoke only this serial number (hex, as `cert list` shows it)")
     revoke.set_defaults(handler=_revoke)
+    crl = actions.add_parser("crl", help="sign the revocation list again (a year on), revoking nothing new")
+    _add_locations(crl)
+    crl.set_defaults(handler=_crl)
     listing = actions.add_parser("list", help="every certificate the CA issued, with expiry and revocation")
     _add_locations(listing)
     listing.set_defaults(handler=_list)
@@ -110,6 +113,13 @@ def _revoke(arguments: argparse.Namespace) -> int:
     for record in revoke_certificates(pki, identity=identity, serial_number=serial):
         print(f"revoked {record.identity} serial {record.serial_number:x}")
     print(f"wrote {pki.layout.crl}: copy it to every hub's tls/crl.pem and send each node SIGHUP")
+    return 0
+
+
+def _crl(arguments: argparse.Namespace) -> int:
+    pki = _open(arguments)
+    crl = pki.write_crl()
+    print(f"wrote {pki.layout.crl}: valid until {crl.next_update_utc:%Y-%m-%d}; copy it to every hub")
     return 0
 
 

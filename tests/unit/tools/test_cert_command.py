@@ -114,3 +114,15 @@ def test_without_the_offline_directory_nothing_can_be_issued(
     assert "--ca-offline" in capsys.readouterr().err
     records, _ = NetworkPki.load(PkiLayout.of(network, network.parent / "usb-stick")).read_registry()
     assert len(records) == 4 * 3 + 1
+
+
+def test_crl_signs_the_same_list_again_with_a_later_next_update(network: Path) -> None:
+    run(network, "revoke", "hub", "beijing")
+    before = read_crl(network)
+    assert run(network, "crl") == 0
+    after = read_crl(network)
+    assert [item.serial_number for item in after] == [item.serial_number for item in before]
+    assert after.next_update_utc is not None and before.next_update_utc is not None
+    assert after.next_update_utc >= before.next_update_utc
+    number = after.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    assert number > before.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
