@@ -9,6 +9,9 @@ and the three others go on committing without it.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import json
 import signal
 from collections.abc import Iterator
 from functools import partial
@@ -100,3 +103,30 @@ def test_a_revoked_hub_is_cut_off_and_refused_once_the_others_read_the_new_list(
     for hub in others:
         wait_committed_on(network, hub, transaction)
         assert peers_linked(network, hub) == 2
+
+
+def test_a_hub_whose_certificate_expires_within_30_days_warns_at_start_and_shows_it(tmp_path: Path) -> None:
+    network = LocalNetwork(tmp_path / "net", ["beijing"])
+    pki = NetworkPki.load(PkiLayout.of(network.directory))
+    a_year_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=360)
+    renewed = pki.issue(
+        Identity(Role.HUB, "beijing"),
+        dns_names=["localhost"],
+        ip_addresses=[ipaddress.ip_address("127.0.0.1")],
+        now=a_year_ago,
+        valid_days=365,
+    )
+    network.start("beijing")
+    try:
+        samples = scrape(network, "beijing")
+        left_s = get_sample(samples, "hubledger_certificate_expiry_seconds", certificate="api")
+        assert left_s == pytest.approx(
+            (renewed.not_valid_after_utc - datetime.datetime.now(datetime.UTC)).total_seconds(), abs=60
+        )
+        assert get_sample(samples, "hubledger_certificate_expiry_seconds", certificate="ca") > 3000 * 86_400
+        warnings = [
+            line for line in network.log_text("beijing").splitlines() if "certificate_expires_soon" in line
+        ]
+        assert {json.loads(line)["certificate"] for line in warnings} == {"api", "p2p"}
+    finally:
+        network.stop_all()
