@@ -7,8 +7,8 @@ handshake or its headers a byte at a time, or a client opening hundreds of
 connections at once, could hold the node's sockets and memory. So each
 listener is a ``GuardedSite``:
 
-- the TLS handshake must finish within ``tls_handshake_timeout_s`` (the loop
-  closes the connection otherwise);
+- the TLS handshake must finish within ``tls_handshake_timeout_s``, or the
+  connection is counted as ``slow_handshake`` and closed;
 - once TLS is up, the first request's headers (up to the blank line that
   ends them) must have come within ``header_timeout_s``, or the connection
   is closed and counted as ``slow_request``; an idle keep-alive connection
@@ -24,6 +24,7 @@ port whose clients are the other hubs): docs/operators.md, "At the edge".
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from aiohttp import web
 
 REFUSED_TOO_MANY = "too_many_connections"
 REFUSED_SLOW = "slow_request"
+REFUSED_SLOW_HANDSHAKE = "slow_handshake"
+HANDSHAKE_GRACE_S = 1.0  # the loop's own deadline, after ours: ours counts, the loop's closes
 
 
 @dataclass(frozen=True)
@@ -83,15 +86,37 @@ class CountedProtocol(asyncio.Protocol):
     """Stands before aiohttp's protocol for one connection: admits it by the count, or closes it,
     and closes it if the first request's headers have not all come within the deadline."""
 
-    def __init__(self, inner: asyncio.Protocol, count: ConnectionCount, header_timeout_s: float) -> None:
+    def __init__(
+        self,
+        inner: asyncio.Protocol,
+        count: ConnectionCount,
+        header_timeout_s: float,
+        handshake_timeout_s: float | None = None,
+    ) -> None:
         self._inner = inner
         self._count = count
         self._header_timeout_s = header_timeout_s
         self._address: str | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._tail = b""  # the last bytes seen, to find the blank line that ends the headers
+        self._handshake_late = False
+        # Made when the TCP connection is accepted, before TLS: a handshake still going at its
+        # deadline is counted here (a weak reference: one that failed earlier is gone, and was
+        # counted by its TLS reason) and closed, by the loop a moment later or at connection_made.
+        self._handshake_deadline = (
+            None
+            if handshake_timeout_s is None
+            else asyncio.get_running_loop().call_later(
+                handshake_timeout_s, _on_handshake_late, weakref.ref(self)
+            )
+        )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._handshake_deadline is not None:
+            self._handshake_deadline.cancel()
+        if self._handshake_late:
+            _abort(transport)
+            return
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
         if not self._count.admit(address):
@@ -138,6 +163,13 @@ class CountedProtocol(asyncio.Protocol):
         self._inner.resume_writing()
 
 
+def _on_handshake_late(reference: weakref.ReferenceType[CountedProtocol]) -> None:
+    protocol = reference()
+    if protocol is not None and protocol._address is None:
+        protocol._handshake_late = True
+        protocol._count.refuse(REFUSED_SLOW_HANDSHAKE)
+
+
 def _abort(transport: asyncio.BaseTransport) -> None:
     if isinstance(transport, asyncio.Transport):
         transport.abort()
@@ -174,13 +206,16 @@ class GuardedSite(web.TCPSite):
             raise RuntimeError("the runner was not set up before its site started")
 
         def make_protocol() -> asyncio.Protocol:
-            return CountedProtocol(server(), self.count, self._limits.header_timeout_s)
+            handshake_timeout_s = self._limits.tls_handshake_timeout_s if self._ssl_context else None
+            return CountedProtocol(server(), self.count, self._limits.header_timeout_s, handshake_timeout_s)
 
         self._server = await asyncio.get_running_loop().create_server(
             make_protocol,
             self._host,
             self._port,
             ssl=self._ssl_context,
-            ssl_handshake_timeout=self._limits.tls_handshake_timeout_s if self._ssl_context else None,
+            ssl_handshake_timeout=(
+                self._limits.tls_handshake_timeout_s + HANDSHAKE_GRACE_S if self._ssl_context else None
+            ),
             backlog=self._backlog,
         )
