@@ -1,7 +1,8 @@
 """Floods hubs with one batch of bad signatures: ``python -m tests.integration.node.bad_signature_flooder``.
 
 Arguments: the batch body's file, the source address to send from, the number
-of connections per hub, then the hubs' API ports. Every connection posts the
+of connections per hub, the network's CA certificate (the hubs speak TLS),
+then the hubs' API ports. Every connection posts the
 batch again as soon as it is answered (a flooder ignores Retry-After), and
 connects again at once when a hub closes it. It prints ``flooding`` once every
 connection has been answered once, runs until its standard input is closed, and
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import sys
 import threading
 from collections import Counter
@@ -24,16 +26,17 @@ def flood(
     port: int,
     body: bytes,
     source: str,
+    context: ssl.SSLContext,
     statuses: Counter[int],
     retry_after: set[str],
     stopping: threading.Event,
 ) -> None:
-    connection: http.client.HTTPConnection | None = None
+    connection: http.client.HTTPSConnection | None = None
     while not stopping.is_set():
         try:
             if connection is None:
-                connection = http.client.HTTPConnection(
-                    "127.0.0.1", port, timeout=30, source_address=(source, 0)
+                connection = http.client.HTTPSConnection(
+                    "127.0.0.1", port, timeout=30, source_address=(source, 0), context=context
                 )
             connection.request("POST", "/v1/transactions/batch", body, {"Content-Type": "application/json"})
             response = connection.getresponse()
@@ -55,12 +58,15 @@ def main() -> None:
     body = Path(sys.argv[1]).read_bytes()
     source = sys.argv[2]
     connections = int(sys.argv[3])
-    ports = [int(port) for port in sys.argv[4:]]
+    context = ssl.create_default_context(cafile=sys.argv[4])
+    ports = [int(port) for port in sys.argv[5:]]
     statuses = {port: Counter[int]() for port in ports}
     retry_after: dict[int, set[str]] = {port: set() for port in ports}
     stopping = threading.Event()
     threads = [
-        threading.Thread(target=flood, args=(port, body, source, statuses[port], retry_after[port], stopping))
+        threading.Thread(
+            target=flood, args=(port, body, source, context, statuses[port], retry_after[port], stopping)
+        )
         for port in ports
         for _ in range(connections)
     ]

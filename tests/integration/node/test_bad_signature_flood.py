@@ -139,6 +139,7 @@ class Flood:
                 str(self.body_file),
                 FLOODER_ADDRESS,
                 str(CONNECTIONS_PER_HUB),
+                str(network.ca_file),
                 *ports,
             ],
             stdin=subprocess.PIPE,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -51,9 +52,11 @@ def committed(network: LocalNetwork) -> list[str]:
     return ids
 
 
-def hubledger(*arguments: str) -> subprocess.CompletedProcess[str]:
+def hubledger(network: LocalNetwork, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The CLI, finding the network's CA in HUBLEDGER_CA as an operator's shell would."""
     command = [sys.executable, "-m", "hubledger_tools.cli", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    env = {**os.environ, "HUBLEDGER_CA": str(network.ca_file)}
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env)
 
 
 def test_metrics_parse_and_agree_with_the_node(network: LocalNetwork, committed: list[str]) -> None:
@@ -100,7 +103,7 @@ async def test_events_replay_history_then_follow_new_commits(
     submitter = Submitter(network, "bank-hangzhou", "bank-shanghai")
     seen: set[str] = set()
     live_id = ""
-    async with Client(network.url("shanghai")) as client, asyncio.timeout(30):
+    async with Client(network.url("shanghai"), ssl_context=network.context) as client, asyncio.timeout(30):
         async for event in client.follow_events(from_height=1, account=receiver, reconnect=False):
             if event["type"] == "receipt":
                 assert receiver in json.dumps(event), event
@@ -116,11 +119,12 @@ async def test_events_replay_history_then_follow_new_commits(
 def test_export_and_verify_chain_offline(network: LocalNetwork, committed: list[str], tmp_path: Path) -> None:
     out = tmp_path / "chain.jsonl"
     height = network.height("beijing")
-    export = hubledger("export", "--node", network.url("beijing"), "--to", str(height), "--out", str(out))
+    node = network.url("beijing")
+    export = hubledger(network, "export", "--node", node, "--to", str(height), "--out", str(out))
     assert export.returncode == 0, export.stderr
     genesis = str(network.directory / "genesis.json")
     started = time.monotonic()
-    verified = hubledger("verify-chain", str(out), "--genesis", genesis)
+    verified = hubledger(network, "verify-chain", str(out), "--genesis", genesis)
     elapsed_s = time.monotonic() - started
     assert verified.returncode == 0, verified.stderr
     assert f"blocks 1..{height}" in verified.stdout and "blocks verified" in verified.stderr
@@ -131,7 +135,7 @@ def test_export_and_verify_chain_offline(network: LocalNetwork, committed: list[
     block["transactions"][0]["args"]["amount"] += 1
     lines[1] = json.dumps(block)
     out.write_text("\n".join(lines) + "\n")
-    tampered = hubledger("verify-chain", str(out), "--genesis", genesis, "--quiet")
+    tampered = hubledger(network, "verify-chain", str(out), "--genesis", genesis, "--quiet")
     assert tampered.returncode == 1
     assert tampered.stderr.startswith(
         "chain INVALID at block 1 (line 2): MERKLE_ROOT: the transactions hash to"
@@ -142,16 +146,16 @@ def test_proof_of_a_transaction_verifies_offline(
     network: LocalNetwork, committed: list[str], tmp_path: Path
 ) -> None:
     out = tmp_path / "proof.json"
-    fetched = hubledger("proof", committed[5], "--node", network.url("hangzhou"), "--out", str(out))
+    fetched = hubledger(network, "proof", committed[5], "--node", network.url("hangzhou"), "--out", str(out))
     assert fetched.returncode == 0, fetched.stderr
     genesis = str(network.directory / "genesis.json")
-    verified = hubledger("verify-receipt", str(out), "--genesis", genesis)
+    verified = hubledger(network, "verify-receipt", str(out), "--genesis", genesis)
     assert verified.returncode == 0, verified.stderr
     assert verified.stdout.startswith(f"transaction {committed[5]} is final")
     proof = json.loads(out.read_text())
     proof["certificate"]["votes"] = proof["certificate"]["votes"][:1]
     out.write_text(json.dumps(proof))
-    refused = hubledger("verify-receipt", str(out), "--genesis", genesis)
+    refused = hubledger(network, "verify-receipt", str(out), "--genesis", genesis)
     assert (refused.returncode, refused.stderr.strip()) == (
         1,
         "proof INVALID: BAD_CERTIFICATE: certificate has 1 votes, a quorum is 3",
