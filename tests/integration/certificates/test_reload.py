@@ -98,6 +98,8 @@ def test_a_revoked_hub_is_cut_off_and_refused_once_the_others_read_the_new_list(
     # shanghai's own check refuses the list that revokes it: it keeps running, refused by everyone.
     assert network.processes["shanghai"].poll() is None
     assert "tls_reload_failed" in network.log_text("shanghai")
+    refused = get_sample(scrape(network, "shanghai"), "hubledger_tls_reloads_total", outcome="failed")
+    assert refused >= 1
     submitter = Submitter(network, "bank-beijing", "bank-shenzhen")
     transaction = submitter.transfer("beijing")
     for hub in others:
