@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from hubledger_tools.netgen import generate_network
+from node.config import load_config
 from node.edge import REFUSED_TOO_MANY, ConnectionCount, EdgeLimits
+from node.errors import ConfigError
 from node.request_limits import RequestBudget
 
 
@@ -42,3 +49,22 @@ def test_connections_past_the_limits_are_refused_and_counted_and_released_ones_m
     for address in ("a", "b", "c"):
         count.release(address)
     assert count.total == 0 and not count.by_address
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("HUBLEDGER_API_REQUESTS_PER_S", "0", "api.requests_per_s"),
+        ("HUBLEDGER_API_REQUESTS_BURST", "0", "api.requests_burst"),
+        ("HUBLEDGER_API_CONNECTIONS_PER_ADDRESS_MAX", "5000", "api.connections_per_address_max"),
+        ("HUBLEDGER_API_HEADER_TIMEOUT_MS", "10", "api.header_timeout_ms"),
+        ("HUBLEDGER_API_TLS_HANDSHAKE_TIMEOUT_MS", "10", "api.tls_handshake_timeout_ms"),
+        ("HUBLEDGER_TLS_WATCH_INTERVAL_MS", "10", "tls.watch_interval_ms"),
+    ],
+)
+def test_limits_out_of_range_stop_the_node_naming_the_field(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    generate_network(["beijing", "shanghai", "shenzhen", "hangzhou"], tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        load_config(tmp_path / "beijing.toml", environ={variable: value})
