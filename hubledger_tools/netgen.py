@@ -35,6 +35,11 @@ class NetworkLayout:
     p2p_port_base: int = 9101
     peer_host_template: str = "127.0.0.1"  # "{hub}" for docker compose service names
     fixed_ports: bool = False  # every hub on the base ports (one container each)
+    peer_hosts: tuple[tuple[str, str], ...] = ()  # (hub, DNS name or address) when hubs have hosts
+
+    def get_peer_host(self, hub: str) -> str:
+        """How the other hubs reach ``hub``: its own host when given, else the template."""
+        return dict(self.peer_hosts).get(hub) or self.peer_host_template.format(hub=hub)
 
     def api_port(self, index: int) -> int:
         return self.api_port_base if self.fixed_ports else self.api_port_base + index
@@ -45,7 +50,7 @@ class NetworkLayout:
     def get_host_names(self, hub: str) -> list[str]:
         """What a hub's certificate must name: how peers and clients reach it, and this machine."""
         names = [
-            self.peer_host_template.format(hub=hub),
+            self.get_peer_host(hub),
             self.api_host,
             self.p2p_host,
             "localhost",
@@ -143,7 +148,7 @@ def _account(out: Path, name: str, role: str, hub: str, balance: int) -> Genesis
 def _node_config(hubs: list[str], index: int, layout: NetworkLayout) -> str:
     hub = hubs[index]
     peers = "\n".join(
-        f'{peer} = "wss://{layout.peer_host_template.format(hub=peer)}:{layout.p2p_port(position)}/p2p"'
+        f'{peer} = "wss://{layout.get_peer_host(peer)}:{layout.p2p_port(position)}/p2p"'
         for position, peer in enumerate(hubs)
         if peer != hub
     )

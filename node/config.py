@@ -43,6 +43,12 @@ class ApiSection:
     batch_transactions_max: int = 5000
     bad_signatures_burst: int = 200  # bad client signatures one source address may send at once,
     bad_signatures_per_s: int = 20  # and then a second (node/client_signatures.py)
+    requests_burst: int = 1000  # requests one client address may send at once,
+    requests_per_s: int = 500  # and then a second; past that 429 TOO_MANY_REQUESTS (node/request_limits.py)
+    connections_max: int = 2000  # connections served at once, in all (node/edge.py)
+    connections_per_address_max: int = 256  # and from one client address
+    tls_handshake_timeout_ms: int = 10_000  # a TLS handshake not done by then is cut
+    header_timeout_ms: int = 15_000  # a connection's first request must have come by then
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ class TlsSection:
     api_plaintext: bool = (
         False  # true: the client API speaks plain HTTP (behind a TLS proxy); logged as a warning
     )
+    watch_interval_ms: int = 30_000  # how often the files are checked for a change (node/tls_reload.py);
+    # 0: only on SIGHUP
 
 
 @dataclass(frozen=True)
@@ -233,9 +241,21 @@ def validate_config(config: NodeConfig, path: Path) -> None:
             all(url.startswith("wss://") for url in config.p2p.peers.values()),
             "p2p.peers URLs must start with wss:// (peer links are TLS only)",
         ),
+        (
+            config.tls.watch_interval_ms == 0 or config.tls.watch_interval_ms >= 1000,
+            "tls.watch_interval_ms must be 0 (SIGHUP only) or at least 1000",
+        ),
         (config.api.request_bytes_max >= 1024, "api.request_bytes_max must be at least 1024"),
         (config.api.bad_signatures_burst >= 2, "api.bad_signatures_burst must be at least 2"),
         (config.api.bad_signatures_per_s >= 1, "api.bad_signatures_per_s must be at least 1"),
+        (config.api.requests_burst >= 1, "api.requests_burst must be at least 1"),
+        (config.api.requests_per_s >= 1, "api.requests_per_s must be at least 1"),
+        (
+            1 <= config.api.connections_per_address_max <= config.api.connections_max,
+            "api.connections_per_address_max must be at least 1 and at most api.connections_max",
+        ),
+        (config.api.tls_handshake_timeout_ms >= 100, "api.tls_handshake_timeout_ms must be at least 100"),
+        (config.api.header_timeout_ms >= 100, "api.header_timeout_ms must be at least 100"),
         (config.consensus.block_transactions_max >= 1, "consensus.block_transactions_max must be at least 1"),
         (config.consensus.batch_delay_ms >= 0, "consensus.batch_delay_ms must not be negative"),
         (

@@ -76,6 +76,18 @@ class NodeMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.api_connections_refused = CounterMetric(
+            "hubledger_api_connections_refused",
+            "Connections to the client API closed at once because their address, or the API, "
+            "held as many as it may (node/edge.py), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.api_requests_limited = CounterMetric(
+            "hubledger_api_requests_limited",
+            "Requests answered 429 TOO_MANY_REQUESTS: their client address was past its budget.",
+            registry=self.registry,
+        )
         self.registry.register(NodeCollector(node))
         if signatures is not None:
             self.registry.register(SignatureCollector(signatures))

@@ -12,17 +12,21 @@ from typing import NoReturn
 import structlog
 import uvloop
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from node.api.app import build_api
 from node.api.metrics import METRICS
+from node.certificate_expiry import CertificateExpiry
 from node.config import NodeConfig, load_config, validate_for_network
+from node.edge import PEER_LIMITS, EdgeLimits, GuardedSite, make_runner
 from node.errors import ConfigError
 from node.logs import configure_logging
 from node.service import Node
-from node.tls_setup import load_node_tls, validate_tls_files
+from node.tls_reload import TlsReloader
+from node.tls_setup import NodeTls, get_tls_files, load_node_tls, validate_tls_files
 from p2p.tls_refusals import count_refusals
 from storage.errors import DatabaseCorrupt
 from storage.integrity import DATABASE_CORRUPT_EXIT_STATUS, REPAIR, WINDOW_BLOCKS, open_and_check
@@ -106,25 +110,34 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    background: list[asyncio.Task[None]] = []
     api_app = build_api(node)
-    api_runner = web.AppRunner(api_app, access_log=None)
+    api_runner = make_runner(api_app, get_api_limits(config))
     peer_app = web.Application(client_max_size=0)
     node.network.add_routes(peer_app)
-    peer_runner = web.AppRunner(peer_app, access_log=None)
+    peer_runner = make_runner(peer_app, PEER_LIMITS)
     await api_runner.setup()
     await peer_runner.setup()
     try:
         tls = load_node_tls(config, [validator.name for validator in genesis.validators], Path("[tls]"))
         count_refusals(tls.peer.server_context, "p2p", node.network.count_refusal)
-        await web.TCPSite(
-            peer_runner, config.p2p.host, config.p2p.port, ssl_context=tls.peer.server_context
+        await GuardedSite(
+            peer_runner,
+            config.p2p.host,
+            config.p2p.port,
+            limits=PEER_LIMITS,
+            on_refused=node.network.count_refusal,
+            ssl_context=tls.peer.server_context,
         ).start()
         api_url = await _start_api_site(api_runner, api_app, config, tls.api_context)
+        background = follow_tls_files(config, genesis, node, tls, api_app[METRICS].registry)
         await node.start()
         gc.freeze()  # what start-up built lives as long as the process: never scan it again
         log.info("serving", api=api_url, p2p_port=config.p2p.port)
         await _wait_for_either(stop, node.failed)
     finally:
+        for task in background:
+            task.cancel()
         await api_runner.cleanup()
         await peer_runner.cleanup()
         await node.stop()
@@ -132,6 +145,45 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
         # A validator that cannot persist its votes must not go on looking healthy: exiting
         # lets its supervisor (compose, localnet) restart it from what is on disk.
         raise OSError(f"{node.failure}; stopped so that nothing unsaved is ever sent")
+
+
+def get_api_limits(config: NodeConfig) -> EdgeLimits:
+    api = config.api
+    return EdgeLimits(
+        tls_handshake_timeout_s=api.tls_handshake_timeout_ms / 1000,
+        header_timeout_s=api.header_timeout_ms / 1000,
+        total_max=api.connections_max,
+        per_address_max=api.connections_per_address_max,
+    )
+
+
+def follow_tls_files(
+    config: NodeConfig, genesis: Genesis, node: Node, tls: NodeTls, registry: CollectorRegistry
+) -> list[asyncio.Task[None]]:
+    """Reload [tls] on SIGHUP and when its files change; export and warn about certificate expiry."""
+    expiry = CertificateExpiry(get_tls_files(config), api_served=tls.api_context is not None)
+    reloader = TlsReloader(
+        config,
+        [validator.name for validator in genesis.validators],
+        node.network,
+        tls,
+        on_loaded=lambda _: expiry.update(),
+    )
+    registry.register(expiry)
+    registry.register(reloader)
+    tasks = [asyncio.create_task(expiry.warn_daily(), name="certificate-expiry")]
+    if config.tls.watch_interval_ms > 0:
+        watch = reloader.watch(config.tls.watch_interval_ms / 1000)
+        tasks.append(asyncio.create_task(watch, name="tls-watch"))
+
+    async def reload_on_hangup() -> None:
+        await reloader.reload(cause="SIGHUP")
+
+    def on_hangup() -> None:
+        tasks.append(asyncio.create_task(reload_on_hangup()))
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_hangup)
+    return tasks
 
 
 async def _start_api_site(
@@ -146,11 +198,21 @@ async def _start_api_site(
             "and the admin endpoints are guarded by the token alone",
             setting="[tls] api_plaintext = true",
         )
-        await web.TCPSite(runner, host, port).start()
+    refused = app[METRICS].api_connections_refused
+    site = GuardedSite(
+        runner,
+        host,
+        port,
+        limits=get_api_limits(config),
+        on_refused=lambda reason: refused.labels(reason).inc(),
+        ssl_context=context,
+    )
+    if context is None:
+        await site.start()
         return f"http://{host}:{port}"
-    refused = app[METRICS].api_tls_refused
-    count_refusals(context, "api", lambda reason: refused.labels(reason).inc())
-    await web.TCPSite(runner, host, port, ssl_context=context).start()
+    tls_refused = app[METRICS].api_tls_refused
+    count_refusals(context, "api", lambda reason: tls_refused.labels(reason).inc())
+    await site.start()
     return f"https://{host}:{port}"
 
 

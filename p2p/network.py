@@ -143,6 +143,16 @@ class PeerNetwork(LinkEndpoints):
     def tls(self) -> PeerTls | None:
         return self._tls
 
+    async def replace_tls(self, tls: PeerTls) -> int:
+        """Handshake under ``tls`` from now on, and close every live link so it handshakes again
+        (a peer whose certificate is no longer accepted is refused then); returns how many closed."""
+        if self._tls is None or len(tls.hub_names) != len(self._validator_keys):
+            raise SettingsInvalid("TLS can be replaced only on a network that started with TLS")
+        self._tls = tls
+        links = list(self._links)
+        await asyncio.gather(*(link.close("tls_reloaded") for link in links), return_exceptions=True)
+        return len(links)
+
     def count_refusal(self, reason: str) -> None:
         """Count a connection refused before it reached /p2p (a TLS handshake that failed)."""
         self._refused[reason] += 1

@@ -11,6 +11,7 @@ passes here is refused by a node only for a reason the node alone knows.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import re
 from collections.abc import Callable
@@ -21,8 +22,11 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
+from hubledger_tools.bundles import validate_host
+from hubledger_tools.pki.authority import IpAddress
 from ledger.errors import KeyInvalid, LedgerError
 from ledger.keys import PrivateKey, PublicKey, load_public_pem
+from ledger.tls_identity import IdentityInvalid, validate_name
 from ledger.types import ADDRESS_BYTES, UINT63_MAX
 
 DEFAULT_NODE_URL = "https://127.0.0.1:8101"
@@ -282,6 +286,57 @@ def _pem_certificate(text: str, where: str) -> Path:
     except ValueError:
         raise _refuse(f"{text} is not a PEM certificate; {where}") from None
     return path
+
+
+def host_assignment(text: str) -> str:
+    """``HUB=ADDRESS`` (netgen --host): a hub name and the DNS name or IP address of its host."""
+    hub, separator, host = text.partition("=")
+    if not separator or not host.strip():
+        raise _refuse(f"{text!r} is not HUB=ADDRESS, e.g. beijing=10.0.1.5")
+    hub_name(hub.strip())
+    try:
+        validate_host(host.strip())
+    except LedgerError as error:
+        raise _refuse(error.message) from None
+    return f"{hub.strip()}={host.strip()}"
+
+
+def party_name(text: str) -> str:
+    """The name in a certificate's identity (a hub, or ``regulator``): lowercase letters, digits, dashes."""
+    try:
+        validate_name(text)
+    except IdentityInvalid as error:
+        raise _refuse(error.message) from None
+    return text
+
+
+def dns_name(text: str) -> str:
+    """A hub's DNS name, for its certificate."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        try:
+            validate_host(text)
+        except LedgerError as error:
+            raise _refuse(error.message) from None
+        return text
+    raise _refuse(f"{text!r} is an IP address; give it with --ip")
+
+
+def ip_address(text: str) -> IpAddress:
+    """A hub's IP address, for its certificate."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        raise _refuse(f"{text!r} is not an IPv4 or IPv6 address") from None
+
+
+def serial_number(text: str) -> int:
+    """A certificate's serial number in hex, as ``hubledger cert list`` prints it."""
+    value = text.strip().lower().removeprefix("0x")
+    if not value or len(value) > 40 or not _HEX.fullmatch(value):
+        raise _refuse(f"{text!r} is not a serial number: up to 40 hex characters")
+    return int(value, 16)
 
 
 def admin_token(text: str) -> str:

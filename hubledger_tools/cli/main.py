@@ -20,6 +20,7 @@ from hubledger_client.tls import TlsSetupError
 from hubledger_tools.cli.audit import add_audit_commands
 from hubledger_tools.cli.backup import add_backup_commands
 from hubledger_tools.cli.bench import add_bench_command
+from hubledger_tools.cli.cert import add_cert_command
 from hubledger_tools.cli.chaos import add_chaos_command
 from hubledger_tools.cli.contracts import add_contracts_command
 from hubledger_tools.cli.errors import CommandParser, ExitStatus, print_error
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_network_commands(commands)
     add_keygen_command(commands)
     add_contracts_command(commands)
+    add_cert_command(commands)
     add_submit_command(commands)
     add_reader_commands(commands)
     add_settlement_commands(commands)

@@ -6,9 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hubledger_tools.bundles import API_PORT, P2P_PORT, parse_hosts, write_bundles
 from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.common import add_json_argument, print_json
+from hubledger_tools.cli.errors import UsageError
 from hubledger_tools.netgen import NetworkLayout, describe_tls, generate_network, parse_hubs
+from hubledger_tools.pki import PkiLayout
 
 HUBS_DEFAULT = "beijing,shanghai,shenzhen,hangzhou"
 CHAIN_ID_DEFAULT = "hubledger-local"
@@ -37,6 +40,15 @@ def add_network_commands(commands: Any) -> None:
     )
     netgen.add_argument(
         "--compose", action="store_true", help="one container per hub: fixed ports, peers by hub name"
+    )
+    netgen.add_argument(
+        "--host",
+        type=types.host_assignment,
+        action="append",
+        default=[],
+        metavar="HUB=ADDRESS",
+        help="one hub per host: that hub's DNS name or IP address (give one for every hub); "
+        "also writes bundles/<hub>/ to carry to each host (default: all hubs on this host)",
     )
     add_json_argument(netgen)
     netgen.set_defaults(handler=_netgen)
@@ -73,18 +85,42 @@ def _netgen(arguments: argparse.Namespace) -> int:
             p2p_port_base=9000,
         )
     hubs = arguments.hubs
+    if arguments.host:
+        if arguments.compose:
+            raise UsageError("--host and --compose exclude each other: bundles carry a compose file each")
+        layout = NetworkLayout(
+            api_host="0.0.0.0",  # in the hub's container, reached through its host's published ports
+            p2p_host="0.0.0.0",
+            fixed_ports=True,
+            api_port_base=API_PORT,
+            p2p_port_base=P2P_PORT,
+            peer_hosts=parse_hosts(arguments.host, hubs),
+        )
     genesis = generate_network(hubs, arguments.out, chain_id=arguments.chain_id, layout=layout)
     if arguments.json:
         accounts = [
             {"name": account.name, "role": account.role, "address": account.address.hex()}
             for account in genesis.accounts
         ]
-        print_json({"chain_id": genesis.chain_id, "hubs": hubs, "out": arguments.out, "accounts": accounts})
+        bundles = write_bundles(arguments.out, hubs) if arguments.host else []
+        print_json(
+            {
+                "chain_id": genesis.chain_id,
+                "hubs": hubs,
+                "out": arguments.out,
+                "accounts": accounts,
+                "ca": PkiLayout.of(arguments.out).ca_certificate,
+                "bundles": bundles,
+            }
+        )
         return 0
     print(f"wrote a {len(hubs)}-hub network for chain {genesis.chain_id} to {arguments.out}")
     for account in genesis.accounts:
         print(f"  {account.name:<18} {account.role:<13} {account.address.hex()}")
     print(describe_tls(arguments.out))
+    if arguments.host:
+        for bundle in write_bundles(arguments.out, hubs):
+            print(f"  carry {bundle} to the {bundle.name} host")
     return 0
 
 

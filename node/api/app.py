@@ -13,6 +13,7 @@ from node.api.status_page import add_status_routes
 from node.client_signatures import ClientSignatures
 from node.metrics import NodeMetrics
 from node.peer_status import PEER_STATUS
+from node.request_limits import RequestBudget, rate_limit_middleware
 from node.service import Node
 from node.standing import Standing
 
@@ -43,7 +44,9 @@ def build_api(node: Node) -> web.Application:
     app.router.add_get("/v1/admin/backup", backup.get_backup)
     app.router.add_get("/healthz", chain.get_healthz)
     app.router.add_get("/readyz", chain.get_readyz)
-    app[METRICS] = NodeMetrics(node, signatures)
+    metrics = app[METRICS] = NodeMetrics(node, signatures)
+    requests = RequestBudget(burst=api.requests_burst, per_s=api.requests_per_s)
+    app.middlewares.append(rate_limit_middleware(requests, metrics.api_requests_limited.inc))
     app.router.add_get("/metrics", get_metrics)
     app[EVENTS] = EventHub(node)
     app.router.add_get("/v1/events", get_events)

@@ -26,6 +26,7 @@ STATUS_BY_CODE = {
     "DATABASE_CORRUPT": 503,
     "NO_QUORUM": 503,  # node/standing.py: another hub may take it
     "BEHIND": 503,  # this hub's fault, not the client's: another hub can answer
+    "TOO_MANY_REQUESTS": 429,
 }
 
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}

@@ -117,6 +117,11 @@ def whole_numbers_outside(low: int, high: int) -> st.SearchStrategy[str]:
     )
 
 
+def _is_serial(text: str) -> bool:
+    value = text.strip().lower().removeprefix("0x")
+    return 0 < len(value) <= 40 and all(character in "0123456789abcdef" for character in value)
+
+
 def paths(files: Files, *chosen: str) -> st.SearchStrategy[str]:
     return st.sampled_from([str(getattr(files, name)) for name in chosen])
 
@@ -181,6 +186,19 @@ def bad_values(action: argparse.Action, files: Files) -> st.SearchStrategy[str]:
         types.output_directory: paths(files, "missing", "text"),
         types.new_directory: paths(files, "missing", "text", "network"),
         types.new_file: paths(files, "missing", "text", "network"),
+        types.host_assignment: st.one_of(
+            GARBAGE,
+            st.sampled_from(["", "beijing", "beijing=", "=10.0.0.1", "Beijing=10.0.0.1", "beijing=0.0.0.0"]),
+            st.sampled_from(["beijing=bad_host", "beijing=a..b", "beijing=" + "a" * 64]),
+        ),
+        types.party_name: st.one_of(GARBAGE, st.sampled_from(["", "Beijing", "bei jing", "é"])),
+        types.dns_name: st.one_of(GARBAGE, st.sampled_from(["", "10.0.0.1", "a..b", "bad_name", "a" * 64])),
+        types.ip_address: st.one_of(
+            GARBAGE, st.sampled_from(["", "300.1.1.1", "10.0.0", "::g", "hub.example"])
+        ),
+        types.serial_number: st.one_of(
+            GARBAGE, st.sampled_from(["", "zz", "0x", "-1", "1" * 41]), NOT_NUMBERS
+        ).filter(lambda text: not _is_serial(text)),
         call_arguments: st.sampled_from(["", "[1]", "{", '{"amount": 1.5}', "1", "[" * 2000]),
         parse_obligations: st.sampled_from(
             ["", "[]", "{}", '[{"from": "x"}]', '[{"from": "00", "to": "00", "amount": 1}]', "@/no/such/file"]
@@ -201,7 +219,7 @@ def valid_value(action: argparse.Action, files: Files, node_url: str) -> str:
     """A value the command accepts, for the arguments around the bad one."""
     if action.dest == "node":
         return node_url
-    by_dest = {"contract": "cbdc", "method": "transfer", "scenarios": str(files.scenario)}
+    by_dest = {"contract": "cbdc", "method": "transfer", "scenarios": str(files.scenario), "role": "hub"}
     if action.dest in by_dest:
         return by_dest[action.dest]
     if isinstance(action.type, types.WholeNumber):
@@ -221,6 +239,8 @@ def valid_value(action: argparse.Action, files: Files, node_url: str) -> str:
         types.new_directory: str(files.network / "new"),
         types.output_directory: str(files.network / "restored"),
         types.admin_token: "fuzz-token",
+        types.existing_directory: str(files.network),
+        types.party_name: "beijing",
         types.ca_certificate: str(files.network / "tls" / "ca.crt"),
         types.certificate_file: str(files.network / "tls" / "clients" / "operator-beijing.crt"),
         parse_obligations: json.dumps([{"from": "00" * 20, "to": "11" * 20, "amount": 1}]),

@@ -58,7 +58,10 @@ SIGNER = "central-bank"
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     network = LocalNetwork(tmp_path_factory.mktemp("fuzz") / "net", ["beijing"])
     network.start_all()
-    yield network
+    with pytest.MonkeyPatch.context() as environment:
+        # The commands run in this process find the hub's CA as a user's shell would give it.
+        environment.setenv("HUBLEDGER_CA", str(network.ca_file))
+        yield network
     network.stop_all()
 
 
