@@ -104,7 +104,7 @@ def describe_connection_error(error: BaseException) -> str:
     if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return (
             "the connection was closed without an HTTP answer; is this a hub's client API port, "
-            "and does it want https?"
+            "with the scheme it serves (https unless [tls] api_plaintext)?"
         )
     if isinstance(error, aiohttp.ClientResponseError):
         return (

@@ -21,6 +21,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from hubledger_tools.bundles import validate_host
 from hubledger_tools.pki.authority import IpAddress
@@ -273,6 +274,18 @@ def ca_certificate(text: str) -> Path:
 def certificate_file(text: str) -> Path:
     """A TLS client certificate (a network directory's tls/clients/ROLE-NAME.crt)."""
     return _pem_certificate(text, "client certificates are in tls/clients/ of the network's directory")
+
+
+def certificate_key_file(text: str) -> Path:
+    """The private key of a TLS client certificate (tls/clients/ROLE-NAME.key): a PEM private key."""
+    path = existing_file(text)
+    try:
+        serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as error:
+        raise _refuse(f"cannot read {text}: {error.strerror or error}") from None
+    except (ValueError, TypeError):
+        raise _refuse(f"{text} is not a PEM private key without a password") from None
+    return path
 
 
 def _pem_certificate(text: str, where: str) -> Path:

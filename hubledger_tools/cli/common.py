@@ -61,7 +61,7 @@ def add_client_certificate_arguments(parser: argparse.ArgumentParser, *, whose: 
     )
     parser.add_argument(
         "--cert-key",
-        type=types.existing_file,
+        type=types.certificate_key_file,
         default=None,
         metavar="KEY.key",
         help="the private key of --cert (default: --cert's file with the suffix .key)",

@@ -4,7 +4,8 @@ The body is a backup in the format of ``storage.backup`` as of the moment the
 request arrived (one LevelDB snapshot), however many blocks commit while it
 streams; ``hubledger backup`` writes it to a file and ``hubledger restore``
 turns it back into a data directory. It carries the whole database, so it is
-an operator endpoint: ``Authorization: Bearer <[admin] token>``.
+an operator endpoint: ``Authorization: Bearer <[admin] token>`` and, over TLS, the client
+certificate of this hub's operator (``validate_token`` in node/api/admin.py).
 """
 
 from __future__ import annotations

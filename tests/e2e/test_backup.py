@@ -21,8 +21,10 @@ def test_a_hub_restored_from_an_online_backup_catches_up(network: HubNetwork, tm
     backups = tmp_path / "backups"
     backups.mkdir()
     backups.chmod(0o755)
+    tls = network.compose.network_dir / "tls"  # as docs/operators.md: the CA and the operator's certificate
     made = subprocess.run(
         [sys.executable, "-m", "hubledger_tools.cli", "backup", "--node", network.url("beijing"),
+         "--ca", str(tls / "ca.crt"), "--cert", str(tls / "clients" / "operator-beijing.crt"),
          "--admin-token", ADMIN_TOKEN, "--out", str(backups / "beijing.hlbackup")],
         capture_output=True, text=True, timeout=120, cwd=REPOSITORY, check=False,
     )

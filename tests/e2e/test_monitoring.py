@@ -74,6 +74,10 @@ def test_prometheus_scrapes_every_hub_with_the_rules_loaded(network: HubNetwork,
     assert len(rules) == RULES and all(rule["health"] == "ok" for rule in rules), rules
     heights = query(prometheus, "/api/v1/query?query=hubledger_chain_height")["result"]
     assert {sample["metric"]["instance"] for sample in heights} == set(network.hubs)
+    targets = query(prometheus, "/api/v1/targets?state=active")["activeTargets"]
+    assert all(target["scrapeUrl"].startswith("https://") for target in targets), targets  # TLS only
+    expiry = query(prometheus, "/api/v1/query?query=hubledger_certificate_expiry_seconds")["result"]
+    assert {sample["metric"]["instance"] for sample in expiry} == set(network.hubs)
 
 
 def test_a_stopped_hub_raises_the_hub_down_alert(network: HubNetwork, prometheus: str) -> None:

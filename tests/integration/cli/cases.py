@@ -96,7 +96,8 @@ BAD_NODE_URLS = st.one_of(
             "http://127.0.0.1:8101/v1/status",
         ]
     ),
-    st.text(max_size=20).filter(lambda text: "://" not in text and text.strip(" ,")),
+    # not only blanks and commas: node_urls skips blank entries between commas
+    st.text(max_size=20).filter(lambda text: "://" not in text and text.replace(",", "").strip()),
 )
 GOOD_NODE_URLS = ["http://127.0.0.1:8101", "https://hub.example:443"]
 
@@ -158,6 +159,7 @@ def bad_values(action: argparse.Action, files: Files) -> st.SearchStrategy[str]:
         # a path that is missing, a directory, text, or a PEM key instead of a certificate
         types.ca_certificate: st.one_of(paths(files, "missing", "network", "text", "key"), st.just("")),
         types.certificate_file: st.one_of(paths(files, "missing", "network", "text", "key"), st.just("")),
+        types.certificate_key_file: st.one_of(paths(files, "missing", "network", "text"), st.just("")),
         types.key_file: st.one_of(paths(files, "text", "missing", "network", "scenario"), GARBAGE),
         types.address: st.one_of(
             st.text(alphabet="0123456789abcdef", max_size=60).filter(lambda text: len(text) != 40),
@@ -268,16 +270,28 @@ def build_argv(
         if group.required and id(group._group_actions[0]) not in exclusive:
             first = group._group_actions[0]
             argv += [first.option_strings[0], valid_value(first, files, node)]
+    positionals = [action for action in parser._actions if not action.option_strings]
+    before_bad = positionals[: positionals.index(bad)] if bad in positionals else []
+    values: list[str] = []  # the positionals, in order, after every option
     for action in parser._actions:
-        if action is bad or id(action) in exclusive or action.nargs == 0:
+        if id(action) in exclusive or action.nargs == 0:
             continue
         if any(action in group._group_actions for group in parser._mutually_exclusive_groups):
             continue
-        if action.required or action.dest in ("node", "ca"):  # the live hub, checked against its CA
+        if action is bad:
+            if not action.option_strings:
+                values.append(value)
+            continue
+        # a bad NAME needs a good ROLE before it, even where both are optional (cert revoke)
+        if action.required or action.dest in ("node", "ca") or action in before_bad:
             text = valid_value(action, files, node)
-            argv += [action.option_strings[0], text] if action.option_strings else [text]
-    argv += [bad.option_strings[0], value] if bad.option_strings else ["--", value]
-    return argv
+            if action.option_strings:
+                argv += [action.option_strings[0], text]
+            else:
+                values.append(text)
+    if bad.option_strings:
+        return [*argv, *values, bad.option_strings[0], value]
+    return [*argv, "--", *values]  # "--": a bad value may start with "-"
 
 
 def run_main(argv: list[str]) -> tuple[int, str, str]:

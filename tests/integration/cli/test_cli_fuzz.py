@@ -142,7 +142,8 @@ def test_a_bad_value_is_one_line_and_status_2(
     assert get_signer_state(network) == before, "a refused argument reached the hub"
 
 
-FILE_CASES = [(path, parser, action) for path, parser, action in CASES if action.type is types.existing_file]
+FILE_TYPES = (types.existing_file, types.ca_certificate, types.certificate_file, types.certificate_key_file)
+FILE_CASES = [(path, parser, action) for path, parser, action in CASES if action.type in FILE_TYPES]
 # Not empty: an empty scenario is a valid one (every field has a default).
 WRONG_CONTENTS = {"binary": bytes(range(256)) * 4, "deep": b"[" * 100_000, "text": b"x = 1\n"}
 

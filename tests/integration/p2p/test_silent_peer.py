@@ -70,7 +70,7 @@ async def linked_through_proxy(
     proxy = BlackholeProxy(cluster.ports[1])
     await proxy.start()
     await cluster.start_node(1)
-    await cluster.start_node(0, peer_urls={1: f"ws://127.0.0.1:{proxy.port}/p2p"})
+    await cluster.start_node(0, peer_urls={1: f"wss://127.0.0.1:{proxy.port}/p2p"})
     await cluster.wait_all_connected()
     yield cluster, proxy
     await proxy.close()

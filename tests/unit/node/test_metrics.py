@@ -8,13 +8,13 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.queries import get_total_supply
-from ledger.receipt import Receipt
 from hubledger_tools.pki import NetworkPki, PkiLayout
+from ledger.receipt import Receipt
 from ledger.tls_identity import Identity, Role
 from node.certificate_expiry import CertificateExpiry
 from node.metrics import NodeMetrics
-from p2p.tls import TlsFiles
 from node.service import Node
+from p2p.tls import TlsFiles
 from tests.unit.node.audit_chain import build_audit_chain
 
 EXPECTED = {
