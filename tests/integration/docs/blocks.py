@@ -22,11 +22,19 @@ FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+|~~~+)\s*(?P<language>[\w+-]*
 NOT_RUN = (
     (re.compile(r"^make (run|install)\b"), "the test started the localnet itself, as `make run` does"),
     (re.compile(r"^make\b|\bpytest\b"), "the test suite this test belongs to"),
-    (re.compile(r"\bdocker(-compose)?\b|^scripts/image/"), "needs Docker and the images: tests/e2e runs it"),
+    (
+        re.compile(r"\bdocker(-compose)?\b|^scripts/image/|\bscripts/compose\.sh\b"),
+        "needs Docker and the images: tests/e2e runs it",
+    ),
+    (
+        re.compile(r"-m venv\b|\bpip\b.* install\b"),
+        "installs from the package index: make install and CI install the same lock files",
+    ),
     (re.compile(r"\bchaos run\b"), "minutes of faults under load: tests/integration/chaos"),
     (re.compile(r"\bsimulate\b.*--seeds \d{3,}"), "hundreds of seeds: tests/simulation, make swarm"),
     (re.compile(r"\bbench\b"), "minutes of load: tests/integration/bench"),
-    (re.compile(r"\bnetwork/(accounts|keys)/"), "the keys of a compose network: tests/e2e runs it"),
+    (re.compile(r"\bnetwork/(accounts|keys|tls)/"), "the keys of a compose network: tests/e2e runs it"),
+    (re.compile(r"127\.0\.0\.1:9090\b"), "Prometheus of the compose profile monitoring: tests/e2e runs it"),
 )
 
 
