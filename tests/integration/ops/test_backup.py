@@ -113,8 +113,8 @@ def test_a_hub_backed_up_under_load_is_restored_rejoins_and_verifies(
     exported = tmp_path / "chain.jsonl"
     done = hubledger(network, "export", "--node", network.url("shenzhen"), "--out", str(exported))
     assert done.returncode == 0, done.stderr
-    verified = hubledger(network, "verify-chain", str(exported), "--genesis", str(network.directory / "genesis.json"),
-                         "--quiet")
+    genesis = str(network.directory / "genesis.json")
+    verified = hubledger(network, "verify-chain", str(exported), "--genesis", genesis, "--quiet")
     assert verified.returncode == 0, verified.stderr
     assert "verified" in verified.stdout
 
@@ -137,7 +137,8 @@ def test_backup_and_restore_refuse_with_one_sentence(network: LocalNetwork, tmp_
     good = tmp_path / "beijing.hlbackup"
     assert hubledger(network, "backup", "--node", network.url("beijing"), "--admin-token", ADMIN_TOKEN,
                      "--cert", beijing, "--out", str(good)).returncode == 0
-    in_use = hubledger(network, "restore", str(good), "--data-dir", str(network.directory / "data" / "beijing"))
+    data_dir = str(network.directory / "data" / "beijing")
+    in_use = hubledger(network, "restore", str(good), "--data-dir", data_dir)
     assert in_use.returncode == 2
     assert in_use.stderr.count("\n") == 1 and "stop the hub" in in_use.stderr
     assert network.height("beijing") >= 0  # still serving from its own, untouched database

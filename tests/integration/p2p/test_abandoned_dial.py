@@ -27,10 +27,12 @@ def dial_and_abandon(port: int, context: ssl.SSLContext) -> None:
         f"GET /p2p HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
-    with socket.create_connection(("127.0.0.1", port)) as raw:
-        with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
-            sock.sendall(request.encode())
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+    with (
+        socket.create_connection(("127.0.0.1", port)) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
+    ):
+        sock.sendall(request.encode())
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
 
 
 async def test_a_dial_reset_before_its_upgrade_is_answered_logs_no_error(
