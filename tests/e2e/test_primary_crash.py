@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_client import Client
+from hubledger_tools.trust import GENERATED_NETWORKS  # the compose network's CA, trusted by the fixture
 from ledger.keys import PrivateKey
 from tests.e2e.compose import run_command
 from tests.e2e.conftest import TIMINGS_S
@@ -25,7 +26,7 @@ def transfer_in_process(url: str, key_file: Path, to_address: str) -> dict[str, 
     key = PrivateKey.load(key_file)
 
     async def transfer() -> dict[str, Any]:
-        async with Client(url, timeout_ms=30_000) as client:
+        async with Client(url, timeout_ms=30_000, ssl_context=GENERATED_NETWORKS) as client:
             return await client.call(key, "cbdc", "transfer", {"to": to_address, "amount": 1})
 
     return asyncio.run(transfer())
