@@ -3,10 +3,13 @@ reads its own writes, and says a transaction is pending, not failed, when its wa
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +18,10 @@ from aiohttp.test_utils import TestServer
 
 from hubledger_client import Client, ClientError, NodeUnreachable, TransactionPending
 from hubledger_client.failover import parse_hub_urls
+from hubledger_client.tls import make_client_context
+from hubledger_tools.pki import NetworkPki, PkiLayout
 from ledger.keys import PrivateKey
+from ledger.tls_identity import Identity, Role
 from ledger.transaction import Transaction
 
 Answer = Callable[[web.Request], web.Response]
@@ -48,14 +54,14 @@ TRANSACTION = Transaction.create(
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[StubHub], Any]]:
+async def serve() -> AsyncIterator[Callable[..., Any]]:
     servers: list[TestServer] = []
 
-    async def start(hub: StubHub) -> str:
+    async def start(hub: StubHub, tls: ssl.SSLContext | None = None) -> str:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", hub.handle)
-        server = TestServer(app)
-        await server.start_server()
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server(ssl=tls)
         servers.append(server)
         return str(server.make_url("")).rstrip("/")
 
@@ -119,6 +125,33 @@ async def test_a_hub_that_is_no_client_api_is_passed_over(serve: Callable[[StubH
         with pytest.raises(NodeUnreachable, match="not JSON; is this a hub's client API port") as alone:
             await client.get_status()
     assert (alone.value.code, alone.value.hub) == ("NOT_AN_API", client.base_url)
+
+
+def serve_as_hub(directory: Path, network: str) -> ssl.SSLContext:
+    """A server context with a hub certificate (127.0.0.1) of a new network CA in ``directory``."""
+    pki = NetworkPki.create(PkiLayout.of(directory / network), network)
+    hub = Identity(Role.HUB, "beijing")
+    pki.issue(hub, ip_addresses=(ipaddress.ip_address("127.0.0.1"),))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.layout.certificate(hub), pki.layout.key(hub))
+    return context
+
+
+async def test_a_hub_of_another_ca_is_passed_over_and_alone_says_to_give_the_ca(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    ours = serve_as_hub(tmp_path, "ours")
+    trusted = make_client_context(PkiLayout.of(tmp_path / "ours").ca_certificate)
+    impostor, taker = StubHub(accept), StubHub(accept)
+    impostor_url = await serve(impostor, serve_as_hub(tmp_path, "elsewhere"))
+    assert impostor_url.startswith("https://")
+    async with Client([impostor_url, await serve(taker, ours)], ssl_context=trusted) as client:
+        assert await client.submit(TRANSACTION) == TRANSACTION.id.hex()
+    assert impostor.requests == [] and len(taker.requests) == 1  # nothing sent past a bad handshake
+    async with Client(impostor_url, ssl_context=trusted) as client:
+        with pytest.raises(NodeUnreachable, match=r"not one this client trusts.*--ca FILE") as alone:
+            await client.get_status()
+    assert (alone.value.code, alone.value.hub) == ("UNTRUSTED", impostor_url)
 
 
 async def test_a_bad_request_is_not_sent_elsewhere(serve: Callable[[StubHub], Any]) -> None:
