@@ -6,8 +6,6 @@ count (f + 1 VIEW-CHANGEs). On a loaded host a link blinks whenever a node stall
 
 from __future__ import annotations
 
-import pytest
-
 from consensus.messages import ViewChange, sign_message
 from ledger.types import Height, ValidatorIndex, View
 from tests.unit.consensus.harness import CHAIN_ID, GENESIS_HASH, Cluster, get_key, make_transaction
@@ -29,7 +27,6 @@ def _run_for(cluster: Cluster, duration_ms: int) -> None:
     cluster.run_until(lambda: False, deadline_ms=duration_ms)
 
 
-@pytest.mark.xfail(strict=True, reason="each blink of an honest link lets a faulty peer depose the primary")
 def test_one_faulty_validator_and_blinking_links_do_not_depose_live_primaries() -> None:
     """An idle network, honest primaries every honest replica still reaches, and, once per view,
     one honest backup's link to the primary going down for 300 ms (a stall past the silence
