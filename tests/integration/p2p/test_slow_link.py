@@ -74,7 +74,6 @@ async def linked_slowly(
     await proxy.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the silence watcher cuts a link that is busy carrying one long frame")
 async def test_a_message_that_takes_longer_than_the_silence_limit_to_arrive_is_delivered(
     linked_slowly: tuple[Cluster, ThrottledProxy],
 ) -> None:
