@@ -6,7 +6,8 @@ the accepting side in aiohttp's request handler. The link does not decode
 payload frames; the network does, at its one door.
 
 A watcher task pings the peer every ``heartbeat_ms`` and closes the link once
-the peer has sent nothing at all, not even a pong, for ``silence_max_ms``. A
+the peer has sent nothing at all, not even a pong, for ``silence_max_ms`` (bytes of a
+frame still arriving count: pings queue behind a long frame in the stream). A
 process that dies on a host (or in a container) that goes on answering for it
 is seen at once, by a reset; a host that dies, a process or container frozen
 (SIGSTOP, docker pause) or a network that drops the packets of an address that
