@@ -6,7 +6,8 @@ the accepting side in aiohttp's request handler. The link does not decode
 payload frames; the network does, at its one door.
 
 A watcher task pings the peer every ``heartbeat_ms`` and closes the link once
-the peer has sent nothing at all, not even a pong, for ``silence_max_ms``. A
+the peer has sent nothing at all, not even a pong, for ``silence_max_ms`` (bytes of a
+frame still arriving count: pings queue behind a long frame in the stream). A
 process that dies on a host (or in a container) that goes on answering for it
 is seen at once, by a reset; a host that dies, a process or container frozen
 (SIGSTOP, docker pause) or a network that drops the packets of an address that
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 from collections.abc import Callable
 from typing import TypeAlias
 
@@ -40,6 +43,10 @@ CLOSE_TIMEOUT_S = 2.0
 # handshake cut short this soon makes aiohttp drop the connection at once.
 SILENT_CLOSE_S = 0.05
 SEND_ERRORS = (ConnectionError, aiohttp.ClientError, RuntimeError)
+# struct tcp_info (linux/tcp.h): eight one-byte fields, then 32-bit ones; tcpi_last_data_recv is the 12th.
+TCP_INFO_BYTES = 104
+TCP_LAST_DATA_RECV_OFFSET = 52
+TCP_LAST_DATA_RECV = struct.Struct("=I")
 
 log = structlog.get_logger("p2p")
 
@@ -103,7 +110,7 @@ class Link:
             late = now_s - due_s > self._heartbeat_s  # paused or starved here: the silence may be ours
             due_s = now_s + self._heartbeat_s
             silent_s = now_s - self._heard_s
-            if not late and silent_s > self._silence_max_s:
+            if not late and silent_s > self._silence_max_s and not self._is_receiving():
                 self.close_reason = self.close_reason or f"peer silent for {int(silent_s * 1000)} ms"
                 self._silent = True
                 await self._close_at_once()  # ends the reader; run() then drops the connection
@@ -112,6 +119,14 @@ class Link:
                 await self._ws.ping()
             except SEND_ERRORS:
                 return  # the link is going down; the reader says why
+
+    def _is_receiving(self) -> bool:
+        """Bytes reached this host on the link's connection within the silence limit: the peer
+        is sending a frame that takes long to arrive (a NEW-VIEW or a state-transfer answer of
+        megabytes over a slow link), and the pings queued behind it in the stream arrive after
+        it. A dead host, a frozen process or a black hole sends nothing at all."""
+        data_ago_s = get_data_received_ago_s(self._ws)
+        return data_ago_s is not None and data_ago_s <= self._silence_max_s
 
     async def _close_at_once(self) -> None:
         with contextlib.suppress(TimeoutError, *SEND_ERRORS):
@@ -192,6 +207,23 @@ class Link:
             if task is not current:
                 task.cancel()
         await asyncio.gather(*(task for task in tasks if task is not current), return_exceptions=True)
+
+
+def get_data_received_ago_s(ws: WebSocket) -> float | None:
+    """Seconds since the kernel last received data on ``ws``'s TCP connection (Linux TCP_INFO,
+    ``tcpi_last_data_recv``), or None where the platform does not say."""
+    sock = ws.get_extra_info("socket")
+    option = getattr(socket, "TCP_INFO", None)
+    if sock is None or option is None:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, option, TCP_INFO_BYTES)
+    except OSError:
+        return None
+    if len(info) < TCP_LAST_DATA_RECV.size + TCP_LAST_DATA_RECV_OFFSET:
+        return None
+    (ago_ms,) = TCP_LAST_DATA_RECV.unpack_from(info, TCP_LAST_DATA_RECV_OFFSET)
+    return int(ago_ms) / 1000
 
 
 class PeerState:

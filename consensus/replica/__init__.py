@@ -157,9 +157,11 @@ it moving, and none of them signs anything new:
   (``get_liveness_concern``, which the node's /readyz reports).
 - Primary lost or slow. With the link to the primary down (``on_peer_disconnected``)
   requests offered to it are judged after a quarter of the request timeout, and a
-  peer's VIEW-CHANGE for the next view is joined at once: its doubt and this
-  replica's lost link make two reasons, and the quorum no longer waits for every
-  backup's own timer (the node notices a killed primary within a second or so:
+  peer's VIEW-CHANGE for the next view is joined at once (the first time that peer
+  pulls this replica up; then it waits the patience of a peer alone, below, since a
+  link also blinks while the primary lives and a faulty peer could ask at every
+  blink): its doubt and this replica's lost link make two reasons, and the quorum
+  no longer waits for every backup's own timer (the node notices a killed primary within a second or so:
   a reset, or a link silent past ``silence_max_ms``). A
   primary that commits less than a third of what a backup offered it over two
   request timeouts, and less than a third of what an earlier view's primary

@@ -170,13 +170,19 @@ class LivenessMixin(ReplicaCore):
         """A peer asks for the next view while this replica's own link to the primary is down:
         two replicas now doubt the primary, each for its own reason, and waiting out this
         one's request timer (if it holds requests at all) would only keep the view change one
-        VIEW-CHANGE short of its quorum. Only the next view: a faulty peer gains nothing it
-        could not get by asking while the primary is reachable, and changing view never costs
-        safety."""
+        VIEW-CHANGE short of its quorum. Only the next view, and at once only the first time
+        ``sender`` pulls this replica up: a link also goes down while the primary lives (a
+        stall past the p2p silence limit, a re-dial), and a faulty peer that asked at every
+        such blink would make its VIEW-CHANGE and one honest one f + 1, deposing one live
+        primary after another. After that first pull it waits the patience of
+        ``_join_if_alone_too_long``, which doubles with every pull."""
         if self._changing or view != self._view + 1 or sender == self._index:
             return
-        if get_primary(self._view, self._n) in self._unreachable:
-            self._start_view_change(view)
+        if get_primary(self._view, self._n) not in self._unreachable or self._pulled_up_by.get(sender, 0):
+            return
+        self._pulled_up_by[sender] = 1
+        self._alone_since.clear()
+        self._start_view_change(view)
 
     # ------------------------------------------------------------------ votes in flight
 

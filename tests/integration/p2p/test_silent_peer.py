@@ -100,3 +100,17 @@ async def test_a_stalled_event_loop_does_not_cut_live_links(
         assert node.network.connected_peers() == [1 - index], f"node {index} dropped a live link"
         connects = node.network.get_stats()["peers"][1 - index]["connects"]  # type: ignore[index]
         assert connects == 1, f"node {index} relinked {connects - 1} times after the stall"
+
+
+async def test_a_peer_that_falls_silent_while_a_large_message_is_sent_to_it_loses_its_link(
+    linked_through_proxy: tuple[Cluster, BlackholeProxy],
+) -> None:
+    """The sender's socket buffers fill behind the dead peer: its pings must not wait on them."""
+    cluster, proxy = linked_through_proxy
+    proxy.blackhole()
+    cluster.nodes[0].network.send(1, b"n" * 32_000_000)
+    started = time.monotonic()
+    await wait_until(lambda: cluster.nodes[0].network.connected_peers() == [], "node 0 noticing the silence",
+                     deadline_s=10)
+    elapsed_s = time.monotonic() - started
+    assert elapsed_s <= NOTICED_WITHIN_S, f"a silent peer was noticed after {elapsed_s:.2f} s"
