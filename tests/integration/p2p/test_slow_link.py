@@ -68,7 +68,7 @@ async def linked_slowly(
     proxy = ThrottledProxy(cluster.ports[1])
     await proxy.start()
     await cluster.start_node(1)
-    await cluster.start_node(0, peer_urls={1: f"ws://127.0.0.1:{proxy.port}/p2p"})
+    await cluster.start_node(0, peer_urls={1: f"wss://127.0.0.1:{proxy.port}/p2p"})
     await cluster.wait_all_connected()
     yield cluster, proxy
     await proxy.close()
