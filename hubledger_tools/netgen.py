@@ -6,7 +6,8 @@ command instead of editing a file per hub. Keys are written with mode 0600.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger.genesis import Genesis, GenesisAccount, Validator
@@ -16,6 +17,7 @@ from node.errors import ConfigError
 
 BANK_OPENING_BALANCE = 10_000_000_000  # fen: 100 million yuan per hub bank at genesis
 CENTRAL_BANK_HUB_DEFAULT = "beijing"
+CONSENSUS_DEFAULTS = {"batch_delay_ms": 20, "view_timeout_ms": 2000}
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,25 @@ class NetworkLayout:
     p2p_port_base: int = 9101
     peer_host_template: str = "127.0.0.1"  # "{hub}" for docker compose service names
     fixed_ports: bool = False  # every hub on the base ports (one container each)
+    # One host per hub: the address each hub listens on (api and p2p), and the address its
+    # peers dial it at when that differs (a relay or a NAT in between). Hubs not named here
+    # use api_host, p2p_host and peer_host_template.
+    hub_hosts: Mapping[str, str] = field(default_factory=dict)
+    peer_hosts: Mapping[str, str] = field(default_factory=dict)
+    consensus: Mapping[str, int] = field(default_factory=dict)  # [consensus] beyond the defaults
 
     def api_port(self, index: int) -> int:
         return self.api_port_base if self.fixed_ports else self.api_port_base + index
 
     def p2p_port(self, index: int) -> int:
         return self.p2p_port_base if self.fixed_ports else self.p2p_port_base + index
+
+    def get_peer_host(self, hub: str) -> str:
+        """Where the other hubs dial ``hub``."""
+        return self.peer_hosts.get(hub) or self.hub_hosts.get(hub) or self.peer_host_template.format(hub=hub)
+
+    def get_consensus(self) -> dict[str, int]:
+        return {**CONSENSUS_DEFAULTS, **self.consensus}
 
 
 def parse_hubs(text: str) -> list[str]:
@@ -91,8 +106,9 @@ def _account(out: Path, name: str, role: str, hub: str, balance: int) -> Genesis
 
 def _node_config(hubs: list[str], index: int, layout: NetworkLayout) -> str:
     hub = hubs[index]
+    consensus = "\n".join(f"{name} = {value}" for name, value in layout.get_consensus().items())
     peers = "\n".join(
-        f'{peer} = "ws://{layout.peer_host_template.format(hub=peer)}:{layout.p2p_port(position)}/p2p"'
+        f'{peer} = "ws://{layout.get_peer_host(peer)}:{layout.p2p_port(position)}/p2p"'
         for position, peer in enumerate(hubs)
         if peer != hub
     )
@@ -106,19 +122,18 @@ key_file = "keys/{hub}.pem"
 genesis_file = "genesis.json"
 
 [api]
-host = "{layout.api_host}"
+host = "{layout.hub_hosts.get(hub, layout.api_host)}"
 port = {layout.api_port(index)}
 
 [p2p]
-host = "{layout.p2p_host}"
+host = "{layout.hub_hosts.get(hub, layout.p2p_host)}"
 port = {layout.p2p_port(index)}
 
 [p2p.peers]
 {peers}
 
 [consensus]
-batch_delay_ms = 20
-view_timeout_ms = 2000
+{consensus}
 
 [log]
 level = "info"

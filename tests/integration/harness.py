@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from hubledger_client.json_http import http_json
 from hubledger_tools.netgen import NetworkLayout, generate_network
 from hubledger_tools.ports import find_port_base
+from hubledger_tools.wan.network import WanNetwork
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 
@@ -46,23 +47,36 @@ def wait_for(condition: Callable[[], T | None], *, timeout_s: float = DEADLINE_S
 
 
 class LocalNetwork:
-    """A generated network in ``directory`` whose hubs run as separate processes."""
+    """A generated network in ``directory`` whose hubs run as separate processes: on 127.0.0.1,
+    or each in its network namespace of ``wan`` (which generated the network there)."""
 
-    def __init__(self, directory: Path, hubs: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        hubs: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        wan: WanNetwork | None = None,
+    ) -> None:
         self.directory = directory
         self.hubs = hubs
-        base = find_port_base(2 * len(hubs))
-        self.genesis: Genesis = generate_network(
-            hubs,
-            directory,
-            layout=NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs)),
-        )
-        self.api_ports = {hub: base + index for index, hub in enumerate(hubs)}
+        self.wan = wan
+        if wan is None:
+            base = find_port_base(2 * len(hubs))
+            self.genesis: Genesis = generate_network(
+                hubs,
+                directory,
+                layout=NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs)),
+            )
+            self.api_ports = {hub: base + index for index, hub in enumerate(hubs)}
+            self.urls = {hub: f"http://127.0.0.1:{port}" for hub, port in self.api_ports.items()}
+        else:
+            self.genesis, self.urls, self.api_ports = wan.genesis, dict(wan.urls), {}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {**os.environ, "HUBLEDGER_LOG_FORMAT": "json", **(env or {})}
 
     def url(self, hub: str) -> str:
-        return f"http://127.0.0.1:{self.api_ports[hub]}"
+        return self.urls[hub]
 
     def account_key(self, name: str) -> PrivateKey:
         return PrivateKey.load(self.directory / "accounts" / f"{name}.pem")
@@ -70,8 +84,10 @@ class LocalNetwork:
     def start(self, hub: str, env: dict[str, str] | None = None) -> None:
         """Start ``hub``'s process; ``env`` adds to the network's environment for it alone."""
         log = (self.directory / f"{hub}.log").open("ab")
+        prefix = self.wan.exec_prefix(hub) if self.wan is not None else []
+        config = f"{self.directory / hub}.toml"
         self.processes[hub] = subprocess.Popen(
-            [sys.executable, "-m", "hubledger_tools.cli", "node", "--config", f"{self.directory / hub}.toml"],
+            [*prefix, sys.executable, "-m", "hubledger_tools.cli", "node", "--config", config],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**self.env, **(env or {})},
