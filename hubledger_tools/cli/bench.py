@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hubledger_tools.bench.settings import (
+    LAYOUTS,
     RAMP_RATES_DEFAULT,
     BenchSettings,
     parse_hub_argument,
@@ -41,6 +42,13 @@ def add_bench_command(commands: Any) -> None:
         "--cprofile", metavar="HUB", help="run this hub under cProfile (kept with the network)"
     )
     target.add_argument("--keep", action="store_true", help="keep the generated network directory")
+    target.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="loopback",
+        help="loopback: every hub on 127.0.0.1; wan: each hub in its own network namespace with "
+        "inter-city round trips between them (needs root; see docs/benchmarks.md)",
+    )
     target.add_argument(
         "--catch-up",
         action="store_true",
@@ -94,6 +102,7 @@ def parse_settings(arguments: argparse.Namespace) -> BenchSettings:
         keep=arguments.keep,
         quiet=arguments.quiet,
         catch_up=arguments.catch_up,
+        layout=arguments.layout,
     )
     validate_settings(settings)
     return settings

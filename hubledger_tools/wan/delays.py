@@ -65,3 +65,12 @@ def validate_cities(hubs: list[str]) -> None:
             f"the WAN layout runs two to four of {', '.join(CITIES)}; "
             f"not {', '.join(unknown) or 'fewer than two hubs'}"
         )
+
+
+def describe_round_trips(hubs: list[str]) -> dict[str, int]:
+    """``{"beijing-shanghai": 28, ...}`` for every pair of ``hubs``, as a result file records them."""
+    return {
+        f"{first}-{second}": get_round_trip_ms(first, second)
+        for position, first in enumerate(hubs)
+        for second in hubs[position + 1 :]
+    }

@@ -3,10 +3,12 @@
 ``WanNetwork.create`` makes a namespace per hub, generates the network with
 ``netgen`` (each hub listening on its namespace address, dialling its peers
 at their relay addresses, with the WAN consensus timeouts of delays.py) and
-starts the relay process. Node processes are the caller's: ``exec_prefix``
-is what to put before the node's command line, and ``urls`` are the client
-API addresses, read back from the generated configs. ``close`` stops the
-relay and removes the namespaces; call it in a ``finally``.
+starts the relay process. The delays are netem's where the kernel has it
+(netem.py), else the relay's (relay.py); ``delay_by`` says which. Node
+processes are the caller's: ``exec_prefix`` is what to put before the
+node's command line, and ``urls`` are the client API addresses, read back
+from the generated configs. ``close`` stops the relay and removes the
+namespaces; call it in a ``finally``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from urllib.parse import urlsplit
 
 from hubledger_tools.netgen import NetworkLayout, generate_network
 from hubledger_tools.wan.delays import JITTER_MS, WAN_CONSENSUS, get_round_trip_ms, validate_cities
-from hubledger_tools.wan.namespaces import HubNamespace, create_namespaces, remove
+from hubledger_tools.wan.namespaces import HubNamespace, create_namespaces, has_netem, remove
+from hubledger_tools.wan.netem import apply_commands, build_commands, compute_netem_leaf
 from hubledger_tools.wan.relay import Listener, RelaySpec
 from ledger.genesis import Genesis
 from node.config import NodeConfig, load_config
@@ -42,6 +45,7 @@ class WanNetwork:
     genesis: Genesis
     spaces: dict[str, HubNamespace]
     urls: dict[str, str]  # hub -> client API URL, as the generated config says
+    delay_by: str  # "netem" where the kernel has it, else "relay" (the relay's own timers)
     relay: subprocess.Popen[str] | None = None
 
     @classmethod
@@ -60,8 +64,13 @@ class WanNetwork:
             genesis = generate_network(hubs, directory, chain_id=chain_id, layout=layout)
             configs = {hub: load_config(directory / f"{hub}.toml", environ={}) for hub in hubs}
             urls = {hub: get_api_url(config) for hub, config in configs.items()}
-            network = cls(directory, genesis, spaces, urls)
-            network.relay = _start_relay(directory, _relay_spec(spaces, configs))
+            delay_by = "netem" if has_netem() else "relay"
+            if delay_by == "netem":
+                _add_netem(spaces)
+            network = cls(directory, genesis, spaces, urls, delay_by)
+            network.relay = _start_relay(
+                directory, _relay_spec(spaces, configs, with_netem=delay_by == "netem")
+            )
         except BaseException:
             remove(list(spaces.values()))
             raise
@@ -110,7 +119,9 @@ def get_api_url(config: NodeConfig) -> str:
     return f"http://{config.api.host}:{config.api.port}"
 
 
-def _relay_spec(spaces: dict[str, HubNamespace], configs: dict[str, NodeConfig]) -> RelaySpec:
+def _relay_spec(
+    spaces: dict[str, HubNamespace], configs: dict[str, NodeConfig], *, with_netem: bool
+) -> RelaySpec:
     """A listener per hub where its peers dial it, onward to where it listens (both from the configs)."""
     listeners = []
     for hub in spaces:
@@ -127,7 +138,21 @@ def _relay_spec(spaces: dict[str, HubNamespace], configs: dict[str, NodeConfig])
         if first != second
     }
     sources = {space.hub_address: hub for hub, space in spaces.items()}
-    return RelaySpec(tuple(listeners), sources, one_way_ms, JITTER_MS, seed=os.getpid())
+    dial_from = {hub: space.root_address for hub, space in spaces.items()}
+    if with_netem:  # the kernel delays; the relay only forwards, cuts and heals
+        return RelaySpec(tuple(listeners), sources, dict.fromkeys(one_way_ms, 0), 0, os.getpid(), dial_from)
+    return RelaySpec(tuple(listeners), sources, one_way_ms, JITTER_MS, os.getpid(), dial_from)
+
+
+def _add_netem(spaces: dict[str, HubNamespace]) -> None:
+    """Each hub's inbound delays as netem leaves on the root end of its veth pair (netem.py)."""
+    for hub, space in spaces.items():
+        senders = {
+            other: (peer.root_address, compute_netem_leaf(get_round_trip_ms(hub, other) // 2, JITTER_MS))
+            for other, peer in spaces.items()
+            if other != hub
+        }
+        apply_commands(build_commands(space, senders))
 
 
 def _start_relay(directory: Path, spec: RelaySpec) -> subprocess.Popen[str]:

@@ -54,9 +54,12 @@ class Listener:
 class RelaySpec:
     listeners: tuple[Listener, ...]
     sources: dict[str, str]  # source address -> the hub that dials from it
-    one_way_ms: dict[str, int]  # "a>b" -> one-way delay from a to b
+    one_way_ms: dict[str, int]  # "a>b" -> one-way delay from a to b (0 where netem adds it)
     jitter_ms: int
     seed: int
+    # hub -> the relay's address for it: a connection from that hub goes on from there, so its
+    # packets name their sender to the hub they reach (and to netem's filters, netem.py)
+    dial_from: dict[str, str] = field(default_factory=dict)
 
     def get_one_way_s(self, source: str, destination: str) -> float:
         return self.one_way_ms[f"{source}>{destination}"] / 1000
@@ -72,6 +75,7 @@ class RelaySpec:
                 "one_way_ms": self.one_way_ms,
                 "jitter_ms": self.jitter_ms,
                 "seed": self.seed,
+                "dial_from": self.dial_from,
             }
         )
 
@@ -88,6 +92,7 @@ class RelaySpec:
             dict(document["one_way_ms"]),
             int(document["jitter_ms"]),
             int(document["seed"]),
+            dict(document.get("dial_from", {})),
         )
 
 
@@ -151,7 +156,10 @@ class Relay:
         self, source: str, listener: Listener, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         try:
-            far_reader, far_writer = await asyncio.open_connection(*listener.target)
+            local = self.spec.dial_from.get(source)
+            far_reader, far_writer = await asyncio.open_connection(
+                *listener.target, local_addr=(local, 0) if local else None
+            )
         except OSError:
             writer.transport.abort()
             return

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hubledger_tools.wan.namespaces import get_unavailable_reason, has_netem
+from hubledger_tools.wan.namespaces import get_unavailable_reason
 from hubledger_tools.wan.network import WanNetwork
 from tests.integration.harness import (
     LocalNetwork,
@@ -37,12 +37,12 @@ def namespaces_usable() -> None:
     reason = get_unavailable_reason()
     if reason is not None:
         pytest.skip(f"no network namespaces on this machine: {reason}")
-    print(f"delays put on the wire by the user-space relay (kernel netem: {has_netem()})")
 
 
 @pytest.fixture
 def network(tmp_path: Path, namespaces_usable: None) -> Iterator[LocalNetwork]:
     wan = WanNetwork.create(HUBS, tmp_path / "net")
+    print(f"inter-city delays added by {'netem' if wan.delay_by == 'netem' else 'the user-space relay'}")
     network = LocalNetwork(tmp_path / "net", HUBS, wan=wan)
     try:
         network.start_all()
