@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from hubledger_client.json_http import http_json
 from hubledger_tools.netgen import NetworkLayout, generate_network
 from hubledger_tools.ports import find_port_base
-from hubledger_tools.wan.namespaces import NamespaceError
+from hubledger_tools.wan.namespaces import NamespaceError, get_unavailable_reason
 from hubledger_tools.wan.network import RelayError, WanNetwork
 from ledger.genesis import Genesis
 from node.errors import ConfigError
@@ -128,6 +128,9 @@ def _make_loopback_cluster(hubs: list[str], directory: Path) -> Cluster:
 
 
 def _make_wan_cluster(hubs: list[str], directory: Path) -> Cluster:
+    reason = get_unavailable_reason()
+    if reason is not None:
+        raise ClusterError(f"--layout wan needs network namespaces, and this machine has none: {reason}")
     try:
         wan = WanNetwork.create(hubs, directory, chain_id=CHAIN_ID)
     except (NamespaceError, RelayError) as error:

@@ -121,6 +121,10 @@ def validate_settings(settings: BenchSettings) -> None:
         ),
         (settings.layout in LAYOUTS, f"--layout must be one of {', '.join(LAYOUTS)}"),
         (
+            settings.layout == "loopback" or not settings.node_urls,
+            "--layout wan starts its own network in namespaces: give --hubs, not --nodes",
+        ),
+        (
             settings.layout != "wan" or (set(settings.hubs) <= set(CITIES) and len(settings.hubs) >= 2),
             f"--layout wan starts two to four of {', '.join(CITIES)} (the cities whose round trips it knows)",
         ),
