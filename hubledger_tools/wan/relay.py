@@ -14,7 +14,8 @@ read, each at its due time or, when the chunk before it was due later, right
 after that one: bytes keep their order, as on a TCP stream. The
 queue between them is bounded, so a slow receiver slows the sender through
 TCP, as a real link would. TLS passes through untouched: the relay never
-looks at the bytes.
+looks at the bytes. The TCP handshake is not delayed (the relay accepts at
+once); everything after it is.
 
 Cutting a link closes every connection of the pair (both ends see the link
 drop) and refuses new ones until the link is healed: a partition that the
