@@ -11,7 +11,8 @@ bank, each hub's operator and the regulator (tls/clients/).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hubledger_tools.pki import NetworkPki, PkiLayout
@@ -23,6 +24,7 @@ from node.errors import ConfigError
 
 BANK_OPENING_BALANCE = 10_000_000_000  # fen: 100 million yuan per hub bank at genesis
 CENTRAL_BANK_HUB_DEFAULT = "beijing"
+CONSENSUS_DEFAULTS = {"batch_delay_ms": 20, "view_timeout_ms": 2000}
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,12 @@ class NetworkLayout:
     p2p_port_base: int = 9101
     peer_host_template: str = "127.0.0.1"  # "{hub}" for docker compose service names
     fixed_ports: bool = False  # every hub on the base ports (one container each)
-    peer_hosts: tuple[tuple[str, str], ...] = ()  # (hub, DNS name or address) when hubs have hosts
-
-    def get_peer_host(self, hub: str) -> str:
-        """How the other hubs reach ``hub``: its own host when given, else the template."""
-        return dict(self.peer_hosts).get(hub) or self.peer_host_template.format(hub=hub)
+    # One host per hub: the address each hub listens on (api and p2p), and the address its
+    # peers dial it at when that differs (a relay or a NAT in between). Hubs not named here
+    # use api_host, p2p_host and peer_host_template.
+    hub_hosts: Mapping[str, str] = field(default_factory=dict)
+    peer_hosts: Mapping[str, str] = field(default_factory=dict)
+    consensus: Mapping[str, int] = field(default_factory=dict)  # [consensus] beyond the defaults
 
     def api_port(self, index: int) -> int:
         return self.api_port_base if self.fixed_ports else self.api_port_base + index
@@ -47,12 +50,28 @@ class NetworkLayout:
     def p2p_port(self, index: int) -> int:
         return self.p2p_port_base if self.fixed_ports else self.p2p_port_base + index
 
+    def get_peer_host(self, hub: str) -> str:
+        """Where the other hubs dial ``hub``."""
+        return self.peer_hosts.get(hub) or self.hub_hosts.get(hub) or self.peer_host_template.format(hub=hub)
+
+    def get_api_host(self, hub: str) -> str:
+        return self.hub_hosts.get(hub, self.api_host)
+
+    def get_p2p_host(self, hub: str) -> str:
+        return self.hub_hosts.get(hub, self.p2p_host)
+
+    def get_consensus(self) -> dict[str, int]:
+        return {**CONSENSUS_DEFAULTS, **self.consensus}
+
     def get_host_names(self, hub: str) -> list[str]:
-        """What a hub's certificate must name: how peers and clients reach it, and this machine."""
+        """What a hub's certificate must name: where peers dial it (a relay's address when one is in
+        between), where clients reach its API, and this machine. Clients check the name; peers check
+        only the hub identity URI (p2p/tls.py), but a certificate that names the dialled address
+        stays right for any verifier that checks host names too."""
         names = [
             self.get_peer_host(hub),
-            self.api_host,
-            self.p2p_host,
+            self.get_api_host(hub),
+            self.get_p2p_host(hub),
             "localhost",
             "127.0.0.1",
         ]
@@ -147,6 +166,7 @@ def _account(out: Path, name: str, role: str, hub: str, balance: int) -> Genesis
 
 def _node_config(hubs: list[str], index: int, layout: NetworkLayout) -> str:
     hub = hubs[index]
+    consensus = "\n".join(f"{name} = {value}" for name, value in layout.get_consensus().items())
     peers = "\n".join(
         f'{peer} = "wss://{layout.get_peer_host(peer)}:{layout.p2p_port(position)}/p2p"'
         for position, peer in enumerate(hubs)
@@ -169,19 +189,18 @@ key_file = "tls/hubs/{hub}.key"
 crl_file = "tls/crl.pem"
 
 [api]
-host = "{layout.api_host}"
+host = "{layout.get_api_host(hub)}"
 port = {layout.api_port(index)}
 
 [p2p]
-host = "{layout.p2p_host}"
+host = "{layout.get_p2p_host(hub)}"
 port = {layout.p2p_port(index)}
 
 [p2p.peers]
 {peers}
 
 [consensus]
-batch_delay_ms = 20
-view_timeout_ms = 2000
+{consensus}
 
 [log]
 level = "info"

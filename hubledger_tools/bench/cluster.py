@@ -20,11 +20,14 @@ from typing import Any, TypeVar
 from hubledger_tools.netgen import NetworkLayout, generate_network
 from hubledger_tools.ports import find_port_base
 from hubledger_tools.trust import GENERATED_NETWORKS, http_json, trust_network
+from hubledger_tools.wan.namespaces import NamespaceError, get_unavailable_reason
+from hubledger_tools.wan.network import RelayError, WanNetwork
 from ledger.genesis import Genesis
 from node.errors import ConfigError
 
 T = TypeVar("T")
 START_TIMEOUT_S = 60.0
+CHAIN_ID = "hubledger-bench"
 STOP_GRACE_S = 20.0
 
 
@@ -41,6 +44,7 @@ class Cluster:
     profiles: dict[str, Path] = field(default_factory=dict)  # hub -> cProfile output
     commands: dict[str, list[str]] = field(default_factory=dict)  # hub -> how it was started
     ssl_context: ssl.SSLContext = GENERATED_NETWORKS  # trusts the network's CA (hubledger_tools/trust.py)
+    wan: WanNetwork | None = None  # the namespaces and relay of a WAN layout, removed by ``stop``
 
     @property
     def hubs(self) -> list[str]:
@@ -57,6 +61,12 @@ class Cluster:
         for process in self.processes.values():
             _wait_or_kill(process)
         self.processes.clear()
+        if self.wan is not None:
+            self.wan.close()
+
+    def get_views(self) -> dict[str, int]:
+        """Each hub's consensus view now: 0 everywhere means no view change happened."""
+        return {hub: int(get_json(url + "/v1/status")["view"]) for hub, url in self.urls.items()}
 
     def launch(self, hub: str) -> None:
         """Start ``hub``'s process (again), its log appended to ``<dir>/<hub>.log``."""
@@ -87,17 +97,17 @@ def _wait_or_kill(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def start_cluster(hubs: list[str], directory: Path, *, cprofile_hub: str | None = None) -> Cluster:
-    """Generate a network in ``directory`` and start every hub; return once all are ready."""
-    base = find_port_base(2 * len(hubs))
-    layout = NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs))
-    genesis = generate_network(hubs, directory, chain_id="hubledger-bench", layout=layout)
-    trust_network(directory)
-    urls = {hub: f"https://127.0.0.1:{base + index}" for index, hub in enumerate(hubs)}
-    cluster = Cluster(directory, genesis, urls)
+def start_cluster(
+    hubs: list[str], directory: Path, *, cprofile_hub: str | None = None, layout: str = "loopback"
+) -> Cluster:
+    """Generate a network in ``directory`` and start every hub; return once all are ready.
+    ``layout`` "wan" puts each hub in a network namespace behind inter-city delays (hubledger_tools.wan)."""
+    make = _make_wan_cluster if layout == "wan" else _make_loopback_cluster
+    cluster = make(hubs, directory)
     try:
+        trust_network(directory)
         for hub in hubs:
-            command = [sys.executable]
+            command = [*(cluster.wan.exec_prefix(hub) if cluster.wan else []), sys.executable]
             if hub == cprofile_hub:
                 cluster.profiles[hub] = directory / f"{hub}.prof"
                 command += ["-m", "cProfile", "-o", str(cluster.profiles[hub])]
@@ -110,6 +120,25 @@ def start_cluster(hubs: list[str], directory: Path, *, cprofile_hub: str | None 
         cluster.stop()
         raise
     return cluster
+
+
+def _make_loopback_cluster(hubs: list[str], directory: Path) -> Cluster:
+    base = find_port_base(2 * len(hubs))
+    layout = NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs))
+    genesis = generate_network(hubs, directory, chain_id=CHAIN_ID, layout=layout)
+    urls = {hub: f"https://127.0.0.1:{base + index}" for index, hub in enumerate(hubs)}
+    return Cluster(directory, genesis, urls)
+
+
+def _make_wan_cluster(hubs: list[str], directory: Path) -> Cluster:
+    reason = get_unavailable_reason()
+    if reason is not None:
+        raise ClusterError(f"--layout wan needs network namespaces, and this machine has none: {reason}")
+    try:
+        wan = WanNetwork.create(hubs, directory, chain_id=CHAIN_ID)
+    except (NamespaceError, RelayError) as error:
+        raise ClusterError(f"cannot lay the network out over namespaces: {error}") from None
+    return Cluster(directory, wan.genesis, dict(wan.urls), wan=wan)
 
 
 def connect_cluster(urls: list[str], directory: Path) -> Cluster:

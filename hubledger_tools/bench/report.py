@@ -29,6 +29,7 @@ def format_table(result: dict[str, Any]) -> str:
         f"machine: {machine['cores']} cores, {machine['memory_bytes'] / 1024 / MIB:.1f} GiB, "
         f"Python {machine['python']}, revision {machine['revision']}, load average "
         f"{machine['load_average'][0]:.2f} before, {machine['load_average_after'][0]:.2f} after",
+        _describe_layout(result),
         "",
         f"{'offered/s':>10} {'committed/s':>12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
         f"{'max ms':>8} {'committed':>10}",
@@ -75,6 +76,17 @@ def format_table(result: dict[str, Any]) -> str:
     for hub, path in result.get("profiles", {}).items():
         lines.append(f"cProfile of {hub}: {path} (read it with python -m pstats)")
     return "\n".join(lines)
+
+
+def _describe_layout(result: dict[str, Any]) -> str:
+    """Where the hubs ran and whether any view changed (results from before layouts say nothing)."""
+    settings = result["settings"]
+    views = result.get("views_after") or {}
+    changed = "no view change" if not any(views.values()) else f"views after the run: {views}"
+    if settings.get("layout") == "wan":
+        trips = ", ".join(f"{pair} {ms} ms" for pair, ms in settings["round_trips_ms"].items())
+        return f"layout: wan, one network namespace per hub, round trips {trips}; {changed}"
+    return f"layout: loopback (127.0.0.1); {changed}"
 
 
 def _describe_load(settings: dict[str, Any]) -> str:

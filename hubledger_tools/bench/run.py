@@ -32,6 +32,7 @@ from hubledger_tools.bench.summary import (
 )
 from hubledger_tools.bench.timeline import Timeline
 from hubledger_tools.bench.workload import Workload, make_senders, sign_workload
+from hubledger_tools.wan.delays import describe_round_trips
 
 DRAIN_POLL_S = 0.1
 RAMP_WARMUP_S_MAX = 2.0
@@ -47,7 +48,9 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         cluster = connect_cluster(list(settings.node_urls), directory)
     else:
         say(settings, f"starting {len(settings.hubs)} hubs in {directory} ...")
-        cluster = start_cluster(list(settings.hubs), directory, cprofile_hub=settings.cprofile_hub)
+        cluster = start_cluster(
+            list(settings.hubs), directory, cprofile_hub=settings.cprofile_hub, layout=settings.layout
+        )
     try:
         senders = make_senders(settings.senders)
         count = settings.count_transactions()
@@ -62,6 +65,7 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         )
         signing_s = time.monotonic() - signing_started_s
         measured = asyncio.run(_measure(settings, cluster, senders, workload))
+        measured["views_after"] = cluster.get_views()
     finally:
         cluster.stop()
         if settings.network_dir is None and not settings.keep and not cluster.profiles:
@@ -104,6 +108,8 @@ async def _measure(
         follower = BlockFollower(session, cluster.urls[observe_hub], timeline)
         await follower.start_at_latest()
         usage = {hub: NodeUsage(pid) for hub, pid in cluster.pids.items()}
+        if cluster.wan is not None and cluster.wan.relay is not None:
+            usage["relay"] = NodeUsage(cluster.wan.relay.pid)  # carries every byte between the hubs
         for node in usage.values():
             node.restart_window()
         own_cpu_started_s = read_own_cpu_s()
@@ -249,6 +255,8 @@ def _describe_settings(settings: BenchSettings, cluster: Cluster) -> dict[str, A
         "tick_ms": settings.tick_ms,
         "cprofile_hub": settings.cprofile_hub,
         "catch_up": settings.catch_up,
+        "layout": settings.layout,
+        "round_trips_ms": describe_round_trips(cluster.hubs) if settings.layout == "wan" else None,
     }
 
 

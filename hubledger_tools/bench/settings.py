@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hubledger_tools.netgen import parse_hubs
+from hubledger_tools.wan.delays import CITIES
 from node.errors import ConfigError
 
 HUB_NAMES = (
@@ -24,6 +25,7 @@ HUB_NAMES = (
 )
 RAMP_RATES_DEFAULT = (250, 500, 1000, 1500, 2000, 3000, 4000)
 RATE_MAX = 100_000
+LAYOUTS = ("loopback", "wan")
 SENDERS_MAX = 10_000
 
 
@@ -48,6 +50,7 @@ class BenchSettings:
     keep: bool  # keep the generated network directory
     quiet: bool
     catch_up: bool = False  # the last hub misses the load, then is timed replaying it
+    layout: str = "loopback"  # or "wan": each hub in a namespace, inter-city delays between them
 
     @property
     def is_ramp(self) -> bool:
@@ -115,6 +118,15 @@ def validate_settings(settings: BenchSettings) -> None:
         (
             not settings.catch_up or settings.hubs[-1:] != (settings.observe_hub,),
             "--catch-up stops the last hub for the load: --observe another",
+        ),
+        (settings.layout in LAYOUTS, f"--layout must be one of {', '.join(LAYOUTS)}"),
+        (
+            settings.layout == "loopback" or not settings.node_urls,
+            "--layout wan starts its own network in namespaces: give --hubs, not --nodes",
+        ),
+        (
+            settings.layout != "wan" or (set(settings.hubs) <= set(CITIES) and len(settings.hubs) >= 2),
+            f"--layout wan starts two to four of {', '.join(CITIES)} (the cities whose round trips it knows)",
         ),
     ]
     for is_ok, sentence in checks:

@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from hubledger_tools.bench.settings import (
+    LAYOUTS,
     RAMP_RATES_DEFAULT,
     RATE_MAX,
     SENDERS_MAX,
@@ -66,6 +67,13 @@ def add_bench_command(commands: Any) -> None:
         help="run this hub under cProfile (kept with the network)",
     )
     target.add_argument("--keep", action="store_true", help="keep the generated network directory")
+    target.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="loopback",
+        help="loopback: every hub on 127.0.0.1; wan: each hub in its own network namespace with "
+        "inter-city round trips between them (needs root; see docs/benchmarks.md)",
+    )
     target.add_argument(
         "--catch-up",
         action="store_true",
@@ -133,6 +141,7 @@ def parse_settings(arguments: argparse.Namespace) -> BenchSettings:
         keep=arguments.keep,
         quiet=arguments.quiet,
         catch_up=arguments.catch_up,
+        layout=arguments.layout,
     )
     validate_settings(settings)
     return settings

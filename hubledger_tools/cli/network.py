@@ -94,7 +94,7 @@ def _netgen(arguments: argparse.Namespace) -> int:
             fixed_ports=True,
             api_port_base=API_PORT,
             p2p_port_base=P2P_PORT,
-            peer_hosts=parse_hosts(arguments.host, hubs),
+            peer_hosts=dict(parse_hosts(arguments.host, hubs)),
         )
     genesis = generate_network(hubs, arguments.out, chain_id=arguments.chain_id, layout=layout)
     if arguments.json:

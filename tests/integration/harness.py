@@ -25,6 +25,7 @@ from hubledger_tools.netgen import NetworkLayout, generate_network
 from hubledger_tools.ports import find_port_base
 from hubledger_tools.trust import http_json as http_json  # what the tests call, re-exported
 from hubledger_tools.trust import trust_network
+from hubledger_tools.wan.network import WanNetwork
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from ledger.tls_identity import Identity, Role
@@ -53,27 +54,39 @@ def wait_for(condition: Callable[[], T | None], *, timeout_s: float = DEADLINE_S
 
 
 class LocalNetwork:
-    """A generated network in ``directory`` whose hubs run as separate processes."""
+    """A generated network in ``directory`` whose hubs run as separate processes: on 127.0.0.1,
+    or each in its network namespace of ``wan`` (which generated the network there)."""
 
     def __init__(
-        self, directory: Path, hubs: list[str], env: dict[str, str] | None = None,
+        self,
+        directory: Path,
+        hubs: list[str],
+        env: dict[str, str] | None = None,
         layout: NetworkLayout | None = None,
+        *,
+        wan: WanNetwork | None = None,
     ) -> None:
         """``layout`` only where the ports cannot collide (a network namespace of its own)."""
         self.directory = directory
         self.hubs = hubs
-        if layout is None:
-            base = find_port_base(2 * len(hubs))
-            layout = NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs))
-        self.genesis: Genesis = generate_network(hubs, directory, layout=layout)
-        self.api_ports = {hub: layout.api_port_base + index for index, hub in enumerate(hubs)}
+        self.wan = wan
+        if wan is not None:
+            self.genesis: Genesis = wan.genesis
+            self.urls, self.api_ports = dict(wan.urls), {}
+        else:
+            if layout is None:
+                base = find_port_base(2 * len(hubs))
+                layout = NetworkLayout(api_port_base=base, p2p_port_base=base + len(hubs))
+            self.genesis = generate_network(hubs, directory, layout=layout)
+            self.api_ports = {hub: layout.api_port_base + index for index, hub in enumerate(hubs)}
+            self.urls = {hub: f"https://127.0.0.1:{port}" for hub, port in self.api_ports.items()}
         self.ca_file = trust_network(directory)
         self.context = make_client_context(self.ca_file)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {**os.environ, "HUBLEDGER_LOG_FORMAT": "json", **(env or {})}
 
     def url(self, hub: str) -> str:
-        return f"https://127.0.0.1:{self.api_ports[hub]}"
+        return self.urls[hub]
 
     def client_files(self, identity: Identity) -> tuple[Path, Path]:
         """The certificate and key netgen issued ``identity``."""
@@ -93,8 +106,10 @@ class LocalNetwork:
     def start(self, hub: str, env: dict[str, str] | None = None) -> None:
         """Start ``hub``'s process; ``env`` adds to the network's environment for it alone."""
         log = (self.directory / f"{hub}.log").open("ab")
+        prefix = self.wan.exec_prefix(hub) if self.wan is not None else []
+        config = f"{self.directory / hub}.toml"
         self.processes[hub] = subprocess.Popen(
-            [sys.executable, "-m", "hubledger_tools.cli", "node", "--config", f"{self.directory / hub}.toml"],
+            [*prefix, sys.executable, "-m", "hubledger_tools.cli", "node", "--config", config],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**self.env, **(env or {})},
