@@ -6,9 +6,10 @@ at their relay addresses, with the WAN consensus timeouts of delays.py) and
 starts the relay process. The delays are netem's where the kernel has it
 (netem.py), else the relay's (relay.py); ``delay_by`` says which. Node
 processes are the caller's: ``exec_prefix`` is what to put before the
-node's command line, and ``urls`` are the client API addresses, read back
-from the generated configs. ``close`` stops the relay and removes the
-namespaces; call it in a ``finally``.
+node's command line, and ``urls`` are the client API addresses (https), read
+back from the generated configs; the network's CA (``ca_file``) is trusted by
+hubledger_tools.trust, so the tools' requests check the hubs against it.
+``close`` stops the relay and removes the namespaces; call it in a ``finally``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hubledger_tools.netgen import NetworkLayout, generate_network
+from hubledger_tools.trust import trust_network
 from hubledger_tools.wan.delays import JITTER_MS, WAN_CONSENSUS, get_round_trip_ms, validate_cities
 from hubledger_tools.wan.namespaces import HubNamespace, create_namespaces, has_netem, remove
 from hubledger_tools.wan.netem import apply_commands, build_commands, compute_netem_leaf
@@ -45,6 +47,7 @@ class WanNetwork:
     genesis: Genesis
     spaces: dict[str, HubNamespace]
     urls: dict[str, str]  # hub -> client API URL, as the generated config says
+    ca_file: Path  # the network's CA certificate, which the hubs' API certificates chain to
     delay_by: str  # "netem" where the kernel has it, else "relay" (the relay's own timers)
     relay: subprocess.Popen[str] | None = None
 
@@ -64,10 +67,11 @@ class WanNetwork:
             genesis = generate_network(hubs, directory, chain_id=chain_id, layout=layout)
             configs = {hub: load_config(directory / f"{hub}.toml", environ={}) for hub in hubs}
             urls = {hub: get_api_url(config) for hub, config in configs.items()}
+            ca_file = trust_network(directory)
             delay_by = "netem" if has_netem() else "relay"
             if delay_by == "netem":
                 _add_netem(spaces)
-            network = cls(directory, genesis, spaces, urls, delay_by)
+            network = cls(directory, genesis, spaces, urls, ca_file, delay_by)
             network.relay = _start_relay(
                 directory, _relay_spec(spaces, configs, with_netem=delay_by == "netem")
             )
@@ -115,8 +119,9 @@ class WanNetwork:
 
 
 def get_api_url(config: NodeConfig) -> str:
-    """The client API URL a hub's config describes."""
-    return f"http://{config.api.host}:{config.api.port}"
+    """The client API URL a hub's config describes: https unless it says ``[tls] api_plaintext``."""
+    scheme = "http" if config.tls.api_plaintext else "https"
+    return f"{scheme}://{config.api.host}:{config.api.port}"
 
 
 def _relay_spec(
