@@ -21,6 +21,10 @@ FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+|~~~+)\s*(?P<language>[\w+-]*
 # Commands a block may show that this test does not run, each with where it is covered instead.
 NOT_RUN = (
     (re.compile(r"^make (run|install)\b"), "the test started the localnet itself, as `make run` does"),
+    (
+        re.compile(r"\bpytest\b.*\btests/integration/wan\b"),
+        "needs root and starts network namespaces: it is tests/integration/wan, which make test runs",
+    ),
     (re.compile(r"^make\b|\bpytest\b"), "the test suite this test belongs to"),
     (
         re.compile(r"\bdocker(-compose)?\b|^scripts/image/|\bscripts/compose\.sh\b"),
@@ -32,6 +36,10 @@ NOT_RUN = (
     ),
     (re.compile(r"\bchaos run\b"), "minutes of faults under load: tests/integration/chaos"),
     (re.compile(r"\bsimulate\b.*--seeds \d{3,}"), "hundreds of seeds: tests/simulation, make swarm"),
+    (
+        re.compile(r"--layout wan\b"),
+        "needs root and starts network namespaces: tests/integration/wan/test_wan_bench.py runs it",
+    ),
     (re.compile(r"\bbench\b"), "minutes of load: tests/integration/bench"),
     (re.compile(r"\bnetwork/(accounts|keys|tls)/"), "the keys of a compose network: tests/e2e runs it"),
     (re.compile(r"127\.0\.0\.1:9090\b"), "Prometheus of the compose profile monitoring: tests/e2e runs it"),
