@@ -72,7 +72,7 @@ def add_bench_command(commands: Any) -> None:
         choices=LAYOUTS,
         default="loopback",
         help="loopback: every hub on 127.0.0.1; wan: each hub in its own network namespace with "
-        "inter-city round trips between them (needs root; see docs/benchmarks.md)",
+        "inter-city round trips between them (needs root; see docs/benchmarks.md; default loopback)",
     )
     target.add_argument(
         "--catch-up",
