@@ -218,6 +218,16 @@ class Submitter:
         self.sent = 0
 
     def transfer(self, hub: str, amount: int = 1) -> str:
+        """Submits a transfer to ``hub``, waiting while it says it cannot take one yet."""
+        code, answer = wait_for(
+            lambda: _unless_not_serving(self.offer(hub, amount)), what=f"{hub} to take a transfer"
+        )
+        if code != 202:
+            raise AssertionError(f"{hub} refused a transfer: {answer}")
+        return str(answer["id"])
+
+    def offer(self, hub: str, amount: int = 1) -> tuple[int, Any]:
+        """One submission of a transfer to ``hub``: its answer; the nonce moves on only if taken."""
         from ledger.transaction import Transaction
 
         transaction = Transaction.create(
@@ -228,15 +238,11 @@ class Submitter:
             method="transfer",
             args={"to": self.receiver, "amount": amount},
         )
-        url, body = self.network.url(hub) + "/v1/transactions", transaction.to_json()
-        code, answer = wait_for(
-            lambda: _unless_not_serving(http_json(url, body)), what=f"{hub} to take a transfer"
-        )
-        if code != 202:
-            raise AssertionError(f"{hub} refused a transfer: {answer}")
-        self.nonce += 1
-        self.sent += amount
-        return str(answer["id"])
+        code, answer = http_json(self.network.url(hub) + "/v1/transactions", transaction.to_json())
+        if code == 202:
+            self.nonce += 1
+            self.sent += amount
+        return code, answer
 
 
 def _unless_not_serving(answer: tuple[int, Any]) -> tuple[int, Any] | None:
