@@ -5,79 +5,29 @@ process alone never does."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
 from tests.integration.p2p.cluster import FAST, Cluster
+from tests.integration.p2p.proxy import LinkProxy, link_through_proxy
 from tests.waiting import wait_until
 
 # A killed primary must be replaced within 3 s (docs/operators.md): its loss must be seen within 2.
 NOTICED_WITHIN_S = 2.0
 
 
-class BlackholeProxy:
-    """Forwards TCP both ways until ``blackhole()``; then drops every byte and keeps both sockets
-    open, as a network does for a host that died."""
-
-    def __init__(self, target_port: int) -> None:
-        self._target_port = target_port
-        self._dropping = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._writers: list[asyncio.StreamWriter] = []
-        self._server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._on_client, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def blackhole(self) -> None:
-        self._dropping = True
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for writer in self._writers:
-            writer.close()
-
-    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
-        self._writers += [writer, upstream_writer]
-        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
-            task = asyncio.create_task(self._pump(source, sink))
-            self._tasks.add(task)
-
-    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
-            while data := await source.read(65536):
-                if not self._dropping:
-                    sink.write(data)
-                    await sink.drain()
-            await asyncio.Event().wait()  # the far end closed: a dead host would not say so either
-
-
 @pytest.fixture
 async def linked_through_proxy(
     make_cluster: Callable[[int], Cluster],
-) -> AsyncIterator[tuple[Cluster, BlackholeProxy]]:
-    cluster = make_cluster(2)
-    proxy = BlackholeProxy(cluster.ports[1])
-    await proxy.start()
-    await cluster.start_node(1)
-    await cluster.start_node(0, peer_urls={1: f"wss://127.0.0.1:{proxy.port}/p2p"})
-    await cluster.wait_all_connected()
-    yield cluster, proxy
-    await proxy.close()
+) -> AsyncIterator[tuple[Cluster, LinkProxy]]:
+    async for linked in link_through_proxy(make_cluster):
+        yield linked
 
 
 async def test_a_peer_that_falls_silent_loses_its_link_on_both_sides_within_the_silence_limit(
-    linked_through_proxy: tuple[Cluster, BlackholeProxy],
+    linked_through_proxy: tuple[Cluster, LinkProxy],
 ) -> None:
     cluster, proxy = linked_through_proxy
     proxy.blackhole()
@@ -91,7 +41,7 @@ async def test_a_peer_that_falls_silent_loses_its_link_on_both_sides_within_the_
 
 
 async def test_a_stalled_event_loop_does_not_cut_live_links(
-    linked_through_proxy: tuple[Cluster, BlackholeProxy],
+    linked_through_proxy: tuple[Cluster, LinkProxy],
 ) -> None:
     cluster, _ = linked_through_proxy
     time.sleep(3 * FAST.silence_max_ms / 1000)  # the whole process stalls (a paused or starved host)
@@ -103,7 +53,7 @@ async def test_a_stalled_event_loop_does_not_cut_live_links(
 
 
 async def test_a_peer_that_falls_silent_while_a_large_message_is_sent_to_it_loses_its_link(
-    linked_through_proxy: tuple[Cluster, BlackholeProxy],
+    linked_through_proxy: tuple[Cluster, LinkProxy],
 ) -> None:
     """The sender's socket buffers fill behind the dead peer: its pings must not wait on them."""
     cluster, proxy = linked_through_proxy
