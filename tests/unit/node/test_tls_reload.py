@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import structlog
-from cryptography import x509
 
 from hubledger_tools.netgen import generate_network
 from hubledger_tools.pki import NetworkPki, PkiLayout
@@ -17,6 +16,7 @@ from ledger.tls_identity import Identity, Role
 from node.certificate_expiry import EXPIRY_WARNING_S, CertificateExpiry
 from node.tls_reload import serve_current
 from p2p.tls import TlsFiles, make_client_context, make_server_context
+from tests.memory_tls import handshake
 
 BEIJING = Identity(Role.HUB, "beijing")
 SHANGHAI = Identity(Role.HUB, "shanghai")
@@ -31,34 +31,6 @@ def pki(tmp_path: Path) -> NetworkPki:
 def files_of(pki: NetworkPki, identity: Identity) -> TlsFiles:
     layout = pki.layout
     return TlsFiles(layout.ca_certificate, layout.certificate(identity), layout.key(identity), layout.crl)
-
-
-def handshake(server: ssl.SSLContext, client: ssl.SSLContext) -> x509.Certificate:
-    """A full TLS 1.3 handshake in memory; the server certificate the client saw. Raises ssl.SSLError."""
-    server_in, server_out, client_in, client_out = (ssl.MemoryBIO() for _ in range(4))
-    server_side = server.wrap_bio(server_in, server_out, server_side=True)
-    client_side = client.wrap_bio(client_in, client_out)
-    done = {"server": False, "client": False}
-    for _ in range(20):
-        for name, side, outgoing, incoming in (
-            ("client", client_side, client_out, server_in),
-            ("server", server_side, server_out, client_in),
-        ):
-            if not done[name]:
-                try:
-                    side.do_handshake()
-                    done[name] = True
-                except ssl.SSLWantReadError:
-                    pass
-            incoming.write(outgoing.read())
-        if all(done.values()):
-            server_side.write(b"x")  # TLS 1.3 tells the client late whether its certificate passed
-            client_in.write(server_out.read())
-            client_side.read(1)
-            der = client_side.getpeercert(binary_form=True)
-            assert der is not None
-            return x509.load_der_x509_certificate(der)
-    raise AssertionError("the handshake did not finish")
 
 
 def test_a_renewed_certificate_is_presented_by_the_listener_that_started_with_the_old(

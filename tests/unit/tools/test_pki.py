@@ -16,6 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from hubledger_tools.pki import NetworkPki, PkiLayout
 from ledger.tls_identity import Identity, IdentityInvalid, Role, get_identity
+from tests.memory_tls import handshake
 
 BEIJING = Identity(Role.HUB, "beijing")
 BANK = Identity(Role.BANK, "beijing")
@@ -24,32 +25,6 @@ BANK = Identity(Role.BANK, "beijing")
 @pytest.fixture
 def pki(tmp_path: Path) -> NetworkPki:
     return NetworkPki.create(PkiLayout.of(tmp_path), "hubledger-test")
-
-
-def _handshake(server: ssl.SSLContext, client: ssl.SSLContext, server_name: str) -> None:
-    """A full TLS handshake in memory; raises ssl.SSLError where either side refuses."""
-    server_in, server_out, client_in, client_out = (ssl.MemoryBIO() for _ in range(4))
-    server_side = server.wrap_bio(server_in, server_out, server_side=True)
-    client_side = client.wrap_bio(client_in, client_out, server_hostname=server_name)
-    done = {"server": False, "client": False}
-    for _ in range(20):
-        for name, side, outgoing, peer_incoming in (
-            ("client", client_side, client_out, server_in),
-            ("server", server_side, server_out, client_in),
-        ):
-            if not done[name]:
-                try:
-                    side.do_handshake()
-                    done[name] = True
-                except ssl.SSLWantReadError:
-                    pass
-            peer_incoming.write(outgoing.read())
-        if all(done.values()):
-            server_side.write(b"x")  # TLS 1.3 sends the server's verdict on the client certificate late
-            client_in.write(server_out.read())
-            client_side.read(1)
-            return
-    raise AssertionError("the handshake did not finish")
 
 
 def _contexts(pki: NetworkPki, client: Identity) -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -87,21 +62,21 @@ def test_a_hub_certificate_serves_its_names_and_addresses_and_names_its_hub(pki:
     assert stat.S_IMODE(pki.layout.key(BEIJING).stat().st_mode) == 0o600
     pki.issue(BANK)
     server, client = _contexts(pki, BANK)
-    _handshake(server, client, "beijing")
-    _handshake(server, client, "127.0.0.1")
+    handshake(server, client, "beijing")
+    handshake(server, client, "127.0.0.1")
     with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
-        _handshake(server, client, "shanghai")
+        handshake(server, client, "shanghai")
 
 
 def test_a_revoked_client_certificate_is_refused_by_openssl_with_the_new_crl(pki: NetworkPki) -> None:
     pki.issue(BEIJING, dns_names=["beijing"])
     revoked = pki.issue(BANK)
     server, client = _contexts(pki, BANK)
-    _handshake(server, client, "beijing")
+    handshake(server, client, "beijing")
     pki.revoke(revoked.serial_number)
     server, client = _contexts(pki, BANK)
     with pytest.raises(ssl.SSLError):
-        _handshake(server, client, "beijing")
+        handshake(server, client, "beijing")
     records, crl_number = pki.read_registry()
     assert [record.revoked_at is not None for record in records] == [False, True]
     assert crl_number == 2
@@ -117,7 +92,7 @@ def test_a_certificate_from_another_ca_is_refused(pki: NetworkPki, tmp_path: Pat
     client = ssl.create_default_context(cafile=pki.layout.ca_certificate)
     client.load_cert_chain(other.layout.certificate(BANK), other.layout.key(BANK))
     with pytest.raises(ssl.SSLError):
-        _handshake(server, client, "beijing")
+        handshake(server, client, "beijing")
 
 
 def test_an_expired_certificate_is_refused(pki: NetworkPki) -> None:
@@ -126,7 +101,7 @@ def test_an_expired_certificate_is_refused(pki: NetworkPki) -> None:
     pki.issue(BANK, now=long_ago, valid_days=1)
     server, client = _contexts(pki, BANK)
     with pytest.raises(ssl.SSLError):
-        _handshake(server, client, "beijing")
+        handshake(server, client, "beijing")
 
 
 def test_client_certificates_carry_no_host_names_and_cannot_serve(pki: NetworkPki) -> None:
