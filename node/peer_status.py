@@ -168,9 +168,33 @@ class PeerStatusBoard:
         self._statuses[status.node] = status
 
     async def poll_forever(self) -> None:
+        stalled_at: int | None = None
         while True:
             await self.poll_once()
+            stalled_at = self._nudge_if_stalled(stalled_at)
             await asyncio.sleep(self._poll_interval_ms / 1000)
+
+    def _nudge_if_stalled(self, stalled_at: int | None) -> int | None:
+        """After a partition that left the links open, an idle network shows a lagging hub
+        nothing: no link comes up and no vote arrives. When f + 1 fresh answers are above this
+        hub's height at two polls in a row and its height has not moved between them, the
+        replica is told to ask them (``on_peers_ahead``). The height it was stalled at is kept
+        between polls; None when not lagging."""
+        lag, _ = self.compute_lag_blocks()
+        height = self._node.chain.latest_height()
+        if lag == 0:
+            return None
+        if stalled_at == height:
+            self._node.report_peers_ahead(self._get_peers_above(height))
+        return height
+
+    def _get_peers_above(self, height: int) -> list[int]:
+        now = now_ms()
+        fresh_above = {
+            name for name, status in self._statuses.items()
+            if now - status.received_ms <= FRESH_MS_MAX and status.height > height
+        }
+        return [index for index, name in enumerate(self._names) if name in fresh_above]
 
 
 PEER_STATUS = web.AppKey("peer_status", PeerStatusBoard)

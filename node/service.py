@@ -285,6 +285,10 @@ class Node:
     def _on_peer_connected(self, peer: int) -> None:
         self._run(self.replica.on_peer_connected(ValidatorIndex(peer), now_ms()))
 
+    def report_peers_ahead(self, peers: list[int]) -> None:
+        """The peer status board found this hub stalled behind ``peers`` (node/peer_status.py)."""
+        self._run(self.replica.on_peers_ahead([ValidatorIndex(peer) for peer in peers], now_ms()))
+
     def _on_peer_disconnected(self, peer: int) -> None:
         self._run(self.replica.on_peer_disconnected(ValidatorIndex(peer), now_ms()))
 

@@ -127,10 +127,15 @@ blocks the others committed cannot tell that from a stalled primary, and the
 others, their votes for those heights spent, would never show it the gap. So
 does a replica whose link to a peer comes up (``on_peer_connected``): back
 from a restart or a partition into an idle network, nothing else would tell
-it. Such a probe follows the peer's chain, one answer after another, while the
-answers are longer than twice the window: a shorter one means the replica is
-near the head, where the votes it receives carry it on (following further in
-a live network would fetch every new block twice, by votes and by request).
+it; and one the node finds stalled behind f + 1 peers' own reports of their
+heights (``on_peers_ahead``): a partition that cut the payload but not the
+links ends with no link coming up. Those reports are unsigned, but f + 1 of
+them include an honest one, and a probe only asks: every block fetched is
+still checked against its certificate. Such a probe follows the peer's
+chain, one answer after another, while the answers are longer than twice the
+window: a shorter one means the replica is near the head, where the votes it
+receives carry it on (following further in a live network would fetch every
+new block twice, by votes and by request).
 
 Liveness (``liveness``). PBFT is safe whatever the network does; these rules keep
 it moving, and none of them signs anything new:
@@ -353,6 +358,15 @@ class Replica(
             self._unreachable.discard(peer)
             self._retry_fetch_with(peer)
             self._probe_peers(first=[peer])
+        return self._take_actions()
+
+    def on_peers_ahead(self, peers: Sequence[ValidatorIndex], now_ms: int) -> list[Action]:
+        """f + 1 ``peers`` report heights above this replica's, which has not moved since they
+        did: ask them for what follows its chain (a probe; nothing if a fetch is under way)."""
+        self._now_ms = now_ms
+        valid = [peer for peer in peers if peer != self._index and 0 <= peer < self._n]
+        if len(valid) > self._faults_max:
+            self._probe_peers(first=valid)
         return self._take_actions()
 
     def on_peer_disconnected(self, peer: ValidatorIndex, now_ms: int) -> list[Action]:

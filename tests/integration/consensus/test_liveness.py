@@ -92,6 +92,29 @@ def _refusal_of(answer: tuple[int, Any]) -> str | None:
     return str(document["error"]["code"]) if code == 503 else None
 
 
+def test_a_backup_cut_off_while_blocks_commit_catches_up_after_the_heal_with_no_new_traffic(
+    network: LocalNetwork,
+) -> None:
+    """A partition that cuts the payload but not the links ends with no link coming up, and an
+    idle network sends no vote: the healed hub stayed 4 blocks behind for a minute, answering
+    BEHIND, until someone transacted. Its peers' status answers show the gap; it must fetch."""
+    _start(network)
+    submitter = Submitter(network, "bank-beijing", "central-bank")
+    primary = network.status("beijing")["primary"]
+    lonely = next(hub for hub in reversed(HUBS) if hub != primary)
+    wait_committed_on(network, lonely, submitter.transfer(primary))
+    network.isolate(lonely)
+    for _ in range(4):
+        wait_committed_on(network, primary, submitter.transfer(primary))
+    target = network.height(primary)
+    assert network.height(lonely) < target
+    network.heal()
+    healed = time.monotonic()
+    wait_for(lambda: network.height(lonely) >= target, timeout_s=10, what=f"{lonely} at height {target}")
+    print(f"the healed hub caught up {time.monotonic() - healed:.2f} s after the heal, with no new traffic")
+    assert_same_chain(network, HUBS)
+
+
 @pytest.mark.skipif(not LIBFAKETIME.exists(), reason="needs libfaketime: apt-get install faketime")
 def test_a_hub_whose_clock_is_40_s_slow_has_its_transfers_committed_and_says_it_is_not_ready(
     network: LocalNetwork,

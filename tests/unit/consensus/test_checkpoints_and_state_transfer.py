@@ -64,6 +64,21 @@ def test_a_replica_back_in_an_idle_network_catches_up_once_a_link_comes_up() -> 
     assert [fetch.peer for fetch in lagging.fetches] == [1, 1, 1, 1]  # 6 + 6 + 6 + 2 blocks, then done
 
 
+def test_a_replica_stalled_behind_f_plus_1_peers_reports_asks_them_and_one_report_is_not_enough() -> None:
+    # A partition that cut the payload but not the links ends with no link coming up: the
+    # node's status poll, unsigned, is the cue. One peer's word could be a lie; f + 1 hold an
+    # honest one, and what is fetched is still checked against its certificate.
+    cluster = leave_replica_3_behind(seed=28, blocks=8)
+    cluster.run_until(lambda: False, deadline_ms=10_000)
+    lagging = cluster.nodes[3]
+    cluster.run(3, lagging.replica.on_peers_ahead([ValidatorIndex(2), ValidatorIndex(3)], cluster.now_ms))
+    assert not lagging.fetches, "itself and one peer are not f + 1 peers"
+    cluster.run(3, lagging.replica.on_peers_ahead([ValidatorIndex(2), ValidatorIndex(0)], cluster.now_ms))
+    assert cluster.run_until(cluster.all_reach(8), deadline_ms=10_000)
+    cluster.assert_same_chain()
+    assert lagging.fetches and lagging.fetches[0].peer in (0, 2)
+
+
 def test_a_probe_that_lands_near_the_head_of_a_live_chain_stops_following_it() -> None:
     # Asking again after every short answer would fetch each new block twice, by votes and
     # by request, for as long as the chain grows.
