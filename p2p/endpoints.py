@@ -181,7 +181,9 @@ class LinkEndpoints:
             # A link lost is news to an operator; one closed because we stop or replaced is not.
             lost = state.link is None and not self._stopping
             log_at = self._log.warning if lost else self._log.info
-            log_at("peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer")
+            log_at(
+                "peer_disconnected", peer=peer, reason=link.close_reason or "closed by peer", lost=lost
+            )
 
     async def _dial_forever(self, peer: int) -> None:
         attempt = 0
