@@ -6,9 +6,11 @@ libraries (aiohttp, cryptography, cbor2, ecdsa) only: no LevelDB, no uvloop,
 nothing of the node.
 """
 
-from hubledger_client.client import Client, ClientError, NodeUnreachable, SyncClient
+from hubledger_client.client import Client
+from hubledger_client.errors import ClientError, NodeUnreachable
 from hubledger_client.pending import TransactionPending
 from hubledger_client.proof import ProofInvalid, ProofReport, verify_proof
+from hubledger_client.sync import SyncClient
 
 __all__ = [
     "Client",

@@ -22,15 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import ssl
 import time
-from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
+from hubledger_client.errors import (
+    ClientError,
+    NodeUnreachable,
+    describe_connection_error,
+)
 from hubledger_client.failover import REFUSALS_TO_RETRY, HubRing, get_retry_delay_s, parse_hub_urls
 from hubledger_client.pending import TransactionPending
 from hubledger_client.tls import make_default_context
@@ -43,80 +47,6 @@ RECONNECT_DELAY_MAX_S = 5.0
 BUSY_RETRIES = 5  # rounds after the first: pauses of 0.1, 0.2, 0.4, 0.8 and 1.6 s
 RESUBMIT_INTERVAL_S = 1.0  # while waiting, how often the same bytes are offered to a hub that lost them
 get_busy_delay_s = get_retry_delay_s  # the name earlier versions had
-
-
-class ClientError(Exception):
-    """Raised when the node answers with an error; carries its stable code."""
-
-    def __init__(self, status: int, code: str, message: str, *, hub: str = "") -> None:
-        super().__init__(f"{code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.hub = hub  # the URL of the hub that answered
-
-
-class NodeUnreachable(ClientError):
-    """Raised when no hub given answers as a HubLedger client API: no connection, a timeout,
-    or an answer that is not its JSON (a peer port, another service). Nothing was done.
-    For one hub it is also the signal to ask the next (``Client.request``)."""
-
-    def __init__(self, code: str, message: str, *, hub: str = "", problem: str = "") -> None:
-        super().__init__(0, code, message, hub=hub)
-        self.problem = problem or message
-
-    @classmethod
-    def at(cls, url: str, code: str, problem: str) -> NodeUnreachable:
-        """What answers at ``url`` is no client API, for the reason ``problem``."""
-        return cls(code, f"cannot use the node at {url}: {problem}", hub=url, problem=problem)
-
-    @classmethod
-    def of_every(cls, errors: Sequence[NodeUnreachable]) -> NodeUnreachable:
-        """One error for a request no hub answered: the only hub's own, or every hub's reason."""
-        if len(errors) == 1:
-            return errors[0]
-        codes = {error.code for error in errors}
-        reasons = "; ".join(f"{error.hub}: {error.problem}" for error in errors)
-        code = codes.pop() if len(codes) == 1 else "UNREACHABLE"
-        return cls(code, f"none of the {len(errors)} hubs given answers: {reasons}", problem=reasons)
-
-
-def describe_connection_error(error: BaseException) -> str:
-    """One sentence for a failed connection, without aiohttp's class names."""
-    if isinstance(error, TimeoutError):
-        return "no answer in time"
-    if isinstance(error, aiohttp.InvalidURL):
-        return "not a valid URL"
-    if isinstance(error, aiohttp.ClientConnectorCertificateError):
-        return (
-            f"its TLS certificate is not one this client trusts ({describe_certificate_error(error)}); "
-            "give the network's CA certificate with --ca FILE or HUBLEDGER_CA"
-        )
-    if isinstance(error, aiohttp.ClientConnectorSSLError):
-        return "the TLS handshake failed; does it serve https (or only http)?"
-    if isinstance(error, aiohttp.ClientConnectorError):
-        where = f"{error.host}:{error.port}"
-        if isinstance(error.os_error, ConnectionRefusedError):
-            return f"nothing listens on {where} (connection refused); is the hub running?"
-        if isinstance(error.os_error, socket.gaierror):
-            return f"the host {error.host} is unknown"
-        return f"cannot connect to {where} ({error.os_error.strerror or 'connection failed'})"
-    if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return (
-            "the connection was closed without an HTTP answer; is this a hub's client API port, "
-            "with the scheme it serves (https unless [tls] api_plaintext)?"
-        )
-    if isinstance(error, aiohttp.ClientResponseError):
-        return (
-            f"it does not speak HTTP as a client API does ({error.message}); is this a hub's client API port?"
-        )
-    return " ".join(str(error).split()) or type(error).__name__
-
-
-def describe_certificate_error(error: aiohttp.ClientConnectorCertificateError) -> str:
-    """OpenSSL's reason, without the class names around it."""
-    reason = getattr(error.certificate_error, "verify_message", "") or str(error.certificate_error)
-    return " ".join(str(reason).split())
 
 
 class Client:
@@ -462,60 +392,3 @@ class Client:
         if not wait:
             return {"id": transaction_id, "status": "pending"}
         return await self.wait(transaction, timeout_ms=timeout_ms)
-
-
-class SyncClient:
-    """A blocking wrapper of Client for scripts; one event loop per instance.
-
-    with SyncClient("https://127.0.0.1:8101") as client:
-        print(client.get_status()["height"])
-        for event in client.follow_events(from_height=1, reconnect=False):
-            print(event["type"], event["height"])
-    """
-
-    def __init__(
-        self,
-        base_url: str | Sequence[str],
-        *,
-        timeout_ms: int = 10_000,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._client = Client(base_url, timeout_ms=timeout_ms, ssl_context=ssl_context)
-
-    def __enter__(self) -> SyncClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def follow_events(
-        self, *, from_height: int | None = None, account: str | None = None, reconnect: bool = True
-    ) -> Iterator[dict[str, Any]]:
-        """Client.follow_events as a plain iterator; leaving the loop closes the stream."""
-        events = self._client.follow_events(from_height=from_height, account=account, reconnect=reconnect)
-        try:
-            while True:
-                try:
-                    yield self._loop.run_until_complete(events.__anext__())
-                except StopAsyncIteration:
-                    return
-        finally:
-            if not self._loop.is_closed():
-                self._loop.run_until_complete(events.aclose())
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._client, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return self._loop.run_until_complete(method(*args, **kwargs))
-
-        return call
-
-    def close(self) -> None:
-        if self._loop.is_closed():
-            return
-        self._loop.run_until_complete(self._client.close())
-        self._loop.close()

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hubledger_client.client import Client, ClientError
+from hubledger_client.client import Client
+from hubledger_client.errors import ClientError
 from hubledger_client.tls import find_ca_file, make_client_context
 from hubledger_tools.cli.arguments import DEFAULT_NODE_URL
 from hubledger_tools.cli.common import format_fen

@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from hubledger_client.client import describe_connection_error
+from hubledger_client.errors import describe_connection_error
 from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.arguments import DEFAULT_NODE_URL
 from hubledger_tools.cli.common import (

@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from hubledger_client.client import ClientError, NodeUnreachable
+from hubledger_client.errors import ClientError, NodeUnreachable
 from hubledger_client.pending import TransactionPending
 from hubledger_client.tls import TlsSetupError
 from hubledger_tools.cli.audit import add_audit_commands

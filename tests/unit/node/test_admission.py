@@ -9,7 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from hubledger_client.client import Client, ClientError, get_busy_delay_s
+from hubledger_client.client import Client, get_busy_delay_s
+from hubledger_client.errors import ClientError
 from hubledger_tools.netgen import generate_network
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
