@@ -3,6 +3,7 @@ with one sentence a person can read."""
 
 from __future__ import annotations
 
+import errno
 import socket
 from collections.abc import Sequence
 
@@ -65,7 +66,7 @@ def describe_connection_error(error: BaseException) -> str:
         if isinstance(error.os_error, socket.gaierror):
             return f"the host {error.host} is unknown"
         return f"cannot connect to {where} ({error.os_error.strerror or 'connection failed'})"
-    if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+    if _closed_without_answer(error):
         return (
             "the connection was closed without an HTTP answer; is this a hub's client API port, "
             "with the scheme it serves (https unless [tls] api_plaintext)?"
@@ -75,6 +76,14 @@ def describe_connection_error(error: BaseException) -> str:
             f"it does not speak HTTP as a client API does ({error.message}); is this a hub's client API port?"
         )
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def _closed_without_answer(error: BaseException) -> bool:
+    """The far end hung up or reset before any HTTP: a peer port over TLS does either, by timing."""
+    if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return True
+    reset = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED)
+    return isinstance(error, ConnectionError) or (isinstance(error, OSError) and error.errno in reset)
 
 
 def describe_certificate_error(error: aiohttp.ClientConnectorCertificateError) -> str:
