@@ -1,9 +1,10 @@
 """Blocks and their headers.
 
 A header commits to its height, its parent, the view that committed it, the
-proposer's timestamp, the Merkle root of its transaction ids, and the state
-digest after executing it. The block hash is the hash of the header alone,
-so a light client can follow the chain from headers and certificates.
+proposer's timestamp, the Merkle root of its transaction ids, and the root of
+the authenticated state after executing it (ledger/state_tree.py). The block
+hash is the hash of the header alone, so a light client can follow the chain
+from headers and certificates.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _HEADER_FIELDS = (
     "proposer",
     "transactions_root",
     "transaction_count",
-    "state_digest",
+    "state_root",
 )
 
 
@@ -42,7 +43,7 @@ class BlockHeader:
     proposer: ValidatorIndex
     transactions_root: Hash
     transaction_count: int
-    state_digest: Hash
+    state_root: Hash
 
     def to_cbor_map(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _HEADER_FIELDS}
@@ -67,7 +68,7 @@ class BlockHeader:
             transaction_count=cbor.expect_int(
                 fields["transaction_count"], "transaction_count", high=BLOCK_TRANSACTIONS_MAX
             ),
-            state_digest=Hash(cbor.expect_bytes(fields["state_digest"], "state_digest", size=HASH_BYTES)),
+            state_root=Hash(cbor.expect_bytes(fields["state_root"], "state_root", size=HASH_BYTES)),
         )
 
     def to_json(self) -> dict[str, Any]:

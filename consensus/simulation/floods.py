@@ -135,7 +135,7 @@ class PrePrepareFlood(_Flood):
                 proposer=self.context.self_index,
                 transactions_root=compute_transactions_root(junk),
                 transaction_count=len(junk),
-                state_digest=Hash(get_random_bytes(rng, 32)),
+                state_root=Hash(get_random_bytes(rng, 32)),
             )
             emissions += emit(
                 self.context.sign(PrePrepare(view, height, Block(header, junk))), self.context.peers

@@ -48,7 +48,7 @@ def make_block(transactions: tuple[Transaction, ...] = (), *, height: int = 1, v
         proposer=ValidatorIndex(view % 4),
         transactions_root=compute_transactions_root(transactions),
         transaction_count=len(transactions),
-        state_digest=Hash(b"\x22" * 32),
+        state_root=Hash(b"\x22" * 32),
     )
     return Block(header, transactions)
 
