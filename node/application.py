@@ -25,7 +25,8 @@ from ledger.receipt import Receipt
 from ledger.state_tree import StateTreeBase, StateTreeOverlay
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
-from storage.chain import ChainStore, CommittedBlock
+from storage.block_commit import CommittedBlock
+from storage.chain import ChainStore
 
 VERIFIED_IDS_MAX = 200_000  # a bound only: an id is forgotten once its transaction commits
 # State transfer validates a whole response of blocks before the first commits, each block

@@ -26,6 +26,11 @@ ENV_PREFIX = "HUBLEDGER_"
 PEER_MESSAGE_BYTES_MAX = P2PSettings().message_bytes_max
 
 
+# A pruning hub keeps at least this many block bodies, so a peer a little behind catches up
+# from it by blocks rather than needing a snapshot.
+KEEP_BLOCKS_MIN = 10
+
+
 @dataclass(frozen=True)
 class NodeSection:
     name: str
@@ -101,6 +106,13 @@ class TlsSection:
 
 
 @dataclass(frozen=True)
+class StorageSection:
+    # Keep the bodies of the latest N blocks and prune older ones (headers and certificates are
+    # kept; node/pruning.py). 0 keeps every block.
+    keep_blocks: int = 0
+
+
+@dataclass(frozen=True)
 class AdminSection:
     token: str = ""  # empty: operator endpoints are closed
 
@@ -115,6 +127,7 @@ class NodeConfig:
     mempool: MempoolSection = MempoolSection()
     log: LogSection = LogSection()
     admin: AdminSection = AdminSection()
+    storage: StorageSection = StorageSection()
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NodeConfig:
@@ -244,6 +257,10 @@ def validate_config(config: NodeConfig, path: Path) -> None:
         (
             config.tls.watch_interval_ms == 0 or config.tls.watch_interval_ms >= 1000,
             "tls.watch_interval_ms must be 0 (SIGHUP only) or at least 1000",
+        ),
+        (
+            config.storage.keep_blocks == 0 or config.storage.keep_blocks >= KEEP_BLOCKS_MIN,
+            f"storage.keep_blocks must be 0 (keep every block) or at least {KEEP_BLOCKS_MIN}",
         ),
         (config.api.request_bytes_max >= 1024, "api.request_bytes_max must be at least 1024"),
         (config.api.bad_signatures_burst >= 2, "api.bad_signatures_burst must be at least 2"),

@@ -59,6 +59,7 @@ from node.clock import now_ms
 from node.config import NodeConfig
 from node.log_writer import ConsensusLogWriter
 from node.mempool import Mempool
+from node.pruning import BlockPruner
 from node.signature_pool import SignaturePool
 from node.state_transfer import REQUEST_BYTES_MAX, BlockFetcher, StateTransferServer
 from node.tls_setup import get_tls_files
@@ -94,7 +95,8 @@ class Node:
             )
         self._key = key
         self.kv = LevelDBStore.open(Path(config.node.data_dir))
-        self.chain = ChainStore(self.kv)
+        self.chain = ChainStore(self.kv, keep_undo=config.storage.keep_blocks > 0)
+        self.pruner = BlockPruner(self.chain, config.storage.keep_blocks)
         genesis_changes = compute_genesis_changes(genesis)
         self.chain.initialize(genesis.hash, genesis_changes)
         self.consensus_log = ConsensusLogStore(self.kv)
@@ -369,6 +371,7 @@ class Node:
         started = now_ms()
         blocks = [(action.block, action.certificate) for action in delivered]
         receipts = self.application.commit_blocks(blocks)
+        self.pruner.after_commit()
         for action, block_receipts in zip(delivered, receipts, strict=True):
             self._on_committed(action.block, action.certificate, block_receipts, started)
         senders = {tx.sender_address: None for action in delivered for tx in action.block.transactions}

@@ -36,8 +36,16 @@ from ledger.state_tree import StateProof, StateTreeOverlay, build_state_proof
 from ledger.transaction import Transaction
 from ledger.types import HASH_BYTES, UINT63_MAX, Hash, Height
 from storage import schema
-from storage.errors import BlockMismatch, ChainMismatch, CorruptRecord, HeightConflict, StorageError
+from storage.block_commit import CommittedBlock, Tip, add_block, validate_belongs, validate_extends
+from storage.errors import (
+    BlockPruned,
+    ChainMismatch,
+    CorruptRecord,
+    StorageError,
+)
+from storage.history import compute_undo
 from storage.kv import KeyValueStore, WriteBatch
+from storage.pruning import add_pruning, decode_header
 from storage.state_tree import CommittedStateTree
 
 BLOCK_CACHE_MAX = 64
@@ -55,39 +63,6 @@ class TransactionRecord:
     receipt: Receipt
 
 
-@dataclass(frozen=True, slots=True)
-class CommittedBlock:
-    """A block with its certificate and everything executing it produced: what is stored."""
-
-    block: Block
-    certificate: CommitCertificate
-    receipts: Sequence[Receipt]
-    changes: Sequence[tuple[bytes, bytes | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Tip:
-    height: Height
-    hash: Hash
-    tree: CommittedStateTree | StateTreeOverlay
-
-
-def _add_block(batch: WriteBatch, committed: CommittedBlock) -> None:
-    block = committed.block
-    batch.put(schema.block_key(block.height), block.encode())
-    batch.put(schema.block_hash_key(block.hash), schema.encode_height(block.height))
-    batch.put(schema.certificate_key(block.height), committed.certificate.encode())
-    for index, (transaction, receipt) in enumerate(zip(block.transactions, committed.receipts, strict=True)):
-        location = schema.encode_location(block.height, index)
-        batch.put(schema.transaction_location_key(transaction.id), location)
-        batch.put(schema.receipt_key(transaction.id), receipt.encode())
-    for key, value in committed.changes:
-        if value is None:
-            batch.delete(schema.state_key(key))
-        else:
-            batch.put(schema.state_key(key), value)
-
-
 class ChainStore:
     def __init__(
         self,
@@ -95,13 +70,17 @@ class ChainStore:
         *,
         block_cache_max: int = BLOCK_CACHE_MAX,
         state_cache_max: int = STATE_CACHE_MAX,
+        keep_undo: bool = False,
     ) -> None:
+        """``keep_undo``: write each block's undo record (storage/history.py), which a hub
+        that prunes needs to rebuild the state at its first kept block."""
         self._kv = kv
         self._blocks: OrderedDict[int, Block] = OrderedDict()
         self._block_cache_max = block_cache_max
         self._state: dict[bytes, bytes | None] = {}  # insertion order: the oldest is dropped first
         self._state_cache_max = state_cache_max
         self._tree = CommittedStateTree(kv)
+        self._keep_undo = keep_undo
 
     # Writing
 
@@ -152,18 +131,25 @@ class ChainStore:
         if not blocks:
             return
         latest = self.latest_height()
-        tip = _Tip(latest, self.get_latest_hash(), self._tree)
+        tip = Tip(latest, self.get_latest_hash(), self._tree)
         batch = WriteBatch()
         pending: set[Hash] = set()  # transactions of the earlier blocks in this batch
         trees = []
+        written: dict[bytes, bytes | None] = {}  # state writes of the earlier blocks in this batch
+        if self._keep_undo and self._kv.get(schema.FIRST_UNDO_HEIGHT_KEY) is None:
+            batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(latest + 1))
         for committed in blocks:
             block = committed.block
-            self._validate_extends(block, tip)
-            tree = self._validate_belongs(committed, tip.tree, pending)
-            _add_block(batch, committed)
+            validate_extends(block, tip)
+            tree = validate_belongs(self._kv, committed, tip.tree, pending)
+            if self._keep_undo:
+                undo = compute_undo(committed.changes, self._reader(written))
+                batch.put(schema.undo_key(block.height), undo)
+            written.update(committed.changes)
+            add_block(batch, committed)
             self._tree.write(batch, tree, committed.changes)
             pending.update(transaction.id for transaction in block.transactions)
-            tip = _Tip(block.height, block.hash, tree)
+            tip = Tip(block.height, block.hash, tree)
             trees.append(tree)
         batch.put(schema.LATEST_HEIGHT_KEY, schema.encode_height(tip.height))
         self._kv.write(batch, sync=True)
@@ -173,49 +159,6 @@ class ChainStore:
             self._remember(committed.block)
             for key, value in committed.changes:
                 self._cache_state(key, value)
-
-    def _validate_extends(self, block: Block, tip: _Tip) -> None:
-        if block.height != tip.height + 1:
-            raise HeightConflict(
-                f"block at height {block.height} cannot follow the latest block at {tip.height}"
-            )
-        if block.header.previous_hash != tip.hash:
-            raise HeightConflict(
-                f"block {block.height} names parent {block.header.previous_hash.hex()}, "
-                f"but the block at {tip.height} is {tip.hash.hex()}"
-            )
-
-    def _validate_belongs(
-        self, committed: CommittedBlock, parent: CommittedStateTree | StateTreeOverlay, pending: set[Hash]
-    ) -> StateTreeOverlay:
-        block, certificate, receipts = committed.block, committed.certificate, committed.receipts
-        if certificate.height != block.height or certificate.block_hash != block.hash:
-            raise BlockMismatch(
-                f"the certificate is not for block {block.hash.hex()} at height {block.height}"
-            )
-        if len(receipts) != len(block.transactions):
-            raise BlockMismatch(
-                f"block {block.height} has {len(block.transactions)} transactions "
-                f"but {len(receipts)} receipts"
-            )
-        try:
-            block.validate_body()
-        except LedgerError as error:
-            raise BlockMismatch(f"block {block.height}: {error.message}") from None
-        transaction_ids = {transaction.id for transaction in block.transactions}
-        if len(transaction_ids) != len(block.transactions) or any(
-            transaction_id in pending
-            or self._kv.get(schema.transaction_location_key(transaction_id)) is not None
-            for transaction_id in transaction_ids
-        ):
-            raise BlockMismatch(
-                f"block {block.height} holds a transaction that is repeated or already committed",
-                code="DUPLICATE_TRANSACTION",
-            )
-        tree = StateTreeOverlay(parent)
-        if tree.apply(committed.changes) != block.header.state_root:
-            raise BlockMismatch(f"the state changes of block {block.height} do not produce its state root")
-        return tree
 
     # Reading the chain
 
@@ -258,8 +201,41 @@ class ChainStore:
         return block
 
     def get_header(self, height: int) -> BlockHeader | None:
+        """The header at ``height``, also of a block whose body was pruned."""
         block = self.get_block(height)
-        return None if block is None else block.header
+        if block is not None or not 0 < height < self.first_block_height():
+            return None if block is None else block.header
+        key = schema.pruned_header_key(height)
+        data = self._kv.get(key)
+        return None if data is None else _decode(key, data, decode_header)
+
+    def first_block_height(self) -> Height:
+        """The lowest height whose block body this store holds (bodies below were pruned)."""
+        data = self._kv.get(schema.FIRST_BLOCK_HEIGHT_KEY)
+        if data is None:
+            return Height(1)
+        return _decode(schema.FIRST_BLOCK_HEIGHT_KEY, data, schema.decode_height)
+
+    def prune_below(self, height: int, *, blocks_max: int) -> int:
+        """Drop the bodies, receipts and undo records of blocks below ``height`` (at most
+        ``blocks_max`` of them, oldest first), keeping their headers and certificates;
+        returns how many were pruned. The latest block is never pruned."""
+        first = self.first_block_height()
+        end = min(height, self.latest_height(), first + blocks_max)
+        if end <= first:
+            return 0
+        batch = WriteBatch()
+        for pruned in range(first, end):
+            block = self.get_block(pruned)
+            if block is None:
+                raise CorruptRecord(schema.block_key(pruned), "a block above the pruned ones is missing")
+            add_pruning(batch, block)
+            self._blocks.pop(pruned, None)
+        batch.put(schema.FIRST_BLOCK_HEIGHT_KEY, schema.encode_height(end))
+        if self._kv.get(schema.FIRST_UNDO_HEIGHT_KEY) is not None:
+            batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(max(end, self._first_undo())))
+        self._kv.write(batch, sync=True)
+        return end - first
 
     def get_block_by_hash(self, block_hash: Hash) -> Block | None:
         key = schema.block_hash_key(block_hash)
@@ -316,6 +292,8 @@ class ChainStore:
         if data is None:
             return None
         height, index = _decode(key, data, schema.decode_location)
+        if height < self.first_block_height():
+            raise BlockPruned(height, self.first_block_height())
         block = self.get_block(height)
         if block is None or index >= len(block.transactions):
             raise CorruptRecord(key, f"it points at transaction {index} of block {height}, which is missing")
@@ -352,6 +330,13 @@ class ChainStore:
         self._blocks.move_to_end(block.height)
         while len(self._blocks) > self._block_cache_max:
             self._blocks.popitem(last=False)
+
+    def _reader(self, written: dict[bytes, bytes | None]) -> Callable[[bytes], bytes | None]:
+        return lambda key: written[key] if key in written else self.get_state(key)
+
+    def _first_undo(self) -> int:
+        data = self._kv.get(schema.FIRST_UNDO_HEIGHT_KEY)
+        return 0 if data is None else _decode(schema.FIRST_UNDO_HEIGHT_KEY, data, schema.decode_height)
 
     def _cache_state(self, key: bytes, value: bytes | None) -> None:
         self._state.pop(key, None)  # re-inserted at the young end

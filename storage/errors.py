@@ -49,3 +49,18 @@ class CorruptRecord(StorageError):
     def __init__(self, key: bytes, reason: str) -> None:
         super().__init__(f"stored record under key {key.hex()} is corrupt: {reason}")
         self.key = key
+
+
+class BlockPruned(StorageError):
+    """Raised when what is asked for was in a block whose body this store pruned: its header
+    and certificate are kept, its transactions and receipts are not."""
+
+    code = "BLOCK_PRUNED"
+
+    def __init__(self, height: int, first_kept: int) -> None:
+        super().__init__(
+            f"block {height} was pruned by this hub, which keeps block bodies from height "
+            f"{first_kept}; its header and certificate are kept (GET /v1/headers/{height})"
+        )
+        self.height = height
+        self.first_kept = first_kept

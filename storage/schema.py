@@ -15,6 +15,8 @@ instead of misread.
     contract state       V 's' raw key              -> raw value
     state tree entry     V 'x' key hash(32)         -> value hash(32) raw key (ledger/state_tree.py)
     state tree bucket    V 'y' bucket(2)            -> bucket hash(32), absent for an empty bucket
+    pruned header        V 'p' height(8)            -> BlockHeader (the block's body was pruned)
+    undo record          V 'u' height(8)            -> what the block's changes overwrote (storage/history.py)
     consensus log        V 'l' opaque key           -> opaque value
     evidence record      V 'e' sequence(8)          -> opaque record
     evidence id          V 'i' evidence id          -> sequence(8)
@@ -37,6 +39,8 @@ RECEIPT_PREFIX = VERSION_PREFIX + b"r"
 STATE_PREFIX = VERSION_PREFIX + b"s"
 STATE_ENTRY_PREFIX = VERSION_PREFIX + b"x"
 STATE_BUCKET_PREFIX = VERSION_PREFIX + b"y"
+PRUNED_HEADER_PREFIX = VERSION_PREFIX + b"p"
+UNDO_PREFIX = VERSION_PREFIX + b"u"
 CONSENSUS_LOG_PREFIX = VERSION_PREFIX + b"l"
 EVIDENCE_RECORD_PREFIX = VERSION_PREFIX + b"e"
 EVIDENCE_ID_PREFIX = VERSION_PREFIX + b"i"
@@ -46,6 +50,8 @@ GENESIS_STATE_ROOT_KEY = META_PREFIX + b"genesis-state-root"
 SCHEMA_VERSION_KEY = META_PREFIX + b"schema-version"
 LATEST_HEIGHT_KEY = META_PREFIX + b"latest-height"
 EVIDENCE_COUNT_KEY = META_PREFIX + b"evidence-count"
+FIRST_BLOCK_HEIGHT_KEY = META_PREFIX + b"first-block-height"  # absent: every body from 1 is kept
+FIRST_UNDO_HEIGHT_KEY = META_PREFIX + b"first-undo-height"  # absent: no undo records are kept
 
 
 def encode_height(height: int) -> bytes:
@@ -101,6 +107,14 @@ def state_entry_key(key_hash: bytes) -> bytes:
 
 def state_bucket_key(bucket: int) -> bytes:
     return STATE_BUCKET_PREFIX + bucket.to_bytes(2, "big")
+
+
+def pruned_header_key(height: int) -> bytes:
+    return PRUNED_HEADER_PREFIX + encode_height(height)
+
+
+def undo_key(height: int) -> bytes:
+    return UNDO_PREFIX + encode_height(height)
 
 
 def consensus_log_key(key: bytes) -> bytes:

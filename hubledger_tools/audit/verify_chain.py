@@ -17,7 +17,10 @@ block's height, the line of the file and a stable code:
    validators cannot certify a state the transactions do not produce).
 
 The file's first line must describe an export of this chain starting at
-height 1 (re-execution needs every block); ``TRUNCATED`` when it holds fewer
+height 1 (re-execution needs every block). An export of a pruning hub (version 2,
+``first_block_height`` P > 1) gives blocks below P as header and certificate only,
+checked by 2-4 and 7, then the state after block P-1, which must give that block's
+certified state root (``STATE_ROOT``), and re-execution starts from it at P; ``TRUNCATED`` when it holds fewer
 blocks than that line promises, ``UNEXPECTED_BLOCK`` when more.
 """
 
@@ -50,6 +53,7 @@ from ledger.types import Hash
 
 LINE_CHARS_MAX = 64 * 1024 * 1024
 BLOCK_FIELDS = ("certificate", "header", "height", "transactions")
+PRUNED_FIELDS = ("certificate", "header", "height")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class ChainReport:
     last_block_hash: Hash
     state_root: Hash
     total_supply_fen: int
+    first_block_height: int = 1  # below it, headers and certificates only (a pruning hub's export)
 
 
 @dataclass
@@ -71,18 +76,25 @@ class _Tip:
     block_hash: Hash
     state: DictState
     tree: StateTree
+    state_root: Hash  # what the latest header says; a pruned block's is checked once the state comes
+    restored: list[tuple[bytes, bytes]] | None = None  # the state lines of a pruning hub's export
 
 
 def verify_chain(path: Path, genesis: Genesis, *, show_progress: bool = True) -> ChainReport:
     """Check every block of the export at ``path``; raises ChainInvalid at the first wrong one."""
     changes = compute_genesis_changes(genesis)
-    tip = _Tip(0, genesis.hash, DictState(changes), StateTree(changes))
+    tree = StateTree(changes)
+    tip = _Tip(0, genesis.hash, DictState(changes), tree, tree.root)
     transactions = 0
     with path.open("r", encoding="utf-8") as stream:
         lines = _iterate_lines(stream)
-        promised = _read_export_header(next(lines, (1, "")), genesis)
+        promised, first_full = _read_export_header(next(lines, (1, "")), genesis)
         progress = Progress(promised, "blocks verified") if show_progress else None
         for number, text in lines:
+            value = _load_line(text, tip.height + 1, number)
+            if isinstance(value, dict) and "state" in value:
+                _collect_state(value, tip, first_full, number)
+                continue
             if tip.height >= promised:
                 raise ChainInvalid(
                     tip.height + 1,
@@ -90,11 +102,20 @@ def verify_chain(path: Path, genesis: Genesis, *, show_progress: bool = True) ->
                     f"its header promises blocks up to {promised} only",
                     line=number,
                 )
-            transactions += _verify_block(_parse_line(text, tip.height + 1, number), genesis, tip, number)
+            if tip.height + 1 < first_full:
+                _verify_pruned(_parse_pruned(value, tip.height + 1, number), genesis, tip, number)
+            else:
+                if first_full > 1 and tip.height + 1 == first_full:
+                    _install_state(tip, number)
+                transactions += _verify_block(
+                    _parse_line(value, tip.height + 1, number), genesis, tip, number
+                )
             if progress is not None:
                 progress.advance()
         if progress is not None:
             progress.finish()
+        if tip.restored is not None:  # every block was pruned: the state is still checked
+            _install_state(tip, 0)
     if tip.height < promised:
         raise ChainInvalid(
             tip.height + 1,
@@ -109,6 +130,7 @@ def verify_chain(path: Path, genesis: Genesis, *, show_progress: bool = True) ->
         tip.block_hash,
         tip.tree.root,
         get_total_supply(tip.state),
+        first_full,
     )
 
 
@@ -125,8 +147,9 @@ def _iterate_lines(stream: Any) -> Iterator[tuple[int, str]]:
         raise ChainInvalid(0, "MALFORMED", f"line {number + 1} is not UTF-8 text") from None
 
 
-def _read_export_header(first: tuple[int, str], genesis: Genesis) -> int:
-    """The number of blocks the export promises, after checking it is an export of this chain from 1."""
+def _read_export_header(first: tuple[int, str], genesis: Genesis) -> tuple[int, int]:
+    """The number of blocks the export promises and the first whole one, after checking it is
+    an export of this chain from 1."""
     try:
         header = json.loads(first[1])
     except (ValueError, RecursionError):
@@ -135,7 +158,7 @@ def _read_export_header(first: tuple[int, str], genesis: Genesis) -> int:
         raise ChainInvalid(
             0, "NOT_AN_EXPORT", "the first line is not a HubLedger chain export header", line=1
         )
-    if header.get("version") != EXPORT_VERSION:
+    if header.get("version") not in (1, EXPORT_VERSION):
         raise ChainInvalid(
             0, "NOT_AN_EXPORT", f"export version {header.get('version')!r} is not {EXPORT_VERSION}"
         )
@@ -155,30 +178,94 @@ def _read_export_header(first: tuple[int, str], genesis: Genesis) -> int:
         )
     if not isinstance(last_height, int) or last_height < 1:
         raise ChainInvalid(0, "NOT_AN_EXPORT", "to_height in the header is not a height")
-    return last_height
+    first_full = header.get("first_block_height", 1)
+    if not isinstance(first_full, int) or not 1 <= first_full <= last_height + 1:
+        raise ChainInvalid(
+            0, "NOT_AN_EXPORT", "first_block_height in the header is not a height of the export"
+        )
+    return last_height, first_full
 
 
-def _parse_line(text: str, expected: int, number: int) -> tuple[BlockHeader, list[Transaction], Any]:
-    def malformed(reason: str) -> ChainInvalid:
-        return ChainInvalid(expected, "MALFORMED", reason, line=number)
-
+def _load_line(text: str, expected: int, number: int) -> Any:
     try:
-        value = json.loads(text, parse_float=_refuse_float)
+        return json.loads(text, parse_float=_refuse_float)
     except ValueError as error:
-        raise malformed(f"not JSON: {error}") from None
+        raise ChainInvalid(expected, "MALFORMED", f"not JSON: {error}", line=number) from None
     except RecursionError:
-        raise malformed("not JSON: nested too deeply") from None
-    if not isinstance(value, dict) or sorted(value) != list(BLOCK_FIELDS):
-        raise malformed(f"a block line has exactly the fields {', '.join(BLOCK_FIELDS)}")
+        raise ChainInvalid(expected, "MALFORMED", "not JSON: nested too deeply", line=number) from None
+
+
+def _parse_pruned(value: Any, expected: int, number: int) -> tuple[BlockHeader, Any]:
+    if not isinstance(value, dict) or sorted(value) != list(PRUNED_FIELDS):
+        reason = f"a line below first_block_height has exactly the fields {', '.join(PRUNED_FIELDS)}"
+        raise ChainInvalid(expected, "MALFORMED", reason, line=number)
+    header = _parse_header(value, expected, number)
+    return header, value["certificate"]
+
+
+def _verify_pruned(parsed: tuple[BlockHeader, Any], genesis: Genesis, tip: _Tip, number: int) -> None:
+    """A block whose body the hub pruned: its place in the chain and its certificate."""
+    header, certificate_json = parsed
+
+    def fail(code: str, message: str) -> ChainInvalid:
+        return ChainInvalid(header.height, code, message, line=number)
+
+    _verify_link(header, genesis, tip, fail)
+    _verify_certificate(certificate_json, header, genesis, fail)
+    tip.height, tip.block_hash, tip.state_root = header.height, header.hash, header.state_root
+
+
+def _collect_state(value: dict[str, Any], tip: _Tip, first_full: int, number: int) -> None:
+    if tip.height != first_full - 1 or first_full == 1 or sorted(value) != ["state"]:
+        reason = "a state line belongs only between the last pruned block and the first whole one"
+        raise ChainInvalid(tip.height + 1, "MALFORMED", reason, line=number)
+    pairs = value["state"]
+    try:
+        parsed = [(bytes.fromhex(key), bytes.fromhex(item)) for key, item in pairs]
+    except (TypeError, ValueError):
+        raise ChainInvalid(
+            tip.height + 1, "MALFORMED", "a state line lists [key hex, value hex] pairs", line=number
+        ) from None
+    tip.restored = [*(tip.restored or []), *parsed]
+
+
+def _install_state(tip: _Tip, number: int) -> None:
+    """Take the exported state after the last pruned block, once it gives that block's root."""
+    pairs = tip.restored or []
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise ChainInvalid(tip.height, "STATE_ROOT", "the exported state lists a key twice", line=number)
+    tree = StateTree(pairs)
+    if tree.root != tip.state_root:
+        raise ChainInvalid(
+            tip.height,
+            "STATE_ROOT",
+            f"the exported state after block {tip.height} has root {tree.root.hex()}; "
+            f"its certified header says {tip.state_root.hex()}",
+            line=number,
+        )
+    tip.state, tip.tree, tip.restored = DictState(pairs), tree, None
+
+
+def _parse_header(value: dict[str, Any], expected: int, number: int) -> BlockHeader:
     try:
         header = parse_header(value["header"])
     except DecodeError as error:
-        raise malformed(f"header: {error.message}") from None
+        raise ChainInvalid(expected, "MALFORMED", f"header: {error.message}", line=number) from None
     if header.height != expected or value["height"] != header.height:
         found = header.height if value["height"] == header.height else f"{value['height']}/{header.height}"
         raise ChainInvalid(
             expected, "HEIGHT_GAP", f"expected block {expected}, found block {found}", line=number
         )
+    return header
+
+
+def _parse_line(value: Any, expected: int, number: int) -> tuple[BlockHeader, list[Transaction], Any]:
+    def malformed(reason: str) -> ChainInvalid:
+        return ChainInvalid(expected, "MALFORMED", reason, line=number)
+
+    if not isinstance(value, dict) or sorted(value) != list(BLOCK_FIELDS):
+        raise malformed(f"a block line has exactly the fields {', '.join(BLOCK_FIELDS)}")
+    header = _parse_header(value, expected, number)
     try:
         transactions = parse_transactions(value["transactions"], BLOCK_TRANSACTIONS_MAX)
     except DecodeError as error:
@@ -196,16 +283,7 @@ def _verify_block(
     def fail(code: str, message: str) -> ChainInvalid:
         return ChainInvalid(height, code, message, line=number)
 
-    if header.chain_id != genesis.chain_id:
-        raise fail(
-            "WRONG_CHAIN", f"the header names chain {header.chain_id!r}, genesis is {genesis.chain_id!r}"
-        )
-    if header.previous_hash != tip.block_hash:
-        before = "the genesis" if tip.height == 0 else f"block {tip.height}"
-        raise fail(
-            "BROKEN_LINK",
-            f"previous_hash is {header.previous_hash.hex()}, but {before} hashes to {tip.block_hash.hex()}",
-        )
+    _verify_link(header, genesis, tip, fail)
     if header.transaction_count != len(transactions):
         raise fail(
             "TRANSACTION_COUNT",
@@ -227,6 +305,19 @@ def _verify_block(
     _verify_certificate(certificate_json, header, genesis, fail)
     _execute(header, transactions, genesis, tip, fail)
     return len(transactions)
+
+
+def _verify_link(header: BlockHeader, genesis: Genesis, tip: _Tip, fail: Any) -> None:
+    if header.chain_id != genesis.chain_id:
+        raise fail(
+            "WRONG_CHAIN", f"the header names chain {header.chain_id!r}, genesis is {genesis.chain_id!r}"
+        )
+    if header.previous_hash != tip.block_hash:
+        before = "the genesis" if tip.height == 0 else f"block {tip.height}"
+        raise fail(
+            "BROKEN_LINK",
+            f"previous_hash is {header.previous_hash.hex()}, but {before} hashes to {tip.block_hash.hex()}",
+        )
 
 
 def _verify_certificate(certificate_json: Any, header: BlockHeader, genesis: Genesis, fail: Any) -> None:
@@ -260,7 +351,7 @@ def _execute(
         )
     tip.state.apply_changes(result.changes)
     tip.tree.apply(result.changes)
-    tip.height, tip.block_hash = header.height, header.hash
+    tip.height, tip.block_hash, tip.state_root = header.height, header.hash, header.state_root
 
 
 def _refuse_float(text: str) -> Any:

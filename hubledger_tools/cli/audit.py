@@ -11,16 +11,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
 from hubledger_client.proof import ProofInvalid, verify_proof
+from hubledger_tools.admin_http import AdminRefused
 from hubledger_tools.audit.errors import ChainInvalid
-from hubledger_tools.audit.export import ExportSummary, export_chain
+from hubledger_tools.audit.export import AdminAccess, ExportSummary, export_chain
 from hubledger_tools.audit.verify_chain import verify_chain
 from hubledger_tools.cli import arguments as types
-from hubledger_tools.cli.common import add_json_argument, add_node_argument, connect, print_json
-from hubledger_tools.cli.errors import UsageError
+from hubledger_tools.cli.backup import TOKEN_VARIABLE
+from hubledger_tools.cli.common import (
+    add_client_certificate_arguments,
+    add_json_argument,
+    add_node_argument,
+    connect,
+    make_tls_context,
+    print_json,
+)
+from hubledger_tools.cli.errors import ExitStatus, UsageError, print_error
 from ledger.genesis import Genesis
 
 
@@ -34,6 +44,13 @@ def add_audit_commands(commands: Any) -> None:
         "--to", dest="to_height", type=types.first_height, help="last height (default: the latest)"
     )
     export.add_argument("--out", type=types.output_file, required=True, help="the file to write (JSON Lines)")
+    add_client_certificate_arguments(export, whose="the hub's operator's (only for a hub that prunes)")
+    export.add_argument(
+        "--admin-token",
+        type=types.admin_token,
+        default=os.environ.get(TOKEN_VARIABLE),
+        help=f"the hub's [admin] token, only for a hub that prunes (default: ${TOKEN_VARIABLE})",
+    )
     add_json_argument(export)
     export.set_defaults(handler=_export)
 
@@ -67,14 +84,23 @@ def add_offline_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 def _export(arguments: argparse.Namespace) -> int:
     async def export() -> ExportSummary:
         async with connect(arguments) as client:
+            token = arguments.admin_token
+            admin = None if token is None else AdminAccess(token, make_tls_context(arguments))
             return await export_chain(
-                client, arguments.out, from_height=arguments.from_height, to_height=arguments.to_height
+                client,
+                arguments.out,
+                from_height=arguments.from_height,
+                to_height=arguments.to_height,
+                admin=admin,
             )
 
     try:
         summary = asyncio.run(export())
     except ValueError as error:
         raise UsageError(str(error)) from None
+    except AdminRefused as error:
+        print_error(str(error))
+        return ExitStatus.REFUSED
     if arguments.json:
         print_json(summary)
         return 0
@@ -95,11 +121,20 @@ def _verify_chain(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print_json(report)
         return 0
-    print(
-        f"chain {report.chain_id} verified: blocks 1..{report.last_height}, "
-        f"{report.transactions} transactions re-executed; "
-        "every link, Merkle root, certificate and state digest holds"
-    )
+    if report.first_block_height > 1:
+        print(
+            f"chain {report.chain_id} verified: headers and certificates of blocks "
+            f"1..{report.first_block_height - 1} (pruned by the hub), the state after block "
+            f"{report.first_block_height - 1} against its certified root, then blocks "
+            f"{report.first_block_height}..{report.last_height} re-executed "
+            f"({report.transactions} transactions)"
+        )
+    else:
+        print(
+            f"chain {report.chain_id} verified: blocks 1..{report.last_height}, "
+            f"{report.transactions} transactions re-executed; "
+            "every link, Merkle root, certificate and state root holds"
+        )
     print(f"  last block   {report.last_block_hash.hex()}")
     print(f"  state root {report.state_root.hex()}")
     print(f"  total supply {report.total_supply_fen} fen")

@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 
 from hubledger_client.errors import describe_connection_error
+from hubledger_tools.admin_http import AdminRefused, open_admin_stream
 from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.arguments import DEFAULT_NODE_URL
 from hubledger_tools.cli.common import (
@@ -38,9 +39,6 @@ from storage.backup import BackupInvalid, restore_backup, verify_backup
 from storage.errors import StorageError
 
 TOKEN_VARIABLE = "HUBLEDGER_ADMIN_TOKEN"
-OPERATOR_CERTIFICATE_HINT = (
-    "; give that hub's operator certificate with --cert (tls/clients/operator-<hub>.crt of the network)"
-)
 READ_BYTES = 1 << 20
 
 
@@ -89,7 +87,7 @@ def _backup(arguments: argparse.Namespace) -> int:
         partial.unlink(missing_ok=True)
         print_error(f"backup from {arguments.node} failed: {error}")
         return ExitStatus.FAILED
-    except _Refused as error:
+    except AdminRefused as error:
         partial.unlink(missing_ok=True)
         print_error(str(error))
         return ExitStatus.REFUSED
@@ -118,35 +116,16 @@ def _restore(arguments: argparse.Namespace) -> int:
     return ExitStatus.OK
 
 
-class _Refused(Exception):
-    """The hub answered, and refused: a bad token, closed admin endpoints."""
-
-
 async def _download(url: str, token: str, path: Path, context: ssl.SSLContext) -> str:
     """The hub's backup into ``path``; over TLS the request shows the operator's certificate,
     which admin endpoints want besides the token."""
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
-    connector = aiohttp.TCPConnector(ssl=context)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session, session.get(
-        url.rstrip("/") + "/v1/admin/backup", headers={"Authorization": f"Bearer {token}"}
-    ) as response:
-        if response.status != 200:
-            raise _Refused(await _describe_refusal(response))
+    async with open_admin_stream(url, "/v1/admin/backup", token, context) as response:
         with path.open("wb") as file:
             async for chunk in response.content.iter_chunked(READ_BYTES):
                 file.write(chunk)
             file.flush()
             os.fsync(file.fileno())
         return response.headers.get("X-Hubledger-Height", "?")
-
-
-async def _describe_refusal(response: aiohttp.ClientResponse) -> str:
-    try:
-        error = (await response.json())["error"]
-        hint = OPERATOR_CERTIFICATE_HINT if error["code"] == "OPERATOR_CERTIFICATE_REQUIRED" else ""
-        return f"the hub refused the backup ({response.status} {error['code']}): {error['message']}{hint}"
-    except (ValueError, KeyError, TypeError, aiohttp.ContentTypeError):
-        return f"the hub answered {response.status} to GET /v1/admin/backup: is --node its client API?"
 
 
 def _read_chunks(path: Path) -> Iterator[bytes]:

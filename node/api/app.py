@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.api import accounts, admin, backup, chain, transactions
+from node.api import accounts, admin, backup, chain, state_export, transactions
 from node.api.errors import error_middleware
 from node.api.events import EVENTS, EventHub, get_events
 from node.api.keys import NODE, SIGNATURES, STANDING
@@ -33,6 +33,8 @@ def build_api(node: Node) -> web.Application:
     app.router.add_get("/v1/transactions/{id}", transactions.get_transaction)
     app.router.add_get("/v1/transactions/{id}/proof", chain.get_proof)
     app.router.add_get("/v1/blocks/{height}", chain.get_block)
+    app.router.add_get("/v1/headers/{height}", chain.get_header)
+    app.router.add_get("/v1/admin/state", state_export.get_state)
     app.router.add_get("/v1/accounts/{address}", accounts.get_account_handler)
     app.router.add_get("/v1/accounts/{address}/dvps", accounts.get_dvps_handler)
     app.router.add_get("/v1/accounts/{address}/escrows", accounts.get_escrows_handler)

@@ -14,6 +14,7 @@ from node.errors import ApiError
 from node.peer_status import PEER_STATUS, READY_LAG_BLOCKS_MAX
 from node.proofs import build_proof
 from node.service import Node
+from storage.errors import BlockPruned
 
 EVIDENCE_LIST_MAX = 100
 
@@ -33,20 +34,45 @@ def render_block(node: Node, block: Block) -> dict[str, Any]:
 
 async def get_block(request: web.Request) -> web.Response:
     node = request.app[NODE]
-    text = request.match_info["height"]
+    height = _parse_height(node, request.match_info["height"])
+    block = node.chain.get_block(_committed_height(node, height))
+    if block is None:
+        raise BlockPruned(height, node.chain.first_block_height())
+    return web.json_response(render_block(node, block))
+
+
+async def get_header(request: web.Request) -> web.Response:
+    """A committed block's header and certificate, kept also when its body was pruned."""
+    node = request.app[NODE]
+    height = _committed_height(node, _parse_height(node, request.match_info["height"]))
+    header, certificate = node.chain.get_header(height), node.chain.get_certificate(height)
+    if header is None or certificate is None:  # below a snapshot this hub joined from
+        raise ApiError(404, "NOT_FOUND", f"this hub holds no header at height {height}")
+    return web.json_response(
+        {
+            "height": height,
+            "hash": header.hash.hex(),
+            "header": header.to_json(),
+            "certificate": certificate.to_json(),
+        }
+    )
+
+
+def _parse_height(node: Node, text: str) -> Height:
     if text == "latest":
-        height = node.chain.latest_height()
-    elif text.isdigit() and len(text) <= 19:
-        height = Height(int(text))
-    else:
-        raise ApiError(400, "BAD_IDENTIFIER", "a block is named by its height (a whole number) or 'latest'")
+        return node.chain.latest_height()
+    if text.isdigit() and len(text) <= 19:
+        return Height(int(text))
+    raise ApiError(400, "BAD_IDENTIFIER", "a block is named by its height (a whole number) or 'latest'")
+
+
+def _committed_height(node: Node, height: Height) -> Height:
     if height == 0:
         raise ApiError(404, "NOT_FOUND", "no block has been committed yet; height 0 is the genesis")
-    block = node.chain.get_block(height)
-    if block is None:
-        latest = node.chain.latest_height()
+    latest = node.chain.latest_height()
+    if height > latest:
         raise ApiError(404, "NOT_FOUND", f"no block at height {height}; the chain is at {latest}")
-    return web.json_response(render_block(node, block))
+    return height
 
 
 def compute_status(node: Node) -> dict[str, Any]:
@@ -57,6 +83,7 @@ def compute_status(node: Node) -> dict[str, Any]:
         "chain_id": node.genesis.chain_id,
         "node": node.config.node.name,
         "height": height,
+        "first_block_height": node.chain.first_block_height(),  # bodies below it are pruned
         "last_block_hash": node.chain.get_latest_hash().hex(),
         "view": replica.view,
         "primary": names[replica.primary],

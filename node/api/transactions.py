@@ -36,6 +36,7 @@ from node.api.keys import NODE, SIGNATURES, STANDING
 from node.client_signatures import TooManyBadSignatures
 from node.clock import now_ms
 from node.errors import ApiError
+from storage.errors import BlockPruned
 
 
 async def post_transaction(request: web.Request) -> web.Response:
@@ -126,7 +127,11 @@ async def get_transaction(request: web.Request) -> web.Response:
     transaction_id = parse_hash(request.match_info["id"], "transaction id")
     height = begin_read(request)
     answer: dict[str, Any] = {"id": transaction_id.hex(), "status": "unknown"}
-    record = node.chain.get_transaction(transaction_id)
+    try:
+        record = node.chain.get_transaction(transaction_id)
+    except BlockPruned as pruned:  # committed; what it did went with the block's body
+        answer.update(status="committed", height=pruned.height, pruned=True)
+        return answer_read(answer, height)
     pending = node.mempool.get(transaction_id)
     rejection = node.mempool.get_rejection(transaction_id)
     if record is not None:

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from ledger.keys import PrivateKey
-from storage.chain import ChainStore, CommittedBlock
+from storage.block_commit import CommittedBlock
+from storage.chain import ChainStore
 from storage.kv import LevelDBStore
 from tests.unit.storage.chain_builder import (
     GENESIS_CHANGES,

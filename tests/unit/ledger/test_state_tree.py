@@ -24,6 +24,7 @@ from ledger.state_tree import (
     verify_chunk,
     verify_state_proof,
 )
+from ledger.types import Hash
 
 STATE = [(b"account/%d" % index, b"balance %d" % index) for index in range(300)]
 writes = st.dictionaries(st.binary(max_size=12), st.none() | st.binary(max_size=12), max_size=20)
@@ -106,9 +107,9 @@ def test_every_changed_byte_of_a_proof_is_refused() -> None:
         StateProof(key, value, proof.entries, proof.siblings[:-1]),
     ]
     for index in range(len(proof.siblings)):
-        siblings = list(proof.siblings)
+        siblings: list[bytes] = list(proof.siblings)
         siblings[index] = bytes([siblings[index][0] ^ 1]) + siblings[index][1:]
-        forged.append(StateProof(key, value, proof.entries, tuple(siblings)))
+        forged.append(StateProof(key, value, proof.entries, tuple(Hash(sibling) for sibling in siblings)))
     for entry_key in proof.entries:
         changed = dict(proof.entries)
         changed[entry_key] = bytes(32)

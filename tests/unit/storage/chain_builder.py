@@ -19,7 +19,7 @@ from ledger.receipt import Event, Receipt
 from ledger.state_tree import StateTree
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
-from storage.chain import CommittedBlock
+from storage.block_commit import CommittedBlock
 
 CHAIN_ID = "hubledger-storage-test"
 VALIDATOR_COUNT = 4

@@ -10,9 +10,10 @@ import pytest
 from ledger.certificate import validate_certificate
 from ledger.hashing import Domain, compute_hash
 from ledger.state_tree import StateTree
-from ledger.types import Hash, Height
+from ledger.types import Height
 from storage import schema
-from storage.chain import ChainStore, CommittedBlock
+from storage.block_commit import CommittedBlock
+from storage.chain import ChainStore
 from storage.errors import BlockMismatch, ChainMismatch, CorruptRecord, HeightConflict, StorageError
 from storage.kv import KeyValueStore, LevelDBStore, WriteBatch
 from tests.unit.storage.chain_builder import (

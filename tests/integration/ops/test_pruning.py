@@ -1,0 +1,92 @@
+"""A hub that prunes old blocks on real processes: it keeps committing with the others, answers
+BLOCK_PRUNED for a pruned body, keeps every header and certificate, and its chain still
+verifies offline from genesis."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import (
+    ADMIN_TOKEN,
+    LocalNetwork,
+    Submitter,
+    assert_same_chain,
+    http_json,
+    wait_committed_on,
+)
+
+HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
+KEEP_BLOCKS = 10
+pytestmark = pytest.mark.integration
+
+
+def hubledger(network: LocalNetwork, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The CLI, checking the hubs against the network's CA (--ca) when it talks to one."""
+    command = [sys.executable, "-m", "hubledger_tools.cli", *arguments]
+    if any(argument.startswith("https://") for argument in arguments):
+        command += ["--ca", str(network.ca_file)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+
+
+@pytest.fixture
+def network(tmp_path: Path) -> Iterator[LocalNetwork]:
+    network = LocalNetwork(tmp_path / "net", HUBS, env={"HUBLEDGER_ADMIN_TOKEN": ADMIN_TOKEN})
+    pruning = {"HUBLEDGER_STORAGE_KEEP_BLOCKS": str(KEEP_BLOCKS)}
+    for hub in HUBS:
+        network.start(hub, env=pruning if hub == "shanghai" else None)
+    yield network
+    network.stop_all()
+
+
+def test_a_pruning_hub_keeps_headers_refuses_pruned_bodies_and_verifies_from_genesis(
+    network: LocalNetwork, tmp_path: Path
+) -> None:
+    submitter = Submitter(network, "bank-beijing", "bank-shanghai")
+    first_id = submitter.transfer("beijing")
+    wait_committed_on(network, "shanghai", first_id)
+    first_height = int(wait_committed_on(network, "beijing", first_id)["height"])
+    while network.height("shanghai") < first_height + 2 * KEEP_BLOCKS:
+        wait_committed_on(network, "shanghai", submitter.transfer(HUBS[submitter.nonce % 4]))
+    height = assert_same_chain(network, HUBS)  # from headers: the pruning hub agrees at every height
+
+    status = network.status("shanghai")
+    assert status["first_block_height"] > first_height
+    assert network.status("beijing")["first_block_height"] == 1
+    assert status["first_block_height"] >= height - KEEP_BLOCKS - 64  # pruned as it commits
+    code, refused = http_json(f"{network.url('shanghai')}/v1/blocks/{first_height}")
+    assert code == 410 and refused["error"]["code"] == "BLOCK_PRUNED"
+    assert f"/v1/headers/{first_height}" in refused["error"]["message"]
+    code, record = http_json(f"{network.url('shanghai')}/v1/transactions/{first_id}")
+    assert code == 200 and record["status"] == "committed"
+    assert (record["height"], record["pruned"]) == (first_height, True)
+
+    genesis = str(network.directory / "genesis.json")
+    exported = tmp_path / "chain.jsonl"
+    plain = hubledger(network, "export", "--node", network.url("shanghai"), "--out", str(exported))
+    assert plain.returncode == 2 and plain.stderr.count("\n") == 1 and "--admin-token" in plain.stderr
+    operator = str(network.directory / "tls" / "clients" / "operator-shanghai.crt")
+    done = hubledger(network, "export", "--node", network.url("shanghai"), "--out", str(exported),
+                     "--admin-token", ADMIN_TOKEN, "--cert", operator)
+    assert done.returncode == 0, done.stderr
+    first_line = json.loads(exported.read_text().splitlines()[0])
+    assert first_line["first_block_height"] > first_height
+    verified = hubledger(network, "verify-chain", str(exported), "--genesis", genesis, "--quiet")
+    assert verified.returncode == 0, verified.stderr
+    assert "pruned by the hub" in verified.stdout
+
+    # A state line changed by one byte no longer gives the certified root.
+    lines = exported.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith('{"state"'))
+    document = json.loads(lines[index])
+    key, value = document["state"][0]
+    document["state"][0] = [key, value[:-1] + ("0" if value[-1] != "0" else "1")]
+    lines[index] = json.dumps(document)
+    exported.write_text("\n".join(lines) + "\n")
+    forged = hubledger(network, "verify-chain", str(exported), "--genesis", genesis, "--quiet")
+    assert forged.returncode == 1 and "STATE_ROOT" in forged.stderr
