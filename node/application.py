@@ -22,7 +22,7 @@ from contracts.state import Overlay, StateReader
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate
 from ledger.hashing import compute_state_digest
-from ledger.receipt import Receipt
+from ledger.receipt import Receipt, compute_receipts_root
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 from storage.chain import ChainStore, CommittedBlock
@@ -112,6 +112,7 @@ class LedgerApplication:
             proposer=proposer,
             transactions_root=compute_transactions_root(included),
             transaction_count=len(included),
+            receipts_root=compute_receipts_root(result.receipts),
             state_digest=compute_state_digest(self._digest_after(previous_hash), result.changes),
         )
         block = Block(header, included)
@@ -164,6 +165,8 @@ class LedgerApplication:
         return speculative.result
 
     def _execute(self, block: Block) -> BlockResult:
+        """Execute ``block`` on its parent's state; raises InvalidBlock when a transaction could
+        never have been included or the receipts are not the ones the header commits to."""
         header = block.header
         context = BlockContext(self._chain_id, header.height, header.timestamp_ms)
         try:
@@ -175,6 +178,12 @@ class LedgerApplication:
             )
         except TransactionRejected as error:
             raise InvalidBlock(f"block holds an inadmissible transaction: {error.message}") from None
+        receipts_root = compute_receipts_root(result.receipts)
+        if receipts_root != header.receipts_root:
+            raise InvalidBlock(
+                f"block's receipts_root {header.receipts_root.hex()} differs from the root "
+                f"{receipts_root.hex()} of the receipts executing it gives"
+            )
         return result
 
     def _state_after(self, block_hash: Hash) -> StateReader:

@@ -5,11 +5,12 @@ state once, and afterwards only checks that a reopened database belongs to the
 same genesis. ``commit_block`` appends exactly one block (``commit_blocks``
 several consecutive ones, each checked the same way): it checks that the
 block extends the latest one (height + 1, previous_hash = latest hash), that
-its certificate, receipts and state changes belong to it, then writes the
-block, its hash index, its certificate, the location and receipt of every
-transaction, the state changes and the new latest height in ONE synced write
-batch. A crash therefore leaves either the whole block or none of it; the
-latest height is never ahead of what is stored.
+its certificate, receipts (their Merkle root is the header's receipts_root)
+and state changes belong to it, then writes the block, its hash index, its
+certificate, the location and receipt of every transaction, the state changes
+and the new latest height in ONE synced write batch. A crash therefore leaves
+either the whole block or none of it; the latest height is never ahead of what
+is stored.
 
 Everything is read back from the store on demand, through two caches: decoded
 blocks, which never change once written, and committed state values (absent
@@ -32,7 +33,7 @@ from ledger.block import Block, BlockHeader
 from ledger.certificate import CommitCertificate
 from ledger.errors import LedgerError
 from ledger.hashing import compute_state_digest
-from ledger.receipt import Receipt
+from ledger.receipt import Receipt, compute_receipts_root
 from ledger.transaction import Transaction
 from ledger.types import HASH_BYTES, UINT63_MAX, Hash, Height
 from storage import schema
@@ -187,6 +188,8 @@ class ChainStore:
                 f"block {block.height} has {len(block.transactions)} transactions "
                 f"but {len(receipts)} receipts"
             )
+        if compute_receipts_root(receipts) != block.header.receipts_root:
+            raise BlockMismatch(f"the receipts of block {block.height} do not produce its receipts_root")
         try:
             block.validate_body()
         except LedgerError as error:
@@ -301,12 +304,11 @@ class ChainStore:
         transaction = block.transactions[index]
         if transaction.id != transaction_id:
             raise CorruptRecord(key, f"transaction {index} of block {height} has another id")
-        receipt_key = schema.receipt_key(transaction_id)
-        receipt_data = self._kv.get(receipt_key)
-        if receipt_data is None:
-            raise CorruptRecord(receipt_key, "the receipt of a committed transaction is missing")
-        receipt = _decode(receipt_key, receipt_data, Receipt.decode)
-        return TransactionRecord(height, index, transaction, receipt)
+        return TransactionRecord(height, index, transaction, self._get_receipt(transaction_id))
+
+    def get_receipts(self, block: Block) -> list[Receipt]:
+        """The receipts of a committed block, in the order of its transactions."""
+        return [self._get_receipt(transaction.id) for transaction in block.transactions]
 
     # Reading the state
 
@@ -337,6 +339,13 @@ class ChainStore:
         self._state[key] = value
         if len(self._state) > self._state_cache_max:
             del self._state[next(iter(self._state))]
+
+    def _get_receipt(self, transaction_id: Hash) -> Receipt:
+        key = schema.receipt_key(transaction_id)
+        data = self._kv.get(key)
+        if data is None:
+            raise CorruptRecord(key, "the receipt of a committed transaction is missing")
+        return _decode(key, data, Receipt.decode)
 
     def _get_meta_hash(self, key: bytes) -> Hash:
         data = self._kv.get(key)

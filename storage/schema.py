@@ -21,7 +21,7 @@ instead of misread.
 from ledger.types import UINT63_MAX, Hash, Height
 from storage.errors import StorageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: block headers carry receipts_root
 VERSION_PREFIX = bytes([SCHEMA_VERSION])
 HEIGHT_BYTES = 8
 INDEX_BYTES = 4

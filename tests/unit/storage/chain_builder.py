@@ -15,7 +15,7 @@ from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
 from ledger.hashing import Domain, compute_hash, compute_state_digest
 from ledger.keys import PrivateKey
-from ledger.receipt import Event, Receipt
+from ledger.receipt import Event, Receipt, compute_receipts_root
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 from storage.chain import CommittedBlock
@@ -87,6 +87,7 @@ def make_block(
     view: int = 0,
     validator_keys: Sequence[PrivateKey] | None = None,
 ) -> CommittedBlock:
+    receipts = make_receipts(transactions)
     header = BlockHeader(
         chain_id=CHAIN_ID,
         height=Height(height),
@@ -96,11 +97,12 @@ def make_block(
         proposer=ValidatorIndex(view % VALIDATOR_COUNT),
         transactions_root=compute_transactions_root(transactions),
         transaction_count=len(transactions),
+        receipts_root=compute_receipts_root(receipts),
         state_digest=compute_state_digest(previous_digest, changes),
     )
     block = Block(header, transactions)
     certificate = make_certificate(block, view=view, validator_keys=validator_keys)
-    return CommittedBlock(block, certificate, make_receipts(transactions), tuple(changes))
+    return CommittedBlock(block, certificate, receipts, tuple(changes))
 
 
 class ChainBuilder:
