@@ -2,7 +2,7 @@
 
 The file is JSON Lines. The first line says what it is:
 
-    {"format": "hubledger-chain-export", "version": 1, "chain_id": ..., "from_height": 1,
+    {"format": "hubledger-chain-export", "version": 2, "chain_id": ..., "from_height": 1,
      "to_height": 120, "node": "beijing"}
 
 and every next line is one block, in height order:
@@ -26,7 +26,7 @@ from hubledger_client.client import Client
 from hubledger_tools.audit.progress import Progress
 
 EXPORT_FORMAT = "hubledger-chain-export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: headers carry receipts_root
 BLOCKS_IN_FLIGHT_MAX = 16
 
 

@@ -12,9 +12,10 @@ block's height, the line of the file and a stable code:
 5. ``TRANSACTION_COUNT``, ``MERKLE_ROOT``: the transactions are the ones the header commits to.
 6. ``BAD_TRANSACTION_SIGNATURE``: every transaction is signed by its sender.
 7. ``BAD_CERTIFICATE``: 2f + 1 distinct genesis validators signed COMMIT for this header.
-8. ``INADMISSIBLE_TRANSACTION``, ``STATE_DIGEST``: re-executing the transactions over the
-   state so far gives exactly the header's state digest (so even a quorum of colluding
-   validators cannot certify a state the transactions do not produce).
+8. ``INADMISSIBLE_TRANSACTION``, ``RECEIPTS_ROOT``, ``STATE_DIGEST``: re-executing the
+   transactions over the state so far gives exactly the receipts the header's receipts_root
+   commits to, and the header's state digest (so even a quorum of colluding validators
+   cannot certify an outcome or a state the transactions do not produce).
 
 The file's first line must describe an export of this chain starting at
 height 1 (re-execution needs every block); ``TRUNCATED`` when it holds fewer
@@ -24,7 +25,7 @@ blocks than that line promises, ``UNEXPECTED_BLOCK`` when more.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from ledger.errors import CertificateInvalid, DecodeError
 from ledger.genesis import Genesis
 from ledger.hashing import compute_state_digest
 from ledger.limits import BLOCK_TRANSACTIONS_MAX
+from ledger.receipt import Receipt, compute_receipts_root
 from ledger.transaction import Transaction
 from ledger.types import Hash
 
@@ -251,6 +253,7 @@ def _execute(
         raise fail(
             "INADMISSIBLE_TRANSACTION", f"a transaction could never have been included: {error.message}"
         ) from None
+    _verify_receipts_root(header, result.receipts, fail)
     digest = compute_state_digest(tip.state_digest, result.changes)
     if digest != header.state_digest:
         raise fail(
@@ -260,6 +263,16 @@ def _execute(
         )
     tip.state.apply_changes(result.changes)
     tip.height, tip.block_hash, tip.state_digest = header.height, header.hash, header.state_digest
+
+
+def _verify_receipts_root(header: BlockHeader, receipts: Sequence[Receipt], fail: Any) -> None:
+    root = compute_receipts_root(receipts)
+    if root != header.receipts_root:
+        raise fail(
+            "RECEIPTS_ROOT",
+            f"re-executing the transactions gives receipts with Merkle root {root.hex()}, "
+            f"the header says {header.receipts_root.hex()}",
+        )
 
 
 def _refuse_float(text: str) -> Any:
