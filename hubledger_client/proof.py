@@ -20,6 +20,7 @@ proof fail with a code naming the check.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +164,7 @@ def _parse_path(value: Any, name: str) -> list[tuple[bool, bytes]]:
     steps = _expect(lambda: cbor.expect_list(value, name, count_max=PATH_STEPS_MAX))
     path = []
     for step in steps:
-        item = _expect(lambda step=step: cbor.expect_map(step, ("left", "hash"), f"{name} step"))
+        item = _expect(functools.partial(cbor.expect_map, step, ("left", "hash"), f"{name} step"))
         try:
             sibling = bytes.fromhex(item["hash"]) if isinstance(item["hash"], str) else b""
         except ValueError:

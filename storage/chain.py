@@ -364,9 +364,12 @@ class ChainStore:
         # A database of another schema version (or another program) keeps keys outside our prefix.
         before = next(self._kv.iterate(stop=schema.VERSION_PREFIX), None)
         after = next(self._kv.iterate(start=bytes([schema.SCHEMA_VERSION + 1])), None)
-        if before is not None or after is not None:
+        found = before if before is not None else after
+        if found is not None:
             raise StorageError(
-                f"the database holds records of another schema version than {schema.SCHEMA_VERSION}",
+                f"the database holds records of schema version {found[0][0]}, and this HubLedger reads "
+                f"version {schema.SCHEMA_VERSION} only (a new schema changes what blocks hold): keep "
+                "the database with the HubLedger that wrote it, or start this hub on an empty data directory",
                 code="SCHEMA_MISMATCH",
             )
 

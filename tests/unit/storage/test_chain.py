@@ -283,9 +283,10 @@ def test_a_database_of_the_schema_before_receipts_roots_is_refused(store: KeyVal
     store.write(batch)
     with pytest.raises(StorageError) as raised:
         ChainStore(store).initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
-    assert (raised.value.code, raised.value.message) == (
-        "SCHEMA_MISMATCH",
-        f"the database holds records of another schema version than {schema.SCHEMA_VERSION}",
+    assert raised.value.code == "SCHEMA_MISMATCH"
+    assert raised.value.message.startswith(
+        "the database holds records of schema version 1, "
+        f"and this HubLedger reads version {schema.SCHEMA_VERSION} only"
     )
 
 

@@ -49,7 +49,8 @@ def test_a_failed_transaction_exits_with_its_own_status_and_prints_its_code(
     audit: AuditChain, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     proof = write_proof(audit, 1, tmp_path / "proof.json")
-    assert verify(audit, proof) == ExitStatus.TRANSACTION_FAILED == 7
+    assert verify(audit, proof) == ExitStatus.TRANSACTION_FAILED
+    assert int(ExitStatus.TRANSACTION_FAILED) == 7  # documented: docs/api.md
     out = capsys.readouterr().out.splitlines()
     assert "is final: committed at height 1, position 1" in out[0]
     assert out[1].startswith("  outcome: FAILED INSUFFICIENT_FUNDS: account ")
