@@ -26,7 +26,6 @@ from contracts.genesis import compute_genesis_changes
 from ledger.block import Block
 from ledger.certificate import CommitCertificate
 from ledger.genesis import Genesis, GenesisAccount, Validator
-from ledger.hashing import compute_state_digest
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
 from ledger.types import Address, Hash, Height, TimestampMs
@@ -66,7 +65,7 @@ class MemoryHost:
         self.kv = kv
         self.chain = ChainStore(kv)
         changes = compute_genesis_changes(genesis)
-        self.chain.initialize(genesis.hash, changes, compute_state_digest(genesis.hash, changes))
+        self.chain.initialize(genesis.hash, changes)
         self.log = ConsensusLogStore(kv)
         self._application = LedgerApplication(chain=self.chain, chain_id=genesis.chain_id)
         self._state = ChainStateReader(self.chain)

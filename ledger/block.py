@@ -3,9 +3,9 @@
 A header commits to its height, its parent, the view that committed it, the
 proposer's timestamp, the Merkle root of its transaction ids, the Merkle root
 of its receipts (ledger/receipt.py, so one transaction's outcome can be proven
-from a certified header), and the state digest after executing it. The block
-hash is the hash of the header alone, so a light client can follow the chain
-from headers and certificates.
+from a certified header), and the root of the authenticated state after
+executing it (ledger/state_tree.py). The block hash is the hash of the header
+alone, so a light client can follow the chain from headers and certificates.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _HEADER_FIELDS = (
     "transactions_root",
     "transaction_count",
     "receipts_root",
-    "state_digest",
+    "state_root",
 )
 
 
@@ -46,7 +46,7 @@ class BlockHeader:
     transactions_root: Hash
     transaction_count: int
     receipts_root: Hash
-    state_digest: Hash
+    state_root: Hash
 
     def to_cbor_map(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _HEADER_FIELDS}
@@ -72,7 +72,7 @@ class BlockHeader:
                 fields["transaction_count"], "transaction_count", high=BLOCK_TRANSACTIONS_MAX
             ),
             receipts_root=Hash(cbor.expect_bytes(fields["receipts_root"], "receipts_root", size=HASH_BYTES)),
-            state_digest=Hash(cbor.expect_bytes(fields["state_digest"], "state_digest", size=HASH_BYTES)),
+            state_root=Hash(cbor.expect_bytes(fields["state_root"], "state_root", size=HASH_BYTES)),
         )
 
     def to_json(self) -> dict[str, Any]:

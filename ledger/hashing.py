@@ -18,7 +18,10 @@ class Domain(Enum):
     MERKLE_LEAF = b"hubledger/merkle-leaf"
     MERKLE_NODE = b"hubledger/merkle-node"
     MERKLE_EMPTY = b"hubledger/merkle-empty"
-    STATE = b"hubledger/state"
+    STATE_KEY = b"hubledger/state-key"
+    STATE_VALUE = b"hubledger/state-value"
+    STATE_BUCKET = b"hubledger/state-bucket"
+    STATE_NODE = b"hubledger/state-node"
     GENESIS = b"hubledger/genesis"
     ADDRESS = b"hubledger/address"
 
@@ -83,19 +86,6 @@ def compute_root_from_path(leaf: bytes, path: Sequence[tuple[bool, bytes]]) -> H
         pair = sibling + node if sibling_on_left else node + sibling
         node = compute_hash(Domain.MERKLE_NODE, pair)
     return node
-
-
-def compute_state_digest(previous: bytes, changes: Sequence[tuple[bytes, bytes | None]]) -> Hash:
-    """Chain the state digest through one block's writes, sorted by key so that
-    the digest depends on what changed and never on the order of execution."""
-    hasher = hashlib.sha256()
-    for key, value in sorted(changes, key=lambda change: change[0]):
-        hasher.update(len(key).to_bytes(4, "big") + key)
-        if value is None:
-            hasher.update(b"\x00")
-        else:
-            hasher.update(b"\x01" + len(value).to_bytes(4, "big") + value)
-    return compute_hash(Domain.STATE, previous + hasher.digest())
 
 
 def _next_level(level: list[Hash]) -> list[Hash]:

@@ -21,8 +21,8 @@ from contracts.execution import BlockResult, execute_block
 from contracts.state import Overlay, StateReader
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate
-from ledger.hashing import compute_state_digest
 from ledger.receipt import Receipt, compute_receipts_root
+from ledger.state_tree import StateTreeBase, StateTreeOverlay
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 from storage.chain import ChainStore, CommittedBlock
@@ -50,6 +50,7 @@ class ChainStateReader:
 class SpeculativeBlock:
     block: Block
     result: BlockResult
+    tree: StateTreeOverlay  # the state tree after the block, stacked on its parent's
 
 
 class LedgerApplication:
@@ -99,10 +100,9 @@ class LedgerApplication:
     ) -> Block:
         signed = [tx for tx in transactions if self.has_valid_signature(tx)]
         context = BlockContext(self._chain_id, height, timestamp_ms)
-        result = execute_block(
-            self._state_after(previous_hash), signed, context, skip_inadmissible=True
-        )
+        result = execute_block(self._state_after(previous_hash), signed, context, skip_inadmissible=True)
         included = tuple(result.transactions)
+        tree = StateTreeOverlay(self._tree_after(previous_hash))
         header = BlockHeader(
             chain_id=self._chain_id,
             height=height,
@@ -113,10 +113,10 @@ class LedgerApplication:
             transactions_root=compute_transactions_root(included),
             transaction_count=len(included),
             receipts_root=compute_receipts_root(result.receipts),
-            state_digest=compute_state_digest(self._digest_after(previous_hash), result.changes),
+            state_root=tree.apply(result.changes),
         )
         block = Block(header, included)
-        self._speculative[block.hash] = SpeculativeBlock(block, result)
+        self._speculative[block.hash] = SpeculativeBlock(block, result, tree)
         return block
 
     def validate_block(self, block: Block) -> None:
@@ -127,10 +127,10 @@ class LedgerApplication:
             if not self.has_valid_signature(transaction):
                 raise InvalidBlock(f"transaction {transaction.id.hex()} has a bad signature")
         result = self._execute(block)
-        digest = compute_state_digest(self._digest_after(header.previous_hash), result.changes)
-        if digest != header.state_digest:
-            raise InvalidBlock("block's state digest differs from the result of executing it")
-        self._speculative[block.hash] = SpeculativeBlock(block, result)
+        tree = StateTreeOverlay(self._tree_after(header.previous_hash))
+        if tree.apply(result.changes) != header.state_root:
+            raise InvalidBlock("block's state root differs from the result of executing it")
+        self._speculative[block.hash] = SpeculativeBlock(block, result, tree)
 
     def is_committed(self, transaction_id: Hash) -> bool:
         return self._chain.has_transaction(transaction_id)
@@ -142,6 +142,7 @@ class LedgerApplication:
     def commit_blocks(self, delivered: Sequence[tuple[Block, CommitCertificate]]) -> list[Sequence[Receipt]]:
         """Write consecutive committed blocks with everything they changed in one synced batch."""
         results = [self._get_result(block) for block, _ in delivered]
+        tip_tree = self._speculative[delivered[-1][0].hash].tree
         self._chain.commit_blocks(
             [
                 CommittedBlock(block, certificate, result.receipts, result.changes)
@@ -155,6 +156,8 @@ class LedgerApplication:
         for child in self._speculative.values():
             if child.result.overlay.parent is results[-1].overlay:
                 child.result.overlay.rebase(self._committed)
+            if child.tree.parent is tip_tree:
+                child.tree.rebase(self._chain.state_tree)
         return [result.receipts for result in results]
 
     def _get_result(self, block: Block) -> BlockResult:
@@ -195,13 +198,14 @@ class LedgerApplication:
         overlay = speculative.result.overlay
         return overlay.flattened() if overlay.depth() > OVERLAY_DEPTH_MAX else overlay
 
-    def _digest_after(self, block_hash: Hash) -> Hash:
+    def _tree_after(self, block_hash: Hash) -> StateTreeBase | StateTreeOverlay:
         if block_hash == self._chain.get_latest_hash():
-            return self._chain.get_state_digest(self._chain.latest_height())
+            return self._chain.state_tree
         speculative = self._speculative.get(block_hash)
         if speculative is None:
             raise InvalidBlock(f"parent block {block_hash.hex()} is neither committed nor proposed")
-        return speculative.block.header.state_digest
+        tree = speculative.tree
+        return tree.flattened() if tree.depth() > OVERLAY_DEPTH_MAX else tree
 
     def _forget_up_to(self, height: Height) -> None:
         stale = [h for h, s in self._speculative.items() if s.block.height <= height]

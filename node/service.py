@@ -48,7 +48,6 @@ from ledger.block import Block
 from ledger.certificate import CommitCertificate, compute_quorum
 from ledger.errors import DecodeError, LedgerError
 from ledger.genesis import Genesis
-from ledger.hashing import compute_state_digest
 from ledger.keys import PrivateKey
 from ledger.receipt import Receipt
 from ledger.transaction import Transaction
@@ -97,9 +96,7 @@ class Node:
         self.kv = LevelDBStore.open(Path(config.node.data_dir))
         self.chain = ChainStore(self.kv)
         genesis_changes = compute_genesis_changes(genesis)
-        self.chain.initialize(
-            genesis.hash, genesis_changes, compute_state_digest(genesis.hash, genesis_changes)
-        )
+        self.chain.initialize(genesis.hash, genesis_changes)
         self.consensus_log = ConsensusLogStore(self.kv)
         self.failed = asyncio.Event()  # set when the node must stop: runner.serve then exits with status 1
         self.failure = ""

@@ -32,13 +32,14 @@ from typing import TypeVar
 from ledger.block import Block, BlockHeader
 from ledger.certificate import CommitCertificate
 from ledger.errors import LedgerError
-from ledger.hashing import compute_state_digest
 from ledger.receipt import Receipt, compute_receipts_root
+from ledger.state_tree import StateProof, StateTreeOverlay, build_state_proof
 from ledger.transaction import Transaction
 from ledger.types import HASH_BYTES, UINT63_MAX, Hash, Height
 from storage import schema
 from storage.errors import BlockMismatch, ChainMismatch, CorruptRecord, HeightConflict, StorageError
 from storage.kv import KeyValueStore, WriteBatch
+from storage.state_tree import CommittedStateTree
 
 BLOCK_CACHE_MAX = 64
 STATE_CACHE_MAX = 50_000  # entries: about 10 MB
@@ -69,7 +70,7 @@ class CommittedBlock:
 class _Tip:
     height: Height
     hash: Hash
-    state_digest: Hash
+    tree: CommittedStateTree | StateTreeOverlay
 
 
 def _add_block(batch: WriteBatch, committed: CommittedBlock) -> None:
@@ -101,14 +102,13 @@ class ChainStore:
         self._block_cache_max = block_cache_max
         self._state: dict[bytes, bytes | None] = {}  # insertion order: the oldest is dropped first
         self._state_cache_max = state_cache_max
+        self._tree = CommittedStateTree(kv)
 
     # Writing
 
-    def initialize(
-        self, genesis_hash: Hash, state_changes: Sequence[tuple[bytes, bytes]], state_digest: Hash
-    ) -> None:
-        """Write the genesis record and state on a new database; on an existing one,
-        raise ChainMismatch unless it was initialized with the same genesis hash."""
+    def initialize(self, genesis_hash: Hash, state_changes: Sequence[tuple[bytes, bytes]]) -> None:
+        """Write the genesis record, state and state tree on a new database; on an existing
+        one, raise ChainMismatch unless it was initialized with the same genesis hash."""
         stored = self._kv.get(schema.GENESIS_HASH_KEY)
         if stored is not None:
             if stored != genesis_hash:
@@ -121,12 +121,16 @@ class ChainStore:
         self._validate_no_foreign_keys()
         batch = WriteBatch()
         batch.put(schema.GENESIS_HASH_KEY, genesis_hash)
-        batch.put(schema.GENESIS_STATE_DIGEST_KEY, state_digest)
+        tree = StateTreeOverlay(self._tree)
+        tree.apply(state_changes)
+        batch.put(schema.GENESIS_STATE_ROOT_KEY, tree.root)
         batch.put(schema.SCHEMA_VERSION_KEY, bytes([schema.SCHEMA_VERSION]))
         batch.put(schema.LATEST_HEIGHT_KEY, schema.encode_height(0))
         for key, value in state_changes:
             batch.put(schema.state_key(key), value)
+        self._tree.write(batch, tree, state_changes)
         self._kv.write(batch, sync=True)
+        self._tree.absorb(tree)
 
     def commit_block(
         self,
@@ -149,18 +153,23 @@ class ChainStore:
         if not blocks:
             return
         latest = self.latest_height()
-        tip = _Tip(latest, self.get_latest_hash(), self.get_state_digest(latest))
+        tip = _Tip(latest, self.get_latest_hash(), self._tree)
         batch = WriteBatch()
         pending: set[Hash] = set()  # transactions of the earlier blocks in this batch
+        trees = []
         for committed in blocks:
             block = committed.block
             self._validate_extends(block, tip)
-            self._validate_belongs(committed, tip.state_digest, pending)
+            tree = self._validate_belongs(committed, tip.tree, pending)
             _add_block(batch, committed)
+            self._tree.write(batch, tree, committed.changes)
             pending.update(transaction.id for transaction in block.transactions)
-            tip = _Tip(block.height, block.hash, block.header.state_digest)
+            tip = _Tip(block.height, block.hash, tree)
+            trees.append(tree)
         batch.put(schema.LATEST_HEIGHT_KEY, schema.encode_height(tip.height))
         self._kv.write(batch, sync=True)
+        for tree in trees:
+            self._tree.absorb(tree)
         for committed in blocks:
             self._remember(committed.block)
             for key, value in committed.changes:
@@ -177,7 +186,9 @@ class ChainStore:
                 f"but the block at {tip.height} is {tip.hash.hex()}"
             )
 
-    def _validate_belongs(self, committed: CommittedBlock, parent_digest: Hash, pending: set[Hash]) -> None:
+    def _validate_belongs(
+        self, committed: CommittedBlock, parent: CommittedStateTree | StateTreeOverlay, pending: set[Hash]
+    ) -> StateTreeOverlay:
         block, certificate, receipts = committed.block, committed.certificate, committed.receipts
         if certificate.height != block.height or certificate.block_hash != block.hash:
             raise BlockMismatch(
@@ -204,9 +215,10 @@ class ChainStore:
                 f"block {block.height} holds a transaction that is repeated or already committed",
                 code="DUPLICATE_TRANSACTION",
             )
-        expected = compute_state_digest(parent_digest, committed.changes)
-        if expected != block.header.state_digest:
-            raise BlockMismatch(f"the state changes of block {block.height} do not produce its state digest")
+        tree = StateTreeOverlay(parent)
+        if tree.apply(committed.changes) != block.header.state_root:
+            raise BlockMismatch(f"the state changes of block {block.height} do not produce its state root")
+        return tree
 
     # Reading the chain
 
@@ -279,14 +291,23 @@ class ChainStore:
         data = self._kv.get(key)
         return None if data is None else _decode(key, data, CommitCertificate.decode)
 
-    def get_state_digest(self, height: int) -> Hash:
-        """State digest after block ``height``: the genesis state digest at 0."""
+    def get_state_root(self, height: int) -> Hash:
+        """State root after block ``height``: the genesis state root at 0."""
         if height == 0:
-            return self._get_meta_hash(schema.GENESIS_STATE_DIGEST_KEY)
+            return self._get_meta_hash(schema.GENESIS_STATE_ROOT_KEY)
         header = self.get_header(height)
         if header is None:
             raise StorageError(f"no block at height {height}", code="UNKNOWN_HEIGHT")
-        return header.state_digest
+        return header.state_root
+
+    @property
+    def state_tree(self) -> CommittedStateTree:
+        """The state tree of the latest committed block (what speculative trees stack on)."""
+        return self._tree
+
+    def prove_state(self, key: bytes) -> tuple[Height, StateProof]:
+        """A proof of ``key``'s record (or absence) at the latest committed height."""
+        return self.latest_height(), build_state_proof(self._tree, key, self.get_state(key))
 
     def has_transaction(self, transaction_id: Hash) -> bool:
         """Whether a committed block holds the transaction; one key lookup, no block read."""

@@ -6,13 +6,15 @@ byte order is height order and blocks iterate in sequence. Changing the layout
 of any record means a new ``SCHEMA_VERSION``, so an old database is recognised
 instead of misread.
 
-    meta                 V 'm' name                 -> genesis hash and digest, version, latest height
+    meta                 V 'm' name                 -> genesis hash and state root, version, latest height
     block by height      V 'b' height(8)            -> Block.encode()
     block hash -> height V 'h' hash(32)             -> height(8)
     certificate          V 'c' height(8)            -> CommitCertificate.encode()
     tx location          V 't' tx id(32)            -> height(8) index(4)
     receipt              V 'r' tx id(32)            -> Receipt.encode()
     contract state       V 's' raw key              -> raw value
+    state tree entry     V 'x' key hash(32)         -> value hash(32) raw key (ledger/state_tree.py)
+    state tree bucket    V 'y' bucket(2)            -> bucket hash(32), absent for an empty bucket
     consensus log        V 'l' opaque key           -> opaque value
     evidence record      V 'e' sequence(8)          -> opaque record
     evidence id          V 'i' evidence id          -> sequence(8)
@@ -21,7 +23,7 @@ instead of misread.
 from ledger.types import UINT63_MAX, Hash, Height
 from storage.errors import StorageError
 
-SCHEMA_VERSION = 2  # 2: block headers carry receipts_root
+SCHEMA_VERSION = 3  # 2: headers carry the state root, the state tree is stored; 3: and receipts_root
 VERSION_PREFIX = bytes([SCHEMA_VERSION])
 HEIGHT_BYTES = 8
 INDEX_BYTES = 4
@@ -33,12 +35,14 @@ CERTIFICATE_PREFIX = VERSION_PREFIX + b"c"
 TRANSACTION_LOCATION_PREFIX = VERSION_PREFIX + b"t"
 RECEIPT_PREFIX = VERSION_PREFIX + b"r"
 STATE_PREFIX = VERSION_PREFIX + b"s"
+STATE_ENTRY_PREFIX = VERSION_PREFIX + b"x"
+STATE_BUCKET_PREFIX = VERSION_PREFIX + b"y"
 CONSENSUS_LOG_PREFIX = VERSION_PREFIX + b"l"
 EVIDENCE_RECORD_PREFIX = VERSION_PREFIX + b"e"
 EVIDENCE_ID_PREFIX = VERSION_PREFIX + b"i"
 
 GENESIS_HASH_KEY = META_PREFIX + b"genesis-hash"
-GENESIS_STATE_DIGEST_KEY = META_PREFIX + b"genesis-state-digest"
+GENESIS_STATE_ROOT_KEY = META_PREFIX + b"genesis-state-root"
 SCHEMA_VERSION_KEY = META_PREFIX + b"schema-version"
 LATEST_HEIGHT_KEY = META_PREFIX + b"latest-height"
 EVIDENCE_COUNT_KEY = META_PREFIX + b"evidence-count"
@@ -89,6 +93,14 @@ def receipt_key(transaction_id: Hash) -> bytes:
 
 def state_key(key: bytes) -> bytes:
     return STATE_PREFIX + key
+
+
+def state_entry_key(key_hash: bytes) -> bytes:
+    return STATE_ENTRY_PREFIX + key_hash
+
+
+def state_bucket_key(bucket: int) -> bytes:
+    return STATE_BUCKET_PREFIX + bucket.to_bytes(2, "big")
 
 
 def consensus_log_key(key: bytes) -> bytes:

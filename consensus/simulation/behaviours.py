@@ -228,7 +228,7 @@ class InvalidBlock(Behaviour):
             transactions[position] = spoiled.with_signature(flip_byte(spoiled.signature, rng))
             header = replace(block.header, transactions_root=compute_transactions_root(tuple(transactions)))
             return Block(header, tuple(transactions))
-        return Block(replace(block.header, state_digest=Hash(get_random_bytes(rng, 32))), block.transactions)
+        return Block(replace(block.header, state_root=Hash(get_random_bytes(rng, 32))), block.transactions)
 
 
 class Twin(Behaviour):

@@ -137,7 +137,7 @@ class PrePrepareFlood(_Flood):
                 transactions_root=compute_transactions_root(junk),
                 transaction_count=len(junk),
                 receipts_root=compute_receipts_root(()),
-                state_digest=Hash(get_random_bytes(rng, 32)),
+                state_root=Hash(get_random_bytes(rng, 32)),
             )
             emissions += emit(
                 self.context.sign(PrePrepare(view, height, Block(header, junk))), self.context.peers

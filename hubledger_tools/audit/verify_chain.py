@@ -12,9 +12,9 @@ block's height, the line of the file and a stable code:
 5. ``TRANSACTION_COUNT``, ``MERKLE_ROOT``: the transactions are the ones the header commits to.
 6. ``BAD_TRANSACTION_SIGNATURE``: every transaction is signed by its sender.
 7. ``BAD_CERTIFICATE``: 2f + 1 distinct genesis validators signed COMMIT for this header.
-8. ``INADMISSIBLE_TRANSACTION``, ``RECEIPTS_ROOT``, ``STATE_DIGEST``: re-executing the
+8. ``INADMISSIBLE_TRANSACTION``, ``RECEIPTS_ROOT``, ``STATE_ROOT``: re-executing the
    transactions over the state so far gives exactly the receipts the header's receipts_root
-   commits to, and the header's state digest (so even a quorum of colluding validators
+   commits to, and the header's state root (so even a quorum of colluding validators
    cannot certify an outcome or a state the transactions do not produce).
 
 The file's first line must describe an export of this chain starting at
@@ -44,9 +44,9 @@ from ledger.block import BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, validate_block_certificate
 from ledger.errors import CertificateInvalid, DecodeError
 from ledger.genesis import Genesis
-from ledger.hashing import compute_state_digest
 from ledger.limits import BLOCK_TRANSACTIONS_MAX
 from ledger.receipt import Receipt, compute_receipts_root
+from ledger.state_tree import StateTree
 from ledger.transaction import Transaction
 from ledger.types import Hash
 
@@ -61,7 +61,7 @@ class ChainReport:
     transactions: int
     last_height: int
     last_block_hash: Hash
-    state_digest: Hash
+    state_root: Hash
     total_supply_fen: int
 
 
@@ -71,14 +71,14 @@ class _Tip:
 
     height: int
     block_hash: Hash
-    state_digest: Hash
     state: DictState
+    tree: StateTree
 
 
 def verify_chain(path: Path, genesis: Genesis, *, show_progress: bool = True) -> ChainReport:
     """Check every block of the export at ``path``; raises ChainInvalid at the first wrong one."""
     changes = compute_genesis_changes(genesis)
-    tip = _Tip(0, genesis.hash, compute_state_digest(genesis.hash, changes), DictState(changes))
+    tip = _Tip(0, genesis.hash, DictState(changes), StateTree(changes))
     transactions = 0
     with path.open("r", encoding="utf-8") as stream:
         lines = _iterate_lines(stream)
@@ -109,7 +109,7 @@ def verify_chain(path: Path, genesis: Genesis, *, show_progress: bool = True) ->
         transactions,
         tip.height,
         tip.block_hash,
-        tip.state_digest,
+        tip.tree.root,
         get_total_supply(tip.state),
     )
 
@@ -254,15 +254,16 @@ def _execute(
             "INADMISSIBLE_TRANSACTION", f"a transaction could never have been included: {error.message}"
         ) from None
     _verify_receipts_root(header, result.receipts, fail)
-    digest = compute_state_digest(tip.state_digest, result.changes)
-    if digest != header.state_digest:
+    root = tip.tree.preview(result.changes)
+    if root != header.state_root:
         raise fail(
-            "STATE_DIGEST",
-            f"re-executing the transactions gives state digest {digest.hex()}, "
-            f"the header says {header.state_digest.hex()}",
+            "STATE_ROOT",
+            f"re-executing the transactions gives state root {root.hex()}, "
+            f"the header says {header.state_root.hex()}",
         )
     tip.state.apply_changes(result.changes)
-    tip.height, tip.block_hash, tip.state_digest = header.height, header.hash, header.state_digest
+    tip.tree.apply(result.changes)
+    tip.height, tip.block_hash = header.height, header.hash
 
 
 def _verify_receipts_root(header: BlockHeader, receipts: Sequence[Receipt], fail: Any) -> None:

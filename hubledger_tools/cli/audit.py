@@ -114,7 +114,7 @@ def _verify_chain(arguments: argparse.Namespace) -> int:
         "every link, Merkle root, certificate, receipts root and state digest holds"
     )
     print(f"  last block   {report.last_block_hash.hex()}")
-    print(f"  state digest {report.state_digest.hex()}")
+    print(f"  state root {report.state_root.hex()}")
     print(f"  total supply {report.total_supply_fen} fen")
     return 0
 

@@ -20,7 +20,6 @@ from storage.chain import ChainStore, CommittedBlock
 from storage.kv import LevelDBStore
 from tests.unit.storage.chain_builder import (
     GENESIS_CHANGES,
-    GENESIS_DIGEST,
     GENESIS_HASH,
     VALIDATOR_COUNT,
     ChainBuilder,
@@ -67,11 +66,11 @@ def build_ahead(builder: ChainBuilder) -> list[CommittedBlock]:
 def main(path: Path) -> None:
     kv = LevelDBStore.open(path)
     chain = ChainStore(kv)
-    chain.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+    chain.initialize(GENESIS_HASH, GENESIS_CHANGES)
     builder = ChainBuilder(validator_keys=get_crash_validator_keys())
     latest = chain.get_block(chain.latest_height())
     if latest is not None:
-        builder.resume(latest)
+        builder.resume(latest, chain.iterate_state(b""))
     print(f"ready {builder.height}", flush=True)
     for _ in range(BLOCKS_MAX // BLOCKS_AHEAD):
         for committed in build_ahead(builder):

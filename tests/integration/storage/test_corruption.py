@@ -38,7 +38,6 @@ from storage.kv import LevelDBStore
 from tests.unit.storage.chain_builder import (
     CHAIN_ID,
     GENESIS_CHANGES,
-    GENESIS_DIGEST,
     GENESIS_HASH,
     ChainBuilder,
     get_validator_keys,
@@ -79,7 +78,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Pristine:
     for count in (BLOCKS_IN_TABLES, BLOCKS_IN_LOG):
         kv = LevelDBStore.open(path)  # reopening turns the log written before into a table
         chain = ChainStore(kv)
-        chain.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+        chain.initialize(GENESIS_HASH, GENESIS_CHANGES)
         commit(chain, ConsensusLogStore(kv), builder, count)
         records = dict(kv.iterate())
         kv.close()

@@ -22,14 +22,14 @@ from pathlib import Path
 import pytest
 
 from ledger.certificate import validate_certificate
-from ledger.hashing import compute_state_digest
+from ledger.state_tree import StateTree
 from ledger.types import Height
 from storage import schema
 from storage.chain import ChainStore
 from storage.errors import StorageError
 from storage.kv import LevelDBStore
 from tests.integration.storage.crash_writer import compute_changes, get_crash_validator_keys
-from tests.unit.storage.chain_builder import CHAIN_ID, GENESIS_CHANGES, GENESIS_DIGEST, GENESIS_HASH
+from tests.unit.storage.chain_builder import CHAIN_ID, GENESIS_CHANGES, GENESIS_HASH
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 DEADLINE_S = 20.0
@@ -93,7 +93,7 @@ def validate_chain(chain: ChainStore, kv: LevelDBStore) -> Height:
     latest = chain.latest_height()
     validator_keys = [key.public_key.data for key in get_crash_validator_keys()]
     state = dict(GENESIS_CHANGES)
-    previous_hash, previous_digest = GENESIS_HASH, GENESIS_DIGEST
+    previous_hash, tree = GENESIS_HASH, StateTree(GENESIS_CHANGES)
     transaction_count = 0
     for height in range(1, latest + 1):
         block = chain.get_block(Height(height))
@@ -109,7 +109,7 @@ def validate_chain(chain: ChainStore, kv: LevelDBStore) -> Height:
         assert block.header.previous_hash == previous_hash, f"block {height} does not link to its parent"
         assert chain.get_block_by_hash(block.hash) == block
         changes = compute_changes(height)
-        assert block.header.state_digest == compute_state_digest(previous_digest, changes)
+        assert block.header.state_root == tree.apply(changes)
         for index, transaction in enumerate(block.transactions):
             record = chain.get_transaction(transaction.id)
             assert record is not None, f"transaction {index} of block {height} is not indexed"
@@ -120,7 +120,7 @@ def validate_chain(chain: ChainStore, kv: LevelDBStore) -> Height:
             else:
                 state[key] = value
         transaction_count += len(block.transactions)
-        previous_hash, previous_digest = block.hash, block.header.state_digest
+        previous_hash = block.hash
     assert chain.get_latest_hash() == previous_hash
     assert list(chain.iterate_state(b"")) == sorted(state.items()), "state differs from the committed blocks"
     assert chain.get_block(Height(latest + 1)) is None
@@ -148,7 +148,7 @@ def test_a_killed_writer_leaves_only_whole_blocks(tmp_path: Path) -> None:
 
         kv = LevelDBStore.open(path)
         chain = ChainStore(kv)
-        chain.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+        chain.initialize(GENESIS_HASH, GENESIS_CHANGES)
         latest = validate_chain(chain, kv)
         kv.close()
         assert latest >= reported, f"block {reported} was reported committed but is not on disk"

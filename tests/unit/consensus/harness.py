@@ -114,7 +114,7 @@ class FakeApplication:
     def record(self, block: Block) -> None:
         executed = self.executed.get(block.header.previous_hash, frozenset())
         self.executed[block.hash] = executed | {tx.id for tx in block.transactions}
-        self.digests[block.hash] = block.header.state_digest
+        self.digests[block.hash] = block.header.state_root
 
     def build_block(
         self,
@@ -140,7 +140,7 @@ class FakeApplication:
             transactions_root=compute_transactions_root(tuple(included)),
             transaction_count=len(included),
             receipts_root=compute_receipts_root(()),  # the fake application keeps no receipts
-            state_digest=self.compute_digest(previous_hash, included),
+            state_root=self.compute_digest(previous_hash, included),
         )
         block = Block(header, tuple(included))
         self.record(block)
@@ -152,8 +152,8 @@ class FakeApplication:
             self.is_admissible(tx, previous_hash) for tx in block.transactions
         ):
             raise InvalidBlock("block holds an inadmissible or replayed transaction")
-        if self.compute_digest(previous_hash, block.transactions) != block.header.state_digest:
-            raise InvalidBlock("state digest differs")
+        if self.compute_digest(previous_hash, block.transactions) != block.header.state_root:
+            raise InvalidBlock("state root differs")
         self.record(block)
         self.validated.append(block.hash)
 

@@ -24,8 +24,8 @@ from contracts.errors import TransactionRejected
 from contracts.execution import execute_block, execute_transaction, get_next_nonce
 from contracts.records import DvpRecord, EscrowRecord, SecurityRecord, decode_int
 from contracts.state import DictState, Overlay, StateReader
-from ledger.hashing import compute_state_digest
 from ledger.receipt import Receipt
+from ledger.state_tree import StateTree
 from ledger.transaction import Transaction
 from ledger.types import Address, Hash, Height, Nonce, TimestampMs
 
@@ -170,7 +170,8 @@ def check_receipt(
 def run_transaction_by_transaction(chain: Any, ops: list[tuple[Any, ...]]) -> tuple[list[Any], list[Hash]]:
     """Drive ``chain`` (dict-backed); return the blocks actually built and the digest chain."""
     blocks: list[tuple[BlockContext, list[Transaction]]] = []
-    digests = [Hash(b"\x00" * 32)]
+    tree = StateTree()  # both replays root the same changes over the same (empty) tree
+    digests = [tree.root]
     for start in range(0, len(ops), BLOCK_TRANSACTIONS_MAX):
         context = chain.context()
         overlay = Overlay(chain.state)
@@ -192,19 +193,20 @@ def run_transaction_by_transaction(chain: Any, ops: list[tuple[Any, ...]]) -> tu
             included.append(tx)
         chain.state.apply_changes(overlay.changes())
         chain.height += 1
-        digests.append(compute_state_digest(digests[-1], overlay.changes()))
+        digests.append(tree.apply(overlay.changes()))
         blocks.append((context, included))
         check_conservation(chain.state)
     return blocks, digests
 
 
 def replay_on_overlay_stack(genesis: DictState, blocks: list[Any]) -> list[Hash]:
-    digests = [Hash(b"\x00" * 32)]
+    tree = StateTree()  # both replays root the same changes over the same (empty) tree
+    digests = [tree.root]
     parent: StateReader = genesis
     for context, transactions in blocks:
         result = execute_block(parent, transactions, context, skip_inadmissible=False)
         assert result.transactions == tuple(transactions)
-        digests.append(compute_state_digest(digests[-1], result.changes))
+        digests.append(tree.apply(result.changes))
         parent = result.overlay
     return digests
 

@@ -50,7 +50,7 @@ def make_block(transactions: tuple[Transaction, ...] = (), *, height: int = 1, v
         transactions_root=compute_transactions_root(transactions),
         transaction_count=len(transactions),
         receipts_root=compute_receipts_root(()),
-        state_digest=Hash(b"\x22" * 32),
+        state_root=Hash(b"\x22" * 32),
     )
     return Block(header, transactions)
 

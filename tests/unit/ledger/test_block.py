@@ -57,7 +57,7 @@ def test_header_round_trip_and_json() -> None:
         ("transactions_root", Hash(b"\x00" * 32)),
         ("transaction_count", 4),
         ("receipts_root", Hash(b"\x00" * 32)),
-        ("state_digest", Hash(b"\x23" * 32)),
+        ("state_root", Hash(b"\x23" * 32)),
     ],
 )
 def test_block_hash_covers_every_header_field(name: str, value: Any) -> None:
@@ -105,11 +105,11 @@ BAD_BLOCKS = {
     "missing transactions": lambda f: f.pop("transactions"),
     "unknown block field": lambda f: f.update(certificate=b""),
     "unknown header field": lambda f: f["header"].update(extra=0),
-    "missing header field": lambda f: f["header"].pop("state_digest"),
+    "missing header field": lambda f: f["header"].pop("state_root"),
     "height as text": lambda f: f["header"].update(height="7"),
     "negative view": lambda f: f["header"].update(view=-1),
     "short previous hash": lambda f: f["header"].update(previous_hash=b"\x11" * 31),
-    "state digest as text": lambda f: f["header"].update(state_digest="22" * 32),
+    "state root as text": lambda f: f["header"].update(state_root="22" * 32),
     "proposer out of range": lambda f: f["header"].update(proposer=1024),
     "transactions as map": lambda f: f.update(transactions={}),
     "transaction not a map": lambda f: f["transactions"].__setitem__(0, [1]),

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
-import random
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ledger.hashing import (
     Domain,
@@ -17,7 +13,6 @@ from ledger.hashing import (
     compute_merkle_path_sides,
     compute_merkle_root,
     compute_root_from_path,
-    compute_state_digest,
 )
 
 
@@ -106,39 +101,3 @@ def test_inner_node_cannot_pose_as_a_leaf() -> None:
 def test_path_for_a_missing_leaf_is_refused(index: int) -> None:
     with pytest.raises(IndexError):
         compute_merkle_path(make_leaves(3), index)
-
-
-CHANGES = [(b"account/a", b"\x01"), (b"account/b", None), (b"nonce/a", b"\x05"), (b"supply", b"\x00" * 8)]
-
-
-def test_state_digest_does_not_depend_on_the_order_of_changes() -> None:
-    previous = b"\x07" * 32
-    digest = compute_state_digest(previous, CHANGES)
-    for permutation in itertools.permutations(CHANGES):
-        assert compute_state_digest(previous, list(permutation)) == digest
-
-
-@settings(max_examples=50, deadline=None)
-@given(
-    changes=st.dictionaries(st.binary(max_size=12), st.none() | st.binary(max_size=12), max_size=12),
-    seed=st.integers(0, 2**32),
-)
-def test_state_digest_is_order_free_for_any_writes(changes: dict[bytes, bytes | None], seed: int) -> None:
-    ordered = list(changes.items())
-    shuffled = list(ordered)
-    random.Random(seed).shuffle(shuffled)
-    assert compute_state_digest(b"", ordered) == compute_state_digest(b"", shuffled)
-
-
-def test_state_digest_tells_apart_what_changed() -> None:
-    previous = b"\x07" * 32
-    digest = compute_state_digest(previous, CHANGES)
-    variants = [
-        compute_state_digest(b"\x08" * 32, CHANGES),  # another parent state
-        compute_state_digest(previous, CHANGES[:-1]),  # a write missing
-        compute_state_digest(previous, [(b"account/b", b""), *CHANGES[:1], *CHANGES[2:]]),  # delete vs empty
-        compute_state_digest(previous, [(b"account/", b"a\x01"), *CHANGES[1:]]),  # key/value boundary moved
-        compute_state_digest(previous, []),
-    ]
-    assert digest not in variants
-    assert len(set(variants)) == len(variants)

@@ -23,9 +23,9 @@ from hubledger_tools.netgen import generate_network
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
 from ledger.genesis import Genesis
-from ledger.hashing import compute_state_digest
 from ledger.keys import PrivateKey
 from ledger.receipt import Receipt, compute_receipts_root
+from ledger.state_tree import StateTree
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 from storage.chain import ChainStore
@@ -104,8 +104,8 @@ def build_audit_chain(
     genesis = generate_network(HUBS, directory)
     changes = compute_genesis_changes(genesis)
     chain = ChainStore(MemoryStore())
-    digest = compute_state_digest(genesis.hash, changes)
-    chain.initialize(genesis.hash, changes, digest)
+    tree = StateTree(changes)
+    chain.initialize(genesis.hash, changes)
     audit = AuditChain(directory, genesis, chain)
     state = DictState(changes)
     sender = audit.account_key("bank-beijing")
@@ -132,7 +132,6 @@ def build_audit_chain(
             BlockContext(genesis.chain_id, Height(height), timestamp),
             skip_inadmissible=False,
         )
-        digest = compute_state_digest(digest, result.changes)
         header = BlockHeader(
             chain_id=genesis.chain_id,
             height=Height(height),
@@ -143,7 +142,7 @@ def build_audit_chain(
             transactions_root=compute_transactions_root(tuple(transactions)),
             transaction_count=len(transactions),
             receipts_root=compute_receipts_root(result.receipts),
-            state_digest=digest,
+            state_root=tree.apply(result.changes),
         )
         block = Block(header, tuple(transactions))
         certificate = audit.certify(header)

@@ -16,7 +16,6 @@ from contracts.genesis import compute_genesis_changes
 from ledger.block import Block
 from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
 from ledger.genesis import Genesis, GenesisAccount, Validator
-from ledger.hashing import compute_state_digest
 from ledger.keys import PrivateKey
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
@@ -51,7 +50,7 @@ transfers = st.lists(
 def open_chain(kv: KeyValueStore) -> tuple[ChainStore, LedgerApplication]:
     chain = ChainStore(kv)
     changes = compute_genesis_changes(GENESIS)
-    chain.initialize(GENESIS.hash, changes, compute_state_digest(GENESIS.hash, changes))
+    chain.initialize(GENESIS.hash, changes)
     return chain, LedgerApplication(chain=chain, chain_id=CHAIN_ID)
 
 
@@ -65,7 +64,7 @@ def run(kv: KeyValueStore, blocks: list[list[tuple[int, int, int]]]) -> list[Has
             nonces[sender] += 1
         block = build(application, chain.get_latest_hash(), height, transactions)
         application.commit(block, certify(block))
-    return [chain.get_state_digest(Height(height)) for height in range(len(blocks) + 1)]
+    return [chain.get_state_root(Height(height)) for height in range(len(blocks) + 1)]
 
 
 def make_transfer(sender: int, receiver: int, amount: int, nonce: int) -> Transaction:
@@ -144,7 +143,7 @@ def test_a_long_run_of_uncommitted_blocks_reads_shallow_state_and_commits_the_sa
         previous = block.hash
     for block in blocks:
         application.commit(block, certify(block))
-    digests = [chain.get_state_digest(Height(height)) for height in range(heights + 1)]
+    digests = [chain.get_state_root(Height(height)) for height in range(heights + 1)]
     one_by_one = [[(0, 1, height)] for height in range(1, heights + 1)]
     assert digests == run(MemoryStore(), one_by_one)
 

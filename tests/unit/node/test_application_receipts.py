@@ -17,7 +17,6 @@ from consensus.application import InvalidBlock
 from contracts.genesis import compute_genesis_changes
 from ledger.block import Block
 from ledger.genesis import Genesis
-from ledger.hashing import compute_state_digest
 from ledger.receipt import Receipt, compute_receipts_root
 from ledger.transaction import Transaction
 from ledger.types import Height, TimestampMs, ValidatorIndex, View
@@ -35,7 +34,7 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> AuditChain:
 def open_replica(genesis: Genesis) -> LedgerApplication:
     chain = ChainStore(MemoryStore())
     changes = compute_genesis_changes(genesis)
-    chain.initialize(genesis.hash, changes, compute_state_digest(genesis.hash, changes))
+    chain.initialize(genesis.hash, changes)
     return LedgerApplication(chain=chain, chain_id=genesis.chain_id)
 
 

@@ -1,21 +1,22 @@
 """Real signed blocks for storage tests: transactions, receipts, state changes and certificates.
 
 Blocks are built the way the node builds them: the header's transactions root
-from ``compute_transactions_root``, its state digest chained with
-``compute_state_digest``, and a certificate of COMMIT votes from three of four
+from ``compute_transactions_root``, its state root from the parent's state tree
+(ledger/state_tree.py) and the block's changes, and a certificate of COMMIT votes from three of four
 validators, each signed over ``compute_commit_payload``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
-from ledger.hashing import Domain, compute_hash, compute_state_digest
+from ledger.hashing import Domain, compute_hash
 from ledger.keys import PrivateKey
 from ledger.receipt import Event, Receipt, compute_receipts_root
+from ledger.state_tree import StateTree
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 from storage.chain import CommittedBlock
@@ -30,7 +31,7 @@ GENESIS_CHANGES: tuple[tuple[bytes, bytes], ...] = (
     (b"account/bob", b"500"),
     (b"config/fee", b"1"),
 )
-GENESIS_DIGEST = compute_state_digest(GENESIS_HASH, GENESIS_CHANGES)
+GENESIS_ROOT = StateTree(GENESIS_CHANGES).root
 StateChanges = Sequence[tuple[bytes, bytes | None]]
 
 
@@ -81,7 +82,7 @@ def make_block(
     *,
     height: int,
     previous_hash: Hash,
-    previous_digest: Hash,
+    previous_state: StateTree,
     transactions: tuple[Transaction, ...],
     changes: StateChanges,
     view: int = 0,
@@ -98,7 +99,7 @@ def make_block(
         transactions_root=compute_transactions_root(transactions),
         transaction_count=len(transactions),
         receipts_root=compute_receipts_root(receipts),
-        state_digest=compute_state_digest(previous_digest, changes),
+        state_root=previous_state.preview(changes),
     )
     block = Block(header, transactions)
     certificate = make_certificate(block, view=view, validator_keys=validator_keys)
@@ -112,12 +113,12 @@ class ChainBuilder:
         self,
         *,
         genesis_hash: Hash = GENESIS_HASH,
-        genesis_digest: Hash = GENESIS_DIGEST,
+        genesis_changes: StateChanges = GENESIS_CHANGES,
         validator_keys: Sequence[PrivateKey] | None = None,
     ) -> None:
         self.height = 0
         self.previous_hash = genesis_hash
-        self.previous_digest = genesis_digest
+        self.state = StateTree((key, value) for key, value in genesis_changes if value is not None)
         self.next_nonce = 0
         self.validator_keys = validator_keys
 
@@ -129,20 +130,25 @@ class ChainBuilder:
         return make_block(
             height=height,
             previous_hash=self.previous_hash,
-            previous_digest=self.previous_digest,
+            previous_state=self.state,
             transactions=make_transactions(self.next_nonce, transaction_count),
             changes=changes,
             validator_keys=self.validator_keys,
         )
 
     def advance(self, committed: CommittedBlock) -> CommittedBlock:
-        self.resume(committed.block)
+        self.state.apply(committed.changes)
+        self._follow(committed.block)
         return committed
 
-    def resume(self, block: Block) -> None:
-        """Build on top of ``block`` from now on (for example the latest block of a reopened store)."""
+    def resume(self, block: Block, state: Iterable[tuple[bytes, bytes]]) -> None:
+        """Build on top of ``block``, whose state is ``state``, from now on (for example the
+        latest block of a reopened store)."""
+        self.state = StateTree(state)
+        self._follow(block)
+
+    def _follow(self, block: Block) -> None:
         self.height = block.height
         self.previous_hash = block.hash
-        self.previous_digest = block.header.state_digest
         if block.transactions:
             self.next_nonce = block.transactions[-1].nonce + 1

@@ -9,7 +9,7 @@ import pytest
 
 from storage.chain import ChainStore
 from storage.kv import KeyValueStore, LevelDBStore, MemoryStore
-from tests.unit.storage.chain_builder import GENESIS_CHANGES, GENESIS_DIGEST, GENESIS_HASH, ChainBuilder
+from tests.unit.storage.chain_builder import GENESIS_CHANGES, GENESIS_HASH, ChainBuilder
 
 
 @pytest.fixture(params=["leveldb", "memory"])
@@ -22,7 +22,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KeyValueSt
 @pytest.fixture
 def chain(store: KeyValueStore) -> ChainStore:
     chain = ChainStore(store)
-    chain.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+    chain.initialize(GENESIS_HASH, GENESIS_CHANGES)
     return chain
 
 

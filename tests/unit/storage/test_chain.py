@@ -9,7 +9,8 @@ import pytest
 
 from ledger.certificate import validate_certificate
 from ledger.hashing import Domain, compute_hash
-from ledger.types import Hash, Height
+from ledger.state_tree import StateTree
+from ledger.types import Height
 from storage import schema
 from storage.chain import ChainStore, CommittedBlock
 from storage.errors import BlockMismatch, ChainMismatch, CorruptRecord, HeightConflict, StorageError
@@ -17,8 +18,8 @@ from storage.kv import KeyValueStore, LevelDBStore, WriteBatch
 from tests.unit.storage.chain_builder import (
     CHAIN_ID,
     GENESIS_CHANGES,
-    GENESIS_DIGEST,
     GENESIS_HASH,
+    GENESIS_ROOT,
     OTHER_GENESIS_HASH,
     ChainBuilder,
     get_validator_keys,
@@ -44,7 +45,7 @@ def commit_blocks(chain: ChainStore, builder: ChainBuilder, count: int) -> list[
 def test_a_new_chain_holds_the_genesis_and_its_state(chain: ChainStore) -> None:
     assert chain.latest_height() == 0
     assert chain.get_latest_hash() == GENESIS_HASH
-    assert chain.get_state_digest(Height(0)) == GENESIS_DIGEST
+    assert chain.get_state_root(Height(0)) == GENESIS_ROOT
     assert chain.get_block(Height(0)) is None
     assert chain.get_block(Height(1)) is None
     assert list(chain.iterate_state(b"account/")) == [(b"account/alice", b"1000"), (b"account/bob", b"500")]
@@ -57,12 +58,13 @@ def test_committed_blocks_read_back_by_height_and_by_hash(
     assert chain.latest_height() == 3
     assert chain.get_latest_hash() == blocks[-1].block.hash
     fresh = ChainStore(store)  # no cached blocks: everything decoded from the store
+    assert fresh.state_tree.root == blocks[-1].block.header.state_root  # the tree as stored
     for committed in blocks:
         block = committed.block
         assert fresh.get_block(block.height) == block
         assert fresh.get_header(block.height) == block.header
         assert fresh.get_block_by_hash(block.hash) == block
-        assert fresh.get_state_digest(block.height) == block.header.state_digest
+        assert fresh.get_state_root(block.height) == block.header.state_root
         certificate = fresh.get_certificate(block.height)
         assert certificate == committed.certificate
         assert certificate is not None
@@ -118,7 +120,7 @@ def test_state_reads_follow_every_commit_through_the_cache(
     store: KeyValueStore, builder: ChainBuilder, state_cache_max: int
 ) -> None:
     chain = ChainStore(store, state_cache_max=state_cache_max)
-    chain.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+    chain.initialize(GENESIS_HASH, GENESIS_CHANGES)
     keys = [b"account/alice", b"account/bob", b"account/carol"]
     assert [chain.get_state(key) for key in keys] == [b"1000", b"500", None]  # absent ones cached too
     changes = [(b"account/alice", b"900"), (b"account/carol", b"1")]
@@ -146,7 +148,7 @@ def test_a_block_with_no_transactions_is_stored(
     committed = builder.advance(builder.build(transaction_count=0, changes=[]))
     commit(chain, committed)
     assert ChainStore(store).get_block(Height(1)) == committed.block
-    assert chain.get_state_digest(Height(1)) == committed.block.header.state_digest
+    assert chain.get_state_root(Height(1)) == committed.block.header.state_root
 
 
 @pytest.mark.parametrize("height", [0, 1, 3])
@@ -158,7 +160,7 @@ def test_a_block_at_the_wrong_height_is_refused_without_writing(
     wrong = make_block(
         height=height,
         previous_hash=builder.previous_hash,
-        previous_digest=builder.previous_digest,
+        previous_state=builder.state,
         transactions=(),
         changes=[(b"account/alice", b"0")],
     )
@@ -172,19 +174,23 @@ def test_a_block_at_the_wrong_height_is_refused_without_writing(
 def test_a_block_that_does_not_link_to_the_latest_is_refused_without_writing(
     chain: ChainStore, builder: ChainBuilder, store: KeyValueStore
 ) -> None:
-    first = commit_blocks(chain, builder, 1)[0]
+    commit_blocks(chain, builder, 1)
     before = read_everything(store)
     fork = make_block(
         height=2,
         previous_hash=compute_hash(Domain.BLOCK, b"a block nobody committed"),
-        previous_digest=first.block.header.state_digest,
+        previous_state=builder.state,
         transactions=(),
         changes=[(b"account/alice", b"0")],
     )
     with pytest.raises(HeightConflict):
         commit(chain, fork)
     first_after_genesis = make_block(
-        height=1, previous_hash=GENESIS_HASH, previous_digest=GENESIS_DIGEST, transactions=(), changes=[]
+        height=1,
+        previous_hash=GENESIS_HASH,
+        previous_state=StateTree(GENESIS_CHANGES),
+        transactions=(),
+        changes=[],
     )
     with pytest.raises(HeightConflict):
         commit(chain, first_after_genesis)
@@ -231,7 +237,7 @@ def make_replay(builder: ChainBuilder, earlier: CommittedBlock) -> CommittedBloc
     return make_block(
         height=builder.height + 1,
         previous_hash=builder.previous_hash,
-        previous_digest=builder.previous_digest,
+        previous_state=builder.state,
         transactions=earlier.block.transactions[:1],
         changes=[],
     )
@@ -254,14 +260,14 @@ def test_initializing_again_with_the_same_genesis_changes_nothing(
 ) -> None:
     commit(chain, builder.advance(builder.build(changes=[(b"account/alice", None)])))
     before = read_everything(store)
-    ChainStore(store).initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+    ChainStore(store).initialize(GENESIS_HASH, GENESIS_CHANGES)
     assert read_everything(store) == before
     assert chain.get_state(b"account/alice") is None
 
 
 def test_a_database_of_another_genesis_is_refused(chain: ChainStore, store: KeyValueStore) -> None:
     with pytest.raises(ChainMismatch) as raised:
-        ChainStore(store).initialize(OTHER_GENESIS_HASH, (), GENESIS_DIGEST)
+        ChainStore(store).initialize(OTHER_GENESIS_HASH, ())
     assert raised.value.code == "CHAIN_MISMATCH"
     assert GENESIS_HASH.hex() in raised.value.message
 
@@ -271,7 +277,7 @@ def test_a_database_of_another_schema_version_is_refused(store: KeyValueStore) -
     batch.put(bytes([schema.SCHEMA_VERSION + 1]) + b"m-genesis", b"x")
     store.write(batch)
     with pytest.raises(StorageError) as raised:
-        ChainStore(store).initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+        ChainStore(store).initialize(GENESIS_HASH, GENESIS_CHANGES)
     assert raised.value.code == "SCHEMA_MISMATCH"
 
 
@@ -282,7 +288,7 @@ def test_a_database_of_the_schema_before_receipts_roots_is_refused(store: KeyVal
     batch.put(bytes([1]) + b"b" + (1).to_bytes(8, "big"), b"a block of version 1")
     store.write(batch)
     with pytest.raises(StorageError) as raised:
-        ChainStore(store).initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+        ChainStore(store).initialize(GENESIS_HASH, GENESIS_CHANGES)
     assert raised.value.code == "SCHEMA_MISMATCH"
     assert raised.value.message.startswith(
         "the database holds records of schema version 1, "
@@ -316,9 +322,9 @@ def test_a_record_that_does_not_decode_is_reported_with_its_key(
         chain.get_transaction(committed.block.transactions[0].id)  # the block is cached, the receipt is not
 
 
-def test_a_state_digest_beyond_the_chain_is_an_error(chain: ChainStore) -> None:
+def test_a_state_root_beyond_the_chain_is_an_error(chain: ChainStore) -> None:
     with pytest.raises(StorageError) as raised:
-        chain.get_state_digest(Height(5))
+        chain.get_state_root(Height(5))
     assert raised.value.code == "UNKNOWN_HEIGHT"
 
 
@@ -335,16 +341,16 @@ def test_contract_state_keys_cannot_reach_other_records(
 def test_leveldb_keeps_the_whole_chain_across_a_reopen(tmp_path: Path, builder: ChainBuilder) -> None:
     kv = LevelDBStore.open(tmp_path / "db")
     chain = ChainStore(kv)
-    chain.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+    chain.initialize(GENESIS_HASH, GENESIS_CHANGES)
     blocks = commit_blocks(chain, builder, 3)
     kv.close()
 
     kv = LevelDBStore.open(tmp_path / "db")
     reopened = ChainStore(kv)
-    reopened.initialize(GENESIS_HASH, (), Hash(b"\x00" * 32))  # existing database: nothing is rewritten
+    reopened.initialize(GENESIS_HASH, ())  # existing database: nothing is rewritten
     assert reopened.latest_height() == 3
     assert reopened.get_latest_hash() == blocks[-1].block.hash
-    assert reopened.get_state_digest(Height(0)) == GENESIS_DIGEST
+    assert reopened.get_state_root(Height(0)) == GENESIS_ROOT
     assert [reopened.get_block(Height(height)) for height in (1, 2, 3)] == [c.block for c in blocks]
     record = reopened.get_transaction(blocks[1].block.transactions[2].id)
     assert record is not None and (record.height, record.index) == (2, 2)
@@ -352,7 +358,7 @@ def test_leveldb_keeps_the_whole_chain_across_a_reopen(tmp_path: Path, builder: 
     commit_blocks(reopened, builder, 1)  # and the chain goes on from where it was
     assert reopened.latest_height() == 4
     with pytest.raises(ChainMismatch):
-        ChainStore(kv).initialize(OTHER_GENESIS_HASH, (), GENESIS_DIGEST)
+        ChainStore(kv).initialize(OTHER_GENESIS_HASH, ())
     kv.close()
 
 
@@ -380,14 +386,14 @@ def test_consecutive_blocks_commit_in_one_synced_write_and_read_back_as_if_one_b
 ) -> None:
     counting = CountingStore(store)
     chain = ChainStore(counting)  # type: ignore[arg-type]
-    chain.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+    chain.initialize(GENESIS_HASH, GENESIS_CHANGES)
     blocks = build_run(ChainBuilder(), 4)
     before = counting.synced_writes
     chain.commit_blocks(blocks)
     assert counting.synced_writes == before + 1
     reference = LevelDBStore.open(tmp_path / "one-by-one")
     one_by_one = ChainStore(reference)
-    one_by_one.initialize(GENESIS_HASH, GENESIS_CHANGES, GENESIS_DIGEST)
+    one_by_one.initialize(GENESIS_HASH, GENESIS_CHANGES)
     for committed in blocks:
         commit(one_by_one, committed)
     assert read_everything(store) == read_everything(reference)

@@ -42,7 +42,7 @@ def test_an_honest_export_verifies_and_reports_the_final_state(audit: AuditChain
     last_block, _ = audit.blocks[-1]
     assert (report.blocks, report.transactions) == (4, 12)
     assert report.last_block_hash == last_block.hash
-    assert report.state_digest == last_block.header.state_digest
+    assert report.state_root == last_block.header.state_root
     transfers_keep_supply = get_total_supply(DictState(compute_genesis_changes(audit.genesis)))
     assert report.total_supply_fen == transfers_keep_supply > 0
 
@@ -99,13 +99,13 @@ def test_a_quorum_certifying_a_wrong_state_is_caught_by_re_execution(
 ) -> None:
     """Even 3 of 4 colluding validators cannot certify a state the transactions do not give."""
     block, _ = audit.blocks[1]
-    forged = dataclasses.replace(block.header, state_digest=Hash(compute_hash(Domain.STATE, b"forged")))
+    forged = dataclasses.replace(block.header, state_root=Hash(compute_hash(Domain.STATE_NODE, b"forged")))
     lines = audit.export_lines()
     lines[1]["header"] = forged.to_json()
     lines[1]["certificate"] = audit.certify(forged).to_json()
     error = verify_lines(audit, tmp_path, lines)
-    assert (error.height, error.code) == (2, "STATE_DIGEST")
-    assert error.message.endswith(f"the header says {forged.state_digest.hex()}")
+    assert (error.height, error.code) == (2, "STATE_ROOT")
+    assert error.message.endswith(f"the header says {forged.state_root.hex()}")
 
 
 def test_a_quorum_certifying_an_outcome_execution_does_not_give_is_caught(

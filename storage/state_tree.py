@@ -1,0 +1,130 @@
+"""The committed state tree (ledger/state_tree.py) kept beside the state it authenticates.
+
+On disk, every state key has an entry under its key hash holding its value's hash and
+the raw key (so a snapshot chunk can list its records in key-hash order), and every
+non-empty bucket its hash; both are written in the block's own batch, so the tree on
+disk is always the tree of the latest committed block. In memory: the 131,072 node
+hashes (rebuilt from the bucket hashes at start, 65,535 hashes) and the entries of
+recently touched buckets.
+
+Invariant (checked by ``verify_against_state``, run by the integrity check and tests):
+the stored entries are exactly the hashes of the stored state, and the root is the
+state root of the latest header.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+
+from ledger import state_tree
+from ledger.state_tree import BUCKETS, EMPTY, StateTreeOverlay, hash_key, hash_node
+from ledger.types import HASH_BYTES, Hash
+from storage import schema
+from storage.errors import CorruptRecord
+from storage.kv import KeyValueStore, WriteBatch
+
+BUCKET_CACHE_MAX = 20_000
+
+if state_tree.BUCKET_BITS != 16:
+    raise ImportError("a state bucket key on disk is two bytes: BUCKET_BITS must be 16")
+
+
+class CommittedStateTree:
+    """The state tree of the latest committed block: the base every speculative tree reads."""
+
+    def __init__(self, kv: KeyValueStore, *, bucket_cache_max: int = BUCKET_CACHE_MAX) -> None:
+        self._kv = kv
+        self._nodes: list[Hash] | None = None  # loaded on first use: a fresh store has no tree yet
+        self._buckets: OrderedDict[int, dict[bytes, bytes]] = OrderedDict()
+        self._bucket_cache_max = bucket_cache_max
+
+    @property
+    def root(self) -> Hash:
+        return self.get_node(1)
+
+    def get_node(self, node: int) -> Hash:
+        if self._nodes is None:
+            self._nodes = self._load_nodes()
+        return self._nodes[node]
+
+    def get_bucket(self, bucket: int) -> dict[bytes, bytes]:
+        cached = self._buckets.get(bucket)
+        if cached is None:
+            cached = self._read_bucket(bucket)
+            self._cache_bucket(bucket, cached)
+        else:
+            self._buckets.move_to_end(bucket)
+        return dict(cached)
+
+    def iterate_entries(self, first_bucket: int, end_bucket: int) -> Iterator[tuple[bytes, bytes]]:
+        """(key hash, raw key) of every state key in buckets [first, end), in key-hash order."""
+        start = schema.state_entry_key(first_bucket.to_bytes(2, "big"))
+        stop = schema.state_entry_key(end_bucket.to_bytes(2, "big")) if end_bucket < BUCKETS else None
+        skip = len(schema.STATE_ENTRY_PREFIX)
+        for key, value in self._kv.iterate(prefix=schema.STATE_ENTRY_PREFIX, start=start, stop=stop):
+            yield key[skip:], value[HASH_BYTES:]
+
+    def write(
+        self, batch: WriteBatch, overlay: StateTreeOverlay, changes: Sequence[tuple[bytes, bytes | None]]
+    ) -> None:
+        """Add a staged block's entries and bucket hashes to its commit batch."""
+        for key, value in changes:
+            entry_key = schema.state_entry_key(hash_key(key))
+            if value is None:
+                batch.delete(entry_key)
+            else:
+                batch.put(entry_key, state_tree.hash_value(value) + key)
+        for bucket, entries in overlay.buckets.items():
+            if entries:
+                batch.put(schema.state_bucket_key(bucket), overlay.get_node(BUCKETS + bucket))
+            else:
+                batch.delete(schema.state_bucket_key(bucket))
+
+    def absorb(self, overlay: StateTreeOverlay) -> None:
+        """Make a staged tree the committed one, once its batch is on disk."""
+        if self._nodes is None:
+            self._nodes = self._load_nodes()
+        for node, value in overlay.nodes.items():
+            self._nodes[node] = value
+        for bucket, entries in overlay.buckets.items():
+            self._cache_bucket(bucket, dict(entries))
+
+    def verify_against_state(self, state: Iterable[tuple[bytes, bytes]]) -> list[str]:
+        """Problems between the stored state and the stored tree (empty when they agree)."""
+        expected = StateTreeOverlay(state_tree.EmptyTree())
+        expected.apply(state)
+        problems = []
+        if expected.root != self._load_nodes()[1]:
+            problems.append("the stored state tree does not match the stored state")
+        for bucket, entries in sorted(expected.buckets.items()):
+            if self._read_bucket(bucket) != entries:
+                problems.append(f"the entries of state bucket {bucket} do not match the stored state")
+                break
+        return problems
+
+    def _load_nodes(self) -> list[Hash]:
+        nodes = [EMPTY[0]] * (2 * BUCKETS)
+        skip = len(schema.STATE_BUCKET_PREFIX)
+        for key, value in self._kv.iterate(prefix=schema.STATE_BUCKET_PREFIX):
+            if len(key) != skip + 2 or len(value) != HASH_BYTES:
+                raise CorruptRecord(key, "a state bucket record is a 2-byte bucket and a 32-byte hash")
+            nodes[BUCKETS + int.from_bytes(key[skip:], "big")] = Hash(value)
+        for node in range(BUCKETS - 1, 0, -1):
+            nodes[node] = hash_node(nodes[2 * node], nodes[2 * node + 1])
+        return nodes
+
+    def _read_bucket(self, bucket: int) -> dict[bytes, bytes]:
+        skip = len(schema.STATE_ENTRY_PREFIX)
+        entries = {}
+        for key, value in self._kv.iterate(prefix=schema.state_entry_key(bucket.to_bytes(2, "big"))):
+            if len(key) != skip + HASH_BYTES or len(value) < HASH_BYTES:
+                raise CorruptRecord(key, "a state tree entry is a key hash and a value hash")
+            entries[key[skip:]] = value[:HASH_BYTES]
+        return entries
+
+    def _cache_bucket(self, bucket: int, entries: dict[bytes, bytes]) -> None:
+        self._buckets.pop(bucket, None)
+        self._buckets[bucket] = entries
+        while len(self._buckets) > self._bucket_cache_max:
+            self._buckets.popitem(last=False)
