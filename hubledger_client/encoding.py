@@ -15,7 +15,7 @@ from ledger.block import BlockHeader
 from ledger.errors import DecodeError
 from ledger.transaction import Transaction
 
-HEADER_BYTES_FIELDS = ("previous_hash", "transactions_root", "state_root")
+HEADER_BYTES_FIELDS = ("previous_hash", "transactions_root", "receipts_root", "state_root")
 
 
 def parse_header(value: Any) -> BlockHeader:

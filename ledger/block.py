@@ -1,10 +1,11 @@
 """Blocks and their headers.
 
 A header commits to its height, its parent, the view that committed it, the
-proposer's timestamp, the Merkle root of its transaction ids, and the root of
-the authenticated state after executing it (ledger/state_tree.py). The block
-hash is the hash of the header alone, so a light client can follow the chain
-from headers and certificates.
+proposer's timestamp, the Merkle root of its transaction ids, the Merkle root
+of its receipts (ledger/receipt.py, so one transaction's outcome can be proven
+from a certified header), and the root of the authenticated state after
+executing it (ledger/state_tree.py). The block hash is the hash of the header
+alone, so a light client can follow the chain from headers and certificates.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _HEADER_FIELDS = (
     "proposer",
     "transactions_root",
     "transaction_count",
+    "receipts_root",
     "state_root",
 )
 
@@ -43,6 +45,7 @@ class BlockHeader:
     proposer: ValidatorIndex
     transactions_root: Hash
     transaction_count: int
+    receipts_root: Hash
     state_root: Hash
 
     def to_cbor_map(self) -> dict[str, Any]:
@@ -68,6 +71,7 @@ class BlockHeader:
             transaction_count=cbor.expect_int(
                 fields["transaction_count"], "transaction_count", high=BLOCK_TRANSACTIONS_MAX
             ),
+            receipts_root=Hash(cbor.expect_bytes(fields["receipts_root"], "receipts_root", size=HASH_BYTES)),
             state_root=Hash(cbor.expect_bytes(fields["state_root"], "state_root", size=HASH_BYTES)),
         )
 

@@ -1,4 +1,4 @@
-"""SHA-256 with domain separation, and Merkle trees over transaction ids.
+"""SHA-256 with domain separation, and Merkle trees over transaction ids and receipts.
 
 Each kind of hashed object gets its own tag, prefixed with its length, so a
 transaction id, a block hash, a Merkle leaf and a Merkle node can never be the
@@ -59,6 +59,25 @@ def compute_merkle_path(leaves: Sequence[bytes], index: int) -> list[tuple[bool,
         level = _next_level(level)
         index //= 2
     return path
+
+
+def compute_merkle_path_sides(leaf_count: int, index: int) -> list[bool]:
+    """The sibling-on-the-left flags of leaf ``index``'s path in a tree of ``leaf_count`` leaves.
+
+    A path whose flags are these is the path of that very leaf: a verifier that knows the
+    leaf count (a header's transaction_count) binds a path to one position with it, so a
+    proof cannot pair one leaf with another leaf's position (a receipt with another
+    transaction of the same block)."""
+    if not 0 <= index < leaf_count:
+        raise IndexError(f"leaf {index} is outside a tree of {leaf_count} leaves")
+    sides: list[bool] = []
+    while leaf_count > 1:
+        sibling = index ^ 1
+        if sibling < leaf_count:  # the last node of an odd level has no sibling: it is promoted
+            sides.append(sibling < index)
+        leaf_count = (leaf_count + 1) // 2
+        index //= 2
+    return sides
 
 
 def compute_root_from_path(leaf: bytes, path: Sequence[tuple[bool, bytes]]) -> Hash:

@@ -3,16 +3,24 @@
 A receipt says whether the transaction succeeded, and if not, a stable error
 code and a sentence; on success it lists the events the contract emitted
 (for example Transfer{from, to, amount}).
+
+A block header commits to its receipts by ``compute_receipts_root``: the
+Merkle root of their canonical encodings, in the order of the block's
+transactions, so receipt i is the outcome of transaction i and a proof of one
+receipt is its encoding and its Merkle path to the header's receipts_root.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import cbor
 from ledger.errors import DecodeError
+from ledger.hashing import compute_merkle_root
 from ledger.limits import EVENTS_MAX
+from ledger.types import Hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +85,8 @@ class Receipt:
             "message": self.message,
             "events": [event.to_cbor_map() for event in self.events],
         }
+
+
+def compute_receipts_root(receipts: Sequence[Receipt]) -> Hash:
+    """The Merkle root a block header commits to: one leaf per receipt, in transaction order."""
+    return compute_merkle_root([receipt.encode() for receipt in receipts])

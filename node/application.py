@@ -21,7 +21,7 @@ from contracts.execution import BlockResult, execute_block
 from contracts.state import Overlay, StateReader
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate
-from ledger.receipt import Receipt
+from ledger.receipt import Receipt, compute_receipts_root
 from ledger.state_tree import StateTreeBase, StateTreeOverlay
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
@@ -113,6 +113,7 @@ class LedgerApplication:
             proposer=proposer,
             transactions_root=compute_transactions_root(included),
             transaction_count=len(included),
+            receipts_root=compute_receipts_root(result.receipts),
             state_root=tree.apply(result.changes),
         )
         block = Block(header, included)
@@ -168,6 +169,8 @@ class LedgerApplication:
         return speculative.result
 
     def _execute(self, block: Block) -> BlockResult:
+        """Execute ``block`` on its parent's state; raises InvalidBlock when a transaction could
+        never have been included or the receipts are not the ones the header commits to."""
         header = block.header
         context = BlockContext(self._chain_id, header.height, header.timestamp_ms)
         try:
@@ -179,6 +182,12 @@ class LedgerApplication:
             )
         except TransactionRejected as error:
             raise InvalidBlock(f"block holds an inadmissible transaction: {error.message}") from None
+        receipts_root = compute_receipts_root(result.receipts)
+        if receipts_root != header.receipts_root:
+            raise InvalidBlock(
+                f"block's receipts_root {header.receipts_root.hex()} differs from the root "
+                f"{receipts_root.hex()} of the receipts executing it gives"
+            )
         return result
 
     def _state_after(self, block_hash: Hash) -> StateReader:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ledger.block import Block
 from ledger.certificate import CommitCertificate
 from ledger.errors import LedgerError
-from ledger.receipt import Receipt
+from ledger.receipt import Receipt, compute_receipts_root
 from ledger.state_tree import StateTreeBase, StateTreeOverlay
 from ledger.types import Hash, Height
 from storage import schema
@@ -78,6 +78,8 @@ def validate_belongs(
         raise BlockMismatch(
             f"block {block.height} has {len(block.transactions)} transactions but {len(receipts)} receipts"
         )
+    if compute_receipts_root(receipts) != block.header.receipts_root:
+        raise BlockMismatch(f"the receipts of block {block.height} do not produce its receipts_root")
     try:
         block.validate_body()
     except LedgerError as error:

@@ -5,11 +5,12 @@ state once, and afterwards only checks that a reopened database belongs to the
 same genesis. ``commit_block`` appends exactly one block (``commit_blocks``
 several consecutive ones, each checked the same way): it checks that the
 block extends the latest one (height + 1, previous_hash = latest hash), that
-its certificate, receipts and state changes belong to it, then writes the
-block, its hash index, its certificate, the location and receipt of every
-transaction, the state changes and the new latest height in ONE synced write
-batch. A crash therefore leaves either the whole block or none of it; the
-latest height is never ahead of what is stored.
+its certificate, receipts (their Merkle root is the header's receipts_root)
+and state changes belong to it, then writes the block, its hash index, its
+certificate, the location and receipt of every transaction, the state changes
+and the new latest height in ONE synced write batch. A crash therefore leaves
+either the whole block or none of it; the latest height is never ahead of what
+is stored.
 
 Everything is read back from the store on demand, through two caches: decoded
 blocks, which never change once written, and committed state values (absent
@@ -300,12 +301,11 @@ class ChainStore:
         transaction = block.transactions[index]
         if transaction.id != transaction_id:
             raise CorruptRecord(key, f"transaction {index} of block {height} has another id")
-        receipt_key = schema.receipt_key(transaction_id)
-        receipt_data = self._kv.get(receipt_key)
-        if receipt_data is None:
-            raise CorruptRecord(receipt_key, "the receipt of a committed transaction is missing")
-        receipt = _decode(receipt_key, receipt_data, Receipt.decode)
-        return TransactionRecord(height, index, transaction, receipt)
+        return TransactionRecord(height, index, transaction, self._get_receipt(transaction_id))
+
+    def get_receipts(self, block: Block) -> list[Receipt]:
+        """The receipts of a committed block, in the order of its transactions."""
+        return [self._get_receipt(transaction.id) for transaction in block.transactions]
 
     # Reading the state
 
@@ -344,6 +344,13 @@ class ChainStore:
         if len(self._state) > self._state_cache_max:
             del self._state[next(iter(self._state))]
 
+    def _get_receipt(self, transaction_id: Hash) -> Receipt:
+        key = schema.receipt_key(transaction_id)
+        data = self._kv.get(key)
+        if data is None:
+            raise CorruptRecord(key, "the receipt of a committed transaction is missing")
+        return _decode(key, data, Receipt.decode)
+
     def _get_meta_hash(self, key: bytes) -> Hash:
         data = self._kv.get(key)
         if data is None:
@@ -361,9 +368,12 @@ class ChainStore:
         # A database of another schema version (or another program) keeps keys outside our prefix.
         before = next(self._kv.iterate(stop=schema.VERSION_PREFIX), None)
         after = next(self._kv.iterate(start=bytes([schema.SCHEMA_VERSION + 1])), None)
-        if before is not None or after is not None:
+        found = before if before is not None else after
+        if found is not None:
             raise StorageError(
-                f"the database holds records of another schema version than {schema.SCHEMA_VERSION}",
+                f"the database holds records of schema version {found[0][0]}, and this HubLedger reads "
+                f"version {schema.SCHEMA_VERSION} only (a new schema changes what blocks hold): keep "
+                "the database with the HubLedger that wrote it, or start this hub on an empty data directory",
                 code="SCHEMA_MISMATCH",
             )
 

@@ -25,7 +25,7 @@ instead of misread.
 from ledger.types import UINT63_MAX, Hash, Height
 from storage.errors import StorageError
 
-SCHEMA_VERSION = 2  # 2: headers carry the state root, the state tree is stored
+SCHEMA_VERSION = 3  # 2: headers carry the state root, the state tree is stored; 3: and receipts_root
 VERSION_PREFIX = bytes([SCHEMA_VERSION])
 HEIGHT_BYTES = 8
 INDEX_BYTES = 4

@@ -26,6 +26,7 @@ from consensus.simulation.network import flip_byte
 from consensus.simulation.randomness import get_random_bytes
 from consensus.view_change import compute_selection
 from ledger.block import Block, BlockHeader, compute_transactions_root
+from ledger.receipt import compute_receipts_root
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 
@@ -135,6 +136,7 @@ class PrePrepareFlood(_Flood):
                 proposer=self.context.self_index,
                 transactions_root=compute_transactions_root(junk),
                 transaction_count=len(junk),
+                receipts_root=compute_receipts_root(()),
                 state_root=Hash(get_random_bytes(rng, 32)),
             )
             emissions += emit(

@@ -2,7 +2,7 @@
 
 The file is JSON Lines. The first line says what it is:
 
-    {"format": "hubledger-chain-export", "version": 1, "chain_id": ..., "from_height": 1,
+    {"format": "hubledger-chain-export", "version": 2, "chain_id": ..., "from_height": 1,
      "to_height": 120, "node": "beijing"}
 
 and every next line is one block, in height order:
@@ -36,7 +36,7 @@ from hubledger_tools.admin_http import open_admin_stream
 from hubledger_tools.audit.progress import Progress
 
 EXPORT_FORMAT = "hubledger-chain-export"
-EXPORT_VERSION = 2  # 2: a pruning hub's export, with headers, a state and blocks
+EXPORT_VERSION = 2  # 2: headers carry receipts_root; a pruning hub's export has headers, a state, blocks
 STATE_PAIRS_PER_LINE = 1000
 BLOCKS_IN_FLIGHT_MAX = 16
 

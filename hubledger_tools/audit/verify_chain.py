@@ -12,9 +12,10 @@ block's height, the line of the file and a stable code:
 5. ``TRANSACTION_COUNT``, ``MERKLE_ROOT``: the transactions are the ones the header commits to.
 6. ``BAD_TRANSACTION_SIGNATURE``: every transaction is signed by its sender.
 7. ``BAD_CERTIFICATE``: 2f + 1 distinct genesis validators signed COMMIT for this header.
-8. ``INADMISSIBLE_TRANSACTION``, ``STATE_ROOT``: re-executing the transactions over the
-   state so far gives exactly the header's state root (so even a quorum of colluding
-   validators cannot certify a state the transactions do not produce).
+8. ``INADMISSIBLE_TRANSACTION``, ``RECEIPTS_ROOT``, ``STATE_ROOT``: re-executing the
+   transactions over the state so far gives exactly the receipts the header's receipts_root
+   commits to, and the header's state root (so even a quorum of colluding validators
+   cannot certify an outcome or a state the transactions do not produce).
 
 The file's first line must describe an export of this chain starting at
 height 1 (re-execution needs every block). An export of a pruning hub (version 2,
@@ -27,7 +28,7 @@ blocks than that line promises, ``UNEXPECTED_BLOCK`` when more.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from ledger.certificate import CommitCertificate, validate_block_certificate
 from ledger.errors import CertificateInvalid, DecodeError
 from ledger.genesis import Genesis
 from ledger.limits import BLOCK_TRANSACTIONS_MAX
+from ledger.receipt import Receipt, compute_receipts_root
 from ledger.state_tree import StateTree
 from ledger.transaction import Transaction
 from ledger.types import Hash
@@ -342,6 +344,7 @@ def _execute(
         raise fail(
             "INADMISSIBLE_TRANSACTION", f"a transaction could never have been included: {error.message}"
         ) from None
+    _verify_receipts_root(header, result.receipts, fail)
     root = tip.tree.preview(result.changes)
     if root != header.state_root:
         raise fail(
@@ -352,6 +355,16 @@ def _execute(
     tip.state.apply_changes(result.changes)
     tip.tree.apply(result.changes)
     tip.height, tip.block_hash, tip.state_root = header.height, header.hash, header.state_root
+
+
+def _verify_receipts_root(header: BlockHeader, receipts: Sequence[Receipt], fail: Any) -> None:
+    root = compute_receipts_root(receipts)
+    if root != header.receipts_root:
+        raise fail(
+            "RECEIPTS_ROOT",
+            f"re-executing the transactions gives receipts with Merkle root {root.hex()}, "
+            f"the header says {header.receipts_root.hex()}",
+        )
 
 
 def _refuse_float(text: str) -> Any:

@@ -3,19 +3,24 @@
 ``export`` and ``proof`` talk to a node; ``verify-chain`` and ``verify-receipt``
 need only a file and genesis.json. Verification exits 0 when everything holds,
 1 with one line saying exactly where and why when something does not, and 2
-on bad arguments or unreadable files.
+on bad arguments or unreadable files. ``verify-receipt`` proves the outcome
+too: a proof that holds for a transaction that FAILED exits 7
+(ExitStatus.TRANSACTION_FAILED), so a script cannot take a failed payment for
+a final one, and can still tell it from a forged proof (1); with
+``--finality-only`` it asks only whether the transaction is final, and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
 from typing import Any
 
-from hubledger_client.proof import ProofInvalid, verify_proof
+from hubledger_client.proof import ProofInvalid, ProofReport, verify_proof
 from hubledger_tools.admin_http import AdminRefused
 from hubledger_tools.audit.errors import ChainInvalid
 from hubledger_tools.audit.export import AdminAccess, ExportSummary, export_chain
@@ -27,6 +32,7 @@ from hubledger_tools.cli.common import (
     add_json_argument,
     add_node_argument,
     connect,
+    format_value,
     make_tls_context,
     print_json,
 )
@@ -67,8 +73,16 @@ def add_audit_commands(commands: Any) -> None:
     add_json_argument(proof)
     proof.set_defaults(handler=_proof)
 
-    receipt = commands.add_parser("verify-receipt", help="check a transaction's finality proof offline")
+    receipt = commands.add_parser(
+        "verify-receipt",
+        help="check a transaction's proof offline: final, and its outcome (exit 7 when it FAILED)",
+    )
     add_offline_arguments(receipt, "a proof from GET /v1/transactions/{id}/proof (hubledger proof)")
+    receipt.add_argument(
+        "--finality-only",
+        action="store_true",
+        help="exit 0 for a final transaction whatever its outcome (still printed)",
+    )
     add_json_argument(receipt)
     receipt.set_defaults(handler=_verify_receipt)
 
@@ -133,7 +147,7 @@ def _verify_chain(arguments: argparse.Namespace) -> int:
         print(
             f"chain {report.chain_id} verified: blocks 1..{report.last_height}, "
             f"{report.transactions} transactions re-executed; "
-            "every link, Merkle root, certificate and state root holds"
+            "every link, Merkle root, certificate, receipts root and state root holds"
         )
     print(f"  last block   {report.last_block_hash.hex()}")
     print(f"  state root {report.state_root.hex()}")
@@ -171,13 +185,26 @@ def _verify_receipt(arguments: argparse.Namespace) -> int:
         report = verify_proof(document, genesis)
     except ProofInvalid as error:
         print(f"proof INVALID: {error}", file=sys.stderr)
-        return 1
+        return ExitStatus.FAILED
     if arguments.json:
-        print_json(report)
-        return 0
+        print_json({**dataclasses.asdict(report), "receipt": report.receipt.to_json()})
+    else:
+        _print_outcome(report)
+    if report.succeeded or arguments.finality_only:
+        return ExitStatus.OK
+    return ExitStatus.TRANSACTION_FAILED
+
+
+def _print_outcome(report: ProofReport) -> None:
     print(
-        f"transaction {report.transaction_id.hex()} is final: "
-        f"position {report.index} of block {report.height} ({report.block_hash.hex()}), "
-        f"certified by {', '.join(report.signers)}"
+        f"transaction {report.transaction_id.hex()} is final: committed at height {report.height}, "
+        f"position {report.index} ({report.block_hash.hex()}), certified by {', '.join(report.signers)}"
     )
-    return 0
+    receipt = report.receipt
+    if not receipt.success:
+        print(f"  outcome: FAILED {receipt.code}: {receipt.message}")
+        return
+    print("  outcome: success")
+    for event in receipt.events:
+        shown = [f"{name}={format_value(name, item)}" for name, item in event.attributes.items()]
+        print(f"  event {event.name}({', '.join(shown)})")

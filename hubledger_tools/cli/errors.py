@@ -14,6 +14,9 @@ Exit statuses (docs/api.md, "Exit statuses of the hubledger command"):
 - 5: ``--wait`` ran out (or ``hubledger tx`` found it pending): the transaction is still
   pending and may yet commit; the safe retry is the same signed transaction, never a new nonce;
 - 6: ``hubledger tx``: the transaction is unknown to every hub asked;
+- 7: ``hubledger verify-receipt``: the proof holds, and proves the transaction committed
+  with a FAILED receipt (its code printed); 1 there means the proof itself does not hold,
+  and ``--finality-only`` answers 0 for a final transaction whatever its outcome;
 - 70: a bug in hubledger itself (``python -X dev -m hubledger_tools.cli ...`` shows where);
 - 130: interrupted with Ctrl-C.
 """
@@ -37,6 +40,7 @@ class ExitStatus(IntEnum):
     UNREACHABLE = 4
     PENDING = 5
     UNKNOWN = 6
+    TRANSACTION_FAILED = 7  # verify-receipt: proven final, and proven FAILED
     BUG = 70  # EX_SOFTWARE of sysexits.h
     INTERRUPTED = 130
 

@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit status: 0 done, 1 the operation failed, 2 bad arguments or refused, "
         "3 (node) its database is corrupt, 4 no hub answers (or none with a certificate of the CA given), "
         "5 still pending (--wait ran out), "
-        "6 (tx) unknown on every hub asked; see docs/api.md",
+        "6 (tx) unknown on every hub asked, "
+        "7 (verify-receipt) the proof holds and the transaction FAILED; see docs/api.md",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -152,7 +152,8 @@ def test_proof_of_a_transaction_verifies_offline(
     genesis = str(network.directory / "genesis.json")
     verified = hubledger(network, "verify-receipt", str(out), "--genesis", genesis)
     assert verified.returncode == 0, verified.stderr
-    assert verified.stdout.startswith(f"transaction {committed[5]} is final")
+    assert verified.stdout.startswith(f"transaction {committed[5]} is final: committed at height ")
+    assert "\n  outcome: success\n  event Transfer(" in verified.stdout
     proof = json.loads(out.read_text())
     proof["certificate"]["votes"] = proof["certificate"]["votes"][:1]
     out.write_text(json.dumps(proof))
@@ -161,6 +162,28 @@ def test_proof_of_a_transaction_verifies_offline(
         1,
         "proof INVALID: BAD_CERTIFICATE: certificate has 1 votes, a quorum is 3",
     )
+
+
+def test_a_failed_transaction_is_proven_failed_and_its_receipt_cannot_be_edited(
+    network: LocalNetwork, committed: list[str], tmp_path: Path
+) -> None:
+    overdraft = Submitter(network, "central-bank", "bank-beijing").transfer("shanghai", amount=2**62)
+    wait_committed_on(network, "shanghai", overdraft)
+    out = tmp_path / "proof.json"
+    fetched = hubledger(network, "proof", overdraft, "--node", network.url("shanghai"), "--out", str(out))
+    assert fetched.returncode == 0, fetched.stderr
+    genesis = str(network.directory / "genesis.json")
+    verified = hubledger(network, "verify-receipt", str(out), "--genesis", genesis)
+    assert verified.returncode == 7, verified.stderr
+    assert "\n  outcome: FAILED INSUFFICIENT_FUNDS: " in verified.stdout
+    final = hubledger(network, "verify-receipt", str(out), "--genesis", genesis, "--finality-only")
+    assert final.returncode == 0 and final.stdout == verified.stdout
+    proof = json.loads(out.read_text())
+    proof["receipt"].update(success=True, code="", message="")
+    out.write_text(json.dumps(proof))
+    edited = hubledger(network, "verify-receipt", str(out), "--genesis", genesis)
+    assert edited.returncode == 1
+    assert edited.stderr.startswith("proof INVALID: RECEIPT_PATH: the receipt's receipt_path leads to")
 
 
 def test_logs_have_one_line_per_block_and_peer_link_and_no_message_noise(

@@ -47,6 +47,7 @@ from consensus.replica import Replica
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, validate_certificate
 from ledger.keys import PrivateKey
+from ledger.receipt import compute_receipts_root
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 
@@ -138,6 +139,7 @@ class FakeApplication:
             proposer=proposer,
             transactions_root=compute_transactions_root(tuple(included)),
             transaction_count=len(included),
+            receipts_root=compute_receipts_root(()),  # the fake application keeps no receipts
             state_root=self.compute_digest(previous_hash, included),
         )
         block = Block(header, tuple(included))

@@ -8,6 +8,7 @@ from typing import Any
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
 from ledger.keys import CURVE_ORDER, PrivateKey
+from ledger.receipt import compute_receipts_root
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
 
@@ -48,6 +49,7 @@ def make_block(transactions: tuple[Transaction, ...] = (), *, height: int = 1, v
         proposer=ValidatorIndex(view % 4),
         transactions_root=compute_transactions_root(transactions),
         transaction_count=len(transactions),
+        receipts_root=compute_receipts_root(()),
         state_root=Hash(b"\x22" * 32),
     )
     return Block(header, transactions)

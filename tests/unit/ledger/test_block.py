@@ -56,6 +56,7 @@ def test_header_round_trip_and_json() -> None:
         ("proposer", 2),
         ("transactions_root", Hash(b"\x00" * 32)),
         ("transaction_count", 4),
+        ("receipts_root", Hash(b"\x00" * 32)),
         ("state_root", Hash(b"\x23" * 32)),
     ],
 )

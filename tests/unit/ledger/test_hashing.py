@@ -10,6 +10,7 @@ from ledger.hashing import (
     Domain,
     compute_hash,
     compute_merkle_path,
+    compute_merkle_path_sides,
     compute_merkle_root,
     compute_root_from_path,
 )
@@ -45,6 +46,20 @@ def test_every_merkle_path_leads_to_the_root(size: int) -> None:
         if size > 1:
             other = leaves[(index + 1) % size]
             assert compute_root_from_path(other, path) != root
+
+
+@pytest.mark.parametrize("size", range(1, 34))
+def test_path_sides_are_those_of_the_path_and_differ_for_every_position(size: int) -> None:
+    """A verifier knowing the leaf count binds a path to one position by its sides."""
+    leaves = make_leaves(size)
+    shapes = []
+    for index in range(size):
+        sides = compute_merkle_path_sides(size, index)
+        assert sides == [on_left for on_left, _ in compute_merkle_path(leaves, index)]
+        shapes.append(tuple(sides))
+    assert len(set(shapes)) == size
+    with pytest.raises(IndexError):
+        compute_merkle_path_sides(size, size)
 
 
 def test_single_leaf_root_is_the_leaf_hash_and_empty_tree_has_its_own_root() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 from ledger import cbor
 from ledger.errors import DecodeError, LedgerError
 from ledger.genesis import Genesis, GenesisAccount, Validator
-from ledger.receipt import Event, Receipt
+from ledger.hashing import compute_merkle_root
+from ledger.receipt import Event, Receipt, compute_receipts_root
 from ledger.types import TimestampMs
 from tests.unit.ledger.factory import CHAIN_ID, get_key
 
@@ -32,6 +34,25 @@ def test_receipt_round_trips(receipt: Receipt) -> None:
     assert Receipt.decode(receipt.encode()) == receipt
     document = receipt.to_json()
     assert document["success"] is receipt.success and document["code"] == receipt.code
+
+
+def test_receipts_root_is_the_merkle_root_of_the_encodings_in_order() -> None:
+    assert compute_receipts_root(RECEIPTS) == compute_merkle_root([receipt.encode() for receipt in RECEIPTS])
+    assert compute_receipts_root(RECEIPTS[::-1]) != compute_receipts_root(RECEIPTS)
+    assert compute_receipts_root(()) == compute_merkle_root([])
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        Receipt(success=True, code="INSUFFICIENT_FUNDS", message="the payer holds 4 fen, not 5"),
+        Receipt(success=False, code="ACCOUNT_FROZEN", message="the payer holds 4 fen, not 5"),
+        Receipt(success=False, code="INSUFFICIENT_FUNDS", message="the payer holds 5 fen, not 5"),
+        dataclasses.replace(RECEIPTS[2], events=(Event("X"),)),
+    ],
+)
+def test_receipts_root_changes_with_any_field_of_any_receipt(edited: Receipt) -> None:
+    assert compute_receipts_root([*RECEIPTS[:2], edited]) != compute_receipts_root(RECEIPTS)
 
 
 BAD_RECEIPTS = {

@@ -24,7 +24,7 @@ from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
-from ledger.receipt import Receipt
+from ledger.receipt import Receipt, compute_receipts_root
 from ledger.state_tree import StateTree
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
@@ -92,7 +92,15 @@ class AuditChain:
         return path
 
 
-def build_audit_chain(directory: Path, *, block_count: int = 4, transfers_per_block: int = 3) -> AuditChain:
+def build_audit_chain(
+    directory: Path,
+    *,
+    block_count: int = 4,
+    transfers_per_block: int = 3,
+    overdrawn_nonces: frozenset[int] = frozenset(),
+) -> AuditChain:
+    """Blocks of transfers from bank-beijing to bank-shanghai; the transfers of
+    ``overdrawn_nonces`` ask for more than the bank holds and commit as FAILED."""
     genesis = generate_network(HUBS, directory)
     changes = compute_genesis_changes(genesis)
     chain = ChainStore(MemoryStore())
@@ -113,7 +121,7 @@ def build_audit_chain(directory: Path, *, block_count: int = 4, transfers_per_bl
                     nonce=nonce,
                     contract="cbdc",
                     method="transfer",
-                    args={"to": receiver, "amount": 100 + nonce},
+                    args={"to": receiver, "amount": 2**62 if nonce in overdrawn_nonces else 100 + nonce},
                 )
             )
             nonce += 1
@@ -133,6 +141,7 @@ def build_audit_chain(directory: Path, *, block_count: int = 4, transfers_per_bl
             proposer=ValidatorIndex(0),
             transactions_root=compute_transactions_root(tuple(transactions)),
             transaction_count=len(transactions),
+            receipts_root=compute_receipts_root(result.receipts),
             state_root=tree.apply(result.changes),
         )
         block = Block(header, tuple(transactions))

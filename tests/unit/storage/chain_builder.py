@@ -15,7 +15,7 @@ from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, Vote, compute_commit_payload
 from ledger.hashing import Domain, compute_hash
 from ledger.keys import PrivateKey
-from ledger.receipt import Event, Receipt
+from ledger.receipt import Event, Receipt, compute_receipts_root
 from ledger.state_tree import StateTree
 from ledger.transaction import Transaction
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
@@ -88,6 +88,7 @@ def make_block(
     view: int = 0,
     validator_keys: Sequence[PrivateKey] | None = None,
 ) -> CommittedBlock:
+    receipts = make_receipts(transactions)
     header = BlockHeader(
         chain_id=CHAIN_ID,
         height=Height(height),
@@ -97,11 +98,12 @@ def make_block(
         proposer=ValidatorIndex(view % VALIDATOR_COUNT),
         transactions_root=compute_transactions_root(transactions),
         transaction_count=len(transactions),
+        receipts_root=compute_receipts_root(receipts),
         state_root=previous_state.preview(changes),
     )
     block = Block(header, transactions)
     certificate = make_certificate(block, view=view, validator_keys=validator_keys)
-    return CommittedBlock(block, certificate, make_receipts(transactions), tuple(changes))
+    return CommittedBlock(block, certificate, receipts, tuple(changes))
 
 
 class ChainBuilder:

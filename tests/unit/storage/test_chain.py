@@ -216,6 +216,23 @@ def test_what_comes_with_a_block_must_belong_to_it(
     assert read_everything(store) == before
 
 
+def test_receipts_other_than_the_ones_the_header_commits_to_are_refused(
+    chain: ChainStore, builder: ChainBuilder, store: KeyValueStore
+) -> None:
+    committed = builder.build()
+    failed = next(index for index, receipt in enumerate(committed.receipts) if not receipt.success)
+    receipts = list(committed.receipts)
+    receipts[failed] = dataclasses.replace(receipts[failed], success=True, code="", message="")
+    before = read_everything(store)
+    with pytest.raises(BlockMismatch) as raised:
+        commit(chain, dataclasses.replace(committed, receipts=tuple(receipts)))
+    height = committed.block.height
+    assert raised.value.message == f"the receipts of block {height} do not produce its receipts_root"
+    assert read_everything(store) == before
+    commit(chain, committed)
+    assert chain.get_receipts(committed.block) == list(committed.receipts)
+
+
 def make_replay(builder: ChainBuilder, earlier: CommittedBlock) -> CommittedBlock:
     """The next block, repeating the first transaction of ``earlier``."""
     return make_block(
@@ -263,6 +280,21 @@ def test_a_database_of_another_schema_version_is_refused(store: KeyValueStore) -
     with pytest.raises(StorageError) as raised:
         ChainStore(store).initialize(GENESIS_HASH, GENESIS_CHANGES)
     assert raised.value.code == "SCHEMA_MISMATCH"
+
+
+def test_a_database_of_the_schema_before_receipts_roots_is_refused(store: KeyValueStore) -> None:
+    """Version 1 stored headers without receipts_root: such a database is named, never misread."""
+    batch = WriteBatch()
+    batch.put(bytes([1]) + b"mgenesis-hash", GENESIS_HASH)
+    batch.put(bytes([1]) + b"b" + (1).to_bytes(8, "big"), b"a block of version 1")
+    store.write(batch)
+    with pytest.raises(StorageError) as raised:
+        ChainStore(store).initialize(GENESIS_HASH, GENESIS_CHANGES)
+    assert raised.value.code == "SCHEMA_MISMATCH"
+    assert raised.value.message.startswith(
+        "the database holds records of schema version 1, "
+        f"and this HubLedger reads version {schema.SCHEMA_VERSION} only"
+    )
 
 
 def test_an_uninitialized_store_says_so(store: KeyValueStore, builder: ChainBuilder) -> None:

@@ -35,6 +35,7 @@ def test_the_exit_statuses_are_the_documented_table() -> None:
         "UNREACHABLE": 4,
         "PENDING": 5,
         "UNKNOWN": 6,
+        "TRANSACTION_FAILED": 7,
         "BUG": 70,
         "INTERRUPTED": 130,
     }

@@ -18,6 +18,7 @@ from hubledger_tools.audit.verify_chain import verify_chain
 from hubledger_tools.netgen import generate_network
 from ledger.block import BlockHeader, compute_transactions_root
 from ledger.hashing import Domain, compute_hash
+from ledger.receipt import Receipt, compute_receipts_root
 from ledger.types import Hash
 from tests.unit.node.audit_chain import HUBS, AuditChain, build_audit_chain
 
@@ -105,6 +106,30 @@ def test_a_quorum_certifying_a_wrong_state_is_caught_by_re_execution(
     error = verify_lines(audit, tmp_path, lines)
     assert (error.height, error.code) == (2, "STATE_ROOT")
     assert error.message.endswith(f"the header says {forged.state_root.hex()}")
+
+
+def test_a_quorum_certifying_an_outcome_execution_does_not_give_is_caught(
+    audit: AuditChain, tmp_path: Path
+) -> None:
+    """A header whose receipts_root says a transfer did otherwise than it did, though certified."""
+    block, _ = audit.blocks[2]
+    receipts = list(audit.results[2])
+    receipts[0] = Receipt(success=False, code="ACCOUNT_FROZEN", message="the sender is frozen")
+    forged = dataclasses.replace(block.header, receipts_root=compute_receipts_root(receipts))
+    lines = audit.export_lines()
+    lines[2]["header"] = forged.to_json()
+    lines[2]["certificate"] = audit.certify(forged).to_json()
+    error = verify_lines(audit, tmp_path, lines)
+    assert (error.height, error.code) == (3, "RECEIPTS_ROOT")
+    assert error.message == (
+        f"re-executing the transactions gives receipts with Merkle root {block.header.receipts_root.hex()}, "
+        f"the header says {forged.receipts_root.hex()}"
+    )
+
+
+def test_an_export_of_the_first_version_is_named(audit: AuditChain, tmp_path: Path) -> None:
+    error = verify_lines(audit, tmp_path, audit.export_lines(), version=1)
+    assert (error.height, error.code, error.message) == (0, "NOT_AN_EXPORT", "export version 1 is not 2")
 
 
 def test_a_replayed_transaction_is_inadmissible_even_when_certified(
