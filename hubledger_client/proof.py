@@ -18,6 +18,7 @@ from typing import Any
 
 from hubledger_client.encoding import parse_header
 from ledger import cbor
+from ledger.block import BlockHeader
 from ledger.certificate import CommitCertificate, validate_block_certificate
 from ledger.errors import CertificateInvalid, DecodeError, LedgerError
 from ledger.genesis import Genesis
@@ -89,18 +90,29 @@ def verify_proof(document: Any, genesis: Genesis) -> ProofReport:
         )
     if fields["height"] != header.height or fields["block_hash"] != header.hash.hex():
         raise ProofInvalid("the proof's height or block hash is not the header's", code="HEADER_MISMATCH")
-    certificate = _expect(lambda: CommitCertificate.from_json(fields["certificate"]))
+    signers = verify_certificate(header, fields["certificate"], genesis)
+    index = fields["index"]
+    return ProofReport(
+        transaction.id, header.height, index if isinstance(index, int) else -1, header.hash, signers
+    )
+
+
+def verify_certificate(header: BlockHeader, certificate_value: Any, genesis: Genesis) -> tuple[str, ...]:
+    """The names of the genesis validators whose COMMIT votes in ``certificate_value`` (JSON as a
+    node serves it) prove ``header`` final; raises ProofInvalid (WRONG_CHAIN, MALFORMED,
+    BAD_CERTIFICATE) otherwise. Every offline proof (this module's, state_proof.py's) checks here."""
+    if header.chain_id != genesis.chain_id:
+        raise ProofInvalid(
+            f"the block is of chain {header.chain_id!r}, genesis is {genesis.chain_id!r}", code="WRONG_CHAIN"
+        )
+    certificate = _expect(lambda: CommitCertificate.from_json(certificate_value))
     try:
         validate_block_certificate(
             certificate, header, chain_id=genesis.chain_id, validator_keys=genesis.validator_keys
         )
     except CertificateInvalid as error:
         raise ProofInvalid(error.message, code="BAD_CERTIFICATE") from None
-    signers = tuple(genesis.validators[vote.validator].name for vote in certificate.votes)
-    index = fields["index"]
-    return ProofReport(
-        transaction.id, header.height, index if isinstance(index, int) else -1, header.hash, signers
-    )
+    return tuple(genesis.validators[vote.validator].name for vote in certificate.votes)
 
 
 def _parse_path(value: Any) -> list[tuple[bool, bytes]]:
