@@ -1,6 +1,6 @@
-"""State proofs of one account: fetched from a node, checked offline by anyone with genesis.
+"""State proofs of one account: built by a node, checked offline by anyone with genesis.
 
-A node builds the document (node/state_proofs.py, GET /v1/accounts/{address}/proof):
+A node builds the document (node/state_proofs.py; ``Client.get_account_proof`` fetches it):
 the account's record and balance as the contracts store them, each with its
 bucket and the 16 sibling hashes up to a state root, the header carrying that
 root and the header's commit certificate. Checking it trusts no hub: 2f + 1
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from hubledger_client.client import Client
 from hubledger_client.encoding import parse_header
 from hubledger_client.proof import ProofInvalid, verify_certificate
 from ledger import cbor
@@ -29,7 +28,6 @@ from ledger.block import BlockHeader
 from ledger.certificate import CommitCertificate
 from ledger.errors import DecodeError
 from ledger.genesis import Genesis
-from ledger.keys import PrivateKey
 from ledger.state_tree import BUCKET_BITS, StateProof, StateProofError, verify_state_proof
 from ledger.types import ADDRESS_BYTES, HASH_BYTES, Address, Hash
 
@@ -69,16 +67,6 @@ class AccountStateReport:
     @property
     def frozen(self) -> bool:
         return self.record is not None and self.record.frozen
-
-
-async def fetch_account_proof(
-    client: Client, address: str, *, signer: PrivateKey, height: int | None = None
-) -> dict[str, Any]:
-    """The proof document of ``address`` (GET /v1/accounts/{address}/proof), signed as ``signer``:
-    the same readers as the account itself. ``height`` asks for exactly that height."""
-    query = "" if height is None else f"?height={height}"
-    result: dict[str, Any] = await client.read(f"/v1/accounts/{address}/proof{query}", signer=signer)
-    return result
 
 
 def verify_account_proof(document: Any, genesis: Genesis) -> AccountStateReport:

@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from hubledger_client.proof import ProofInvalid
-from hubledger_client.state_proof import AccountStateReport, fetch_account_proof, verify_account_proof
+from hubledger_client.state_proof import AccountStateReport, verify_account_proof
 from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.audit import add_offline_arguments
 from hubledger_tools.cli.common import add_json_argument, add_reader_arguments, connect, print_json
@@ -51,9 +51,9 @@ def _balance_proof(arguments: argparse.Namespace) -> int:
     key = arguments.key
     address = arguments.account or key.public_key.address.hex()
 
-    async def fetch() -> dict[str, Any]:
+    async def fetch() -> Any:
         async with connect(arguments) as client:
-            return await fetch_account_proof(client, address, signer=key, height=arguments.height)
+            return await client.get_account_proof(address, signer=key, height=arguments.height)
 
     document = asyncio.run(fetch())
     arguments.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
