@@ -72,13 +72,12 @@ class AccountStateReport:
 def verify_account_proof(document: Any, genesis: Genesis) -> AccountStateReport:
     """Check a state proof against ``genesis``; raises ProofInvalid naming the check that failed."""
     fields = _expect(lambda: cbor.expect_map(document, _FIELDS, "state proof"))
-    if fields["format"] != STATE_PROOF_FORMAT or fields["version"] != STATE_PROOF_VERSION:
+    if fields["format"] != STATE_PROOF_FORMAT or not _is_int(fields["version"], STATE_PROOF_VERSION):
         raise ProofInvalid("this is not a HubLedger state proof (version 1)", code="NOT_A_PROOF")
     address = Address(_hex(fields["address"], "address", size=ADDRESS_BYTES))
     header = _canonical_header(fields["header"])
-    if (fields["chain_id"], fields["height"], fields["block_hash"]) != (
+    if not _is_int(fields["height"], header.height) or (fields["chain_id"], fields["block_hash"]) != (
         header.chain_id,
-        header.height,
         header.hash.hex(),
     ):
         raise ProofInvalid(
@@ -169,6 +168,11 @@ def _hex(value: Any, what: str, *, size: int | None = None, size_max: int = HASH
             return data
     spelled = f"{2 * size} lowercase hex characters" if size is not None else "lowercase hex"
     raise ProofInvalid(f"{what} must be {spelled}", code="MALFORMED")
+
+
+def _is_int(value: Any, expected: int) -> bool:
+    """``value`` is the integer ``expected`` (JSON's true is not 1 here, whatever Python says)."""
+    return type(value) is int and value == expected
 
 
 def _expect(parse: Any) -> Any:

@@ -175,6 +175,19 @@ def test_uppercase_hex_and_extra_fields_are_refused(audit: AuditChain, proof: di
     assert refused([], audit).code == "MALFORMED"
 
 
+def test_a_number_spelled_as_a_flag_or_a_fraction_is_refused(
+    audit: AuditChain, proof: dict[str, Any]
+) -> None:
+    """JSON's true and 2.0 equal 1 and 2 in Python; in a proof they are other bytes."""
+    assert refused({**proof, "version": True}, audit).code == "NOT_A_PROOF"
+    assert refused({**proof, "height": float(proof["height"])}, audit).code == "HEADER_MISMATCH"
+    assert refused({**proof, "header": {**proof["header"], "view": False}}, audit).code == "MALFORMED"
+    votes = [{**vote, "validator": float(vote["validator"])} for vote in proof["certificate"]["votes"]]
+    assert (
+        refused({**proof, "certificate": {**proof["certificate"], "votes": votes}}, audit).code == "MALFORMED"
+    )
+
+
 def test_a_certificate_short_of_a_quorum_is_refused(audit: AuditChain, proof: dict[str, Any]) -> None:
     forged = copy.deepcopy(proof)
     forged["certificate"]["votes"] = forged["certificate"]["votes"][:2]
