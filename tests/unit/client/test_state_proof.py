@@ -4,6 +4,7 @@ alone; every value of the document, changed, is refused with the check that caug
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,20 @@ def test_a_proof_of_absence_changed_anywhere_is_refused(audit: AuditChain) -> No
         parent, name = at(forged, path)
         parent[name] = changed(parent[name], -1)
         refused(forged, audit)
+
+
+def test_every_byte_of_the_saved_file_changed_is_refused(audit: AuditChain, proof: dict[str, Any]) -> None:
+    """The file as an auditor receives it (compact JSON): each byte replaced by another, the file
+    is no longer JSON or no longer verifies."""
+    text = json.dumps(proof, separators=(",", ":"))
+    for index, character in enumerate(text):
+        other = "0" if character != "0" else "1"
+        try:
+            forged = json.loads(text[:index] + other + text[index + 1 :])
+        except ValueError:
+            continue
+        with pytest.raises(ProofInvalid):
+            verify_account_proof(forged, audit.genesis)
 
 
 def test_an_entry_removed_added_or_reordered_is_refused(audit: AuditChain, proof: dict[str, Any]) -> None:
