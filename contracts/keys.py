@@ -3,17 +3,21 @@
 Keys start with a version and a prefix per record kind, so one kind can be
 scanned (``iterate(prefix)``) without meeting another. Addresses are a fixed
 20 bytes and ids are restricted to printable ASCII without ``/``, so a
-composite key (address + id) can never be read two ways.
+composite key (address + id) can never be read two ways. An account's record and
+balance keys live in ledger/account_state.py, shared with offline proof checkers.
 """
 
 from __future__ import annotations
 
-from ledger.types import ADDRESS_BYTES, Address
+from ledger.account_state import ACCOUNT_PREFIX as ACCOUNT_PREFIX
+from ledger.account_state import BALANCE_PREFIX as BALANCE_PREFIX
+from ledger.account_state import STATE_KEYS_VERSION as VERSION
+from ledger.account_state import get_account_key as get_account_key
+from ledger.account_state import get_balance_key as get_balance_key
+from ledger.account_state import key_address as _address
+from ledger.types import Address
 
-VERSION = b"v1/"
-ACCOUNT_PREFIX = VERSION + b"account/"
 NONCE_PREFIX = VERSION + b"nonce/"
-BALANCE_PREFIX = VERSION + b"balance/"
 HUB_PREFIX = VERSION + b"hub/"
 SECURITY_PREFIX = VERSION + b"security/"
 HOLDING_PREFIX = VERSION + b"holding/"
@@ -26,12 +30,6 @@ LOCKED_IN_ESCROW = VERSION + b"meta/locked-in-escrow"
 INDEX_MARK = b"\xf5"  # CBOR true: the value of an index entry, whose key says everything
 
 
-def _address(address: Address) -> bytes:
-    if len(address) != ADDRESS_BYTES:
-        raise ValueError(f"an address is {ADDRESS_BYTES} bytes, not {len(address)}")
-    return bytes(address)
-
-
 def _text(text: str) -> bytes:
     encoded = text.encode("ascii")
     if b"/" in encoded or not encoded:
@@ -39,16 +37,8 @@ def _text(text: str) -> bytes:
     return encoded
 
 
-def get_account_key(address: Address) -> bytes:
-    return ACCOUNT_PREFIX + _address(address)
-
-
 def get_nonce_key(address: Address) -> bytes:
     return NONCE_PREFIX + _address(address)
-
-
-def get_balance_key(address: Address) -> bytes:
-    return BALANCE_PREFIX + _address(address)
 
 
 def get_hub_key(hub: str) -> bytes:

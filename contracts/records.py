@@ -2,86 +2,26 @@
 
 A record that fails to decode was written by these contracts, so a failure
 here is a bug or a corrupted store; it raises DecodeError loudly rather than
-being treated as absent.
+being treated as absent. The account record lives in ledger/account_state.py, where
+proof checkers that cannot import the contracts decode it too.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
 
 from ledger import cbor
-from ledger.errors import DecodeError
-from ledger.keys import PUBLIC_KEY_BYTES
-from ledger.types import ADDRESS_BYTES, UINT63_MAX, Address
+from ledger.account_state import ROLES as ROLES
+from ledger.account_state import AccountRecord as AccountRecord
+from ledger.account_state import decode_address as _address
+from ledger.account_state import decode_choice as _choice
+from ledger.account_state import decode_int as decode_int
+from ledger.account_state import decode_record_map as _decode_map
+from ledger.account_state import encode_int as encode_int
+from ledger.types import Address
 
-RECORD_BYTES_MAX = 4096
-ROLES = ("central_bank", "bank", "regulator", "institution")
 DVP_STATUSES = ("open", "settled", "cancelled", "expired")
 ESCROW_STATUSES = ("open", "released", "reclaimed")
-
-
-def encode_int(value: int) -> bytes:
-    return cbor.encode_uint(value)
-
-
-def decode_int(data: bytes, what: str) -> int:
-    if data[:1] >= b"\x20":  # not an unsigned integer: the strict decoder explains what it is
-        return cbor.expect_int(cbor.decode(data, bytes_max=16), what, high=UINT63_MAX)
-    return cbor.expect_int(cbor.decode_uint(data), what, high=UINT63_MAX)
-
-
-def _decode_map(data: bytes, fields: tuple[str, ...], what: str) -> dict[str, Any]:
-    return dict(cbor.expect_map(cbor.decode(data, bytes_max=RECORD_BYTES_MAX), fields, what))
-
-
-def _address(value: Any, what: str) -> Address:
-    return Address(cbor.expect_bytes(value, what, size=ADDRESS_BYTES))
-
-
-def _choice(value: Any, choices: tuple[str, ...], what: str) -> str:
-    text = cbor.expect_text(value, what, size_max=32)
-    if text not in choices:
-        raise DecodeError(f"{what} {text!r} is not one of {', '.join(choices)}")
-    return text
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRecord:
-    public_key: bytes
-    name: str
-    role: str
-    hub: str
-    sponsor: Address | None  # the sponsoring bank, for institutions
-    frozen: bool
-    transfer_max: int | None  # None: no per-transfer limit
-
-    def encode(self) -> bytes:
-        return cbor.encode(asdict(self))
-
-    def with_changes(self, **changes: Any) -> AccountRecord:
-        return replace(self, **changes)
-
-    @classmethod
-    def decode(cls, data: bytes) -> AccountRecord:
-        fields = _decode_map(data, _ACCOUNT_FIELDS, "account record")
-        sponsor = fields["sponsor"]
-        transfer_max = fields["transfer_max"]
-        frozen = fields["frozen"]
-        if not isinstance(frozen, bool):
-            raise DecodeError("account frozen flag must be a boolean")
-        return cls(
-            public_key=cbor.expect_bytes(fields["public_key"], "public_key", size=PUBLIC_KEY_BYTES),
-            name=cbor.expect_text(fields["name"], "account name", size_max=64),
-            role=_choice(fields["role"], ROLES, "account role"),
-            hub=cbor.expect_text(fields["hub"], "account hub", size_max=64),
-            sponsor=None if sponsor is None else _address(sponsor, "sponsor"),
-            frozen=frozen,
-            transfer_max=None if transfer_max is None else cbor.expect_int(transfer_max, "transfer_max"),
-        )
-
-
-_ACCOUNT_FIELDS = ("public_key", "name", "role", "hub", "sponsor", "frozen", "transfer_max")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The HubLedger client: what a bank's developer installs next to their own code.
 
 Build, sign and submit transactions, follow them, read the chain with signed
-reads, and check finality proofs offline. It imports ledger/ and its own
+reads, and check finality proofs and account state proofs offline. It imports ledger/ and its own
 libraries (aiohttp, cryptography, cbor2, ecdsa) only: no LevelDB, no uvloop,
 nothing of the node.
 """
@@ -10,9 +10,11 @@ from hubledger_client.client import Client
 from hubledger_client.errors import ClientError, NodeUnreachable
 from hubledger_client.pending import TransactionPending
 from hubledger_client.proof import ProofInvalid, ProofReport, verify_proof
+from hubledger_client.state_proof import AccountStateReport, verify_account_proof
 from hubledger_client.sync import SyncClient
 
 __all__ = [
+    "AccountStateReport",
     "Client",
     "ClientError",
     "NodeUnreachable",
@@ -20,5 +22,6 @@ __all__ = [
     "ProofReport",
     "SyncClient",
     "TransactionPending",
+    "verify_account_proof",
     "verify_proof",
 ]

@@ -197,6 +197,11 @@ class Client:
         result: dict[str, Any] = await self.read(f"/v1/accounts/{address}", signer=signer)
         return result
 
+    async def get_account_proof(self, address: str, *, signer: PrivateKey, height: int | None = None) -> Any:
+        """The account's state proof, for ``get_account``'s readers (check: state_proof.py)."""
+        query = "" if height is None else f"?height={height}"
+        return await self.read(f"/v1/accounts/{address}/proof{query}", signer=signer)
+
     async def list_dvps(self, address: str, *, signer: PrivateKey) -> list[dict[str, Any]]:
         result = await self.read(f"/v1/accounts/{address}/dvps", signer=signer)
         return list(result["dvps"])

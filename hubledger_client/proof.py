@@ -114,15 +114,26 @@ def verify_proof(document: Any, genesis: Genesis) -> ProofReport:
     _validate_inclusion(receipt_encoding, fields["receipt_path"], index, header, "receipt")
     if fields["height"] != header.height or fields["block_hash"] != header.hash.hex():
         raise ProofInvalid("the proof's height or block hash is not the header's", code="HEADER_MISMATCH")
-    certificate = _expect(lambda: CommitCertificate.from_json(fields["certificate"]))
+    signers = verify_certificate(header, fields["certificate"], genesis)
+    return ProofReport(transaction.id, header.height, index, header.hash, signers, receipt)
+
+
+def verify_certificate(header: BlockHeader, certificate_value: Any, genesis: Genesis) -> tuple[str, ...]:
+    """The names of the genesis validators whose COMMIT votes in ``certificate_value`` (JSON as a
+    node serves it) prove ``header`` final; raises ProofInvalid (WRONG_CHAIN, MALFORMED,
+    BAD_CERTIFICATE) otherwise. Every offline proof (this module's, state_proof.py's) checks here."""
+    if header.chain_id != genesis.chain_id:
+        raise ProofInvalid(
+            f"the block is of chain {header.chain_id!r}, genesis is {genesis.chain_id!r}", code="WRONG_CHAIN"
+        )
+    certificate = _expect(lambda: CommitCertificate.from_json(certificate_value))
     try:
         validate_block_certificate(
             certificate, header, chain_id=genesis.chain_id, validator_keys=genesis.validator_keys
         )
     except CertificateInvalid as error:
         raise ProofInvalid(error.message, code="BAD_CERTIFICATE") from None
-    signers = tuple(genesis.validators[vote.validator].name for vote in certificate.votes)
-    return ProofReport(transaction.id, header.height, index, header.hash, signers, receipt)
+    return tuple(genesis.validators[vote.validator].name for vote in certificate.votes)
 
 
 def _validate_index(value: Any, header: BlockHeader) -> int:

@@ -19,6 +19,7 @@ from hubledger_client.pending import TransactionPending
 from hubledger_client.tls import TlsSetupError
 from hubledger_tools.cli.audit import add_audit_commands
 from hubledger_tools.cli.backup import add_backup_commands
+from hubledger_tools.cli.balance_proof import add_balance_proof_commands
 from hubledger_tools.cli.bench import add_bench_command
 from hubledger_tools.cli.cert import add_cert_command
 from hubledger_tools.cli.chaos import add_chaos_command
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_chaos_command(commands)
     add_bench_command(commands)
     add_audit_commands(commands)
+    add_balance_proof_commands(commands)
     add_backup_commands(commands)
     add_status_command(commands)
     add_tx_command(commands)

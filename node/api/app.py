@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.api import accounts, admin, backup, chain, state_export, transactions
+from node.api import accounts, admin, backup, chain, state_export, state_proofs, transactions
 from node.api.errors import error_middleware
 from node.api.events import EVENTS, EventHub, get_events
 from node.api.keys import NODE, SIGNATURES, STANDING
@@ -38,6 +38,7 @@ def build_api(node: Node) -> web.Application:
     app.router.add_get("/v1/accounts/{address}", accounts.get_account_handler)
     app.router.add_get("/v1/accounts/{address}/dvps", accounts.get_dvps_handler)
     app.router.add_get("/v1/accounts/{address}/escrows", accounts.get_escrows_handler)
+    app.router.add_get("/v1/accounts/{address}/proof", state_proofs.get_account_proof_handler)
     app.router.add_get("/v1/securities/{security_id}", accounts.get_security_handler)
     app.router.add_get("/v1/supply", accounts.get_supply_handler)
     app.router.add_get("/v1/status", chain.get_status)

@@ -28,7 +28,7 @@ STATUS_BY_CODE = {
     "BEHIND": 503,  # this hub's fault, not the client's: another hub can answer
     "TOO_MANY_REQUESTS": 429,
     "BLOCK_PRUNED": 410,  # the header and certificate are kept: GET /v1/headers/{height}
-    "STATE_NOT_RETAINED": 410,
+    "STATE_NOT_RETAINED": 409,
 }
 
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}

@@ -26,11 +26,16 @@ HEIGHT_DIGITS_MAX = 19  # heights are below 2^63
 
 
 def parse_min_height(request: web.Request) -> int | None:
-    text = request.query.get(MIN_HEIGHT_PARAMETER)
+    return parse_height_parameter(request, MIN_HEIGHT_PARAMETER)
+
+
+def parse_height_parameter(request: web.Request, name: str) -> int | None:
+    """The block height a query parameter names, or None when the request has none."""
+    text = request.query.get(name)
     if text is None:
         return None
     if not text.isdigit() or len(text) > HEIGHT_DIGITS_MAX or not text.isascii():
-        raise ApiError(400, "MALFORMED", f"{MIN_HEIGHT_PARAMETER} must be a whole number (a block height)")
+        raise ApiError(400, "MALFORMED", f"{name} must be a whole number (a block height)")
     return int(text)
 
 
