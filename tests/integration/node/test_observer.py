@@ -184,13 +184,7 @@ def test_hub_refuses_a_consensus_message_over_an_observer_link(
     submitter = Submitter(network, "bank-shenzhen", "bank-beijing")
     transaction = submitter.transfer("shenzhen", amount=1)
     for other in HUBS:
-        wait_for(
-            lambda other=other: (
-                http_json(f"{network.url(other)}/v1/transactions/{transaction}")[1].get("status")
-                == "committed"
-            ),
-            what=f"{other} to commit after the refused message",
-        )
+        wait_committed_on(network, other, transaction)
     assert network.status(hub)["view"] == view_before
 
 
