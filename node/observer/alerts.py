@@ -15,7 +15,9 @@ name is proven) and a stable reason:
 An alert is an error-level log line, a count in
 ``hubledger_observer_invalid_answers_total{hub,reason}`` and a row on the
 status page. Nothing of the answer is kept; the observer goes on with the
-other hubs and asks this one again at the next poll.
+other hubs and asks this one again at the next poll. A hub that goes on lying
+is alerted on at every poll: every alert is counted, but logged once a minute
+per hub and reason (with how many were not logged since), so the log stays readable.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import structlog
 from node.clock import now_ms
 
 RECENT_ALERTS_MAX = 20
+LOG_INTERVAL_MS = 60_000  # one log line per hub and reason at most this often
 REASONS = (
     "malformed_answer",
     "bad_certificate",
@@ -65,19 +68,26 @@ class TamperAlerts:
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.recent: deque[Alert] = deque(maxlen=RECENT_ALERTS_MAX)
+        self._logged: dict[tuple[str, str], tuple[int, int]] = {}  # -> (logged at, count then)
 
     def raise_alert(self, hub: str, reason: str, height: int, detail: str) -> None:
         if reason not in REASONS:
             raise ValueError(f"unknown alert reason {reason!r}")
         alert = Alert(hub, reason, height, detail, now_ms())
-        self.counts[(hub, reason)] += 1
+        key = (hub, reason)
+        self.counts[key] += 1
         self.recent.appendleft(alert)
+        logged_ms, count_then = self._logged.get(key, (-LOG_INTERVAL_MS, 0))
+        if alert.at_ms - logged_ms < LOG_INTERVAL_MS:
+            return
+        self._logged[key] = (alert.at_ms, self.counts[key])
         log.error(
             "observer_tamper_alert",
             hub=hub,
             reason=reason,
             height=height,
             detail=detail,
+            not_logged_since=self.counts[key] - count_then - 1,
             action="this hub served data that does not verify; the observer follows the other hubs. "
             "Tell the hub's operator and the other hubs (docs/operators.md, 'The regulator's observer')",
         )

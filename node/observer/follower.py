@@ -39,6 +39,7 @@ from ledger.types import Height
 from node.application import LedgerApplication
 from node.clock import now_ms
 from node.observer.alerts import TamperAlerts
+from node.signature_pool import SignaturePool
 from node.state_transfer import decode_fetch_response, encode_fetch_request
 from p2p.errors import P2PError
 from p2p.observer_links import HubLink
@@ -107,6 +108,7 @@ class Follower:
         self._poll_interval_s = poll_interval_ms / 1000
         self._timeout_s = request_timeout_ms / 1000
         self.hubs = {link.hub: HubState(link.hub, link.url) for link in links}
+        self._pool = SignaturePool()
 
     async def follow_forever(self) -> None:
         while True:
@@ -115,6 +117,7 @@ class Follower:
 
     async def close(self) -> None:
         await asyncio.gather(*(link.close() for link in self._links), return_exceptions=True)
+        self._pool.close()
 
     def is_caught_up(self) -> str | None:
         """None when a hub answered lately and had nothing past our height; else why not."""
@@ -141,17 +144,40 @@ class Follower:
             return
         state.problem = ""
         state.answered_ms = now_ms()
-        self.accept(link.hub, response)
+        blocks = self._decode(link.hub, response)
+        if blocks is None:
+            return
+        # As a validator's replay does: signatures checked in worker processes, off the event loop
+        # (node/signature_pool.py); validate_block then finds them verified. Only a speed-up:
+        # a transaction whose signature fails is checked again there, and refused.
+        latest = self._chain.latest_height()
+        unverified = [
+            tx
+            for block, _ in blocks
+            if block.height > latest
+            for tx in block.transactions
+            if not self._application.is_verified(tx)
+        ]
+        for transaction in await self._pool.find_valid(unverified):
+            self._application.mark_verified(transaction)
+        self.accept_blocks(link.hub, blocks)
 
     def accept(self, hub: str, response: bytes) -> None:
         """Judge one answer of ``hub`` and commit every block of it that verifies, in order."""
-        state = self.hubs[hub]
+        blocks = self._decode(hub, response)
+        if blocks is not None:
+            self.accept_blocks(hub, blocks)
+
+    def _decode(self, hub: str, response: bytes) -> Sequence[tuple[Block, CommitCertificate]] | None:
         try:
-            blocks = decode_fetch_response(response)
+            return decode_fetch_response(response)
         except DecodeError as error:
             self.alerts.raise_alert(hub, "malformed_answer", 0, error.message)
-            state.caught_up = False
-            return
+            self.hubs[hub].caught_up = False
+            return None
+
+    def accept_blocks(self, hub: str, blocks: Sequence[tuple[Block, CommitCertificate]]) -> None:
+        state = self.hubs[hub]
         new = 0
         for block, certificate in blocks:
             try:

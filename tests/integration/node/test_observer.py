@@ -147,6 +147,9 @@ def test_observer_names_the_forging_hub_and_still_follows_the_chain(
     assert observed["balance"] == on_hub["balance"]
     assert on_hub["balance"] == 10_000_000_000 + 3 * 7  # the transfers are in it: not a stale read
     assert http_json(observer.url + "/readyz")[0] == 200
+    events = asyncio.run(_read_block_events(observer.url, target))
+    assert [event["height"] for event in events] == list(range(1, target + 1))
+    assert [event["hash"] for event in events] == hashes
 
 
 def test_observer_refuses_submissions(watched: tuple[LocalNetwork, Observer]) -> None:
@@ -201,6 +204,22 @@ async def _send_over_observer_link(network: LocalNetwork, hub: str, payload: byt
         await ws.send_bytes(encode_frame(Frame(FrameKind.REQUEST, 1, request)))
         reply = await ws.receive(timeout=10)
         return decode_frame(reply.data, payload_bytes_max=64 * 1024 * 1024)
+
+
+async def _read_block_events(url: str, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` block messages of the observer's event stream, from height 1."""
+    blocks: list[dict[str, Any]] = []
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"{url.replace('https://', 'wss://')}/v1/events?from_height=1", ssl=GENERATED_NETWORKS
+        ) as ws,
+    ):
+        while len(blocks) < count:
+            message = await ws.receive_json(timeout=10)
+            if message["type"] == "block":
+                blocks.append(message)
+    return blocks
 
 
 def _load_peer_url(network: LocalNetwork, hub: str) -> str:

@@ -10,6 +10,7 @@ from typing import cast
 
 import aiohttp
 import pytest
+import structlog.testing
 
 from contracts.genesis import compute_genesis_changes
 from hubledger_tools.netgen import observer_config_name
@@ -168,3 +169,15 @@ def test_an_observer_without_hubs_is_refused(audit: AuditChain, tmp_path: Path) 
     path.write_text(text.split("[p2p.peers]")[0])
     with pytest.raises(ConfigError, match=r"p2p\.peers must name at least one hub"):
         load_config(path, environ={})
+
+
+def test_a_hub_that_goes_on_lying_is_counted_every_time_and_logged_once_a_minute() -> None:
+    alerts = TamperAlerts()
+    with structlog.testing.capture_logs() as logged:
+        for height in (5, 6, 7):
+            alerts.raise_alert("hangzhou", "bad_certificate", height, "the certificate is for another block")
+        alerts.raise_alert("hangzhou", "conflicting_block", 7, "another block 7")
+    assert alerts.counts[("hangzhou", "bad_certificate")] == 3 and alerts.total == 4
+    lines = [(line["log_level"], line["hub"], line["reason"]) for line in logged]
+    assert lines == [("error", "hangzhou", "bad_certificate"), ("error", "hangzhou", "conflicting_block")]
+    assert [alert.height for alert in alerts.recent] == [7, 7, 6, 5]
