@@ -240,6 +240,14 @@ def _collect_observer_links(observers: ObserverEndpoint) -> Iterator[Metric]:
     for (observer, reason), count in sorted(observers.refused.items()):
         refused.add_metric([observer, reason], count)
     yield refused
+    links = CounterMetricFamily(
+        "hubledger_observer_links_refused",
+        "Connections to /p2p/observer refused: a certificate that names no observer, or too many observers.",
+        labels=["reason"],
+    )
+    for reason, count in sorted(observers.links_refused.items()):
+        links.add_metric([reason], count)
+    yield links
 
 
 def _collect_peer_links(stats: Mapping[str, object], names: Sequence[str]) -> Iterator[Metric]:

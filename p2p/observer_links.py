@@ -11,7 +11,8 @@ answer it judges is known to come from that hub.
 Frames are the envelope of envelope.py. On such a link a hub answers
 requests (the node decides which kinds: block fetches and status) and
 nothing else: a one-way message (a consensus message) from an observer is
-dropped unread, logged and counted by reason, and never reaches the replica.
+dropped unread, counted by reason and logged (once a minute per observer and
+reason), and never reaches the replica.
 Requests are answered one at a time, in order, so an observer costs a hub at
 most one request's work at a time.
 """
@@ -46,6 +47,7 @@ OBSERVER_LINKS_MAX = 16  # observers linked to one hub at once
 REQUEST_BYTES_MAX = 4096  # an observer asks small questions; its answers may be large
 RESPONSE_BYTES_MAX = 16 * 1024 * 1024
 CLOSE_TIMEOUT_S = 5.0
+REFUSAL_LOG_INTERVAL_S = 60.0  # refused frames are all counted, logged once a minute per kind
 
 log = structlog.get_logger("p2p")
 RequestAnswerer = Callable[[str, bytes], Awaitable[bytes]]  # (observer name, request) -> response
@@ -60,6 +62,7 @@ class ObserverEndpoint:
         self._links: set[web.WebSocketResponse] = set()
         self.refused: Counter[tuple[str, str]] = Counter()  # (observer, reason) -> frames refused
         self.links_refused: Counter[str] = Counter()  # reason -> connections refused
+        self._logged_s: dict[tuple[str, str], float] = {}  # when each refusal was last logged
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(OBSERVER_PATH, self._on_websocket)
@@ -128,11 +131,17 @@ class ObserverEndpoint:
         return Frame(FrameKind.RESPONSE, frame.request_id, response)
 
     def _count_refusal(self, observer: str, reason: str) -> None:
-        self.refused[(observer, reason)] += 1
+        key = (observer, reason)
+        self.refused[key] += 1
+        now_s = asyncio.get_running_loop().time()
+        if now_s - self._logged_s.get(key, -REFUSAL_LOG_INTERVAL_S) < REFUSAL_LOG_INTERVAL_S:
+            return  # counted: an observer that floods us must not flood the log too
+        self._logged_s[key] = now_s
         log.warning(
             "observer_message_refused",
             observer=observer,
             reason=reason,
+            refused=self.refused[key],
             detail="an observer link is read-only: only block and status requests are answered",
         )
 

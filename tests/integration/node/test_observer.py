@@ -244,3 +244,22 @@ def _parse(line: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def test_only_an_observer_certificate_opens_an_observer_link(watched: tuple[LocalNetwork, Observer]) -> None:
+    network, _ = watched
+    hub = "shenzhen"
+    certificate, key = network.client_files(Identity(Role.BANK, "beijing"))
+    files = TlsFiles(network.ca_file, certificate, key, network.directory / "tls" / "crl.pem")
+
+    async def dial() -> int:
+        async with aiohttp.ClientSession() as session:
+            try:
+                async with session.ws_connect(_load_peer_url(network, hub), ssl=make_client_context(files)):
+                    return 101
+            except aiohttp.WSServerHandshakeError as error:
+                return error.status
+
+    assert asyncio.run(dial()) == 403
+    metrics = _text(network.url(hub) + "/metrics")
+    assert 'hubledger_observer_links_refused_total{reason="not_an_observer"} 1.0' in metrics
