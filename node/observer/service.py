@@ -22,7 +22,6 @@ from contracts.genesis import compute_genesis_changes
 from ledger.block import Block
 from ledger.certificate import CommitCertificate
 from ledger.genesis import Genesis
-from ledger.hashing import compute_state_digest
 from ledger.receipt import Receipt
 from node.application import LedgerApplication
 from node.clock import now_ms
@@ -46,9 +45,7 @@ class ObserverNode:
         self.kv = LevelDBStore.open(Path(config.node.data_dir))
         self.chain = ChainStore(self.kv)
         genesis_changes = compute_genesis_changes(genesis)
-        self.chain.initialize(
-            genesis.hash, genesis_changes, compute_state_digest(genesis.hash, genesis_changes)
-        )
+        self.chain.initialize(genesis.hash, genesis_changes)
         self.application = LedgerApplication(chain=self.chain, chain_id=genesis.chain_id)
         self.mempool = Mempool(transactions_max=1, nonce_window=1)  # stays empty: nothing is submitted here
         self.alerts = TamperAlerts()

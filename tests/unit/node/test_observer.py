@@ -17,7 +17,6 @@ from hubledger_tools.netgen import observer_config_name
 from ledger import cbor
 from ledger.block import Block, compute_transactions_root
 from ledger.certificate import CommitCertificate
-from ledger.hashing import compute_state_digest
 from ledger.types import TimestampMs
 from node.application import LedgerApplication
 from node.config import load_config
@@ -44,7 +43,7 @@ class Watch:
         genesis = audit.genesis
         changes = compute_genesis_changes(genesis)
         self.chain = ChainStore(MemoryStore())
-        self.chain.initialize(genesis.hash, changes, compute_state_digest(genesis.hash, changes))
+        self.chain.initialize(genesis.hash, changes)
         self.committed: list[int] = []
         links = [
             HubLink(
