@@ -20,7 +20,7 @@ $(STAMP): setup.cfg pyproject.toml requirements/dev.txt requirements/build.txt
 install: $(STAMP)
 
 run: install
-	$(BIN)/hubledger localnet --hubs $(HUBS) --dir $(NETWORK_DIR)
+	$(BIN)/hubledger localnet --hubs $(HUBS) --dir $(NETWORK_DIR) $(if $(OBSERVER),--observer)
 
 lint: install
 	$(BIN)/ruff check .

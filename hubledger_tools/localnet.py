@@ -5,7 +5,8 @@ stops every node cleanly. A hub that dies (say, killed with ``kill -9`` to
 watch the others change view) is started again after a pause, as a container
 with ``restart: unless-stopped`` would be; a hub that refuses its
 configuration (exit status 2) stops the whole network, since restarting
-cannot help.
+cannot help. With ``--observer`` (``make run OBSERVER=1``) the regulator's
+observer netgen configured runs beside them, its API on 127.0.0.1:8100.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
-from hubledger_tools.netgen import describe_tls, generate_network
+from hubledger_tools.netgen import OBSERVER_NAME, describe_tls, generate_network, observer_config_name
 from ledger.genesis import Genesis
 
 STOP_GRACE_S = 10
@@ -24,7 +25,7 @@ RESTART_DELAY_S = 2
 CONFIG_ERROR_STATUS = 2
 
 
-def run_localnet(hubs: list[str], directory: Path) -> int:
+def run_localnet(hubs: list[str], directory: Path, *, observer: bool = False) -> int:
     if not (directory / "genesis.json").exists():
         generate_network(hubs, directory)
         print(f"generated a {len(hubs)}-hub network in {directory}", flush=True)
@@ -33,7 +34,17 @@ def run_localnet(hubs: list[str], directory: Path) -> int:
     if mismatch:
         print(f"error: {mismatch}", file=sys.stderr)
         return CONFIG_ERROR_STATUS
-    return asyncio.run(_supervise(hubs, directory))
+    configs = {hub: directory / f"{hub}.toml" for hub in hubs}
+    if observer:
+        configs["observer"] = directory / observer_config_name(OBSERVER_NAME)
+        if not configs["observer"].exists():
+            print(
+                f"error: {directory} has no {configs['observer'].name} (generated before observers): "
+                "remove the directory to generate the network again, or run without --observer",
+                file=sys.stderr,
+            )
+            return CONFIG_ERROR_STATUS
+    return asyncio.run(_supervise(configs))
 
 
 def describe_hub_mismatch(hubs: list[str], directory: Path) -> str | None:
@@ -53,18 +64,19 @@ def describe_hub_mismatch(hubs: list[str], directory: Path) -> str | None:
     )
 
 
-async def _supervise(hubs: list[str], directory: Path) -> int:
+async def _supervise(configs: dict[str, Path]) -> int:
+    """Run a node process for every config, labelled by its key."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    print(f"localnet: {len(hubs)} hubs running; Ctrl-C stops them", flush=True)
-    codes = await asyncio.gather(*(_keep_running(hub, directory, stop) for hub in hubs))
+    print(f"localnet: {', '.join(configs)} running; Ctrl-C stops them", flush=True)
+    codes = await asyncio.gather(*(_keep_running(name, config, stop) for name, config in configs.items()))
     return 1 if any(code == CONFIG_ERROR_STATUS for code in codes) else 0
 
 
-async def _keep_running(hub: str, directory: Path, stop: asyncio.Event) -> int:
-    """Run one hub until ``stop``; restart it when it dies; its last exit status."""
+async def _keep_running(hub: str, config: Path, stop: asyncio.Event) -> int:
+    """Run one node until ``stop``; restart it when it dies; its last exit status."""
     while True:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -72,7 +84,7 @@ async def _keep_running(hub: str, directory: Path, stop: asyncio.Event) -> int:
             "hubledger_tools.cli",
             "node",
             "--config",
-            str(directory / f"{hub}.toml"),
+            str(config),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=_child_env(),

@@ -5,7 +5,9 @@ subject alternative name of the form ``hubledger://<role>/<name>``:
 
 - ``hub``: a hub's validator node (its peer links and its client API);
 - ``bank``: a hub bank's application;
-- ``regulator``: the regulator's observer or tools;
+- ``regulator``: the regulator's tools (signed reads, audits);
+- ``observer``: a node that follows and re-executes the chain without voting (the
+  regulator's observer): hubs answer its block fetches and refuse anything else from it;
 - ``operator``: a person who runs a hub and may call its admin endpoints.
 
 A name is in the SAN rather than only in the subject's common name because a
@@ -33,6 +35,7 @@ class Role(StrEnum):
     HUB = "hub"
     BANK = "bank"
     REGULATOR = "regulator"
+    OBSERVER = "observer"
     OPERATOR = "operator"
 
 

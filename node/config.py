@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from consensus.config import ReplicaConfig
 from ledger.certificate import compute_quorum
+from ledger.genesis import Genesis
 from ledger.limits import FETCHED_BLOCKS_MAX
+from ledger.types import ValidatorIndex
 from node.errors import ConfigError
 from p2p.settings import P2PSettings
 
@@ -30,13 +33,17 @@ PEER_MESSAGE_BYTES_MAX = P2PSettings().message_bytes_max
 # from it by blocks rather than needing a snapshot.
 KEEP_BLOCKS_MIN = 10
 
+VALIDATOR, OBSERVER = "validator", "observer"
+NO_FILE = Path()  # a path field left out
+
 
 @dataclass(frozen=True)
 class NodeSection:
     name: str
     data_dir: Path
-    key_file: Path
     genesis_file: Path
+    key_file: Path = NO_FILE  # the validator key; an observer has none
+    role: str = VALIDATOR  # or "observer": follows and verifies the chain, never votes (node/observer/)
     byzantine: str = ""  # testers only: a behaviour of consensus.simulation.behaviours; empty: honest
 
 
@@ -60,7 +67,8 @@ class ApiSection:
 class P2PSection:
     host: str = "127.0.0.1"
     port: int = 9000
-    peers: dict[str, str] = field(default_factory=dict)  # validator name -> wss:// URL of its /p2p
+    # validator name -> wss:// URL of its /p2p (an observer's: of its /p2p/observer)
+    peers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,14 @@ class StorageSection:
 
 
 @dataclass(frozen=True)
+class ObserverSection:
+    """How an observer follows the hubs of [p2p] peers (node/observer/follower.py)."""
+
+    poll_interval_ms: int = 500  # how often each hub is asked for the blocks after ours
+    request_timeout_ms: int = 10_000  # a hub that has not answered by then is asked again later
+
+
+@dataclass(frozen=True)
 class AdminSection:
     token: str = ""  # empty: operator endpoints are closed
 
@@ -128,6 +144,11 @@ class NodeConfig:
     log: LogSection = LogSection()
     admin: AdminSection = AdminSection()
     storage: StorageSection = StorageSection()
+    observer: ObserverSection = ObserverSection()
+
+    @property
+    def is_observer(self) -> bool:
+        return self.node.role == OBSERVER
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NodeConfig:
@@ -213,7 +234,7 @@ def _resolve_paths(config: NodeConfig, base: Path) -> NodeConfig:
     resolved = dataclasses.replace(
         section,
         data_dir=base / section.data_dir,
-        key_file=base / section.key_file,
+        key_file=NO_FILE if section.key_file == NO_FILE else base / section.key_file,
         genesis_file=base / section.genesis_file,
     )
     tls = config.tls
@@ -244,6 +265,25 @@ def validate_for_network(config: NodeConfig, validator_count: int, path: Path) -
 def validate_config(config: NodeConfig, path: Path) -> None:
     """Check ranges and relations between settings once, at load time."""
     checks = [
+        (config.node.role in (VALIDATOR, OBSERVER), "node.role must be validator or observer"),
+        (
+            config.node.role == OBSERVER or config.node.key_file != NO_FILE,
+            "node.key_file is required: the validator key of this hub",
+        ),
+        (
+            config.node.role == VALIDATOR or config.node.key_file == NO_FILE,
+            "node.key_file must not be set for an observer: it holds no validator key and never votes",
+        ),
+        (
+            config.node.role == VALIDATOR or bool(config.p2p.peers),
+            "p2p.peers must name at least one hub for an observer to follow",
+        ),
+        (
+            config.node.role == VALIDATOR or not config.node.byzantine,
+            "node.byzantine is for validators only",
+        ),
+        (config.observer.poll_interval_ms >= 10, "observer.poll_interval_ms must be at least 10"),
+        (config.observer.request_timeout_ms >= 100, "observer.request_timeout_ms must be at least 100"),
         (1 <= config.api.port <= 65535, "api.port must be between 1 and 65535"),
         (1 <= config.p2p.port <= 65535, "p2p.port must be between 1 and 65535"),
         (
@@ -306,3 +346,24 @@ def validate_config(config: NodeConfig, path: Path) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{path}: {message}")
+
+
+def make_replica_config(config: NodeConfig, genesis: Genesis, index: ValidatorIndex) -> ReplicaConfig:
+    """The replica's settings: [consensus] with this chain's validators, checked."""
+    section = config.consensus
+    replica_config = ReplicaConfig(
+        chain_id=genesis.chain_id,
+        validator_keys=genesis.validator_keys,
+        self_index=index,
+        block_transactions_max=section.block_transactions_max,
+        block_bytes_max=section.block_bytes_max,
+        batch_delay_ms=section.batch_delay_ms,
+        window_max=section.window_max,
+        checkpoint_interval=section.checkpoint_interval,
+        view_timeout_ms=section.view_timeout_ms,
+        view_timeout_max_ms=section.view_timeout_max_ms,
+        request_timeout_ms=section.request_timeout_ms,
+        timestamp_skew_max_ms=section.timestamp_skew_max_ms,
+    )
+    replica_config.validate()
+    return replica_config

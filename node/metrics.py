@@ -25,6 +25,7 @@ from ledger.certificate import CommitCertificate, compute_quorum
 from ledger.receipt import Receipt
 from node.client_signatures import ClientSignatures
 from node.clock import now_ms
+from p2p.observer_links import ObserverEndpoint
 
 if TYPE_CHECKING:
     from node.service import Node
@@ -211,6 +212,7 @@ class NodeCollector(Collector):
         for reason, count in sorted(reasons.items()):
             refused.add_metric([str(reason)], int(count))
         yield refused
+        yield from _collect_observer_links(node.observers)
 
     def _collect_settlement(self) -> Iterator[Metric]:
         state = self._node.application.committed_state
@@ -224,6 +226,28 @@ class NodeCollector(Collector):
             "Central-bank money held in open escrows.",
             get_locked_in_escrow(state),
         )
+
+
+def _collect_observer_links(observers: ObserverEndpoint) -> Iterator[Metric]:
+    """Observers' read-only links (p2p/observer_links.py): what they sent that was refused."""
+    yield _gauge("hubledger_observers_connected", "Observers linked to this hub now.", observers.linked)
+    refused = CounterMetricFamily(
+        "hubledger_observer_messages_refused",
+        "Frames an observer sent that are not questions (a consensus message, a response...): dropped "
+        "unread, by observer and reason.",
+        labels=["observer", "reason"],
+    )
+    for (observer, reason), count in sorted(observers.refused.items()):
+        refused.add_metric([observer, reason], count)
+    yield refused
+    links = CounterMetricFamily(
+        "hubledger_observer_links_refused",
+        "Connections to /p2p/observer refused: a certificate that names no observer, or too many observers.",
+        labels=["reason"],
+    )
+    for reason, count in sorted(observers.links_refused.items()):
+        links.add_metric([reason], count)
+    yield links
 
 
 def _collect_peer_links(stats: Mapping[str, object], names: Sequence[str]) -> Iterator[Metric]:

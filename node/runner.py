@@ -60,6 +60,13 @@ def load_node_inputs(config_path: Path) -> tuple[NodeConfig, Genesis, PrivateKey
 
 
 def run_node(config_path: Path) -> None:
+    config = load_config(config_path)
+    if config.is_observer:  # no key, no vote: node/observer/
+        from node.observer.runner import run_observer
+
+        configure_logging(level=config.log.level, format=config.log.format, hub=config.node.name)
+        run_observer(config, config_path)
+        return
     config, genesis, key = load_node_inputs(config_path)
     configure_logging(level=config.log.level, format=config.log.format, hub=config.node.name)
     check_database_or_exit(config, genesis)
@@ -115,6 +122,7 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
     api_runner = make_runner(api_app, get_api_limits(config))
     peer_app = web.Application(client_max_size=0)
     node.network.add_routes(peer_app)
+    node.observers.add_routes(peer_app)  # read-only links for observers (p2p/observer_links.py)
     peer_runner = make_runner(peer_app, PEER_LIMITS)
     await api_runner.setup()
     await peer_runner.setup()

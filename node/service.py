@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,16 +37,14 @@ from consensus.actions import (
     SetTimer,
     Timer,
 )
-from consensus.config import ReplicaConfig
 from consensus.errors import PeerFault
 from consensus.messages import RequestBatch, VerifiedMessages, decode_message, is_from_link_peer
 from consensus.replica import Replica
 from contracts.execution import get_next_nonce
 from contracts.genesis import compute_genesis_changes
-from ledger import cbor
 from ledger.block import Block
 from ledger.certificate import CommitCertificate, compute_quorum
-from ledger.errors import DecodeError, LedgerError
+from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from ledger.receipt import Receipt
@@ -54,19 +52,17 @@ from ledger.transaction import Transaction
 from ledger.types import Address, Hash, Height, TimestampMs, ValidatorIndex
 from node.admission import AdmissionControl, validate_submission
 from node.application import LedgerApplication
-from node.byzantine import make_outbox
+from node.byzantine import make_outbox, make_state_transfer_server
 from node.clock import now_ms
-from node.config import NodeConfig
+from node.config import NodeConfig, make_replica_config
 from node.log_writer import ConsensusLogWriter
 from node.mempool import Mempool
+from node.peer_links import PeerRequests, RequestHandler, make_peer_network
 from node.pruning import BlockPruner
 from node.signature_pool import SignaturePool
-from node.state_transfer import REQUEST_BYTES_MAX, BlockFetcher, StateTransferServer
-from node.tls_setup import get_tls_files
+from node.state_transfer import BlockFetcher, log_fetch_failure
 from node.traffic import MessageTraffic
-from p2p.errors import NO_LINK, PeerUnavailable
-from p2p.network import PeerNetwork
-from p2p.tls import PeerTls
+from p2p.observer_links import ObserverEndpoint
 from storage.chain import ChainStore
 from storage.consensus_log import ConsensusLogStore
 from storage.evidence import EvidenceStore
@@ -74,7 +70,6 @@ from storage.kv import LevelDBStore
 
 log = structlog.get_logger("hubledger.node")
 CommitListener = Callable[[Block, CommitCertificate, Sequence[Receipt]], None]
-RequestHandler = Callable[[int, bytes], Awaitable[bytes]]  # (peer, request) -> response
 
 
 @dataclass(frozen=True)
@@ -112,7 +107,7 @@ class Node:
             backlog_max_ms=config.mempool.backlog_max_ms, backlog_floor=config.mempool.backlog_floor
         )
         self.replica = Replica(
-            config=_replica_config(config, genesis, self.index),
+            config=make_replica_config(config, genesis, self.index),
             key=key,
             application=self.application,
             committed_height=self.chain.latest_height(),
@@ -124,9 +119,13 @@ class Node:
         self.traffic = MessageTraffic()
         self._verified = VerifiedMessages()
         self.fetches_in_flight = 0
-        self._state_transfer = StateTransferServer(self.chain)
-        self._request_handlers: dict[str, RequestHandler] = {}
-        self.network = self._make_network()
+        self.requests = PeerRequests(make_state_transfer_server(config, self.chain).handle)
+        self.network = make_peer_network(config, genesis, self.index, key, self.requests, {
+            "on_message": self._on_peer_message,
+            "on_connected": self._on_peer_connected,
+            "on_disconnected": self._on_peer_disconnected,
+        })
+        self.observers = ObserverEndpoint(self.requests.answer_observer)  # read-only links
         self._fetcher = BlockFetcher(
             self.network,
             SignaturePool(),
@@ -146,26 +145,6 @@ class Node:
         self.failure = f"the consensus log could not be written ({reason})"
         self.failed.set()
 
-    def _make_network(self) -> PeerNetwork:
-        names = [validator.name for validator in self.genesis.validators]
-        peer_urls = {}
-        for name, url in self.config.p2p.peers.items():
-            if name not in names:
-                raise ValueError(f"p2p.peers names {name!r}, which is not a validator in genesis")
-            peer_urls[names.index(name)] = url
-        return PeerNetwork(
-            chain_id=self.genesis.chain_id,
-            validator_keys=self.genesis.validator_keys,
-            self_index=self.index,
-            key=self._key,
-            peer_urls=peer_urls,
-            on_message=self._on_peer_message,
-            on_request=self._on_peer_request,
-            on_connected=self._on_peer_connected,
-            on_disconnected=self._on_peer_disconnected,
-            tls=PeerTls.load(get_tls_files(self.config), names),  # checked at start (node/tls_setup.py)
-        )
-
     def _latest_timestamp(self) -> TimestampMs:
         header = self.chain.get_header(self.chain.latest_height())
         return header.timestamp_ms if header else self.genesis.genesis_time_ms
@@ -179,7 +158,7 @@ class Node:
 
     def add_request_handler(self, kind: str, handler: RequestHandler) -> None:
         """Answer peers' requests of ``kind`` (a CBOR map with that "kind") with ``handler``."""
-        self._request_handlers[kind] = handler
+        self.requests.add(kind, handler)
 
     @property
     def is_fetching(self) -> bool:
@@ -291,10 +270,6 @@ class Node:
     def _on_peer_disconnected(self, peer: int) -> None:
         self._run(self.replica.on_peer_disconnected(ValidatorIndex(peer), now_ms()))
 
-    async def _on_peer_request(self, peer: int, data: bytes) -> bytes:
-        handler = self._request_handlers.get(_get_request_kind(data), self._state_transfer.handle)
-        return await handler(peer, data)
-
     # Actions
 
     def _run(self, actions: Sequence[Action]) -> None:
@@ -401,7 +376,7 @@ class Node:
         try:
             blocks = await self._fetcher.fetch(peer, first, last)
         except Exception as error:  # any failure of a peer is the peer's: the replica asks another
-            _log_fetch_failure(name, error)
+            log_fetch_failure(name, error)
         finally:
             self.fetches_in_flight -= 1
         if blocks:
@@ -415,42 +390,3 @@ class Node:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _log_fetch_failure(peer: str, error: Exception) -> None:
-    if isinstance(error, PeerUnavailable) and error.code == NO_LINK:
-        # Nothing was asked (at start every probe races the links coming up): the replica asks
-        # another peer, and this one again once its link is up. Nobody needs to act.
-        log.debug("state_transfer_skipped", peer=peer, reason=str(error))
-    else:
-        log.warning("state_transfer_failed", peer=peer, reason=str(error))
-
-
-def _get_request_kind(data: bytes) -> str:
-    """The "kind" of a peer's request, or "" for anything else (state transfer then answers it)."""
-    try:
-        value = cbor.decode(data, bytes_max=REQUEST_BYTES_MAX)
-    except DecodeError:
-        return ""
-    kind = value.get("kind") if isinstance(value, dict) else None
-    return kind if isinstance(kind, str) else ""
-
-
-def _replica_config(config: NodeConfig, genesis: Genesis, index: ValidatorIndex) -> ReplicaConfig:
-    section = config.consensus
-    replica_config = ReplicaConfig(
-        chain_id=genesis.chain_id,
-        validator_keys=genesis.validator_keys,
-        self_index=index,
-        block_transactions_max=section.block_transactions_max,
-        block_bytes_max=section.block_bytes_max,
-        batch_delay_ms=section.batch_delay_ms,
-        window_max=section.window_max,
-        checkpoint_interval=section.checkpoint_interval,
-        view_timeout_ms=section.view_timeout_ms,
-        view_timeout_max_ms=section.view_timeout_max_ms,
-        request_timeout_ms=section.request_timeout_ms,
-        timestamp_skew_max_ms=section.timestamp_skew_max_ms,
-    )
-    replica_config.validate()
-    return replica_config

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
+import structlog
+
 from ledger import cbor
 from ledger.block import Block
 from ledger.certificate import CommitCertificate
@@ -27,9 +29,11 @@ from ledger.limits import BLOCK_BYTES_MAX, FETCHED_BLOCKS_MAX
 from ledger.transaction import Transaction
 from ledger.types import Height
 from node.signature_pool import SignaturePool
+from p2p.errors import NO_LINK, PeerUnavailable
 from p2p.network import PeerNetwork
 from storage.chain import ChainStore
 
+log = structlog.get_logger("hubledger.node")
 RESPONSE_BYTES_MAX = 8 * 1024 * 1024
 REQUEST_BYTES_MAX = 1024
 
@@ -74,7 +78,11 @@ async def fetch_blocks(
     network: PeerNetwork, peer: int, first: Height, last: Height
 ) -> Sequence[tuple[Block, CommitCertificate]]:
     """Ask ``peer`` for blocks first..last; raises DecodeError if its answer is malformed."""
-    response = await network.request(peer, encode_fetch_request(first, last))
+    return decode_fetch_response(await network.request(peer, encode_fetch_request(first, last)))
+
+
+def decode_fetch_response(response: bytes) -> Sequence[tuple[Block, CommitCertificate]]:
+    """The certified blocks of a state-transfer answer, decoded strictly; raises DecodeError."""
     value = cbor.decode(response, bytes_max=RESPONSE_BYTES_MAX + BLOCK_BYTES_MAX, depth_max=3)
     fields = cbor.expect_map(value, ("blocks",), "state transfer response")
     blocks = []
@@ -143,3 +151,12 @@ class BlockFetcher:
 def _consume_error(future: asyncio.Future[CertifiedBlocks]) -> None:
     if not future.cancelled():
         future.exception()  # an answer read ahead and never taken: its failure is nobody's
+
+
+def log_fetch_failure(peer: str, error: Exception) -> None:
+    if isinstance(error, PeerUnavailable) and error.code == NO_LINK:
+        # Nothing was asked (at start every probe races the links coming up): the replica asks
+        # another peer, and this one again once its link is up. Nobody needs to act.
+        log.debug("state_transfer_skipped", peer=peer, reason=str(error))
+    else:
+        log.warning("state_transfer_failed", peer=peer, reason=str(error))

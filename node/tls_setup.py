@@ -86,13 +86,15 @@ def validate_tls_files(config: NodeConfig, path: Path, *, now: datetime.datetime
             f"valid only from {certificate.not_valid_before_utc:%Y-%m-%d} to "
             f"{certificate.not_valid_after_utc:%Y-%m-%d}",
         )
-    expected = Identity(Role.HUB, config.node.name)
+    kind = config.node.role if config.is_observer else "hub"
+    expected = Identity(Role.OBSERVER if config.is_observer else Role.HUB, config.node.name)
     try:
         identity = get_identity(certificate)
     except IdentityInvalid as error:
         _fail(path, "certificate_file", tls.certificate_file, error.message)
     if identity != expected:
-        _fail(path, "certificate_file", tls.certificate_file, f"it names {identity}, this hub is {expected}")
+        reason = f"it names {identity}, this {kind} is {expected}"
+        _fail(path, "certificate_file", tls.certificate_file, reason)
     if crl.get_revoked_certificate_by_serial_number(certificate.serial_number) is not None:
         _fail(path, "certificate_file", tls.certificate_file, "the CA revoked this certificate")
     if key.public_key() != certificate.public_key():

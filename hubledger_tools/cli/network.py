@@ -70,6 +70,11 @@ def add_network_commands(commands: Any) -> None:
         default=Path(".localnet"),
         help="the network, generated if new (default .localnet)",
     )
+    localnet.add_argument(
+        "--observer",
+        action="store_true",
+        help="also run the regulator's observer (observer-regulator.toml; its API on 127.0.0.1:8100)",
+    )
     localnet.set_defaults(handler=_localnet)
 
 
@@ -134,4 +139,4 @@ def _node(arguments: argparse.Namespace) -> int:
 def _localnet(arguments: argparse.Namespace) -> int:
     from hubledger_tools.localnet import run_localnet
 
-    return run_localnet(arguments.hubs, arguments.dir)
+    return run_localnet(arguments.hubs, arguments.dir, observer=arguments.observer)

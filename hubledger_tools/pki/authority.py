@@ -30,6 +30,7 @@ from ledger.tls_identity import Identity, Role, validate_name
 
 CA_VALID_DAYS_DEFAULT = 3650
 LEAF_VALID_DAYS_DEFAULT = 365
+SERVER_ROLES = (Role.HUB, Role.OBSERVER)  # they listen for TLS clients: server auth and host names
 CRL_VALID_DAYS_DEFAULT = 365
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -108,17 +109,18 @@ class CertificateAuthority:
         now: datetime.datetime | None = None,
         valid_days: int = LEAF_VALID_DAYS_DEFAULT,
     ) -> x509.Certificate:
-        """Sign a leaf certificate for ``identity``; only hubs may carry DNS names and addresses."""
+        """Sign a leaf certificate for ``identity``; only servers (hubs and observers, whose read
+        API is TLS) may carry DNS names and addresses."""
         validate_name(identity.name)
-        is_hub = identity.role is Role.HUB
-        if not is_hub and (dns_names or ip_addresses):
-            raise ValueError(f"only hub certificates carry host names; {identity} is a client")
+        is_server = identity.role in SERVER_ROLES
+        if not is_server and (dns_names or ip_addresses):
+            raise ValueError(f"only hub and observer certificates carry host names; {identity} is a client")
         now = now or utc_now()
         alternative_names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(identity.uri)]
         alternative_names += [x509.DNSName(name) for name in dns_names]
         alternative_names += [x509.IPAddress(address) for address in ip_addresses]
         usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
-        if is_hub:
+        if is_server:
             usages.insert(0, ExtendedKeyUsageOID.SERVER_AUTH)
         return (
             x509.CertificateBuilder()

@@ -89,6 +89,8 @@ class PkiLayout:
     def _leaf_stem(self, identity: Identity) -> Path:
         if identity.role is Role.HUB:
             return self.tls_dir / "hubs" / identity.name
+        if identity.role is Role.OBSERVER:
+            return self.tls_dir / "observers" / identity.name
         stem = (
             identity.role.value
             if identity.name == identity.role.value

@@ -78,18 +78,21 @@ class ComposeNetwork:
     hubs: list[str]
     api_ports: dict[str, int] = field(default_factory=dict)
     prometheus_port: int = 0  # of the service in profile "monitoring"
+    observer_port: int = 0  # of the service in profile "observer"
 
     def __post_init__(self) -> None:
         self._compose = get_compose_command()
         trust_network(self.network_dir)  # the hubs' certificates come from the network's own CA
         if not self.api_ports:
-            base = find_port_base(len(self.hubs) + 1)
+            base = find_port_base(len(self.hubs) + 2)
             self.api_ports = {hub: base + index for index, hub in enumerate(self.hubs)}
             self.prometheus_port = base + len(self.hubs)
+            self.observer_port = base + len(self.hubs) + 1
         self._environ = dict(os.environ)
         self._environ.update(
             HL_NETWORK_DIR=str(self.network_dir), HL_NODE_IMAGE=NODE_IMAGE, HL_BIND_ADDRESS="127.0.0.1",
             HL_PROMETHEUS_IMAGE=PROMETHEUS_IMAGE, HL_PROMETHEUS_PORT=str(self.prometheus_port),
+            HL_OBSERVER_PORT=str(self.observer_port),
             HL_ADMIN_TOKEN=ADMIN_TOKEN,
         )
         for hub, port in self.api_ports.items():

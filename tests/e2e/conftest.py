@@ -68,7 +68,8 @@ def generate_network(directory: Path, hubs: list[str]) -> Path:
         check=True, capture_output=True, cwd=REPOSITORY, timeout=60,
     )
     # The container runs as uid 10001 and the keys are written 0600: hand them over, as an operator would.
-    for key in [*(directory / "keys").glob("*.pem"), *(directory / "tls" / "hubs").glob("*.key")]:
+    keys = [*(directory / "keys").glob("*.pem"), *(directory / "tls" / "hubs").glob("*.key")]
+    for key in [*keys, *(directory / "tls" / "observers").glob("*.key")]:
         if os.geteuid() == 0:
             os.chown(key, CONTAINER_UID, CONTAINER_UID)
         else:

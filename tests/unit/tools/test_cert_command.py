@@ -90,7 +90,7 @@ def test_revoke_one_serial_leaves_the_renewed_certificate_live(network: Path) ->
     ("arguments", "message"),
     [
         (["renew", "hub", "chengdu"], "no certificate"),
-        (["issue", "bank", "beijing", "--dns", "x.example"], "only hub certificates"),
+        (["issue", "bank", "beijing", "--dns", "x.example"], "only hub and observer certificates"),
         (["issue", "hub", "Beijing"], "lowercase"),
         (["issue", "hub", "x", "--ip", "300.1.1.1"], "--ip"),
         (["revoke", "--serial", "zz"], "hex"),
@@ -113,7 +113,7 @@ def test_without_the_offline_directory_nothing_can_be_issued(
     assert main(["cert", "renew", "hub", "beijing", "--network", str(network)]) == 2
     assert "--ca-offline" in capsys.readouterr().err
     records, _ = NetworkPki.load(PkiLayout.of(network, network.parent / "usb-stick")).read_registry()
-    assert len(records) == 4 * 3 + 1
+    assert len(records) == 4 * 3 + 2  # per hub: hub, bank, operator; the regulator and its observer
 
 
 def test_crl_signs_the_same_list_again_with_a_later_next_update(network: Path) -> None:

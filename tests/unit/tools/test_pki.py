@@ -105,7 +105,7 @@ def test_an_expired_certificate_is_refused(pki: NetworkPki) -> None:
 
 
 def test_client_certificates_carry_no_host_names_and_cannot_serve(pki: NetworkPki) -> None:
-    with pytest.raises(ValueError, match="only hub certificates"):
+    with pytest.raises(ValueError, match="only hub and observer certificates"):
         pki.issue(BANK, dns_names=["beijing"])
     certificate = pki.issue(Identity(Role.REGULATOR, "regulator"))
     assert pki.layout.certificate(Identity(Role.REGULATOR, "regulator")).name == "regulator.crt"
