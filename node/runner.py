@@ -7,7 +7,6 @@ import gc
 import signal
 import ssl
 from pathlib import Path
-from typing import NoReturn
 
 import structlog
 import uvloop
@@ -21,15 +20,15 @@ from node.api.app import build_api
 from node.api.metrics import METRICS
 from node.certificate_expiry import CertificateExpiry
 from node.config import NodeConfig, load_config, validate_for_network
-from node.edge import PEER_LIMITS, EdgeLimits, GuardedSite, make_runner
+from node.edge import PEER_LIMITS, GuardedSite, make_runner
 from node.errors import ConfigError
 from node.logs import configure_logging
 from node.service import Node
+from node.startup import check_database_or_exit, get_api_limits, refuse_corrupt_database
 from node.tls_reload import TlsReloader
 from node.tls_setup import NodeTls, get_tls_files, load_node_tls, validate_tls_files
 from p2p.tls_refusals import count_refusals
 from storage.errors import DatabaseCorrupt
-from storage.integrity import DATABASE_CORRUPT_EXIT_STATUS, REPAIR, WINDOW_BLOCKS, open_and_check
 
 log = structlog.get_logger("hubledger.node")
 
@@ -72,40 +71,6 @@ def run_node(config_path: Path) -> None:
     check_database_or_exit(config, genesis)
     gc.set_threshold(*GC_THRESHOLDS)
     uvloop.run(serve(config, genesis, key))
-
-
-def check_database_or_exit(config: NodeConfig, genesis: Genesis) -> None:
-    """Refuse to serve or vote on a damaged database: one log line saying what is wrong and how
-    to repair it, then exit with DATABASE_CORRUPT_EXIT_STATUS (storage/integrity.py)."""
-    try:
-        report = open_and_check(
-            Path(config.node.data_dir),
-            chain_id=genesis.chain_id,
-            genesis_hash=genesis.hash,
-            validator_keys=genesis.validator_keys,
-            window_blocks=max(WINDOW_BLOCKS, 4 * config.consensus.checkpoint_interval),
-        )
-    except DatabaseCorrupt as error:
-        refuse_corrupt_database(error, config)
-    log.info(
-        "database_checked",
-        height=report.latest_height,
-        records=report.records_read,
-        blocks_checked=report.blocks_checked,
-        elapsed_ms=report.elapsed_ms,
-    )
-
-
-def refuse_corrupt_database(error: DatabaseCorrupt, config: NodeConfig) -> NoReturn:
-    log.error(
-        "database_corrupt",
-        code=error.code,
-        problem=error.message,
-        data_dir=str(config.node.data_dir),
-        repair=REPAIR,
-        exit_status=DATABASE_CORRUPT_EXIT_STATUS,
-    )
-    raise SystemExit(DATABASE_CORRUPT_EXIT_STATUS)
 
 
 async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
@@ -153,16 +118,6 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
         # A validator that cannot persist its votes must not go on looking healthy: exiting
         # lets its supervisor (compose, localnet) restart it from what is on disk.
         raise OSError(f"{node.failure}; stopped so that nothing unsaved is ever sent")
-
-
-def get_api_limits(config: NodeConfig) -> EdgeLimits:
-    api = config.api
-    return EdgeLimits(
-        tls_handshake_timeout_s=api.tls_handshake_timeout_ms / 1000,
-        header_timeout_s=api.header_timeout_ms / 1000,
-        total_max=api.connections_max,
-        per_address_max=api.connections_per_address_max,
-    )
 
 
 def follow_tls_files(

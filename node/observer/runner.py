@@ -16,7 +16,7 @@ from node.edge import GuardedSite, make_runner
 from node.errors import ConfigError
 from node.observer.api import build_observer_api
 from node.observer.service import ObserverNode
-from node.runner import check_database_or_exit, get_api_limits
+from node.startup import check_database_or_exit, get_api_limits
 from node.tls_setup import load_node_tls
 
 log = structlog.get_logger("hubledger.observer")
