@@ -226,12 +226,15 @@ class ChainStore:
         if end <= first:
             return 0
         batch = WriteBatch()
+        transactions = self._count_meta(schema.PRUNED_TRANSACTIONS_KEY)
         for pruned in range(first, end):
             block = self.get_block(pruned)
             if block is None:
                 raise CorruptRecord(schema.block_key(pruned), "a block above the pruned ones is missing")
             add_pruning(batch, block)
+            transactions += len(block.transactions)
             self._blocks.pop(pruned, None)
+        batch.put(schema.PRUNED_TRANSACTIONS_KEY, schema.encode_height(transactions))
         batch.put(schema.FIRST_BLOCK_HEIGHT_KEY, schema.encode_height(end))
         if self._kv.get(schema.FIRST_UNDO_HEIGHT_KEY) is not None:
             batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(max(end, self._first_undo())))
@@ -244,6 +247,8 @@ class ChainStore:
         if data is None:
             return None
         height = _decode(key, data, schema.decode_height)
+        if height < self.first_block_height():
+            raise BlockPruned(height, self.first_block_height())
         block = self.get_block(height)
         if block is None or block.hash != block_hash:
             raise CorruptRecord(key, f"it points at height {height}, which holds another block")
@@ -335,8 +340,16 @@ class ChainStore:
         return lambda key: written[key] if key in written else self.get_state(key)
 
     def _first_undo(self) -> int:
-        data = self._kv.get(schema.FIRST_UNDO_HEIGHT_KEY)
-        return 0 if data is None else _decode(schema.FIRST_UNDO_HEIGHT_KEY, data, schema.decode_height)
+        return self._count_meta(schema.FIRST_UNDO_HEIGHT_KEY)
+
+    def _count_meta(self, key: bytes) -> int:
+        """A meta record holding a number (8 bytes, as a height); 0 when absent."""
+        data = self._kv.get(key)
+        return 0 if data is None else _decode(key, data, schema.decode_height)
+
+    def pruned_transactions(self) -> int:
+        """How many committed transactions' receipts pruning dropped (their locations stay)."""
+        return self._count_meta(schema.PRUNED_TRANSACTIONS_KEY)
 
     def _cache_state(self, key: bytes, value: bytes | None) -> None:
         self._state.pop(key, None)  # re-inserted at the young end

@@ -9,7 +9,8 @@ looks for both, in two passes over what is stored:
 
 1. Every record of the database is read once, in key order (checksums verified
    on every table block). On the way it checks that blocks and certificates
-   are stored at exactly the heights 1 to the latest, no more and no fewer,
+   are stored at exactly the heights 1 to the latest, no more and no fewer
+   (a store that prunes: bodies from its first kept block, headers below),
    that the block hash index has as many entries as there are blocks, and
    that there are as many receipts as indexed transactions. The consensus log is read whole, so a damaged
    log refuses the start instead of loading shorter: a replica must never
@@ -25,6 +26,8 @@ looks for both, in two passes over what is stored:
    hash of the block before it, its hash index points back at it, its
    certificate is a valid quorum of the validators' COMMITs for it, and every
    transaction it holds is indexed at its place with a decodable receipt.
+3. The state tree: each stored bucket hash is the hash of the bucket's stored
+   entries, and the root is the latest block's state root (storage/state_tree.py).
 
 Any failure raises DatabaseCorrupt naming what is wrong; the node then refuses
 to start (node/runner.py) and tells the operator how to repair.
@@ -107,23 +110,31 @@ def check_database(
         if kv.get(schema.GENESIS_HASH_KEY) != genesis_hash:
             return IntegrityReport(Height(0), 0, 0, 0)
         latest = chain.latest_height()
-        records = _scan_records(kv, latest)
-        first = max(1, latest - window_blocks + 1)
+        records = _scan_records(kv, latest, chain.first_block_height(), chain.pruned_transactions())
+        first = max(chain.first_block_height(), latest - window_blocks + 1)
         previous_hash = genesis_hash if first == 1 else _get_block_hash(chain, Height(first - 1))
         for height in range(first, latest + 1):
             previous_hash = _check_block(
                 chain, Height(height), previous_hash, chain_id=chain_id, validator_keys=validator_keys
             )
+        problems = chain.state_tree.find_problems(chain.get_state_root(latest))
+        if problems:
+            raise DatabaseCorrupt(problems[0])
     except CorruptRecord as error:
         raise DatabaseCorrupt(error.message) from None
     elapsed_ms = int((time.monotonic() - started) * 1000)
     return IntegrityReport(latest, records, latest - first + 1, elapsed_ms)
 
 
-def _scan_records(kv: KeyValueStore, latest: Height) -> int:
-    """Pass 1: read every record once; check the per-height records and the indexes' counts."""
+def _scan_records(kv: KeyValueStore, latest: Height, first_body: int, pruned_transactions: int) -> int:
+    """Pass 1: read every record once; check the per-height records and the indexes' counts.
+    A pruning store holds block bodies from ``first_body`` and the headers of the blocks below."""
     counts: dict[bytes, int] = {}
-    per_height = {schema.BLOCK_PREFIX: "block", schema.CERTIFICATE_PREFIX: "certificate"}
+    per_height = {  # the heights each kind is stored at, without a gap
+        schema.BLOCK_PREFIX: ("block", first_body, latest),
+        schema.PRUNED_HEADER_PREFIX: ("pruned block's header", 1, first_body - 1),
+        schema.CERTIFICATE_PREFIX: ("certificate", 1, latest),
+    }
     prefix_bytes = len(schema.BLOCK_PREFIX)
     records = 0
     for key, _ in kv.iterate():  # verifies the checksum of every table block on the way
@@ -132,21 +143,27 @@ def _scan_records(kv: KeyValueStore, latest: Height) -> int:
         count = counts.get(prefix, 0) + 1
         counts[prefix] = count
         kind = per_height.get(prefix)
-        if kind is not None and key != prefix + count.to_bytes(schema.HEIGHT_BYTES, "big"):
+        if kind is not None and key != prefix + (kind[1] + count - 1).to_bytes(schema.HEIGHT_BYTES, "big"):
             found = int.from_bytes(key[prefix_bytes:], "big")
-            raise DatabaseCorrupt(_describe_gap(kind, count, found, latest))
-    for prefix, kind in per_height.items():
-        if counts.get(prefix, 0) != latest:
-            raise DatabaseCorrupt(
-                f"the chain's latest height is {latest} but {kind}s are stored up to {counts.get(prefix, 0)}"
-            )
+            raise DatabaseCorrupt(_describe_gap(kind[0], kind[1] + count - 1, found, kind[2]))
+    for prefix, (name, low, high) in per_height.items():
+        stored = counts.get(prefix, 0)
+        if stored != high - low + 1:
+            if high == latest:
+                raise DatabaseCorrupt(
+                    f"the chain's latest height is {latest} but {name}s are stored up to {low + stored - 1}"
+                )
+            raise DatabaseCorrupt(f"{name}s must be stored at heights {low} to {high}, but {stored} are")
     hashes = counts.get(schema.BLOCK_HASH_PREFIX, 0)
     if hashes != latest:
         raise DatabaseCorrupt(f"{latest} blocks are stored but {hashes} entries of the block hash index")
     locations = counts.get(schema.TRANSACTION_LOCATION_PREFIX, 0)
     receipts = counts.get(schema.RECEIPT_PREFIX, 0)
-    if locations != receipts:
-        raise DatabaseCorrupt(f"{locations} transactions are indexed but {receipts} receipts are stored")
+    if locations != receipts + pruned_transactions:
+        raise DatabaseCorrupt(
+            f"{locations} transactions are indexed but {receipts} receipts are stored "
+            f"and {pruned_transactions} were pruned"
+        )
     return records
 
 
@@ -157,10 +174,10 @@ def _describe_gap(kind: str, expected: int, found: int, latest: int) -> str:
 
 
 def _get_block_hash(chain: ChainStore, height: Height) -> Hash:
-    block = chain.get_block(height)
-    if block is None:
+    header = chain.get_header(height)  # a pruned block's header, below the first stored body
+    if header is None:
         raise DatabaseCorrupt(f"the block at height {height} is missing")
-    return block.hash
+    return header.hash
 
 
 def _check_block(

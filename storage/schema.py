@@ -52,6 +52,7 @@ LATEST_HEIGHT_KEY = META_PREFIX + b"latest-height"
 EVIDENCE_COUNT_KEY = META_PREFIX + b"evidence-count"
 FIRST_BLOCK_HEIGHT_KEY = META_PREFIX + b"first-block-height"  # absent: every body from 1 is kept
 FIRST_UNDO_HEIGHT_KEY = META_PREFIX + b"first-undo-height"  # absent: no undo records are kept
+PRUNED_TRANSACTIONS_KEY = META_PREFIX + b"pruned-transactions"  # whose receipts pruning dropped
 
 
 def encode_height(height: int) -> bytes:

@@ -7,15 +7,16 @@ disk is always the tree of the latest committed block. In memory: the 131,072 no
 hashes (rebuilt from the bucket hashes at start, 65,535 hashes) and the entries of
 recently touched buckets.
 
-Invariant (checked by ``verify_against_state``, run by the integrity check and tests):
-the stored entries are exactly the hashes of the stored state, and the root is the
-state root of the latest header.
+Invariant (checked by ``find_problems`` at every start, storage/integrity.py): each stored
+bucket hash is the hash of the bucket's stored entries, and the root is the state root of
+the latest header. (That each entry is the hash of the stored state value is kept by
+writing both in one batch, and shown by tests; the start-up check does not read the state.)
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from ledger import state_tree
 from ledger.state_tree import BUCKETS, EMPTY, StateTreeOverlay, hash_key, hash_node
@@ -90,26 +91,47 @@ class CommittedStateTree:
         for bucket, entries in overlay.buckets.items():
             self._cache_bucket(bucket, dict(entries))
 
-    def verify_against_state(self, state: Iterable[tuple[bytes, bytes]]) -> list[str]:
-        """Problems between the stored state and the stored tree (empty when they agree)."""
-        expected = StateTreeOverlay(state_tree.EmptyTree())
-        expected.apply(state)
-        problems = []
-        if expected.root != self._load_nodes()[1]:
-            problems.append("the stored state tree does not match the stored state")
-        for bucket, entries in sorted(expected.buckets.items()):
-            if self._read_bucket(bucket) != entries:
-                problems.append(f"the entries of state bucket {bucket} do not match the stored state")
-                break
-        return problems
+    def find_problems(self, expected_root: Hash) -> list[str]:
+        """What is wrong with the stored tree (empty when nothing is): every bucket's stored hash
+        must be the hash of its stored entries, and the root the latest header's. Reads every
+        entry once (the start-up check, storage/integrity.py); it does not read the state."""
+        stored = {bucket: value for bucket, value in self._iterate_bucket_hashes()}
+        computed: dict[int, Hash] = {}
+        skip = len(schema.STATE_ENTRY_PREFIX)
+        bucket, entries = -1, dict[bytes, bytes]()
+        for key, value in self._kv.iterate(prefix=schema.STATE_ENTRY_PREFIX):
+            key_hash = key[skip:]
+            if (
+                len(key_hash) != HASH_BYTES
+                or len(value) < HASH_BYTES
+                or hash_key(value[HASH_BYTES:]) != key_hash
+            ):
+                return [f"the state tree entry under {key.hex()} is not a key hash, a value hash and its key"]
+            if state_tree.bucket_of(key_hash) != bucket:
+                if entries:
+                    computed[bucket] = state_tree.hash_bucket(entries)
+                bucket, entries = state_tree.bucket_of(key_hash), {}
+            entries[key_hash] = value[:HASH_BYTES]
+        if entries:
+            computed[bucket] = state_tree.hash_bucket(entries)
+        wrong = sorted(set(stored) ^ set(computed) | {b for b in stored if stored[b] != computed.get(b)})
+        if wrong:
+            return [f"{len(wrong)} state buckets (first {wrong[0]}) do not hash to their stored entries"]
+        if self._load_nodes()[1] != expected_root:
+            return ["the stored state tree's root is not the state root of the latest block"]
+        return []
 
-    def _load_nodes(self) -> list[Hash]:
-        nodes = [EMPTY[0]] * (2 * BUCKETS)
+    def _iterate_bucket_hashes(self) -> Iterator[tuple[int, Hash]]:
         skip = len(schema.STATE_BUCKET_PREFIX)
         for key, value in self._kv.iterate(prefix=schema.STATE_BUCKET_PREFIX):
             if len(key) != skip + 2 or len(value) != HASH_BYTES:
                 raise CorruptRecord(key, "a state bucket record is a 2-byte bucket and a 32-byte hash")
-            nodes[BUCKETS + int.from_bytes(key[skip:], "big")] = Hash(value)
+            yield int.from_bytes(key[skip:], "big"), Hash(value)
+
+    def _load_nodes(self) -> list[Hash]:
+        nodes = [EMPTY[0]] * (2 * BUCKETS)
+        for bucket, value in self._iterate_bucket_hashes():
+            nodes[BUCKETS + bucket] = value
         for node in range(BUCKETS - 1, 0, -1):
             nodes[node] = hash_node(nodes[2 * node], nodes[2 * node + 1])
         return nodes

@@ -28,6 +28,7 @@ from ledger.receipt import Receipt
 from ledger.types import Height
 from node.errors import ApiError
 from node.service import Node
+from storage.errors import BlockPruned
 
 SUBSCRIBERS_MAX = 256
 HEARTBEAT_S = 20.0
@@ -55,6 +56,8 @@ class EventHub:
 
     async def serve(self, request: web.Request) -> web.WebSocketResponse:
         from_height, account = parse_event_query(request, self._node.chain.latest_height())
+        if from_height < self._node.chain.first_block_height():  # asked before ws.prepare: a 410
+            raise BlockPruned(from_height, self._node.chain.first_block_height())
         if len(self._wakers) >= self._subscribers_max:
             raise ApiError(503, "BUSY", f"{self._subscribers_max} event subscribers already; retry later")
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S)
@@ -85,6 +88,10 @@ class EventHub:
         while not ws.closed and not reader.done():
             waker.clear()
             while next_height <= chain.latest_height() and not ws.closed:
+                if next_height < chain.first_block_height():  # a slow reader, outrun by pruning
+                    error = BlockPruned(next_height, chain.first_block_height())
+                    await ws.send_json({"type": "error", "code": error.code, "message": error.message})
+                    return
                 for message in compute_height_events(self._node, Height(next_height), account):
                     await ws.send_json(message)
                 next_height += 1

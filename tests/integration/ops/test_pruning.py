@@ -5,6 +5,7 @@ verifies offline from genesis."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -66,6 +67,9 @@ def test_a_pruning_hub_keeps_headers_refuses_pruned_bodies_and_verifies_from_gen
     assert code == 200 and record["status"] == "committed"
     assert (record["height"], record["pruned"]) == (first_height, True)
 
+    code, refused = http_json(f"{network.url('shanghai')}/v1/events?from_height=1")
+    assert code == 410 and refused["error"]["code"] == "BLOCK_PRUNED"
+
     genesis = str(network.directory / "genesis.json")
     exported = tmp_path / "chain.jsonl"
     plain = hubledger(network, "export", "--node", network.url("shanghai"), "--out", str(exported))
@@ -90,3 +94,15 @@ def test_a_pruning_hub_keeps_headers_refuses_pruned_bodies_and_verifies_from_gen
     exported.write_text("\n".join(lines) + "\n")
     forged = hubledger(network, "verify-chain", str(exported), "--genesis", genesis, "--quiet")
     assert forged.returncode == 1 and "STATE_ROOT" in forged.stderr
+
+
+def test_a_pruning_hub_restarts_and_catches_up(network: LocalNetwork) -> None:
+    submitter = Submitter(network, "bank-beijing", "bank-shanghai")
+    while network.status("shanghai")["first_block_height"] < 5:
+        wait_committed_on(network, "shanghai", submitter.transfer("beijing"))
+    network.kill("shanghai", signal.SIGTERM)
+    ids = [submitter.transfer("beijing") for _ in range(3)]
+    network.start("shanghai", env={"HUBLEDGER_STORAGE_KEEP_BLOCKS": str(KEEP_BLOCKS)})  # checks its store
+    for transaction_id in ids:
+        wait_committed_on(network, "shanghai", transaction_id)
+    assert_same_chain(network, HUBS)

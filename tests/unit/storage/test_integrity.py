@@ -78,6 +78,12 @@ def first_transaction_id(chain: ChainStore, height: int) -> Hash:
     return block.transactions[0].id
 
 
+def _changed_entry(kv: KeyValueStore) -> tuple[bytes, bytes]:
+    """A state tree entry whose value hash is not the one its bucket hash covers."""
+    key, value = next(kv.iterate(prefix=schema.STATE_ENTRY_PREFIX))
+    return key, bytes(32) + value[32:]
+
+
 Damage = Callable[[KeyValueStore, ChainStore], None]
 DAMAGES: list[tuple[str, Damage, str]] = [
     ("block missing", lambda kv, chain: delete(kv, schema.block_key(5)), "block at height 5 is missing"),
@@ -110,6 +116,16 @@ DAMAGES: list[tuple[str, Damage, str]] = [
             schema.receipt_key(first_transaction_id(chain, 9)),
         ),
         "transaction 0 of block 9 is not indexed",
+    ),
+    (
+        "state bucket hash missing",
+        lambda kv, chain: delete(kv, next(key for key, _ in kv.iterate(prefix=schema.STATE_BUCKET_PREFIX))),
+        "state buckets",
+    ),
+    (
+        "state tree entry changed",
+        lambda kv, chain: put(kv, *_changed_entry(kv)),
+        "state buckets",
     ),
     (
         "undecodable block",
@@ -153,4 +169,34 @@ def test_a_broken_link_is_refused(store: KeyValueStore, filled: ChainStore) -> N
     put(store, schema.block_key(6), foreign.block.encode())
     put(store, schema.certificate_key(6), foreign.certificate.encode())
     with pytest.raises(DatabaseCorrupt, match="block 6"):
+        check(store)
+
+
+def test_a_pruned_chain_passes_and_its_holes_are_named(store: KeyValueStore, filled: ChainStore) -> None:
+    filled.prune_below(8, blocks_max=100)
+    assert check(store) == BLOCKS
+    assert check(store, window_blocks=3) == BLOCKS
+    delete(store, schema.pruned_header_key(4))
+    with pytest.raises(DatabaseCorrupt, match="pruned block's header at height 4 is missing"):
+        check(store)
+
+
+def test_a_pruned_chain_missing_a_receipt_is_refused(store: KeyValueStore, filled: ChainStore) -> None:
+    filled.prune_below(5, blocks_max=100)
+    delete(store, schema.receipt_key(first_transaction_id(filled, 9)))
+    with pytest.raises(DatabaseCorrupt, match="receipts are stored"):
+        check(store)
+
+
+def test_a_tree_whose_root_is_not_the_latest_headers_is_refused(
+    store: KeyValueStore, filled: ChainStore
+) -> None:
+    key, _ = next(store.iterate(prefix=schema.STATE_BUCKET_PREFIX))
+    entries = [pair for pair in store.iterate(prefix=schema.STATE_ENTRY_PREFIX)]
+    delete(
+        store,
+        key,
+        *[entry for entry, _ in entries if entry[len(schema.STATE_ENTRY_PREFIX) :][:2] == key[-2:]],
+    )
+    with pytest.raises(DatabaseCorrupt, match="root is not the state root"):
         check(store)

@@ -70,6 +70,8 @@ def test_a_pruned_block_keeps_its_header_and_certificate_only(
     for committed in blocks[7:]:
         assert chain.get_block(committed.block.height) == committed.block
     assert ChainStore(store).get_header(Height(3)) == blocks[2].block.header  # as stored, not cached
+    with pytest.raises(BlockPruned):  # not mistaken for a broken hash index
+        chain.get_block_by_hash(blocks[2].block.hash)
 
 
 def test_pruning_goes_a_few_blocks_at_a_time_and_never_prunes_the_latest(
