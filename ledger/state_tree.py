@@ -29,11 +29,12 @@ parent's like contracts.state.Overlay (rebase() when the parent commits).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ledger.hashing import Domain, compute_hash
+from ledger.hashing import Domain, get_prefixed_hasher
 from ledger.types import HASH_BYTES, Hash
 
 BUCKET_BITS = 16
@@ -49,12 +50,24 @@ class StateProofError(ValueError):
     """A state proof or snapshot chunk that does not verify; the message says which part."""
 
 
+_KEY = get_prefixed_hasher(Domain.STATE_KEY)
+_VALUE = get_prefixed_hasher(Domain.STATE_VALUE)
+_BUCKET = get_prefixed_hasher(Domain.STATE_BUCKET)
+_NODE = get_prefixed_hasher(Domain.STATE_NODE)
+
+
+def _hash(prefixed: hashlib._Hash, data: bytes) -> Hash:
+    hasher = prefixed.copy()  # the same digest as compute_hash, without a lookup per node
+    hasher.update(data)
+    return Hash(hasher.digest())
+
+
 def hash_key(key: bytes) -> Hash:
-    return compute_hash(Domain.STATE_KEY, key)
+    return _hash(_KEY, key)
 
 
 def hash_value(value: bytes) -> Hash:
-    return compute_hash(Domain.STATE_VALUE, value)
+    return _hash(_VALUE, value)
 
 
 def bucket_of(key_hash: bytes) -> int:
@@ -63,11 +76,11 @@ def bucket_of(key_hash: bytes) -> int:
 
 def hash_bucket(entries: Mapping[bytes, bytes]) -> Hash:
     """Hash of one bucket: its (key hash, value hash) entries in key-hash order."""
-    return compute_hash(Domain.STATE_BUCKET, b"".join(k + entries[k] for k in sorted(entries)))
+    return _hash(_BUCKET, b"".join(k + entries[k] for k in sorted(entries)))
 
 
 def hash_node(left: bytes, right: bytes) -> Hash:
-    return compute_hash(Domain.STATE_NODE, left + right)
+    return _hash(_NODE, left + right)
 
 
 def _empty_subtrees() -> list[Hash]:

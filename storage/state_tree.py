@@ -129,11 +129,17 @@ class CommittedStateTree:
             yield int.from_bytes(key[skip:], "big"), Hash(value)
 
     def _load_nodes(self) -> list[Hash]:
-        nodes = [EMPTY[0]] * (2 * BUCKETS)
+        nodes = [EMPTY[0]]  # node 0 is unused; each level starts as an empty subtree's hashes
+        for level in range(state_tree.BUCKET_BITS, -1, -1):
+            nodes.extend([EMPTY[level]] * (1 << (state_tree.BUCKET_BITS - level)))
+        dirty = set()
         for bucket, value in self._iterate_bucket_hashes():
             nodes[BUCKETS + bucket] = value
-        for node in range(BUCKETS - 1, 0, -1):
-            nodes[node] = hash_node(nodes[2 * node], nodes[2 * node + 1])
+            dirty.add((BUCKETS + bucket) >> 1)
+        while dirty:  # only the paths above stored buckets: a small state costs little to load
+            for node in dirty:
+                nodes[node] = hash_node(nodes[2 * node], nodes[2 * node + 1])
+            dirty = {node >> 1 for node in dirty if node > 1}
         return nodes
 
     def _read_bucket(self, bucket: int) -> dict[bytes, bytes]:
