@@ -29,9 +29,11 @@ ENV_PREFIX = "HUBLEDGER_"
 PEER_MESSAGE_BYTES_MAX = P2PSettings().message_bytes_max
 
 
-# A pruning hub keeps at least this many block bodies, so a peer a little behind catches up
-# from it by blocks rather than needing a snapshot.
-KEEP_BLOCKS_MIN = 10
+# A pruning hub keeps at least this many checkpoint intervals of block bodies: everything a
+# replica may still vote on or be asked for in a view change lies within four (the start-up
+# check's window, storage/integrity.py), and a peer that fell that far behind catches up from
+# it by blocks.
+KEEP_CHECKPOINT_INTERVALS_MIN = 4
 
 VALIDATOR, OBSERVER = "validator", "observer"
 NO_FILE = Path()  # a path field left out
@@ -264,6 +266,7 @@ def validate_for_network(config: NodeConfig, validator_count: int, path: Path) -
 
 def validate_config(config: NodeConfig, path: Path) -> None:
     """Check ranges and relations between settings once, at load time."""
+    keep_blocks_min = KEEP_CHECKPOINT_INTERVALS_MIN * config.consensus.checkpoint_interval
     checks = [
         (config.node.role in (VALIDATOR, OBSERVER), "node.role must be validator or observer"),
         (
@@ -299,8 +302,9 @@ def validate_config(config: NodeConfig, path: Path) -> None:
             "tls.watch_interval_ms must be 0 (SIGHUP only) or at least 1000",
         ),
         (
-            config.storage.keep_blocks == 0 or config.storage.keep_blocks >= KEEP_BLOCKS_MIN,
-            f"storage.keep_blocks must be 0 (keep every block) or at least {KEEP_BLOCKS_MIN}",
+            config.storage.keep_blocks == 0 or config.storage.keep_blocks >= keep_blocks_min,
+            f"storage.keep_blocks must be 0 (keep every block) or at least {KEEP_CHECKPOINT_INTERVALS_MIN} "
+            f"x consensus.checkpoint_interval ({keep_blocks_min})",
         ),
         (config.api.request_bytes_max >= 1024, "api.request_bytes_max must be at least 1024"),
         (config.api.bad_signatures_burst >= 2, "api.bad_signatures_burst must be at least 2"),

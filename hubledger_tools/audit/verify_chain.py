@@ -160,7 +160,7 @@ def _read_export_header(first: tuple[int, str], genesis: Genesis) -> tuple[int, 
         raise ChainInvalid(
             0, "NOT_AN_EXPORT", "the first line is not a HubLedger chain export header", line=1
         )
-    if header.get("version") not in (1, EXPORT_VERSION):
+    if header.get("version") != EXPORT_VERSION:
         raise ChainInvalid(
             0, "NOT_AN_EXPORT", f"export version {header.get('version')!r} is not {EXPORT_VERSION}"
         )

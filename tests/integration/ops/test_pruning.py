@@ -23,7 +23,8 @@ from tests.integration.harness import (
 )
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
-KEEP_BLOCKS = 10
+CHECKPOINT_INTERVAL = 3  # so that the least keep_blocks (4 intervals) is short enough to test
+KEEP_BLOCKS = 12
 pytestmark = pytest.mark.integration
 
 
@@ -37,7 +38,14 @@ def hubledger(network: LocalNetwork, *arguments: str) -> subprocess.CompletedPro
 
 @pytest.fixture
 def network(tmp_path: Path) -> Iterator[LocalNetwork]:
-    network = LocalNetwork(tmp_path / "net", HUBS, env={"HUBLEDGER_ADMIN_TOKEN": ADMIN_TOKEN})
+    network = LocalNetwork(
+        tmp_path / "net",
+        HUBS,
+        env={
+            "HUBLEDGER_ADMIN_TOKEN": ADMIN_TOKEN,
+            "HUBLEDGER_CONSENSUS_CHECKPOINT_INTERVAL": str(CHECKPOINT_INTERVAL),
+        },
+    )
     pruning = {"HUBLEDGER_STORAGE_KEEP_BLOCKS": str(KEEP_BLOCKS)}
     for hub in HUBS:
         network.start(hub, env=pruning if hub == "shanghai" else None)
@@ -75,8 +83,18 @@ def test_a_pruning_hub_keeps_headers_refuses_pruned_bodies_and_verifies_from_gen
     plain = hubledger(network, "export", "--node", network.url("shanghai"), "--out", str(exported))
     assert plain.returncode == 2 and plain.stderr.count("\n") == 1 and "--admin-token" in plain.stderr
     operator = str(network.directory / "tls" / "clients" / "operator-shanghai.crt")
-    done = hubledger(network, "export", "--node", network.url("shanghai"), "--out", str(exported),
-                     "--admin-token", ADMIN_TOKEN, "--cert", operator)
+    done = hubledger(
+        network,
+        "export",
+        "--node",
+        network.url("shanghai"),
+        "--out",
+        str(exported),
+        "--admin-token",
+        ADMIN_TOKEN,
+        "--cert",
+        operator,
+    )
     assert done.returncode == 0, done.stderr
     first_line = json.loads(exported.read_text().splitlines()[0])
     assert first_line["first_block_height"] > first_height

@@ -63,6 +63,8 @@ def test_environment_overrides_a_field(tmp_path: Path) -> None:
         (VALID.replace("port = 8101", "port = 70000"), {}, "api.port must be between 1 and 65535"),
         (VALID + "\n[consensus]\nbatch_delay_ms = 5000\n", {}, "view_timeout_ms must be longer"),
         (VALID + "\n[consensus]\nwindow_max = 128\n", {}, "window_max must be between 1 and 127"),
+        (VALID, {"HUBLEDGER_STORAGE_KEEP_BLOCKS": "199"}, "keep_blocks must be 0 (keep every block) or at"),
+        (VALID, {"HUBLEDGER_STORAGE_KEEP_BLOCKS": "-1"}, "keep_blocks must be 0"),
         (VALID.replace('name = "beijing"', 'name = "beijing"\ncolour = 1'), {}, "unknown field(s): colour"),
         (VALID.replace('key_file = "keys/beijing.pem"\n', ""), {}, "node.key_file is required"),
         (VALID + "\n[logs]\nlevel = 1\n", {}, "unknown field(s): logs"),
