@@ -242,12 +242,22 @@ def _collect_observer_links(observers: ObserverEndpoint) -> Iterator[Metric]:
     yield refused
     links = CounterMetricFamily(
         "hubledger_observer_links_refused",
-        "Connections to /p2p/observer refused: a certificate that names no observer, or too many observers.",
+        "Connections to /p2p/observer refused: a certificate that names no observer, too many observers, "
+        "or too many links of one observer.",
         labels=["reason"],
     )
     for reason, count in sorted(observers.links_refused.items()):
         links.add_metric([reason], count)
     yield links
+    failed = CounterMetricFamily(
+        "hubledger_observer_requests_failed",
+        "Observers' requests answered with an error code (a request an observer may not make, a bad "
+        "request...), by observer and code; OBSERVER_RATE_LIMITED refusals count as refused messages.",
+        labels=["observer", "code"],
+    )
+    for (observer, code), count in sorted(observers.failed.items()):
+        failed.add_metric([observer, code], count)
+    yield failed
 
 
 def _collect_peer_links(stats: Mapping[str, object], names: Sequence[str]) -> Iterator[Metric]:

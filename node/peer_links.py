@@ -22,7 +22,8 @@ from p2p.network import PeerNetwork
 from p2p.tls import PeerTls
 
 RequestHandler = Callable[[int, bytes], Awaitable[bytes]]  # (peer, request) -> response
-OBSERVER_REQUEST_KINDS = ("get_blocks", "status")
+STATUS_REQUEST_KIND = "get_status"  # answered by node/peer_status.py
+OBSERVER_REQUEST_KINDS = ("get_blocks", STATUS_REQUEST_KIND)
 OBSERVER_PEER = -1  # the "peer index" an observer's request is answered under: it is no validator
 
 

@@ -25,9 +25,9 @@ from ledger import cbor
 from ledger.certificate import compute_faults_max
 from ledger.errors import DecodeError
 from node.clock import now_ms
+from node.peer_links import STATUS_REQUEST_KIND
 from node.service import Node
 
-STATUS_REQUEST_KIND = "get_status"
 STATUS_BYTES_MAX = 8 * 1024
 POLL_INTERVAL_MS = 1000
 FRESH_MS_MAX = 5000  # an answer older than this says nothing about the peer now

@@ -130,6 +130,7 @@ def follow_tls_files(
         [validator.name for validator in genesis.validators],
         node.network,
         tls,
+        observers=node.observers,
         on_loaded=lambda _: expiry.update(),
     )
     registry.register(expiry)

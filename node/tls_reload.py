@@ -13,7 +13,10 @@ as at start, node/tls_setup.py) and makes them current:
 - **peer links** (``PeerNetwork.replace_tls``) dial with the current
   context, and every live link is closed so that it handshakes again: a peer
   whose certificate was revoked is refused on the way back in, the others
-  link again within the redial backoff.
+  link again within the redial backoff;
+- **observer links** (``ObserverEndpoint.close_all``) are all closed too, for
+  the same reason: a revoked observer is shut out at once, the others dial
+  again at their next poll.
 
 Files that do not pass the check (a certificate copied half-way, of another
 hub, not yet matching its key) are not used: the node logs why, counts a
@@ -37,6 +40,7 @@ from node.config import NodeConfig
 from node.errors import ConfigError
 from node.tls_setup import NodeTls, get_tls_files, load_node_tls
 from p2p.network import PeerNetwork
+from p2p.observer_links import ObserverEndpoint
 
 log = structlog.get_logger("tls")
 
@@ -76,11 +80,13 @@ class TlsReloader:
         network: PeerNetwork,
         listening: NodeTls,
         *,
+        observers: ObserverEndpoint | None = None,
         on_loaded: Callable[[NodeTls], None] | None = None,
     ) -> None:
         self._config = config
         self._hub_names = tuple(hub_names)
         self._network = network
+        self._observers = observers
         self._on_loaded = on_loaded
         self.current = listening
         self.outcomes: Counter[str] = Counter()  # loaded, unchanged, failed
@@ -123,7 +129,8 @@ class TlsReloader:
         if self._on_loaded is not None:
             self._on_loaded(loaded)
         links = await self._network.replace_tls(loaded.peer)
-        log.info("tls_reloaded", cause=cause, links_rehandshaking=links)
+        observers = 0 if self._observers is None else await self._observers.close_all()
+        log.info("tls_reloaded", cause=cause, links_rehandshaking=links, observer_links_closed=observers)
         return "loaded"
 
     def collect(self) -> Iterator[Metric]:

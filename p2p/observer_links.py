@@ -13,8 +13,14 @@ requests (the node decides which kinds: block fetches and status) and
 nothing else: a one-way message (a consensus message) from an observer is
 dropped unread, counted by reason and logged (once a minute per observer and
 reason), and never reaches the replica.
-Requests are answered one at a time, in order, so an observer costs a hub at
-most one request's work at a time.
+Requests are answered one at a time, in order, so a link costs a hub at
+most one request's work at a time; one observer name may hold
+``LINKS_PER_OBSERVER_MAX`` links, and its answers are paid from a budget of
+bytes (observer_budget.py), so a leaked observer certificate can neither
+lock the others out nor keep the hub's event loop busy. A failed request is
+answered with its error code, counted, and logged once a minute per
+observer and code. The node closes every link when it reloads its TLS files
+(node/tls_reload.py), so a revoked observer is refused on the way back in.
 """
 
 from __future__ import annotations
@@ -40,40 +46,60 @@ from p2p.envelope import (
     make_error_frame,
 )
 from p2p.errors import PeerUnavailable, RequestFailed, RequestTimeout
+from p2p.observer_budget import RATE_LIMITED, AnswerBudget
 from p2p.tls import get_refusal_reason, get_tls_session
 
 OBSERVER_PATH = "/p2p/observer"
-OBSERVER_LINKS_MAX = 16  # observers linked to one hub at once
+OBSERVER_LINKS_MAX = 16  # observer links to one hub at once, all observers together
+LINKS_PER_OBSERVER_MAX = 2  # links of one observer name: one leaked certificate cannot take them all
 REQUEST_BYTES_MAX = 4096  # an observer asks small questions; its answers may be large
 RESPONSE_BYTES_MAX = 16 * 1024 * 1024
 CLOSE_TIMEOUT_S = 5.0
-REFUSAL_LOG_INTERVAL_S = 60.0  # refused frames are all counted, logged once a minute per kind
+REFUSAL_LOG_INTERVAL_S = 60.0  # refusals and failures are all counted, logged once a minute per kind
+REFUSAL_DETAILS = {
+    "read_only": "an observer link is read-only: only block and status requests are answered",
+    "rate_limited": "this observer spent its budget of answered bytes; it is answered "
+    f"{RATE_LIMITED} until the budget refills (p2p/observer_budget.py)",
+}
 
 log = structlog.get_logger("p2p")
 RequestAnswerer = Callable[[str, bytes], Awaitable[bytes]]  # (observer name, request) -> response
 
 
 class ObserverEndpoint:
-    """The hub's side: admits observers, answers their requests, refuses everything else."""
+    """The hub's side: admits observers, answers their requests within budget, refuses everything else."""
 
-    def __init__(self, answer: RequestAnswerer, *, links_max: int = OBSERVER_LINKS_MAX) -> None:
+    def __init__(
+        self,
+        answer: RequestAnswerer,
+        *,
+        links_max: int = OBSERVER_LINKS_MAX,
+        links_per_observer_max: int = LINKS_PER_OBSERVER_MAX,
+        budget: AnswerBudget | None = None,
+    ) -> None:
         self._answer = answer
         self._links_max = links_max
-        self._links: set[web.WebSocketResponse] = set()
+        self._links_per_observer_max = links_per_observer_max
+        self._budget = budget or AnswerBudget(lambda: int(asyncio.get_running_loop().time() * 1000))
+        self._links: dict[web.WebSocketResponse, str] = {}  # link -> the observer's name
         self.refused: Counter[tuple[str, str]] = Counter()  # (observer, reason) -> frames refused
         self.links_refused: Counter[str] = Counter()  # reason -> connections refused
-        self._logged_s: dict[tuple[str, str], float] = {}  # when each refusal was last logged
+        self.failed: Counter[tuple[str, str]] = Counter()  # (observer, code) -> requests that failed
+        self._logged_s: dict[tuple[str, str, str], float] = {}  # when each refusal or failure was last logged
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(OBSERVER_PATH, self._on_websocket)
-        app.on_shutdown.append(self._close_all)
+        app.on_shutdown.append(lambda _: self.close_all())
 
     @property
     def linked(self) -> int:
         return len(self._links)
 
-    async def _close_all(self, app: web.Application) -> None:
-        await asyncio.gather(*(ws.close() for ws in list(self._links)), return_exceptions=True)
+    async def close_all(self) -> int:
+        """Close every observer link (a TLS reload: each must handshake again); returns how many."""
+        links = list(self._links)
+        await asyncio.gather(*(ws.close() for ws in links), return_exceptions=True)
+        return len(links)
 
     async def _on_websocket(self, request: web.Request) -> web.StreamResponse:
         transport = request.transport
@@ -87,14 +113,25 @@ class ObserverEndpoint:
             return self._refuse("not_an_observer", f"{identity} is not an observer; validators use /p2p\n")
         if len(self._links) >= self._links_max:
             return self._refuse("too_many_observers", f"{self._links_max} observers linked already\n")
-        ws = web.WebSocketResponse(max_msg_size=REQUEST_BYTES_MAX + ENVELOPE_BYTES_OVERHEAD, compress=False)
+        if list(self._links.values()).count(identity.name) >= self._links_per_observer_max:
+            return self._refuse(
+                "too_many_links",
+                f"observer {identity.name} holds {self._links_per_observer_max} links to this hub already\n",
+            )
+        ws = web.WebSocketResponse(
+            max_msg_size=REQUEST_BYTES_MAX + ENVELOPE_BYTES_OVERHEAD,
+            compress=False,
+            timeout=CLOSE_TIMEOUT_S,  # how long a close waits for the observer's reply (a reload waits)
+        )
         await ws.prepare(request)
-        self._links.add(ws)
+        self._links[ws] = identity.name
         log.info("observer_connected", observer=identity.name, remote=request.remote)
         try:
             await self._serve(identity.name, ws)
         finally:
-            self._links.discard(ws)
+            del self._links[ws]
+            if identity.name not in self._links.values():
+                self._budget.forget(identity.name)
             log.info("observer_disconnected", observer=identity.name)
         return ws
 
@@ -119,31 +156,51 @@ class ObserverEndpoint:
                     observer, "consensus_message" if frame.kind is FrameKind.MESSAGE else "response"
                 )
                 continue
-            await ws.send_bytes(encode_frame(await self._answer_one(observer, frame)))
+            answer = await self._answer_one(observer, frame)
+            if ws.closed:
+                return  # closed while we answered (a TLS reload, shutdown): nobody to answer
+            await ws.send_bytes(encode_frame(answer))
 
     async def _answer_one(self, observer: str, frame: Frame) -> Frame:
+        if not self._budget.may_answer(observer):
+            self._count_refusal(observer, "rate_limited")
+            return make_error_frame(frame.request_id, RATE_LIMITED)
         try:
             response = await self._answer(observer, frame.payload)
         except Exception as error:  # the answerer's error becomes the observer's answer
             code = str(getattr(error, "code", "HANDLER_ERROR"))
-            log.info("observer_request_failed", observer=observer, code=code, reason=str(error))
+            self._budget.charge(observer, 0)
+            self._count_failure(observer, code, str(error))
             return make_error_frame(frame.request_id, code)
+        self._budget.charge(observer, len(response))
         return Frame(FrameKind.RESPONSE, frame.request_id, response)
 
     def _count_refusal(self, observer: str, reason: str) -> None:
         key = (observer, reason)
         self.refused[key] += 1
+        if self._may_log(("refused", *key)):  # counted: an observer that floods us must not flood the log
+            log.warning(
+                "observer_message_refused",
+                observer=observer,
+                reason=reason,
+                refused=self.refused[key],
+                detail=REFUSAL_DETAILS.get(reason, REFUSAL_DETAILS["read_only"]),
+            )
+
+    def _count_failure(self, observer: str, code: str, reason: str) -> None:
+        key = (observer, code)
+        self.failed[key] += 1
+        if self._may_log(("failed", *key)):
+            count = self.failed[key]
+            log.info("observer_request_failed", observer=observer, code=code, reason=reason, failed=count)
+
+    def _may_log(self, key: tuple[str, str, str]) -> bool:
+        """At most one line a minute for each kind of refusal or failure of each observer."""
         now_s = asyncio.get_running_loop().time()
         if now_s - self._logged_s.get(key, -REFUSAL_LOG_INTERVAL_S) < REFUSAL_LOG_INTERVAL_S:
-            return  # counted: an observer that floods us must not flood the log too
+            return False
         self._logged_s[key] = now_s
-        log.warning(
-            "observer_message_refused",
-            observer=observer,
-            reason=reason,
-            refused=self.refused[key],
-            detail="an observer link is read-only: only block and status requests are answered",
-        )
+        return True
 
 
 class HubLink:

@@ -98,7 +98,7 @@ async def get_status(request: web.Request) -> web.Response:
 
 
 async def get_readyz(request: web.Request) -> web.Response:
-    """Ready once a hub answered lately and had nothing past the observer's height."""
+    """Ready once the observer's height reaches what the hubs that answered lately report."""
     observer = request.app[OBSERVER]
     reason = "not started" if observer.follower is None else observer.follower.is_caught_up()
     if reason is not None:

@@ -81,7 +81,7 @@ def test_an_honest_answer_is_verified_and_committed(audit: AuditChain) -> None:
     assert watch.alerts() == []
     assert watch.follower.hubs["beijing"].height == 3
     watch.follower.accept("shanghai", encode_answer(audit.blocks[2:]))  # the latest again: no news
-    assert watch.follower.hubs["shanghai"].caught_up and watch.committed == [1, 2, 3]
+    assert watch.follower.hubs["shanghai"].claimed == 3 and watch.committed == [1, 2, 3]
 
 
 def test_a_forged_block_is_an_alert_naming_the_hub_and_the_honest_hubs_are_still_followed(
