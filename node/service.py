@@ -109,16 +109,7 @@ class Node:
         self.admission = AdmissionControl(
             backlog_max_ms=config.mempool.backlog_max_ms, backlog_floor=config.mempool.backlog_floor
         )
-        self.replica = Replica(
-            config=_replica_config(config, genesis, self.index),
-            key=key,
-            application=self.application,
-            committed_height=self.chain.latest_height(),
-            committed_hash=self.chain.get_latest_hash(),
-            committed_timestamp_ms=self._latest_timestamp(),
-            committed_certificate=self.chain.get_certificate(self.chain.latest_height()),
-            log_entries=self.consensus_log.load(),
-        )
+        self.replica = self._make_replica()
         self.traffic = MessageTraffic()
         self._verified = VerifiedMessages()
         self.fetches_in_flight = 0
@@ -139,6 +130,31 @@ class Node:
         self._listeners: list[CommitListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.started_ms = now_ms()
+
+    def _make_replica(self) -> Replica:
+        latest = self.chain.latest_height()
+        return Replica(
+            config=_replica_config(self.config, self.genesis, self.index),
+            key=self._key,
+            application=self.application,
+            committed_height=latest,
+            committed_hash=self.chain.get_latest_hash(),
+            committed_timestamp_ms=self._latest_timestamp(),
+            committed_certificate=self.chain.get_certificate(latest),
+            log_entries=self.consensus_log.load(),
+        )
+
+    def restart_replica(self) -> None:
+        """Start a new replica from the chain store, which was replaced under the running one
+        (a join from a snapshot: node/snapshot_sync.py); the old one's timers and answers go."""
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        self._answers.clear()
+        self.replica = self._make_replica()
+        self._run(self.replica.start(now_ms()))
+        for peer in self.network.connected_peers():
+            self._on_peer_connected(peer)
 
     def _fail(self, reason: str) -> None:
         self.failure = f"the consensus log could not be written ({reason})"

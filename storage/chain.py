@@ -36,6 +36,7 @@ from ledger.state_tree import StateProof, StateTreeOverlay, build_state_proof
 from ledger.transaction import Transaction
 from ledger.types import HASH_BYTES, UINT63_MAX, Hash, Height
 from storage import schema
+from storage.chain_base import Base, load_base
 from storage.errors import BlockMismatch, ChainMismatch, CorruptRecord, HeightConflict, StorageError
 from storage.kv import KeyValueStore, WriteBatch
 from storage.state_tree import CommittedStateTree
@@ -102,6 +103,7 @@ class ChainStore:
         self._state: dict[bytes, bytes | None] = {}  # insertion order: the oldest is dropped first
         self._state_cache_max = state_cache_max
         self._tree = CommittedStateTree(kv)
+        self._base: Base | None = None  # read on first use
 
     # Writing
 
@@ -130,6 +132,15 @@ class ChainStore:
         self._tree.write(batch, tree, state_changes)
         self._kv.write(batch, sync=True)
         self._tree.absorb(tree)
+
+    def install_base(self, batch: WriteBatch) -> None:
+        """Write ``batch``, which replaces the whole chain by a certified snapshot's base
+        (storage/snapshots.py builds it), in one synced write; then forget every cache."""
+        self._kv.write(batch, sync=True)
+        self._blocks.clear()
+        self._state.clear()
+        self._tree = CommittedStateTree(self._kv)
+        self._base = None
 
     def commit_block(
         self,
@@ -226,6 +237,23 @@ class ChainStore:
             return Height(0)
         return _decode(schema.LATEST_HEIGHT_KEY, data, schema.decode_height)
 
+    def base_height(self) -> Height:
+        """The height the store starts from: 0 (genesis), or that of the snapshot it joined from."""
+        return self._load_base()[0]
+
+    def first_block_height(self) -> Height:
+        """The lowest height whose block body the store holds (latest + 1 when it holds none)."""
+        return Height(self.base_height() + 1)
+
+    def get_base_header(self) -> BlockHeader | None:
+        """The header of the snapshot's block a joined store starts from; None from genesis."""
+        return self._load_base()[1]
+
+    def _load_base(self) -> Base:
+        if self._base is None:
+            self._base = load_base(self._kv)
+        return self._base
+
     def get_genesis_hash(self) -> Hash:
         return self._get_meta_hash(schema.GENESIS_HASH_KEY)
 
@@ -234,10 +262,10 @@ class ChainStore:
         latest = self.latest_height()
         if latest == 0:
             return self.get_genesis_hash()
-        block = self.get_block(latest)
-        if block is None:
+        header = self.get_header(latest)
+        if header is None:
             raise CorruptRecord(schema.block_key(latest), f"the latest block {latest} is missing")
-        return block.hash
+        return header.hash
 
     def get_block(self, height: int) -> Block | None:
         """The block at ``height``; None when there is none (including heights no block can have)."""
@@ -259,7 +287,10 @@ class ChainStore:
 
     def get_header(self, height: int) -> BlockHeader | None:
         block = self.get_block(height)
-        return None if block is None else block.header
+        if block is None:
+            base_height, base_header = self._load_base()
+            return base_header if height == base_height else None
+        return block.header
 
     def get_block_by_hash(self, block_hash: Hash) -> Block | None:
         key = schema.block_hash_key(block_hash)

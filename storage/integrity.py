@@ -106,10 +106,10 @@ def check_database(
     try:
         if kv.get(schema.GENESIS_HASH_KEY) != genesis_hash:
             return IntegrityReport(Height(0), 0, 0, 0)
-        latest = chain.latest_height()
-        records = _scan_records(kv, latest)
-        first = max(1, latest - window_blocks + 1)
-        previous_hash = genesis_hash if first == 1 else _get_block_hash(chain, Height(first - 1))
+        latest, base = chain.latest_height(), chain.base_height()
+        records = _scan_records(kv, latest, base)
+        first = max(base + 1, latest - window_blocks + 1)
+        previous_hash = _get_block_hash(chain, Height(first - 1), genesis_hash)
         for height in range(first, latest + 1):
             previous_hash = _check_block(
                 chain, Height(height), previous_hash, chain_id=chain_id, validator_keys=validator_keys
@@ -120,10 +120,13 @@ def check_database(
     return IntegrityReport(latest, records, latest - first + 1, elapsed_ms)
 
 
-def _scan_records(kv: KeyValueStore, latest: Height) -> int:
-    """Pass 1: read every record once; check the per-height records and the indexes' counts."""
-    counts: dict[bytes, int] = {}
+def _scan_records(kv: KeyValueStore, latest: Height, base: Height) -> int:
+    """Pass 1: read every record once; check the per-height records and the indexes' counts.
+    A store joined from a snapshot of height ``base`` holds blocks above it and certificates
+    from it (storage/chain_base.py)."""
     per_height = {schema.BLOCK_PREFIX: "block", schema.CERTIFICATE_PREFIX: "certificate"}
+    # Per kind, the count the stored records must reach (their heights follow from the first's).
+    counts: dict[bytes, int] = {schema.BLOCK_PREFIX: base, schema.CERTIFICATE_PREFIX: max(0, base - 1)}
     prefix_bytes = len(schema.BLOCK_PREFIX)
     records = 0
     for key, _ in kv.iterate():  # verifies the checksum of every table block on the way
@@ -141,8 +144,10 @@ def _scan_records(kv: KeyValueStore, latest: Height) -> int:
                 f"the chain's latest height is {latest} but {kind}s are stored up to {counts.get(prefix, 0)}"
             )
     hashes = counts.get(schema.BLOCK_HASH_PREFIX, 0)
-    if hashes != latest:
-        raise DatabaseCorrupt(f"{latest} blocks are stored but {hashes} entries of the block hash index")
+    if hashes != latest - base:
+        raise DatabaseCorrupt(
+            f"{latest - base} blocks are stored but {hashes} entries of the block hash index"
+        )
     locations = counts.get(schema.TRANSACTION_LOCATION_PREFIX, 0)
     receipts = counts.get(schema.RECEIPT_PREFIX, 0)
     if locations != receipts:
@@ -156,11 +161,13 @@ def _describe_gap(kind: str, expected: int, found: int, latest: int) -> str:
     return f"the {kind} at height {expected} is missing (the next stored is at {found}; latest {latest})"
 
 
-def _get_block_hash(chain: ChainStore, height: Height) -> Hash:
-    block = chain.get_block(height)
-    if block is None:
+def _get_block_hash(chain: ChainStore, height: Height, genesis_hash: Hash) -> Hash:
+    if height == 0:
+        return genesis_hash
+    header = chain.get_header(height)  # the base's header, below the first stored block
+    if header is None:
         raise DatabaseCorrupt(f"the block at height {height} is missing")
-    return block.hash
+    return header.hash
 
 
 def _check_block(
