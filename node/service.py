@@ -113,6 +113,7 @@ class Node:
         self.traffic = MessageTraffic()
         self._verified = VerifiedMessages()
         self.fetches_in_flight = 0
+        self._held_fetches: list[Fetch] | None = None
         self._state_transfer = StateTransferServer(self.chain)
         self._request_handlers: dict[str, RequestHandler] = {}
         self.network = self._make_network()
@@ -144,6 +145,17 @@ class Node:
             log_entries=self.consensus_log.load(),
         )
 
+    def hold_fetches(self) -> None:
+        """Keep the replica's block fetches until ``release_fetches``: while a join from a
+        snapshot is being decided, replaying from genesis would only race it."""
+        if self._held_fetches is None:
+            self._held_fetches = []
+
+    def release_fetches(self) -> None:
+        held, self._held_fetches = self._held_fetches or [], None
+        for fetch in held:
+            self._spawn(self._fetch(fetch.peer, fetch.from_height, fetch.to_height))
+
     def restart_replica(self) -> None:
         """Start a new replica from the chain store, which was replaced under the running one
         (a join from a snapshot: node/snapshot_sync.py); the old one's timers and answers go."""
@@ -151,6 +163,8 @@ class Node:
             handle.cancel()
         self._timers.clear()
         self._answers.clear()
+        if self._held_fetches:
+            self._held_fetches.clear()  # the old replica's: the new one asks for what it needs
         self.replica = self._make_replica()
         self._run(self.replica.start(now_ms()))
         for peer in self.network.connected_peers():
@@ -353,7 +367,10 @@ class Node:
                 if handle is not None:
                     handle.cancel()
             case Fetch(peer=peer, from_height=first, to_height=last):
-                self._spawn(self._fetch(peer, first, last))
+                if self._held_fetches is not None:
+                    self._held_fetches.append(action)  # a join from a snapshot may make it moot
+                else:
+                    self._spawn(self._fetch(peer, first, last))
             case RecordEvidence(evidence=evidence):
                 if self.evidence.add(evidence.id, evidence.encode()):
                     log.warning("evidence_recorded", validator=evidence.validator)

@@ -34,7 +34,8 @@ from node.state_transfer import fetch_blocks
 from storage.snapshots import Offer, Pairs
 
 log = structlog.get_logger("hubledger.snapshots")
-PER_PEER_PARALLEL = 4
+PER_PEER_PARALLEL = 8  # the server answers 16 requests of one peer at once (p2p settings)
+OFFERS_TIMEOUT_S = 2.0
 
 
 class Requester(Protocol):
@@ -206,7 +207,8 @@ class SnapshotJoiner:
 
     async def _ask_offers(self, peer: int) -> list[Offer]:
         try:
-            return decode_offers(await self._network.request(peer, encode_offers_request()))
+            async with asyncio.timeout(OFFERS_TIMEOUT_S):  # a silent peer must not hold the start
+                return decode_offers(await self._network.request(peer, encode_offers_request()))
         except Exception as error:  # no offers from a peer that cannot answer
             log.debug("snapshot_offers_failed", peer=self._names[peer], reason=str(error))
             return []

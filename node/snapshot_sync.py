@@ -55,6 +55,8 @@ class SnapshotService:
         node.add_request_handler(OFFERS_KIND, self.server.handle_offers)
         node.add_request_handler(CHUNK_KIND, self.server.handle_chunk)
         node.add_commit_listener(self._on_commit)
+        if settings.join:
+            node.hold_fetches()  # until the join is decided: replaying would only race it
 
     def start(self) -> None:
         latest = self._node.chain.latest_height()
@@ -88,6 +90,12 @@ class SnapshotService:
         log.info("snapshot_taken", height=height)
 
     async def _join_if_behind(self) -> None:
+        try:
+            await self._join()
+        finally:
+            self._node.release_fetches()
+
+    async def _join(self) -> None:
         node = self._node
         await self._wait_for_links()
         started = time.monotonic()
