@@ -61,7 +61,7 @@ class ServingPeers:
         self.asked: list[tuple[int, str]] = []
 
     async def request(self, peer: int, data: bytes) -> bytes:
-        kind = cbor.decode(data, bytes_max=1024)["kind"]  # type: ignore[index]
+        kind = cbor.decode(data, bytes_max=1024)["kind"]
         self.asked.append((peer, kind))
         if kind == "get_blocks":
             return await self.blocks.handle(peer, data)
@@ -92,7 +92,7 @@ def forge_a_value(index: int, answer: bytes) -> bytes:
         return answer
     key, value = chunk.pairs[0]
     return encode_chunk(
-        Chunk(chunk.height, chunk.index, [(key, value + b"0")] + chunk.pairs[1:], chunk.siblings)
+        Chunk(chunk.height, chunk.index, [(key, value + b"0"), *chunk.pairs[1:]], chunk.siblings)
     )
 
 
@@ -114,7 +114,7 @@ def test_offers_and_chunks_decode_exactly_what_was_encoded() -> None:
 )
 def test_a_malformed_offer_is_refused(answer: dict[str, object]) -> None:
     with pytest.raises(DecodeError):
-        decode_offers(cbor.encode(answer))  # type: ignore[arg-type]
+        decode_offers(cbor.encode(answer))
 
 
 def test_a_chunk_with_a_sibling_too_many_or_a_bad_pair_is_refused() -> None:
@@ -125,7 +125,7 @@ def test_a_chunk_with_a_sibling_too_many_or_a_bad_pair_is_refused() -> None:
         {**good, "chunk": CHUNKS},
     ):
         with pytest.raises(DecodeError):
-            decode_chunk(cbor.encode(bad))  # type: ignore[arg-type]
+            decode_chunk(cbor.encode(bad))
 
 
 def test_every_served_chunk_verifies_against_the_snapshot_root_after_later_commits(audit: AuditChain) -> None:
@@ -142,7 +142,7 @@ def test_every_served_chunk_verifies_against_the_snapshot_root_after_later_commi
     assert records == len(list(audit_store(audit, SNAPSHOT_HEIGHT).iterate(prefix=b"\x02s")))
     pairs, siblings = next((p, s) for p, s in map(snapshot.read_chunk, range(CHUNKS)) if p)
     with pytest.raises(StateProofError):
-        verify_chunk(root, 0, pairs[1:] + [(pairs[0][0], pairs[0][1] + b"!")], siblings)
+        verify_chunk(root, 0, [*pairs[1:], (pairs[0][0], pairs[0][1] + b"!")], siblings)
 
 
 async def test_a_forged_chunk_is_refused_and_fetched_from_another_peer(audit: AuditChain) -> None:
@@ -177,7 +177,7 @@ async def test_an_offer_of_another_root_and_a_forged_header_are_passed_over(audi
     honest = peers.request
 
     async def request(peer: int, data: bytes) -> bytes:
-        kind = cbor.decode(data, bytes_max=1024)["kind"]  # type: ignore[index]
+        kind = cbor.decode(data, bytes_max=1024)["kind"]
         if peer == 1 and kind == "get_snapshot_offers":
             return encode_offers([Offer(Height(SNAPSHOT_HEIGHT), b"\x09" * 32)])  # type: ignore[arg-type]
         if peer == 2 and kind == "get_blocks":
@@ -220,3 +220,21 @@ async def test_a_joined_leveldb_store_passes_the_start_up_check(audit: AuditChai
         assert ChainStore(kv).first_block_height() == SNAPSHOT_HEIGHT + 1  # read back from disk
     finally:
         kv.close()
+
+
+async def test_a_store_far_behind_is_replaced_whole_by_the_snapshot(audit: AuditChain) -> None:
+    joiner = SnapshotJoiner(ServingPeers(audit), audit.genesis)
+    joined = await joiner.join(await joiner.collect_offers([1, 2, 3]), above=2)
+    assert joined is not None
+    kv = audit_store(audit, 2)  # a hub that stopped at height 2
+    chain = ChainStore(kv)
+    old_transaction = audit.blocks[0][0].transactions[0].id
+    assert chain.has_transaction(old_transaction)
+    chain.install_base(build_base_batch(kv, joined.header, joined.certificate, joined.chunks))
+    assert chain.get_block(1) is None and not chain.has_transaction(old_transaction)
+    assert chain.first_block_height() == SNAPSHOT_HEIGHT + 1
+    assert list(chain.iterate_state(b"")) == list(
+        ChainStore(audit_store(audit, SNAPSHOT_HEIGHT)).iterate_state(b"")
+    )
+    audit.commit_into(chain, SNAPSHOT_HEIGHT + 1)
+    assert chain.state_tree.root == audit.blocks[SNAPSHOT_HEIGHT][0].header.state_root
