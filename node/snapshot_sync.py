@@ -10,11 +10,12 @@ start a store that holds blocks takes one at once, so a restarted hub offers too
 Joining. At start, once f + 1 peers are linked (or ``join_wait_ms`` passed), the
 node asks its peers for offers (node/snapshot_join.py). When its store was empty,
 or an offer is more than ``join_lag_blocks`` above its height, it fetches and
-verifies the best certified snapshot while its replica goes on as usual (replaying
-from wherever it is: if that overtakes the snapshot, the snapshot is dropped), then
-in one synchronous step, so no commit can come between, writes the snapshot as the
-store's base in one batch and starts a new replica from it, which replays only the
-blocks after it by ordinary state transfer.
+verifies the best certified snapshot. An empty store's replica holds its block
+fetches until then (a replay from genesis would only race the join); a store that
+holds blocks goes on replaying meanwhile (if that overtakes the snapshot, the
+snapshot is dropped). Then, in one synchronous step, so no commit can come
+between, it writes the snapshot as the store's base in one batch and starts a new
+replica from it, which replays only the blocks after it by ordinary state transfer.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ class SnapshotService:
         node.add_request_handler(OFFERS_KIND, self.server.handle_offers)
         node.add_request_handler(CHUNK_KIND, self.server.handle_chunk)
         node.add_commit_listener(self._on_commit)
-        if settings.join:
-            node.hold_fetches()  # until the join is decided: replaying would only race it
+        if settings.join and self._started_empty:
+            node.hold_fetches()  # until the join is decided: replaying from genesis would only race it
 
     def start(self) -> None:
         latest = self._node.chain.latest_height()
