@@ -24,6 +24,7 @@ from ledger.limits import FETCHED_BLOCKS_MAX
 from ledger.types import ValidatorIndex
 from node.errors import ConfigError
 from p2p.settings import P2PSettings
+from storage.snapshots import SNAPSHOTS_KEPT_MAX
 
 ENV_PREFIX = "HUBLEDGER_"
 PEER_MESSAGE_BYTES_MAX = P2PSettings().message_bytes_max
@@ -95,6 +96,17 @@ class MempoolSection:
 
 
 @dataclass(frozen=True)
+class SnapshotsSection:
+    """State snapshots (storage/snapshots.py, node/snapshot_sync.py)."""
+
+    interval: int = 1000  # blocks between the snapshots this hub takes and offers; 0: none
+    keep: int = 2  # snapshots kept (each pins LevelDB's table files of its height)
+    join: bool = True  # at start, join from a peer's certified snapshot when empty or far behind
+    join_lag_blocks: int = 10_000  # "far behind": a snapshot this many blocks above our height
+    join_wait_ms: int = 5000  # how long to wait at start for f + 1 peer links before asking offers
+
+
+@dataclass(frozen=True)
 class LogSection:
     level: str = "info"
     format: str = "auto"  # auto: JSON unless stderr is a terminal
@@ -143,6 +155,7 @@ class NodeConfig:
     p2p: P2PSection = P2PSection()
     consensus: ConsensusSection = ConsensusSection()
     mempool: MempoolSection = MempoolSection()
+    snapshots: SnapshotsSection = SnapshotsSection()
     log: LogSection = LogSection()
     admin: AdminSection = AdminSection()
     storage: StorageSection = StorageSection()
@@ -341,6 +354,11 @@ def validate_config(config: NodeConfig, path: Path) -> None:
             0 < config.mempool.backlog_max_ms < config.consensus.request_timeout_ms,
             "mempool.backlog_max_ms must be positive and shorter than consensus.request_timeout_ms",
         ),
+        (config.snapshots.interval >= 0, "snapshots.interval must not be negative (0: take none)"),
+        (1 <= config.snapshots.keep <= SNAPSHOTS_KEPT_MAX,
+            f"snapshots.keep must be 1 to {SNAPSHOTS_KEPT_MAX}"),
+        (config.snapshots.join_lag_blocks >= 1, "snapshots.join_lag_blocks must be at least 1"),
+        (config.snapshots.join_wait_ms >= 100, "snapshots.join_wait_ms must be at least 100"),
         (
             config.log.level in ("debug", "info", "warning", "error"),
             "log.level must be one of debug, info, warning, error",

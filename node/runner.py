@@ -24,6 +24,7 @@ from node.edge import PEER_LIMITS, GuardedSite, make_runner
 from node.errors import ConfigError
 from node.logs import configure_logging
 from node.service import Node
+from node.snapshot_sync import SnapshotCollector, SnapshotService
 from node.startup import check_database_or_exit, get_api_limits, refuse_corrupt_database
 from node.tls_reload import TlsReloader
 from node.tls_setup import NodeTls, get_tls_files, load_node_tls, validate_tls_files
@@ -84,6 +85,8 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
         loop.add_signal_handler(signum, stop.set)
     background: list[asyncio.Task[None]] = []
     api_app = build_api(node)
+    snapshots = SnapshotService(node, config.snapshots)  # answers peers from the start
+    api_app[METRICS].registry.register(SnapshotCollector(snapshots, node))
     api_runner = make_runner(api_app, get_api_limits(config))
     peer_app = web.Application(client_max_size=0)
     node.network.add_routes(peer_app)
@@ -105,6 +108,7 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
         api_url = await _start_api_site(api_runner, api_app, config, tls.api_context)
         background = follow_tls_files(config, genesis, node, tls, api_app[METRICS].registry)
         await node.start()
+        snapshots.start()
         gc.freeze()  # what start-up built lives as long as the process: never scan it again
         log.info("serving", api=api_url, p2p_port=config.p2p.port)
         await _wait_for_either(stop, node.failed)
@@ -113,6 +117,7 @@ async def serve(config: NodeConfig, genesis: Genesis, key: PrivateKey) -> None:
             task.cancel()
         await api_runner.cleanup()
         await peer_runner.cleanup()
+        await snapshots.stop()
         await node.stop()
     if node.failed.is_set():
         # A validator that cannot persist its votes must not go on looking healthy: exiting

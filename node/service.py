@@ -106,19 +106,11 @@ class Node:
         self.admission = AdmissionControl(
             backlog_max_ms=config.mempool.backlog_max_ms, backlog_floor=config.mempool.backlog_floor
         )
-        self.replica = Replica(
-            config=make_replica_config(config, genesis, self.index),
-            key=key,
-            application=self.application,
-            committed_height=self.chain.latest_height(),
-            committed_hash=self.chain.get_latest_hash(),
-            committed_timestamp_ms=self._latest_timestamp(),
-            committed_certificate=self.chain.get_certificate(self.chain.latest_height()),
-            log_entries=self.consensus_log.load(),
-        )
+        self.replica = self._make_replica()
         self.traffic = MessageTraffic()
         self._verified = VerifiedMessages()
         self.fetches_in_flight = 0
+        self._held_fetches: list[Fetch] | None = None
         self.requests = PeerRequests(make_state_transfer_server(config, self.chain).handle)
         self.network = make_peer_network(config, genesis, self.index, key, self.requests, {
             "on_message": self._on_peer_message,
@@ -140,6 +132,44 @@ class Node:
         self._listeners: list[CommitListener] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.started_ms = now_ms()
+
+    def _make_replica(self) -> Replica:
+        latest = self.chain.latest_height()
+        return Replica(
+            config=make_replica_config(self.config, self.genesis, self.index),
+            key=self._key,
+            application=self.application,
+            committed_height=latest,
+            committed_hash=self.chain.get_latest_hash(),
+            committed_timestamp_ms=self._latest_timestamp(),
+            committed_certificate=self.chain.get_certificate(latest),
+            log_entries=self.consensus_log.load(),
+        )
+
+    def hold_fetches(self) -> None:
+        """Keep the replica's block fetches until ``release_fetches``: while a join from a
+        snapshot is being decided, replaying from genesis would only race it."""
+        if self._held_fetches is None:
+            self._held_fetches = []
+
+    def release_fetches(self) -> None:
+        held, self._held_fetches = self._held_fetches or [], None
+        for fetch in held:
+            self._spawn(self._fetch(fetch.peer, fetch.from_height, fetch.to_height))
+
+    def restart_replica(self) -> None:
+        """Start a new replica from the chain store, which was replaced under the running one
+        (a join from a snapshot: node/snapshot_sync.py); the old one's timers and answers go."""
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        self._answers.clear()
+        if self._held_fetches:
+            self._held_fetches.clear()  # the old replica's: the new one asks for what it needs
+        self.replica = self._make_replica()
+        self._run(self.replica.start(now_ms()))
+        for peer in self.network.connected_peers():
+            self._on_peer_connected(peer)
 
     def _fail(self, reason: str) -> None:
         self.failure = f"the consensus log could not be written ({reason})"
@@ -314,7 +344,10 @@ class Node:
                 if handle is not None:
                     handle.cancel()
             case Fetch(peer=peer, from_height=first, to_height=last):
-                self._spawn(self._fetch(peer, first, last))
+                if self._held_fetches is not None:
+                    self._held_fetches.append(action)  # a join from a snapshot may make it moot
+                else:
+                    self._spawn(self._fetch(peer, first, last))
             case RecordEvidence(evidence=evidence):
                 if self.evidence.add(evidence.id, evidence.encode()):
                     log.warning("evidence_recorded", validator=evidence.validator)

@@ -38,12 +38,8 @@ from ledger.transaction import Transaction
 from ledger.types import HASH_BYTES, UINT63_MAX, Hash, Height
 from storage import schema
 from storage.block_commit import CommittedBlock, Tip, add_block, validate_belongs, validate_extends
-from storage.errors import (
-    BlockPruned,
-    ChainMismatch,
-    CorruptRecord,
-    StorageError,
-)
+from storage.chain_base import Base, load_base
+from storage.errors import BlockPruned, ChainMismatch, CorruptRecord, StorageError
 from storage.history import compute_undo
 from storage.kv import KeyValueStore, WriteBatch
 from storage.pruning import add_pruning, decode_header
@@ -82,6 +78,7 @@ class ChainStore:
         self._state_cache_max = state_cache_max
         self._tree = CommittedStateTree(kv)
         self._keep_undo = keep_undo
+        self._base: Base | None = None  # read on first use
 
     # Writing
 
@@ -110,6 +107,15 @@ class ChainStore:
         self._tree.write(batch, tree, state_changes)
         self._kv.write(batch, sync=True)
         self._tree.absorb(tree)
+
+    def install_base(self, batch: WriteBatch) -> None:
+        """Write ``batch``, which replaces the whole chain by a certified snapshot's base
+        (storage/snapshots.py builds it), in one synced write; then forget every cache."""
+        self._kv.write(batch, sync=True)
+        self._blocks.clear()
+        self._state.clear()
+        self._tree = CommittedStateTree(self._kv)
+        self._base = None
 
     def commit_block(
         self,
@@ -170,6 +176,19 @@ class ChainStore:
             return Height(0)
         return _decode(schema.LATEST_HEIGHT_KEY, data, schema.decode_height)
 
+    def base_height(self) -> Height:
+        """The height the store starts from: 0 (genesis), or that of the snapshot it joined from."""
+        return self._load_base()[0]
+
+    def get_base_header(self) -> BlockHeader | None:
+        """The header of the snapshot's block a joined store starts from; None from genesis."""
+        return self._load_base()[1]
+
+    def _load_base(self) -> Base:
+        if self._base is None:
+            self._base = load_base(self._kv)
+        return self._base
+
     def get_genesis_hash(self) -> Hash:
         return self._get_meta_hash(schema.GENESIS_HASH_KEY)
 
@@ -178,10 +197,10 @@ class ChainStore:
         latest = self.latest_height()
         if latest == 0:
             return self.get_genesis_hash()
-        block = self.get_block(latest)
-        if block is None:
+        header = self.get_header(latest)
+        if header is None:
             raise CorruptRecord(schema.block_key(latest), f"the latest block {latest} is missing")
-        return block.hash
+        return header.hash
 
     def get_block(self, height: int) -> Block | None:
         """The block at ``height``; None when there is none (including heights no block can have)."""
@@ -204,18 +223,23 @@ class ChainStore:
     def get_header(self, height: int) -> BlockHeader | None:
         """The header at ``height``, also of a block whose body was pruned."""
         block = self.get_block(height)
-        if block is not None or not 0 < height < self.first_block_height():
-            return None if block is None else block.header
+        if block is not None:
+            return block.header
+        base_height, base_header = self._load_base()
+        if height == base_height:  # the snapshot's block a joined store starts from
+            return base_header
+        if not base_height < height < self.first_block_height():
+            return None
         key = schema.pruned_header_key(height)
         data = self._kv.get(key)
         return None if data is None else _decode(key, data, decode_header)
 
     def first_block_height(self) -> Height:
-        """The lowest height whose block body this store holds (bodies below were pruned)."""
+        """The lowest height whose block body this store holds: above the snapshot a joined store
+        starts from, and above the bodies it pruned (latest + 1 when it holds none)."""
         data = self._kv.get(schema.FIRST_BLOCK_HEIGHT_KEY)
-        if data is None:
-            return Height(1)
-        return _decode(schema.FIRST_BLOCK_HEIGHT_KEY, data, schema.decode_height)
+        pruned = 1 if data is None else _decode(schema.FIRST_BLOCK_HEIGHT_KEY, data, schema.decode_height)
+        return Height(max(pruned, self.base_height() + 1))
 
     def prune_below(self, height: int, *, blocks_max: int) -> int:
         """Drop the bodies, receipts and undo records of blocks below ``height`` (at most

@@ -59,8 +59,9 @@ class BlockPruned(StorageError):
 
     def __init__(self, height: int, first_kept: int) -> None:
         super().__init__(
-            f"block {height} was pruned by this hub, which keeps block bodies from height "
-            f"{first_kept}; its header and certificate are kept (GET /v1/headers/{height})"
+            f"this hub holds block bodies from height {first_kept} only (it prunes older ones, or "
+            f"joined the network from a snapshot): block {height}'s transactions are not here; "
+            f"other hubs may hold them, and a pruned block's header stays (GET /v1/headers/{height})"
         )
         self.height = height
         self.first_kept = first_kept

@@ -109,10 +109,10 @@ def check_database(
     try:
         if kv.get(schema.GENESIS_HASH_KEY) != genesis_hash:
             return IntegrityReport(Height(0), 0, 0, 0)
-        latest = chain.latest_height()
-        records = _scan_records(kv, latest, chain.first_block_height(), chain.pruned_transactions())
-        first = max(chain.first_block_height(), latest - window_blocks + 1)
-        previous_hash = genesis_hash if first == 1 else _get_block_hash(chain, Height(first - 1))
+        latest, base, first_body = chain.latest_height(), chain.base_height(), chain.first_block_height()
+        records = _scan_records(kv, latest, base, first_body, chain.pruned_transactions())
+        first = max(first_body, latest - window_blocks + 1)
+        previous_hash = _get_block_hash(chain, Height(first - 1), genesis_hash)
         for height in range(first, latest + 1):
             previous_hash = _check_block(
                 chain, Height(height), previous_hash, chain_id=chain_id, validator_keys=validator_keys
@@ -126,14 +126,18 @@ def check_database(
     return IntegrityReport(latest, records, latest - first + 1, elapsed_ms)
 
 
-def _scan_records(kv: KeyValueStore, latest: Height, first_body: int, pruned_transactions: int) -> int:
+def _scan_records(
+    kv: KeyValueStore, latest: Height, base: int, first_body: int, pruned_transactions: int
+) -> int:
     """Pass 1: read every record once; check the per-height records and the indexes' counts.
-    A pruning store holds block bodies from ``first_body`` and the headers of the blocks below."""
+    A store joined from a snapshot of height ``base`` holds certificates from it and nothing
+    below (storage/chain_base.py); a pruning store holds block bodies from ``first_body`` and
+    the headers of the blocks between."""
     counts: dict[bytes, int] = {}
     per_height = {  # the heights each kind is stored at, without a gap
         schema.BLOCK_PREFIX: ("block", first_body, latest),
-        schema.PRUNED_HEADER_PREFIX: ("pruned block's header", 1, first_body - 1),
-        schema.CERTIFICATE_PREFIX: ("certificate", 1, latest),
+        schema.PRUNED_HEADER_PREFIX: ("pruned block's header", base + 1, first_body - 1),
+        schema.CERTIFICATE_PREFIX: ("certificate", max(1, base), latest),
     }
     prefix_bytes = len(schema.BLOCK_PREFIX)
     records = 0
@@ -155,8 +159,10 @@ def _scan_records(kv: KeyValueStore, latest: Height, first_body: int, pruned_tra
                 )
             raise DatabaseCorrupt(f"{name}s must be stored at heights {low} to {high}, but {stored} are")
     hashes = counts.get(schema.BLOCK_HASH_PREFIX, 0)
-    if hashes != latest:
-        raise DatabaseCorrupt(f"{latest} blocks are stored but {hashes} entries of the block hash index")
+    if hashes != latest - base:
+        raise DatabaseCorrupt(
+            f"{latest - base} blocks are stored but {hashes} entries of the block hash index"
+        )
     locations = counts.get(schema.TRANSACTION_LOCATION_PREFIX, 0)
     receipts = counts.get(schema.RECEIPT_PREFIX, 0)
     if locations != receipts + pruned_transactions:
@@ -173,8 +179,10 @@ def _describe_gap(kind: str, expected: int, found: int, latest: int) -> str:
     return f"the {kind} at height {expected} is missing (the next stored is at {found}; latest {latest})"
 
 
-def _get_block_hash(chain: ChainStore, height: Height) -> Hash:
-    header = chain.get_header(height)  # a pruned block's header, below the first stored body
+def _get_block_hash(chain: ChainStore, height: Height, genesis_hash: Hash) -> Hash:
+    if height == 0:
+        return genesis_hash
+    header = chain.get_header(height)  # a pruned block's or the snapshot base's header
     if header is None:
         raise DatabaseCorrupt(f"the block at height {height} is missing")
     return header.hash

@@ -86,6 +86,18 @@ class KeyValueStore(Protocol):
     def close(self) -> None: ...
 
 
+class ReadView(Protocol):
+    """A consistent, read-only view of a store as it was when taken (storage/snapshots.py)."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def iterate(
+        self, *, prefix: bytes = b"", start: bytes | None = None, stop: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]: ...
+
+    def close(self) -> None: ...
+
+
 def compute_key_range(prefix: bytes, start: bytes | None, stop: bytes | None) -> tuple[bytes, bytes | None]:
     """The half-open range [lower, upper) of keys under ``prefix`` and in [start, stop);
     ``upper`` is None when the range runs to the end of the key space."""
@@ -145,6 +157,14 @@ class MemoryStore:
 
     def close(self) -> None:
         self._closed = True
+
+    def read_view(self) -> MemoryStore:
+        """A copy of the store as it is now: the memory twin of a LevelDB snapshot."""
+        self._check_open()
+        view = MemoryStore()
+        view._values = dict(self._values)
+        view._keys = list(self._keys)
+        return view
 
     def _check_open(self) -> None:
         if self._closed:
@@ -236,6 +256,11 @@ class LevelDBStore:
                 f"writing to the database in {self.path} failed: {_describe(error)}", code="WRITE_FAILED"
             ) from None
 
+    def read_view(self) -> LevelDBReadView:
+        """A LevelDB snapshot: reads through it see the store as it is now, whatever is written
+        later, until it is closed (it pins old table files, so keep few and close them)."""
+        return LevelDBReadView(self, self._get_db().snapshot())
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -260,6 +285,41 @@ class LevelDBStore:
         if self._db is None:
             raise StorageError(f"the database in {self.path} is closed", code="STORE_CLOSED")
         return self._db
+
+
+class LevelDBReadView:
+    """Reads of one LevelDB snapshot, checked as the store's own reads are."""
+
+    def __init__(self, store: LevelDBStore, snapshot: plyvel.Snapshot) -> None:
+        self._store = store
+        self._snapshot: plyvel.Snapshot | None = snapshot
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            value: bytes | None = self._get_snapshot().get(key, verify_checksums=True)
+        except (plyvel.CorruptionError, plyvel.IOError) as error:
+            raise self._store._describe_read_error(error) from None
+        return value
+
+    def iterate(
+        self, *, prefix: bytes = b"", start: bytes | None = None, stop: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        lower, upper = compute_key_range(prefix, start, stop)
+        if upper is not None and lower >= upper:
+            return iter(())
+        iterator = self._get_snapshot().iterator(start=lower or None, stop=upper, verify_checksums=True)
+        return self._store._checked(_closing(iterator))
+
+    def close(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot.close()
+            self._snapshot = None
+
+    def _get_snapshot(self) -> plyvel.Snapshot:
+        if self._snapshot is None:
+            raise StorageError("the snapshot of the database is closed", code="STORE_CLOSED")
+        self._store._get_db()  # a snapshot of a closed database must not be read
+        return self._snapshot
 
 
 def _closing(iterator: plyvel.Iterator) -> Iterator[tuple[bytes, bytes]]:

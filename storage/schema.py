@@ -6,7 +6,8 @@ byte order is height order and blocks iterate in sequence. Changing the layout
 of any record means a new ``SCHEMA_VERSION``, so an old database is recognised
 instead of misread.
 
-    meta                 V 'm' name                 -> genesis hash and state root, version, latest height
+    meta                 V 'm' name                 -> genesis hash and state root, version, latest height,
+                                                       base height and header (a store joined from a snapshot)
     block by height      V 'b' height(8)            -> Block.encode()
     block hash -> height V 'h' hash(32)             -> height(8)
     certificate          V 'c' height(8)            -> CommitCertificate.encode()
@@ -53,6 +54,10 @@ EVIDENCE_COUNT_KEY = META_PREFIX + b"evidence-count"
 FIRST_BLOCK_HEIGHT_KEY = META_PREFIX + b"first-block-height"  # absent: every body from 1 is kept
 FIRST_UNDO_HEIGHT_KEY = META_PREFIX + b"first-undo-height"  # absent: no undo records are kept
 PRUNED_TRANSACTIONS_KEY = META_PREFIX + b"pruned-transactions"  # whose receipts pruning dropped
+# A store joined from a state snapshot of height H (storage/snapshots.py) starts at H: it holds
+# H's header and certificate, the state after H, and the blocks above H only.
+BASE_HEIGHT_KEY = META_PREFIX + b"base-height"
+BASE_HEADER_KEY = META_PREFIX + b"base-header"
 
 
 def encode_height(height: int) -> bytes:

@@ -75,6 +75,9 @@ def test_environment_overrides_a_field(tmp_path: Path) -> None:
         (VALID.replace("wss://", "ws://"), {}, "p2p.peers URLs must start with wss://"),
         (VALID.replace('crl_file = "tls/crl.pem"\n', ""), {}, "tls.crl_file is required"),
         (VALID, {"HUBLEDGER_TLS_API_PLAINTEXT": "yes"}, "tls.api_plaintext must be true or false"),
+        (VALID, {"HUBLEDGER_SNAPSHOTS_KEEP": "0"}, "snapshots.keep must be 1 to 4"),
+        (VALID, {"HUBLEDGER_SNAPSHOTS_INTERVAL": "-1"}, "snapshots.interval must not be negative"),
+        (VALID, {"HUBLEDGER_SNAPSHOTS_JOIN": "1"}, "snapshots.join must be true or false"),
     ],
 )
 def test_mistakes_name_the_file_and_field(
