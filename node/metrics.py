@@ -152,7 +152,7 @@ class NodeCollector(Collector):
         yield _gauge(
             "hubledger_state_transfer_in_progress",
             "Block fetches from peers now in flight.",
-            node.fetches_in_flight,
+            node.fetches.in_flight,
         )
         yield _gauge(
             "hubledger_mempool_transactions", "Transactions waiting in the mempool.", len(node.mempool)

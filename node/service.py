@@ -49,18 +49,20 @@ from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from ledger.receipt import Receipt
 from ledger.transaction import Transaction
-from ledger.types import Address, Hash, Height, TimestampMs, ValidatorIndex
+from ledger.types import Address, Hash, ValidatorIndex
 from node.admission import AdmissionControl, validate_submission
 from node.application import LedgerApplication
+from node.block_fetches import BlockFetches, Fetched
 from node.byzantine import make_outbox, make_state_transfer_server
 from node.clock import now_ms
-from node.config import NodeConfig, make_replica_config
+from node.config import NodeConfig
 from node.log_writer import ConsensusLogWriter
 from node.mempool import Mempool
 from node.peer_links import PeerRequests, RequestHandler, make_peer_network
 from node.pruning import BlockPruner
+from node.replica_setup import make_replica
 from node.signature_pool import SignaturePool
-from node.state_transfer import BlockFetcher, log_fetch_failure
+from node.state_transfer import BlockFetcher
 from node.traffic import MessageTraffic
 from p2p.observer_links import ObserverEndpoint
 from storage.chain import ChainStore
@@ -109,8 +111,6 @@ class Node:
         self.replica = self._make_replica()
         self.traffic = MessageTraffic()
         self._verified = VerifiedMessages()
-        self.fetches_in_flight = 0
-        self._held_fetches: list[Fetch] | None = None
         self.requests = PeerRequests(make_state_transfer_server(config, self.chain).handle)
         self.network = make_peer_network(config, genesis, self.index, key, self.requests, {
             "on_message": self._on_peer_message,
@@ -118,12 +118,14 @@ class Node:
             "on_disconnected": self._on_peer_disconnected,
         })
         self.observers = ObserverEndpoint(self.requests.answer_observer)  # read-only links
-        self._fetcher = BlockFetcher(
+        fetcher = BlockFetcher(
             self.network,
             SignaturePool(),
             is_verified=self.application.is_verified,
             mark_verified=self.application.mark_verified,
         )
+        names = [validator.name for validator in genesis.validators]
+        self.fetches = BlockFetches(fetcher, names, self._on_fetched, self._spawn)
         self.byzantine = make_outbox(config, genesis, self.index, key, self.network)
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._answers: deque[Sequence[Action]] = deque()  # the replica's answers waiting to be run
@@ -134,28 +136,15 @@ class Node:
         self.started_ms = now_ms()
 
     def _make_replica(self) -> Replica:
-        latest = self.chain.latest_height()
-        return Replica(
-            config=make_replica_config(self.config, self.genesis, self.index),
-            key=self._key,
-            application=self.application,
-            committed_height=latest,
-            committed_hash=self.chain.get_latest_hash(),
-            committed_timestamp_ms=self._latest_timestamp(),
-            committed_certificate=self.chain.get_certificate(latest),
-            log_entries=self.consensus_log.load(),
+        return make_replica(
+            self.config, self.genesis, self._key, self.application, self.chain, self.consensus_log
         )
 
     def hold_fetches(self) -> None:
-        """Keep the replica's block fetches until ``release_fetches``: while a join from a
-        snapshot is being decided, replaying from genesis would only race it."""
-        if self._held_fetches is None:
-            self._held_fetches = []
+        self.fetches.hold()
 
     def release_fetches(self) -> None:
-        held, self._held_fetches = self._held_fetches or [], None
-        for fetch in held:
-            self._spawn(self._fetch(fetch.peer, fetch.from_height, fetch.to_height))
+        self.fetches.release()
 
     def restart_replica(self) -> None:
         """Start a new replica from the chain store, which was replaced under the running one
@@ -164,8 +153,7 @@ class Node:
             handle.cancel()
         self._timers.clear()
         self._answers.clear()
-        if self._held_fetches:
-            self._held_fetches.clear()  # the old replica's: the new one asks for what it needs
+        self.fetches.forget_held()  # the old replica's: the new one asks for what it needs
         self.replica = self._make_replica()
         self._run(self.replica.start(now_ms()))
         for peer in self.network.connected_peers():
@@ -174,10 +162,6 @@ class Node:
     def _fail(self, reason: str) -> None:
         self.failure = f"the consensus log could not be written ({reason})"
         self.failed.set()
-
-    def _latest_timestamp(self) -> TimestampMs:
-        header = self.chain.get_header(self.chain.latest_height())
-        return header.timestamp_ms if header else self.genesis.genesis_time_ms
 
     @property
     def quorum(self) -> int:
@@ -192,7 +176,7 @@ class Node:
 
     @property
     def is_fetching(self) -> bool:
-        return self.fetches_in_flight > 0
+        return self.fetches.in_flight > 0
 
     async def start(self) -> None:
         await self.network.start()
@@ -212,7 +196,7 @@ class Node:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._fetcher.close()
+        self.fetches.close()
         await self.log_writer.drain()
         await self.network.stop()
         height = self.chain.latest_height()
@@ -343,11 +327,8 @@ class Node:
                 handle = self._timers.pop(timer, None)
                 if handle is not None:
                     handle.cancel()
-            case Fetch(peer=peer, from_height=first, to_height=last):
-                if self._held_fetches is not None:
-                    self._held_fetches.append(action)  # a join from a snapshot may make it moot
-                else:
-                    self._spawn(self._fetch(peer, first, last))
+            case Fetch():
+                self.fetches.start(action)
             case RecordEvidence(evidence=evidence):
                 if self.evidence.add(evidence.id, evidence.encode()):
                     log.warning("evidence_recorded", validator=evidence.validator)
@@ -402,21 +383,7 @@ class Node:
         for listener in self._listeners:
             listener(block, certificate, receipts)
 
-    async def _fetch(self, peer: int, first: Height, last: Height) -> None:
-        blocks: Sequence[tuple[Block, CommitCertificate]] = ()
-        name = self.genesis.validators[peer].name
-        self.fetches_in_flight += 1
-        try:
-            blocks = await self._fetcher.fetch(peer, first, last)
-        except Exception as error:  # any failure of a peer is the peer's: the replica asks another
-            log_fetch_failure(name, error)
-        finally:
-            self.fetches_in_flight -= 1
-        if blocks:
-            log.info(
-                "state_transfer", peer=name, from_height=blocks[0][0].height,
-                to_height=blocks[-1][0].height, blocks=len(blocks), target_height=last,
-            )
+    def _on_fetched(self, peer: int, blocks: Fetched) -> None:
         self._run(self.replica.on_fetched(ValidatorIndex(peer), blocks, now_ms()))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:

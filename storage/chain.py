@@ -33,13 +33,14 @@ from ledger.block import Block, BlockHeader
 from ledger.certificate import CommitCertificate
 from ledger.errors import LedgerError
 from ledger.receipt import Receipt
-from ledger.state_tree import StateProof, StateTreeOverlay, build_state_proof
+from ledger.state_tree import StateProof, build_state_proof
 from ledger.transaction import Transaction
 from ledger.types import HASH_BYTES, UINT63_MAX, Hash, Height
 from storage import schema
 from storage.block_commit import CommittedBlock, Tip, add_block, validate_belongs, validate_extends
 from storage.chain_base import Base, load_base
-from storage.errors import BlockPruned, ChainMismatch, CorruptRecord, StorageError
+from storage.chain_setup import write_genesis
+from storage.errors import BlockPruned, CorruptRecord, StorageError
 from storage.history import compute_undo
 from storage.kv import KeyValueStore, WriteBatch
 from storage.pruning import add_pruning, decode_header
@@ -85,28 +86,9 @@ class ChainStore:
     def initialize(self, genesis_hash: Hash, state_changes: Sequence[tuple[bytes, bytes]]) -> None:
         """Write the genesis record, state and state tree on a new database; on an existing
         one, raise ChainMismatch unless it was initialized with the same genesis hash."""
-        stored = self._kv.get(schema.GENESIS_HASH_KEY)
-        if stored is not None:
-            if stored != genesis_hash:
-                raise ChainMismatch(
-                    f"the database belongs to the chain with genesis {stored.hex()}, "
-                    f"not to the one with genesis {genesis_hash.hex()}"
-                )
-            self._validate_schema_version()
-            return
-        self._validate_no_foreign_keys()
-        batch = WriteBatch()
-        batch.put(schema.GENESIS_HASH_KEY, genesis_hash)
-        tree = StateTreeOverlay(self._tree)
-        tree.apply(state_changes)
-        batch.put(schema.GENESIS_STATE_ROOT_KEY, tree.root)
-        batch.put(schema.SCHEMA_VERSION_KEY, bytes([schema.SCHEMA_VERSION]))
-        batch.put(schema.LATEST_HEIGHT_KEY, schema.encode_height(0))
-        for key, value in state_changes:
-            batch.put(schema.state_key(key), value)
-        self._tree.write(batch, tree, state_changes)
-        self._kv.write(batch, sync=True)
-        self._tree.absorb(tree)
+        tree = write_genesis(self._kv, self._tree, genesis_hash, state_changes)
+        if tree is not None:
+            self._tree.absorb(tree)
 
     def install_base(self, batch: WriteBatch) -> None:
         """Write ``batch``, which replaces the whole chain by a certified snapshot's base
@@ -395,24 +377,6 @@ class ChainStore:
         if len(data) != HASH_BYTES:
             raise CorruptRecord(key, f"a hash is {HASH_BYTES} bytes, not {len(data)}")
         return Hash(data)
-
-    def _validate_schema_version(self) -> None:
-        data = self._kv.get(schema.SCHEMA_VERSION_KEY)
-        if data != bytes([schema.SCHEMA_VERSION]):
-            raise CorruptRecord(schema.SCHEMA_VERSION_KEY, f"expected schema version {schema.SCHEMA_VERSION}")
-
-    def _validate_no_foreign_keys(self) -> None:
-        # A database of another schema version (or another program) keeps keys outside our prefix.
-        before = next(self._kv.iterate(stop=schema.VERSION_PREFIX), None)
-        after = next(self._kv.iterate(start=bytes([schema.SCHEMA_VERSION + 1])), None)
-        found = before if before is not None else after
-        if found is not None:
-            raise StorageError(
-                f"the database holds records of schema version {found[0][0]}, and this HubLedger reads "
-                f"version {schema.SCHEMA_VERSION} only (a new schema changes what blocks hold): keep "
-                "the database with the HubLedger that wrote it, or start this hub on an empty data directory",
-                code="SCHEMA_MISMATCH",
-            )
 
 
 def _decode(key: bytes, data: bytes, decoder: Callable[[bytes], T]) -> T:

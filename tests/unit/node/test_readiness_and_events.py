@@ -62,7 +62,7 @@ async def test_ready_only_when_linked_to_a_quorum_and_not_behind(served: Served)
         "message": "behind: peers are at height 7, this node at 0 (7 blocks)",
     }
     del board._statuses["shenzhen"]
-    node.fetches_in_flight = 1
+    node.fetches.in_flight = 1
     response = await client.get("/readyz")
     assert (await response.json())["error"][
         "message"

@@ -103,11 +103,11 @@ async def test_a_hub_behind_or_fetching_refuses_nonce_questions_and_new_transact
     answered(client, "shanghai", "shenzhen", "hangzhou")
     status, account = await signed_get(client, node, bank, path)
     assert (status, account["nonce"], account["at_height"]) == (200, 0, 0)
-    node.fetches_in_flight = 1  # state transfer running
+    node.fetches.in_flight = 1  # state transfer running
     status, answer = await signed_get(client, node, bank, path)
     assert (status, answer["error"]["code"]) == (503, "BEHIND")
     assert "catching up" in answer["error"]["message"]
-    node.fetches_in_flight = 0
+    node.fetches.in_flight = 0
     answered(client, "shanghai", "shenzhen", height=3)  # f + 1 peers vouch for height 3
     status, answer = await signed_get(client, node, bank, path)
     assert (status, answer["error"]["code"]) == (503, "BEHIND")
