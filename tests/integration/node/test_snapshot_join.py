@@ -81,5 +81,6 @@ def test_a_wiped_hub_rejoins_from_a_snapshot_and_agrees_with_the_others(network:
     metrics = read_metrics(network, WIPED)
     assert metrics["hubledger_chain_first_block_height"] == joined + 1  # nothing below replayed
     assert metrics["hubledger_snapshot_chunks_verified_total"] == 256
-    assert http_json(f"{network.url(WIPED)}/v1/blocks/1")[0] == 404
+    code, refused = http_json(f"{network.url(WIPED)}/v1/blocks/1")  # below its base: not here
+    assert code == 410 and refused["error"]["code"] == "BLOCK_PRUNED"
     assert '"snapshot_joined"' in network.log_text(WIPED)
