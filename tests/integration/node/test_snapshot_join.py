@@ -8,13 +8,16 @@ agree with the others on the chain and on every balance.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ledger.keys import PrivateKey
 from tests.integration.harness import LocalNetwork, Submitter, http_json, signed_get, wait_for
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
@@ -47,10 +50,27 @@ def balances(network: LocalNetwork, hub: str) -> dict[str, int]:
     found = {}
     for bank in ("bank-beijing", "bank-shanghai"):
         key = network.account_key(bank)
-        code, account = signed_get(network, hub, f"/v1/accounts/{key.public_key.address.hex()}", key)
+        path = f"/v1/accounts/{key.public_key.address.hex()}"
+        # A hub that has just restarted its replica answers nonce-bearing reads NO_QUORUM until its
+        # peers' status answers are fresh again (node/standing.py): wait for that, not for luck.
+        code, account = wait_for(
+            functools.partial(_read_unless_refused, network, hub, path, key),
+            what=f"{hub} to answer {bank}'s account",
+        )
         assert code == 200, account
         found[bank] = int(account["balance"])
     return found
+
+
+def _read_unless_refused(
+    network: LocalNetwork, hub: str, path: str, key: PrivateKey
+) -> tuple[int, Any] | None:
+    code, document = answer = signed_get(network, hub, path, key)
+    refused = code == 503 and isinstance(document, dict) and document.get("error", {}).get("code") in (
+        "NO_QUORUM",
+        "BEHIND",
+    )
+    return None if refused else answer
 
 
 def test_a_wiped_hub_rejoins_from_a_snapshot_and_agrees_with_the_others(network: LocalNetwork) -> None:

@@ -28,6 +28,7 @@ from node.snapshot_protocol import (
     encode_offers,
 )
 from node.state_transfer import StateTransferServer
+from storage import schema
 from storage.chain import ChainStore
 from storage.integrity import check_database
 from storage.kv import LevelDBStore, MemoryStore
@@ -139,7 +140,7 @@ def test_every_served_chunk_verifies_against_the_snapshot_root_after_later_commi
         pairs, siblings = snapshot.read_chunk(index)
         verify_chunk(root, index, pairs, siblings)  # ... the view did not
         records += len(pairs)
-    assert records == len(list(audit_store(audit, SNAPSHOT_HEIGHT).iterate(prefix=b"\x02s")))
+    assert records == len(list(audit_store(audit, SNAPSHOT_HEIGHT).iterate(prefix=schema.STATE_PREFIX)))
     pairs, siblings = next((p, s) for p, s in map(snapshot.read_chunk, range(CHUNKS)) if p)
     with pytest.raises(StateProofError):
         verify_chunk(root, 0, [*pairs[1:], (pairs[0][0], pairs[0][1] + b"!")], siblings)
