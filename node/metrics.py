@@ -11,7 +11,7 @@ memory start again from zero when it restarts, as Prometheus expects.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
 from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics, generate_latest
@@ -231,33 +231,27 @@ class NodeCollector(Collector):
 def _collect_observer_links(observers: ObserverEndpoint) -> Iterator[Metric]:
     """Observers' read-only links (p2p/observer_links.py): what they sent that was refused."""
     yield _gauge("hubledger_observers_connected", "Observers linked to this hub now.", observers.linked)
-    refused = CounterMetricFamily(
+    yield _labelled_counter(
         "hubledger_observer_messages_refused",
         "Frames an observer sent that are not questions (a consensus message, a response...): dropped "
         "unread, by observer and reason.",
-        labels=["observer", "reason"],
+        ["observer", "reason"],
+        observers.refused.items(),
     )
-    for (observer, reason), count in sorted(observers.refused.items()):
-        refused.add_metric([observer, reason], count)
-    yield refused
-    links = CounterMetricFamily(
+    yield _labelled_counter(
         "hubledger_observer_links_refused",
         "Connections to /p2p/observer refused: a certificate that names no observer, too many observers, "
         "or too many links of one observer.",
-        labels=["reason"],
+        ["reason"],
+        [((reason,), count) for reason, count in observers.links_refused.items()],
     )
-    for reason, count in sorted(observers.links_refused.items()):
-        links.add_metric([reason], count)
-    yield links
-    failed = CounterMetricFamily(
+    yield _labelled_counter(
         "hubledger_observer_requests_failed",
         "Observers' requests answered with an error code (a request an observer may not make, a bad "
         "request...), by observer and code; OBSERVER_RATE_LIMITED refusals count as refused messages.",
-        labels=["observer", "code"],
+        ["observer", "code"],
+        observers.failed.items(),
     )
-    for (observer, code), count in sorted(observers.failed.items()):
-        failed.add_metric([observer, code], count)
-    yield failed
 
 
 def _collect_peer_links(stats: Mapping[str, object], names: Sequence[str]) -> Iterator[Metric]:
@@ -316,6 +310,15 @@ class SignatureCollector(Collector):
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _labelled_counter(
+    name: str, documentation: str, labels: list[str], counts: Iterable[tuple[Sequence[str], int]]
+) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for values, count in sorted(counts):
+        family.add_metric(list(values), count)
+    return family
 
 
 def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:

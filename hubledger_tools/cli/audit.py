@@ -35,6 +35,7 @@ from hubledger_tools.cli.common import (
     format_value,
     make_tls_context,
     print_json,
+    read_json_proof,
 )
 from hubledger_tools.cli.errors import ExitStatus, UsageError, print_error
 from ledger.genesis import Genesis
@@ -176,10 +177,8 @@ def _proof(arguments: argparse.Namespace) -> int:
 
 def _verify_receipt(arguments: argparse.Namespace) -> int:
     genesis = Genesis.load(arguments.genesis)
-    try:
-        document = json.loads(arguments.file.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as error:
-        print(f"proof INVALID: MALFORMED: {arguments.file} is not JSON: {error}", file=sys.stderr)
+    document = read_json_proof(arguments.file)
+    if document is None:
         return 1
     try:
         report = verify_proof(document, genesis)

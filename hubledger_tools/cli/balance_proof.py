@@ -22,7 +22,13 @@ from hubledger_client.proof import ProofInvalid
 from hubledger_client.state_proof import AccountStateReport, verify_account_proof
 from hubledger_tools.cli import arguments as types
 from hubledger_tools.cli.audit import add_offline_arguments
-from hubledger_tools.cli.common import add_json_argument, add_reader_arguments, connect, print_json
+from hubledger_tools.cli.common import (
+    add_json_argument,
+    add_reader_arguments,
+    connect,
+    print_json,
+    read_json_proof,
+)
 from hubledger_tools.cli.errors import ExitStatus
 from ledger.genesis import Genesis
 
@@ -66,10 +72,8 @@ def _balance_proof(arguments: argparse.Namespace) -> int:
 
 def _verify_balance(arguments: argparse.Namespace) -> int:
     genesis = Genesis.load(arguments.genesis)
-    try:
-        document = json.loads(arguments.file.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as error:
-        print(f"proof INVALID: MALFORMED: {arguments.file} is not JSON: {error}", file=sys.stderr)
+    document = read_json_proof(arguments.file)
+    if document is None:
         return ExitStatus.FAILED
     try:
         report = verify_account_proof(document, genesis)

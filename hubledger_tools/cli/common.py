@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import json
 import ssl
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,12 @@ def format_fen(amount: int) -> str:
     sign = "-" if amount < 0 else ""
     yuan, fen = divmod(abs(amount), 100)
     return f"{sign}{yuan:,}.{fen:02d} CNY"
+
+
+def read_json_proof(path: Path) -> Any | None:
+    """A saved proof as JSON, or None after saying on stderr why it is not one (exit status 1)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as error:
+        print(f"proof INVALID: MALFORMED: {path} is not JSON: {error}", file=sys.stderr)
+        return None
