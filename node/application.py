@@ -143,11 +143,12 @@ class LedgerApplication:
     def commit_blocks(self, delivered: Sequence[tuple[Block, CommitCertificate]]) -> list[Sequence[Receipt]]:
         """Write consecutive committed blocks with everything they changed in one synced batch."""
         results = [self._get_result(block) for block, _ in delivered]
-        tip_tree = self._speculative[delivered[-1][0].hash].tree
+        trees = [self._speculative[block.hash].tree for block, _ in delivered]
+        tip_tree = trees[-1]
         self._chain.commit_blocks(
             [
-                CommittedBlock(block, certificate, result.receipts, result.changes)
-                for (block, certificate), result in zip(delivered, results, strict=True)
+                CommittedBlock(block, certificate, result.receipts, result.changes, tree)
+                for (block, certificate), result, tree in zip(delivered, results, trees, strict=True)
             ]
         )
         self._forget_up_to(delivered[-1][0].height)

@@ -29,6 +29,9 @@ class CommittedBlock:
     certificate: CommitCertificate
     receipts: Sequence[Receipt]
     changes: Sequence[tuple[bytes, bytes | None]]
+    # The state tree after the block, when the caller already built it from these very changes
+    # over its parent's tree (node/application.py, to vote): then only its root is checked here.
+    tree: StateTreeOverlay | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,10 @@ def validate_belongs(
             f"block {block.height} holds a transaction that is repeated or already committed",
             code="DUPLICATE_TRANSACTION",
         )
-    tree = StateTreeOverlay(parent)
-    if tree.apply(committed.changes) != block.header.state_root:
+    tree = committed.tree
+    if tree is None:
+        tree = StateTreeOverlay(parent)
+        tree.apply(committed.changes)
+    if tree.root != block.header.state_root:
         raise BlockMismatch(f"the state changes of block {block.height} do not produce its state root")
     return tree
