@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ledger import cbor
@@ -36,7 +37,7 @@ class Event:
         return {"name": self.name, "attributes": dict(self.attributes)}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: the encoding is cached on the instance
 class Receipt:
     success: bool
     code: str = ""
@@ -52,6 +53,12 @@ class Receipt:
         }
 
     def encode(self) -> bytes:
+        return self._encoded
+
+    @cached_property
+    def _encoded(self) -> bytes:
+        # A block's receipts are encoded for its receipts root (to vote, and again at commit),
+        # for storage and for proofs: once each.
         return cbor.encode(self.to_cbor_map())
 
     @classmethod

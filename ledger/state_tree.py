@@ -198,10 +198,10 @@ class StateTreeOverlay:
             touched = {node >> 1 for node in touched}
             for node in touched:
                 left, right = 2 * node, 2 * node + 1
-                nodes[node] = hash_node(
-                    nodes.get(left) or inherited.get(left) or base_node(left),
-                    nodes.get(right) or inherited.get(right) or base_node(right),
-                )
+                hasher = _NODE.copy()  # hash_node, inlined: this loop is most of a block's tree
+                hasher.update(nodes.get(left) or inherited.get(left) or base_node(left))
+                hasher.update(nodes.get(right) or inherited.get(right) or base_node(right))
+                nodes[node] = Hash(hasher.digest())
         return self.get_node(1)
 
     def _ancestors_nodes(self) -> tuple[dict[int, Hash], Callable[[int], Hash]]:
