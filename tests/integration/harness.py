@@ -278,3 +278,13 @@ def assert_same_chain(network: LocalNetwork, hubs: list[str]) -> int:
 def _common_height(network: LocalNetwork, hubs: list[str]) -> int | None:
     heights = [network.height(hub) for hub in hubs]
     return heights[0] if len(set(heights)) == 1 and heights[0] > 0 else None
+
+
+def run_cli(
+    network: LocalNetwork, *arguments: str, timeout_s: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """The hubledger command as an operator's shell runs it, trusting the network's CA through
+    HUBLEDGER_CA."""
+    command = [sys.executable, "-m", "hubledger_tools.cli", *arguments]
+    env = {**os.environ, "HUBLEDGER_CA": str(network.ca_file)}
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False, env=env)

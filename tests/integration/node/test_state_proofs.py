@@ -4,9 +4,6 @@ offline check that trusts no hub, and the CLI's save-then-verify round trip."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from tests.integration.harness import (
     LocalNetwork,
     Submitter,
     http_json,
+    run_cli,
     signed_get,
     wait_committed_on,
     wait_for,
@@ -85,22 +83,17 @@ def test_an_unknown_account_and_heights_have_stable_codes(network: LocalNetwork)
     assert (status, answer["error"]["code"]) == (400, "MALFORMED")
 
 
-def hubledger(network: LocalNetwork, *arguments: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "hubledger_tools.cli", *arguments]
-    env = {**os.environ, "HUBLEDGER_CA": str(network.ca_file)}
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env)
-
 
 def test_the_cli_saves_a_proof_an_auditor_verifies_offline(network: LocalNetwork, tmp_path: Path) -> None:
     out = tmp_path / "balance.json"
     bank = address(network, "bank-shanghai")
     key = str(network.directory / "accounts" / "bank-shanghai.pem")
-    fetched = hubledger(
+    fetched = run_cli(
         network, "balance-proof", "--node", network.url("beijing"), "--key", key, "--out", str(out)
     )
     assert fetched.returncode == 0, fetched.stderr
     genesis = str(network.directory / "genesis.json")
-    verified = hubledger(network, "verify-balance", str(out), "--genesis", genesis)
+    verified = run_cli(network, "verify-balance", str(out), "--genesis", genesis)
     assert verified.returncode == 0, verified.stderr
     document = json.loads(out.read_text())
     balance = verify_account_proof(document, network.genesis).balance_fen
@@ -110,12 +103,12 @@ def test_the_cli_saves_a_proof_an_auditor_verifies_offline(network: LocalNetwork
     )
     sibling = document["records"][1]["siblings"][3]
     out.write_text(out.read_text().replace(sibling, ("1" if sibling[0] == "0" else "0") + sibling[1:]))
-    refused = hubledger(network, "verify-balance", str(out), "--genesis", genesis)
+    refused = run_cli(network, "verify-balance", str(out), "--genesis", genesis)
     assert refused.returncode == 1
     assert refused.stderr.startswith("proof INVALID: STATE_PROOF: record ")
     assert refused.stderr.strip().endswith("the proof does not lead to the state root of the header")
     other = str(network.directory / "accounts" / "bank-beijing.pem")
-    forbidden = hubledger(
+    forbidden = run_cli(
         network,
         "balance-proof",
         "--node",

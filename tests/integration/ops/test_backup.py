@@ -4,8 +4,6 @@ wiped, restored from the file, rejoins the others and its chain verifies offline
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +15,7 @@ from tests.integration.harness import (
     LocalNetwork,
     Submitter,
     assert_same_chain,
+    run_cli,
     wait_committed_on,
     wait_for,
 )
@@ -24,13 +23,6 @@ from tests.integration.harness import (
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
 pytestmark = pytest.mark.integration
 
-
-def hubledger(network: LocalNetwork, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """The CLI, checking the hubs against the network's CA given as an operator would (--ca)."""
-    command = [sys.executable, "-m", "hubledger_tools.cli", *arguments]
-    if any(argument.startswith("https://") for argument in arguments):
-        command += ["--ca", str(network.ca_file)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
 
 
 def operator_certificate(network: LocalNetwork, hub: str) -> str:
@@ -89,7 +81,7 @@ def test_a_hub_backed_up_under_load_is_restored_rejoins_and_verifies(
     with Load(network, ["beijing", "shanghai", "hangzhou"]) as load:
         wait_for(lambda: network.height("shenzhen") >= 5, what="shenzhen to commit 5 blocks under load")
         submitted_before = len(load.ids)
-        made = hubledger(network, "backup", "--node", network.url("shenzhen"), "--admin-token", ADMIN_TOKEN,
+        made = run_cli(network, "backup", "--node", network.url("shenzhen"), "--admin-token", ADMIN_TOKEN,
                          "--cert", operator_certificate(network, "shenzhen"), "--out", str(backup))
         assert made.returncode == 0, made.stderr
         assert "backed up" in made.stdout and backup.stat().st_size > 0
@@ -100,7 +92,7 @@ def test_a_hub_backed_up_under_load_is_restored_rejoins_and_verifies(
         network.kill("shenzhen")
         data_dir = network.directory / "data" / "shenzhen"
         shutil.rmtree(data_dir)
-        restored = hubledger(network, "restore", str(backup), "--data-dir", str(data_dir))
+        restored = run_cli(network, "restore", str(backup), "--data-dir", str(data_dir))
         assert restored.returncode == 0, restored.stderr
         assert f"(chain height {backed_up_at})" in restored.stdout
         network.start("shenzhen")
@@ -111,34 +103,34 @@ def test_a_hub_backed_up_under_load_is_restored_rejoins_and_verifies(
     height = assert_same_chain(network, HUBS)
     assert height > backed_up_at
     exported = tmp_path / "chain.jsonl"
-    done = hubledger(network, "export", "--node", network.url("shenzhen"), "--out", str(exported))
+    done = run_cli(network, "export", "--node", network.url("shenzhen"), "--out", str(exported))
     assert done.returncode == 0, done.stderr
     genesis = str(network.directory / "genesis.json")
-    verified = hubledger(network, "verify-chain", str(exported), "--genesis", genesis, "--quiet")
+    verified = run_cli(network, "verify-chain", str(exported), "--genesis", genesis, "--quiet")
     assert verified.returncode == 0, verified.stderr
     assert "verified" in verified.stdout
 
 
 def test_backup_and_restore_refuse_with_one_sentence(network: LocalNetwork, tmp_path: Path) -> None:
     beijing = operator_certificate(network, "beijing")
-    refused = hubledger(network, "backup", "--node", network.url("beijing"), "--admin-token", "wrong",
+    refused = run_cli(network, "backup", "--node", network.url("beijing"), "--admin-token", "wrong",
                         "--cert", beijing, "--out", str(tmp_path / "b"))
     assert refused.returncode == 2
     assert refused.stderr.count("\n") == 1 and "BAD_ADMIN_TOKEN" in refused.stderr
     assert not (tmp_path / "b").exists() and not (tmp_path / "b.partial").exists()
     # The token alone, or with another hub's operator certificate, is not enough over TLS.
     for certificate in ([], ["--cert", operator_certificate(network, "shanghai")]):
-        refused = hubledger(network, "backup", "--node", network.url("beijing"), "--admin-token", ADMIN_TOKEN,
+        refused = run_cli(network, "backup", "--node", network.url("beijing"), "--admin-token", ADMIN_TOKEN,
                             *certificate, "--out", str(tmp_path / "b"))
         assert refused.returncode == 2, refused.stderr
         assert refused.stderr.count("\n") == 1 and "OPERATOR_CERTIFICATE_REQUIRED" in refused.stderr
         assert "--cert" in refused.stderr and not (tmp_path / "b").exists()
 
     good = tmp_path / "beijing.hlbackup"
-    assert hubledger(network, "backup", "--node", network.url("beijing"), "--admin-token", ADMIN_TOKEN,
+    assert run_cli(network, "backup", "--node", network.url("beijing"), "--admin-token", ADMIN_TOKEN,
                      "--cert", beijing, "--out", str(good)).returncode == 0
     data_dir = str(network.directory / "data" / "beijing")
-    in_use = hubledger(network, "restore", str(good), "--data-dir", data_dir)
+    in_use = run_cli(network, "restore", str(good), "--data-dir", data_dir)
     assert in_use.returncode == 2
     assert in_use.stderr.count("\n") == 1 and "stop the hub" in in_use.stderr
     assert network.height("beijing") >= 0  # still serving from its own, untouched database

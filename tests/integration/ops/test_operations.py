@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hubledger_client.client import Client
-from tests.integration.harness import LocalNetwork, Submitter, http_json, wait_committed_on, wait_for
+from tests.integration.harness import LocalNetwork, Submitter, http_json, run_cli, wait_committed_on, wait_for
 from tests.integration.ops.browser import Browser, find_chromium
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
@@ -51,12 +48,6 @@ def committed(network: LocalNetwork) -> list[str]:
         wait_committed_on(network, hub, ids[-2])
     return ids
 
-
-def hubledger(network: LocalNetwork, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """The CLI, finding the network's CA in HUBLEDGER_CA as an operator's shell would."""
-    command = [sys.executable, "-m", "hubledger_tools.cli", *arguments]
-    env = {**os.environ, "HUBLEDGER_CA": str(network.ca_file)}
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env)
 
 
 def test_metrics_parse_and_agree_with_the_node(network: LocalNetwork, committed: list[str]) -> None:
@@ -121,11 +112,11 @@ def test_export_and_verify_chain_offline(network: LocalNetwork, committed: list[
     out = tmp_path / "chain.jsonl"
     height = network.height("beijing")
     node = network.url("beijing")
-    export = hubledger(network, "export", "--node", node, "--to", str(height), "--out", str(out))
+    export = run_cli(network, "export", "--node", node, "--to", str(height), "--out", str(out))
     assert export.returncode == 0, export.stderr
     genesis = str(network.directory / "genesis.json")
     started = time.monotonic()
-    verified = hubledger(network, "verify-chain", str(out), "--genesis", genesis)
+    verified = run_cli(network, "verify-chain", str(out), "--genesis", genesis)
     elapsed_s = time.monotonic() - started
     assert verified.returncode == 0, verified.stderr
     assert f"blocks 1..{height}" in verified.stdout and "blocks verified" in verified.stderr
@@ -136,7 +127,7 @@ def test_export_and_verify_chain_offline(network: LocalNetwork, committed: list[
     block["transactions"][0]["args"]["amount"] += 1
     lines[1] = json.dumps(block)
     out.write_text("\n".join(lines) + "\n")
-    tampered = hubledger(network, "verify-chain", str(out), "--genesis", genesis, "--quiet")
+    tampered = run_cli(network, "verify-chain", str(out), "--genesis", genesis, "--quiet")
     assert tampered.returncode == 1
     assert tampered.stderr.startswith(
         "chain INVALID at block 1 (line 2): MERKLE_ROOT: the transactions hash to"
@@ -147,17 +138,17 @@ def test_proof_of_a_transaction_verifies_offline(
     network: LocalNetwork, committed: list[str], tmp_path: Path
 ) -> None:
     out = tmp_path / "proof.json"
-    fetched = hubledger(network, "proof", committed[5], "--node", network.url("hangzhou"), "--out", str(out))
+    fetched = run_cli(network, "proof", committed[5], "--node", network.url("hangzhou"), "--out", str(out))
     assert fetched.returncode == 0, fetched.stderr
     genesis = str(network.directory / "genesis.json")
-    verified = hubledger(network, "verify-receipt", str(out), "--genesis", genesis)
+    verified = run_cli(network, "verify-receipt", str(out), "--genesis", genesis)
     assert verified.returncode == 0, verified.stderr
     assert verified.stdout.startswith(f"transaction {committed[5]} is final: committed at height ")
     assert "\n  outcome: success\n  event Transfer(" in verified.stdout
     proof = json.loads(out.read_text())
     proof["certificate"]["votes"] = proof["certificate"]["votes"][:1]
     out.write_text(json.dumps(proof))
-    refused = hubledger(network, "verify-receipt", str(out), "--genesis", genesis)
+    refused = run_cli(network, "verify-receipt", str(out), "--genesis", genesis)
     assert (refused.returncode, refused.stderr.strip()) == (
         1,
         "proof INVALID: BAD_CERTIFICATE: certificate has 1 votes, a quorum is 3",
@@ -170,18 +161,18 @@ def test_a_failed_transaction_is_proven_failed_and_its_receipt_cannot_be_edited(
     overdraft = Submitter(network, "central-bank", "bank-beijing").transfer("shanghai", amount=2**62)
     wait_committed_on(network, "shanghai", overdraft)
     out = tmp_path / "proof.json"
-    fetched = hubledger(network, "proof", overdraft, "--node", network.url("shanghai"), "--out", str(out))
+    fetched = run_cli(network, "proof", overdraft, "--node", network.url("shanghai"), "--out", str(out))
     assert fetched.returncode == 0, fetched.stderr
     genesis = str(network.directory / "genesis.json")
-    verified = hubledger(network, "verify-receipt", str(out), "--genesis", genesis)
+    verified = run_cli(network, "verify-receipt", str(out), "--genesis", genesis)
     assert verified.returncode == 7, verified.stderr
     assert "\n  outcome: FAILED INSUFFICIENT_FUNDS: " in verified.stdout
-    final = hubledger(network, "verify-receipt", str(out), "--genesis", genesis, "--finality-only")
+    final = run_cli(network, "verify-receipt", str(out), "--genesis", genesis, "--finality-only")
     assert final.returncode == 0 and final.stdout == verified.stdout
     proof = json.loads(out.read_text())
     proof["receipt"].update(success=True, code="", message="")
     out.write_text(json.dumps(proof))
-    edited = hubledger(network, "verify-receipt", str(out), "--genesis", genesis)
+    edited = run_cli(network, "verify-receipt", str(out), "--genesis", genesis)
     assert edited.returncode == 1
     assert edited.stderr.startswith("proof INVALID: RECEIPT_PATH: the receipt's receipt_path leads to")
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from tests.integration.harness import (
     Submitter,
     assert_same_chain,
     http_json,
+    run_cli,
     wait_committed_on,
 )
 
@@ -27,13 +26,6 @@ CHECKPOINT_INTERVAL = 3  # so that the least keep_blocks (4 intervals) is short 
 KEEP_BLOCKS = 12
 pytestmark = pytest.mark.integration
 
-
-def hubledger(network: LocalNetwork, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """The CLI, checking the hubs against the network's CA (--ca) when it talks to one."""
-    command = [sys.executable, "-m", "hubledger_tools.cli", *arguments]
-    if any(argument.startswith("https://") for argument in arguments):
-        command += ["--ca", str(network.ca_file)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
 
 
 @pytest.fixture
@@ -80,10 +72,10 @@ def test_a_pruning_hub_keeps_headers_refuses_pruned_bodies_and_verifies_from_gen
 
     genesis = str(network.directory / "genesis.json")
     exported = tmp_path / "chain.jsonl"
-    plain = hubledger(network, "export", "--node", network.url("shanghai"), "--out", str(exported))
+    plain = run_cli(network, "export", "--node", network.url("shanghai"), "--out", str(exported))
     assert plain.returncode == 2 and plain.stderr.count("\n") == 1 and "--admin-token" in plain.stderr
     operator = str(network.directory / "tls" / "clients" / "operator-shanghai.crt")
-    done = hubledger(
+    done = run_cli(
         network,
         "export",
         "--node",
@@ -98,7 +90,7 @@ def test_a_pruning_hub_keeps_headers_refuses_pruned_bodies_and_verifies_from_gen
     assert done.returncode == 0, done.stderr
     first_line = json.loads(exported.read_text().splitlines()[0])
     assert first_line["first_block_height"] > first_height
-    verified = hubledger(network, "verify-chain", str(exported), "--genesis", genesis, "--quiet")
+    verified = run_cli(network, "verify-chain", str(exported), "--genesis", genesis, "--quiet")
     assert verified.returncode == 0, verified.stderr
     assert "pruned by the hub" in verified.stdout
 
@@ -110,7 +102,7 @@ def test_a_pruning_hub_keeps_headers_refuses_pruned_bodies_and_verifies_from_gen
     document["state"][0] = [key, value[:-1] + ("0" if value[-1] != "0" else "1")]
     lines[index] = json.dumps(document)
     exported.write_text("\n".join(lines) + "\n")
-    forged = hubledger(network, "verify-chain", str(exported), "--genesis", genesis, "--quiet")
+    forged = run_cli(network, "verify-chain", str(exported), "--genesis", genesis, "--quiet")
     assert forged.returncode == 1 and "STATE_ROOT" in forged.stderr
 
 
