@@ -41,7 +41,7 @@ from storage.block_commit import CommittedBlock, Tip, add_block, validate_belong
 from storage.chain_base import Base, load_base
 from storage.chain_setup import write_genesis
 from storage.errors import BlockPruned, CorruptRecord, StorageError
-from storage.history import compute_undo
+from storage.history import compute_undo, first_undo_height
 from storage.kv import KeyValueStore, WriteBatch
 from storage.pruning import add_pruning, decode_header
 from storage.state_tree import CommittedStateTree
@@ -125,7 +125,7 @@ class ChainStore:
         pending: set[Hash] = set()  # transactions of the earlier blocks in this batch
         trees = []
         written: dict[bytes, bytes | None] = {}  # state writes of the earlier blocks in this batch
-        if self._keep_undo and self._kv.get(schema.FIRST_UNDO_HEIGHT_KEY) is None:
+        if self._keep_undo and first_undo_height(self._kv) is None:
             batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(latest + 1))
         for committed in blocks:
             block = committed.block
@@ -242,8 +242,9 @@ class ChainStore:
             self._blocks.pop(pruned, None)
         batch.put(schema.PRUNED_TRANSACTIONS_KEY, schema.encode_height(transactions))
         batch.put(schema.FIRST_BLOCK_HEIGHT_KEY, schema.encode_height(end))
-        if self._kv.get(schema.FIRST_UNDO_HEIGHT_KEY) is not None:
-            batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(max(end, self._first_undo())))
+        first_undo = first_undo_height(self._kv)
+        if first_undo is not None:  # the undo records of the pruned blocks go with them
+            batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(max(end, first_undo)))
         self._kv.write(batch, sync=True)
         return end - first
 
@@ -344,9 +345,6 @@ class ChainStore:
 
     def _reader(self, written: dict[bytes, bytes | None]) -> Callable[[bytes], bytes | None]:
         return lambda key: written[key] if key in written else self.get_state(key)
-
-    def _first_undo(self) -> int:
-        return self._count_meta(schema.FIRST_UNDO_HEIGHT_KEY)
 
     def _count_meta(self, key: bytes) -> int:
         """A meta record holding a number (8 bytes, as a height); 0 when absent."""

@@ -16,7 +16,7 @@ writing both in one batch, and shown by tests; the start-up check does not read 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from ledger import state_tree
 from ledger.state_tree import BUCKETS, EMPTY, StateTreeOverlay, hash_key, hash_node
@@ -95,7 +95,7 @@ class CommittedStateTree:
         """What is wrong with the stored tree (empty when nothing is): every bucket's stored hash
         must be the hash of its stored entries, and the root the latest header's. Reads every
         entry once (the start-up check, storage/integrity.py); it does not read the state."""
-        stored = {bucket: value for bucket, value in self._iterate_bucket_hashes()}
+        stored = dict(self._iterate_bucket_hashes())
         computed: dict[int, Hash] = {}
         skip = len(schema.STATE_ENTRY_PREFIX)
         bucket, entries = -1, dict[bytes, bytes]()
@@ -114,10 +114,10 @@ class CommittedStateTree:
             entries[key_hash] = value[:HASH_BYTES]
         if entries:
             computed[bucket] = state_tree.hash_bucket(entries)
-        wrong = sorted(set(stored) ^ set(computed) | {b for b in stored if stored[b] != computed.get(b)})
+        wrong = sorted(b for b in stored.keys() | computed.keys() if stored.get(b) != computed.get(b))
         if wrong:
             return [f"{len(wrong)} state buckets (first {wrong[0]}) do not hash to their stored entries"]
-        if self._load_nodes()[1] != expected_root:
+        if _build_nodes(stored.items())[1] != expected_root:  # the bucket hashes just read
             return ["the stored state tree's root is not the state root of the latest block"]
         return []
 
@@ -129,18 +129,7 @@ class CommittedStateTree:
             yield int.from_bytes(key[skip:], "big"), Hash(value)
 
     def _load_nodes(self) -> list[Hash]:
-        nodes = [EMPTY[0]]  # node 0 is unused; each level starts as an empty subtree's hashes
-        for level in range(state_tree.BUCKET_BITS, -1, -1):
-            nodes.extend([EMPTY[level]] * (1 << (state_tree.BUCKET_BITS - level)))
-        dirty = set()
-        for bucket, value in self._iterate_bucket_hashes():
-            nodes[BUCKETS + bucket] = value
-            dirty.add((BUCKETS + bucket) >> 1)
-        while dirty:  # only the paths above stored buckets: a small state costs little to load
-            for node in dirty:
-                nodes[node] = hash_node(nodes[2 * node], nodes[2 * node + 1])
-            dirty = {node >> 1 for node in dirty if node > 1}
-        return nodes
+        return _build_nodes(self._iterate_bucket_hashes())
 
     def _read_bucket(self, bucket: int) -> dict[bytes, bytes]:
         skip = len(schema.STATE_ENTRY_PREFIX)
@@ -156,3 +145,19 @@ class CommittedStateTree:
         self._buckets[bucket] = entries
         while len(self._buckets) > self._bucket_cache_max:
             self._buckets.popitem(last=False)
+
+
+def _build_nodes(bucket_hashes: Iterable[tuple[int, Hash]]) -> list[Hash]:
+    """Every node hash of the tree whose non-empty buckets hash as given, in heap order."""
+    nodes = [EMPTY[0]]  # node 0 is unused; each level starts as an empty subtree's hashes
+    for level in range(state_tree.BUCKET_BITS, -1, -1):
+        nodes.extend([EMPTY[level]] * (1 << (state_tree.BUCKET_BITS - level)))
+    dirty = set()
+    for bucket, value in bucket_hashes:
+        nodes[BUCKETS + bucket] = value
+        dirty.add((BUCKETS + bucket) >> 1)
+    while dirty:  # only the paths above stored buckets: a small state costs little to load
+        for node in dirty:
+            nodes[node] = hash_node(nodes[2 * node], nodes[2 * node + 1])
+        dirty = {node >> 1 for node in dirty if node > 1}
+    return nodes
