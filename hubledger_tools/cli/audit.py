@@ -179,7 +179,7 @@ def _verify_receipt(arguments: argparse.Namespace) -> int:
     genesis = Genesis.load(arguments.genesis)
     document = read_json_proof(arguments.file)
     if document is None:
-        return 1
+        return ExitStatus.FAILED
     try:
         report = verify_proof(document, genesis)
     except ProofInvalid as error:
