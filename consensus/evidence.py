@@ -13,15 +13,8 @@ from functools import cached_property
 from typing import Any
 
 from consensus.errors import PeerFault
-from consensus.messages import (
-    MESSAGE_BYTES_MAX,
-    Commit,
-    Prepare,
-    PrePrepare,
-    SignedMessage,
-    is_signed_by,
-    parse_message,
-)
+from consensus.message_door import MESSAGE_BYTES_MAX, parse_message
+from consensus.messages import Commit, Prepare, PrePrepare, SignedMessage, is_signed_by
 from ledger import cbor
 from ledger.errors import DecodeError
 from ledger.hashing import Domain, compute_hash

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consensus.errors import PeerFault
-from consensus.messages import Checkpoint, PreparedCertificate, SignedMessage, parse_message
+from consensus.message_door import parse_message
+from consensus.messages import Checkpoint, PreparedCertificate, SignedMessage
 from ledger import cbor
 from ledger.errors import DecodeError
 from ledger.limits import VALIDATORS_MAX

@@ -20,7 +20,7 @@ which stranded every later request of its sender for good.
 Requests forwarded by peers count against their forwarder's share
 (``peer_transactions_max``), so one faulty validator flooding request
 batches fills its own share, never the whole queue; their signatures were
-checked at the door (``consensus.messages.decode_message``).
+checked at the door (``consensus.message_door.decode_message``).
 
 A backup offers each request to the primary and watches what follows
 (``review_offers``): no delivery at all since the last offer means the primary

@@ -38,7 +38,8 @@ from consensus.actions import (
     Timer,
 )
 from consensus.errors import PeerFault
-from consensus.messages import RequestBatch, VerifiedMessages, decode_message, is_from_link_peer
+from consensus.message_door import VerifiedMessages, decode_message, is_from_link_peer
+from consensus.messages import RequestBatch
 from consensus.replica import Replica
 from contracts.execution import get_next_nonce
 from contracts.genesis import compute_genesis_changes

@@ -30,7 +30,8 @@ from consensus.actions import (
 from consensus.config import ReplicaConfig
 from consensus.errors import InvariantViolation, PeerFault
 from consensus.evidence import get_digest, get_slot
-from consensus.messages import SignedMessage, VerifiedMessages, decode_message, is_from_link_peer
+from consensus.message_door import VerifiedMessages, decode_message, is_from_link_peer
+from consensus.messages import SignedMessage
 from consensus.replica import Replica
 from consensus.simulation.behaviour import Behaviour, BehaviourContext, Collusion, Emission
 from consensus.simulation.behaviours import get_behaviour

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consensus.messages import VerifiedMessages
+from consensus.message_door import VerifiedMessages
 from consensus.replica import Replica
 from consensus.simulation.behaviour import Behaviour
 from consensus.simulation.checker import Violation

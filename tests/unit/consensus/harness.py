@@ -33,16 +33,8 @@ from consensus.application import InvalidBlock
 from consensus.config import ReplicaConfig
 from consensus.evidence import Evidence
 from consensus.journal import COMMIT, PREPARE, compute_view_change_key, compute_vote_key
-from consensus.messages import (
-    Commit,
-    NewView,
-    Prepare,
-    PrePrepare,
-    SignedMessage,
-    ViewChange,
-    decode_message,
-    is_from_link_peer,
-)
+from consensus.message_door import decode_message, is_from_link_peer
+from consensus.messages import Commit, NewView, Prepare, PrePrepare, SignedMessage, ViewChange
 from consensus.replica import Replica
 from ledger.block import Block, BlockHeader, compute_transactions_root
 from ledger.certificate import CommitCertificate, validate_certificate

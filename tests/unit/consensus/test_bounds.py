@@ -8,6 +8,7 @@ import pytest
 
 from consensus.actions import RecordEvidence, Send
 from consensus.errors import PeerFault
+from consensus.message_door import decode_message
 from consensus.messages import (
     Body,
     Checkpoint,
@@ -18,7 +19,6 @@ from consensus.messages import (
     RequestBatch,
     SignedMessage,
     ViewChange,
-    decode_message,
     sign_message,
 )
 from consensus.replica import Replica

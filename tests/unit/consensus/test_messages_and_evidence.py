@@ -7,6 +7,7 @@ import pytest
 from consensus.actions import RecordEvidence
 from consensus.errors import PeerFault
 from consensus.evidence import Evidence, validate_evidence
+from consensus.message_door import decode_message
 from consensus.messages import (
     Checkpoint,
     Commit,
@@ -16,7 +17,6 @@ from consensus.messages import (
     RequestBatch,
     SignedMessage,
     ViewChange,
-    decode_message,
     sign_message,
 )
 from ledger.types import Hash, Height, ValidatorIndex, View

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from consensus import messages
+from consensus import message_door, messages
 from consensus.errors import PeerFault
-from consensus.messages import (
-    Checkpoint,
-    Prepare,
-    PreparedCertificate,
-    SignedMessage,
-    VerifiedMessages,
-    ViewChange,
-    decode_message,
-)
+from consensus.message_door import VerifiedMessages, decode_message
+from consensus.messages import Checkpoint, Prepare, PreparedCertificate, SignedMessage, ViewChange
 from ledger.types import Hash, Height, View
 from tests.unit.consensus.harness import CHAIN_ID, GENESIS_HASH
 from tests.unit.consensus.test_messages_and_evidence import KEYS, sign
@@ -33,7 +26,7 @@ def count_verifications(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         calls[0] += 1
         return real(message, keys)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(messages, "is_signed_by", counting)
+    monkeypatch.setattr(message_door, "is_signed_by", counting)  # where the door looks it up
     return calls
 
 
