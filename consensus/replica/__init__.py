@@ -322,32 +322,7 @@ class Replica(
         self._now_ms = now_ms
         if blocks:
             self._last_heard_ms = now_ms
-        delivered, fault = self._apply_fetched(blocks)
-        if fault is not None:
-            self._drop(f"fetch_{fault}")
-            if fault != "empty":  # a peer that is behind too is not to blame
-                self._blamed[peer] += 1
-        if delivered:
-            self._after_delivery()
-            if not self._changing:
-                self._advance()  # slots that waited on the fetched parent (a re-proposal) move on
-        fetch = self._fetch
-        if fetch is not None and delivered:
-            fetch.progressed = True
-            if fetch.probe:
-                fetch.probe = False
-                self._state_transfer_count += 1
-            if fetch.follow and delivered <= 2 * self._config.window_max:
-                fetch.target = self._committed_height  # near the head: the votes it hears carry it on
-        if fetch is not None and peer == fetch.peer:
-            if self._committed_height >= fetch.target:
-                self._finish_fetch()
-            elif delivered and fault is None:
-                self._send_fetch(peer, fetch.target)
-            else:
-                self._fetch_next()
-        if delivered:
-            self._follow_certified_view()
+        self._take_fetched(peer, blocks)
         return self._take_actions()
 
     def on_peer_connected(self, peer: ValidatorIndex, now_ms: int) -> list[Action]:

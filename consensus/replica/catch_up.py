@@ -109,6 +109,36 @@ class CatchUpMixin(ReplicaCore):
         self._fetch = None
         self._emit(CancelTimer(Timer(TimerKind.FETCH)))
 
+    def _take_fetched(self, peer: ValidatorIndex, blocks: Sequence[tuple[Block, CommitCertificate]]) -> None:
+        """Deliver what a fetch brought, blame a peer that answered wrong, and go on: ask the
+        same peer for more, another peer, or stop once the target is reached."""
+        delivered, fault = self._apply_fetched(blocks)
+        if fault is not None:
+            self._drop(f"fetch_{fault}")
+            if fault != "empty":  # a peer that is behind too is not to blame
+                self._blamed[peer] += 1
+        if delivered:
+            self._after_delivery()
+            if not self._changing:
+                self._advance()  # slots that waited on the fetched parent (a re-proposal) move on
+        fetch = self._fetch
+        if fetch is not None and delivered:
+            fetch.progressed = True
+            if fetch.probe:
+                fetch.probe = False
+                self._state_transfer_count += 1
+            if fetch.follow and delivered <= 2 * self._config.window_max:
+                fetch.target = self._committed_height  # near the head: the votes it hears carry it on
+        if fetch is not None and peer == fetch.peer:
+            if self._committed_height >= fetch.target:
+                self._finish_fetch()
+            elif delivered and fault is None:
+                self._send_fetch(peer, fetch.target)
+            else:
+                self._fetch_next()
+        if delivered:
+            self._follow_certified_view()
+
     def _apply_fetched(self, blocks: Sequence[tuple[Block, CommitCertificate]]) -> tuple[int, str | None]:
         """Deliver the certified blocks that extend the chain; stop at the first bad one."""
         delivered = 0

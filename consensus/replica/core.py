@@ -269,6 +269,9 @@ class ReplicaCore:
     def _advance(self) -> None:  # ordering
         raise NotImplementedError
 
+    def _after_delivery(self) -> None:  # ordering
+        raise NotImplementedError
+
     def _get_parent(self, height: Height) -> tuple[Hash, TimestampMs] | None:  # ordering
         raise NotImplementedError
 
@@ -393,4 +396,3 @@ class ReplicaCore:
 
     def _get_fetch_retry_ms(self, fetch: _FetchState) -> int:  # liveness
         raise NotImplementedError
-
