@@ -24,16 +24,16 @@ from consensus.messages import (
 from consensus.replica import Replica
 from consensus.replica.buffers import CheckpointVotes
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
-from tests.unit.consensus.harness import (
+from tests.unit.consensus.fake_chain import (
     CHAIN_ID,
     GENESIS_HASH,
     GENESIS_TIME_MS,
-    Cluster,
     FakeApplication,
     get_key,
     make_config,
     make_transactions,
 )
+from tests.unit.consensus.harness import Cluster
 
 NOW_MS = GENESIS_TIME_MS + 500
 HASH_A = Hash(b"a" * 32)

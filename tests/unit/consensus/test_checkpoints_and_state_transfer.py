@@ -6,7 +6,8 @@ from consensus.actions import Fetch
 from consensus.journal import CHECKPOINT_KEY, get_key_height
 from consensus.messages import Commit
 from ledger.types import ValidatorIndex
-from tests.unit.consensus.harness import Cluster, make_transactions
+from tests.unit.consensus.fake_chain import make_transactions
+from tests.unit.consensus.harness import Cluster
 
 
 def test_stable_checkpoints_discard_the_log_below_them() -> None:

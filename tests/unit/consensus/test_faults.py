@@ -9,14 +9,8 @@ import pytest
 
 from consensus.messages import PrePrepare, RequestBatch, SignedMessage, sign_message
 from ledger.types import TimestampMs, ValidatorIndex
-from tests.unit.consensus.harness import (
-    CHAIN_ID,
-    Cluster,
-    MessageFilter,
-    get_key,
-    make_transaction,
-    make_transactions,
-)
+from tests.unit.consensus.fake_chain import CHAIN_ID, get_key, make_transaction, make_transactions
+from tests.unit.consensus.harness import Cluster, MessageFilter
 
 
 def test_a_request_the_application_refuses_never_starts_a_view_change() -> None:

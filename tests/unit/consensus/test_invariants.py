@@ -8,7 +8,8 @@ import pytest
 from consensus.errors import InvariantViolation
 from consensus.messages import Prepare
 from ledger.types import Height, ValidatorIndex, View
-from tests.unit.consensus.harness import Cluster, make_transactions
+from tests.unit.consensus.fake_chain import make_transactions
+from tests.unit.consensus.harness import Cluster
 from tests.unit.consensus.test_bounds import HASH_A, HASH_B, make_replica, sign
 
 

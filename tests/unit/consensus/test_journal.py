@@ -17,7 +17,8 @@ from consensus.journal import (
 )
 from ledger import cbor
 from ledger.types import Height, View
-from tests.unit.consensus.harness import Cluster, make_transactions
+from tests.unit.consensus.fake_chain import make_transactions
+from tests.unit.consensus.harness import Cluster
 
 
 def test_keys_are_versioned_and_ordered_by_height() -> None:

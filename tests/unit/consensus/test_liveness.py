@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from consensus.messages import Commit, SignedMessage
 from ledger.types import ValidatorIndex, View
-from tests.unit.consensus.harness import Cluster, make_transaction, make_transactions
+from tests.unit.consensus.fake_chain import make_transaction, make_transactions
+from tests.unit.consensus.harness import Cluster
 
 
 def _run_for(cluster: Cluster, duration_ms: int) -> None:

@@ -20,7 +20,7 @@ from consensus.messages import (
     sign_message,
 )
 from ledger.types import Hash, Height, ValidatorIndex, View
-from tests.unit.consensus.harness import CHAIN_ID, GENESIS_HASH, get_key, make_config, make_transactions
+from tests.unit.consensus.fake_chain import CHAIN_ID, GENESIS_HASH, get_key, make_config, make_transactions
 from tests.unit.consensus.test_restart import NOW_MS, make_proposal, make_replica
 
 KEYS = make_config(4, 0).validator_keys

@@ -11,17 +11,17 @@ from consensus.replica import Replica
 from ledger.certificate import validate_certificate
 from ledger.transaction import Transaction
 from ledger.types import Height
-from tests.unit.consensus.harness import (
+from tests.unit.consensus.fake_chain import (
     CHAIN_ID,
     GENESIS_HASH,
     GENESIS_TIME_MS,
-    Cluster,
     FakeApplication,
     get_key,
     make_config,
     make_transaction,
     make_transactions,
 )
+from tests.unit.consensus.harness import Cluster
 
 
 def make_single(**overrides: object) -> tuple[Replica, FakeApplication]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from consensus.messages import ViewChange, sign_message
 from ledger.types import Height, ValidatorIndex, View
-from tests.unit.consensus.harness import CHAIN_ID, GENESIS_HASH, Cluster, get_key, make_transaction
+from tests.unit.consensus.fake_chain import CHAIN_ID, GENESIS_HASH, get_key, make_transaction
+from tests.unit.consensus.harness import Cluster
 
 FAULTY = 3
 FLAPS = 12

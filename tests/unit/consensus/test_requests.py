@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from consensus.requests import LEFT_OUT_MAX, RequestQueue
-from tests.unit.consensus.harness import make_transaction
+from tests.unit.consensus.fake_chain import make_transaction
 
 
 def _queue() -> RequestQueue:

@@ -8,16 +8,16 @@ from consensus.actions import Action, Broadcast, Deliver, Persist
 from consensus.messages import Prepare, PrePrepare, SignedMessage, ViewChange, sign_message
 from consensus.replica import Replica
 from ledger.types import Height, ValidatorIndex, View
-from tests.unit.consensus.harness import (
+from tests.unit.consensus.fake_chain import (
     CHAIN_ID,
     GENESIS_HASH,
     GENESIS_TIME_MS,
-    Cluster,
     FakeApplication,
     get_key,
     make_config,
     make_transactions,
 )
+from tests.unit.consensus.harness import Cluster
 
 NOW_MS = GENESIS_TIME_MS + 500
 

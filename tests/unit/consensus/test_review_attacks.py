@@ -23,7 +23,8 @@ from consensus.messages import (
 )
 from ledger import cbor
 from ledger.types import Hash, Height, ValidatorIndex, View
-from tests.unit.consensus.harness import CHAIN_ID, Cluster, get_key, make_transaction, make_transactions
+from tests.unit.consensus.fake_chain import CHAIN_ID, get_key, make_transaction, make_transactions
+from tests.unit.consensus.harness import Cluster
 from tests.unit.consensus.test_view_floor import (
     assert_no_fork,
     reach_view_1_above_height_3,

@@ -9,7 +9,7 @@ from consensus.errors import PeerFault
 from consensus.message_door import VerifiedMessages, decode_message
 from consensus.messages import Checkpoint, Prepare, PreparedCertificate, SignedMessage, ViewChange
 from ledger.types import Hash, Height, View
-from tests.unit.consensus.harness import CHAIN_ID, GENESIS_HASH
+from tests.unit.consensus.fake_chain import CHAIN_ID, GENESIS_HASH
 from tests.unit.consensus.test_messages_and_evidence import KEYS, sign
 from tests.unit.consensus.test_restart import make_proposal
 

@@ -8,7 +8,8 @@ from consensus.actions import Action, Broadcast
 from consensus.messages import Commit, NewView, PrePrepare, SignedMessage, ViewChange, sign_message
 from consensus.view_change import choose_view_changes, validate_view_change
 from ledger.types import Hash, Height, ValidatorIndex, View
-from tests.unit.consensus.harness import CHAIN_ID, GENESIS_HASH, Cluster, get_key, make_transactions
+from tests.unit.consensus.fake_chain import CHAIN_ID, GENESIS_HASH, get_key, make_transactions
+from tests.unit.consensus.harness import Cluster
 from tests.unit.consensus.test_restart import NOW_MS, make_replica
 
 HASH_A = Hash(b"a" * 32)

@@ -16,14 +16,14 @@ import pytest
 
 from consensus.messages import Commit, PrePrepare, SignedMessage, ViewChange, sign_message
 from ledger.types import Hash, Height, TimestampMs, ValidatorIndex, View
-from tests.unit.consensus.harness import (
+from tests.unit.consensus.fake_chain import (
     CHAIN_ID,
     GENESIS_HASH,
-    Cluster,
     get_key,
     make_transaction,
     make_transactions,
 )
+from tests.unit.consensus.harness import Cluster
 
 
 def commit_only_to_replica_0_in_view_0(sender: int, to: int, message: SignedMessage) -> bool:
