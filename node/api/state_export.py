@@ -9,7 +9,9 @@ state is rebuilt from the latest state and the kept blocks' undo records
 operator endpoint, guarded as the backup is.
 
 The body is JSON lines: ``{"height": H, "state_root": hex}``, then ``[key hex, value hex]``
-per record in key order.
+per record in key order. ``height`` is refused as it is on every other request: 400 MALFORMED
+when it is not a whole number, 503 BEHIND above this hub's latest height, 409
+STATE_NOT_RETAINED below the state this hub can rebuild.
 """
 
 from __future__ import annotations
@@ -19,27 +21,32 @@ import json
 from aiohttp import web
 
 from node.api.admin import validate_token
+from node.api.heights import parse_height_parameter
 from node.api.keys import NODE
 from node.errors import ApiError
+from node.standing import validate_min_height
 from storage.history import iterate_state_at
 
+HEIGHT_PARAMETER = "height"
 LINES_PER_WRITE = 2000
 
 
 async def get_state(request: web.Request) -> web.StreamResponse:
     validate_token(request)
-    chain = request.app[NODE].chain
+    node = request.app[NODE]
+    chain = node.chain
     latest, first = chain.latest_height(), chain.first_block_height()
-    text = request.query.get("height", str(first - 1))
-    if not (text.isdigit() and len(text) <= 19 and first - 1 <= int(text) <= latest):
+    wanted = parse_height_parameter(request, HEIGHT_PARAMETER)  # 400 MALFORMED, as every height
+    height = first - 1 if wanted is None else wanted
+    validate_min_height(node, height)  # above the latest: 503 BEHIND, as an account's proof
+    if height < first - 1:
         raise ApiError(
-            400,
-            "BAD_HEIGHT",
-            f"height must be a whole number from {first - 1} (the first kept block's "
-            f"parent) to {latest} (the latest block)",
+            409,
+            "STATE_NOT_RETAINED",
+            f"this hub prunes: it rebuilds the state from height {first - 1} (the first kept "
+            f"block's parent) to {latest} (the latest block), not at {height}",
         )
-    height = int(text)
-    pairs = iterate_state_at(request.app[NODE].kv, height, latest)  # read as of now, before any await
+    pairs = iterate_state_at(node.kv, height, latest)  # read as of now, before any await
     head = {"height": height, "state_root": chain.get_state_root(height).hex()}
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
