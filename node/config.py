@@ -35,6 +35,7 @@ PEER_MESSAGE_BYTES_MAX = P2PSettings().message_bytes_max
 # check's window, storage/integrity.py), and a peer that fell that far behind catches up from
 # it by blocks.
 KEEP_CHECKPOINT_INTERVALS_MIN = 4
+STATE_HISTORY_BLOCKS_MAX = 1_000_000  # rebuilding an old state reads every undo record above it
 
 VALIDATOR, OBSERVER = "validator", "observer"
 NO_FILE = Path()  # a path field left out
@@ -132,6 +133,10 @@ class StorageSection:
     # Keep the bodies of the latest N blocks and prune older ones (headers and certificates are
     # kept; node/pruning.py). 0 keeps every block.
     keep_blocks: int = 0
+    # Without pruning, keep what the latest N blocks overwrote (storage/history.py), so the state
+    # of any of the latest N heights can be proven (GET /v1/accounts/{address}/proof?height=H)
+    # and exported. 0: the latest height only. A pruning hub proves any kept height instead.
+    state_history_blocks: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -318,6 +323,11 @@ def validate_config(config: NodeConfig, path: Path) -> None:
             config.storage.keep_blocks == 0 or config.storage.keep_blocks >= keep_blocks_min,
             f"storage.keep_blocks must be 0 (keep every block) or at least {KEEP_CHECKPOINT_INTERVALS_MIN} "
             f"x consensus.checkpoint_interval ({keep_blocks_min})",
+        ),
+        (
+            0 <= config.storage.state_history_blocks <= STATE_HISTORY_BLOCKS_MAX,
+            "storage.state_history_blocks must be between 0 (the latest state only) and "
+            f"{STATE_HISTORY_BLOCKS_MAX}",
         ),
         (config.api.request_bytes_max >= 1024, "api.request_bytes_max must be at least 1024"),
         (config.api.bad_signatures_burst >= 2, "api.bad_signatures_burst must be at least 2"),

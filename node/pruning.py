@@ -18,16 +18,24 @@ log = structlog.get_logger("hubledger.node.pruning")
 
 
 class BlockPruner:
-    def __init__(self, chain: ChainStore, keep_blocks: int) -> None:
+    """After each commit: prune old bodies (``keep_blocks``), or else drop the undo records
+    older than the state history (``state_history_blocks``: how many heights below the latest
+    a hub can still prove state at, storage/history.py). A pruning hub keeps the undo records
+    of all its kept blocks, which an export needs, so it proves state at any kept height."""
+
+    def __init__(self, chain: ChainStore, keep_blocks: int, state_history_blocks: int = 0) -> None:
         self._chain = chain
         self._keep_blocks = keep_blocks
+        self._state_history_blocks = state_history_blocks
         self.pruned_total = 0
 
     def after_commit(self) -> None:
+        latest = self._chain.latest_height()
         if self._keep_blocks == 0:
+            below = latest - self._state_history_blocks + 1
+            self._chain.trim_undo_below(below, blocks_max=BLOCKS_PER_COMMIT)
             return
-        below = self._chain.latest_height() - self._keep_blocks + 1
-        pruned = self._chain.prune_below(below, blocks_max=BLOCKS_PER_COMMIT)
+        pruned = self._chain.prune_below(latest - self._keep_blocks + 1, blocks_max=BLOCKS_PER_COMMIT)
         if pruned:
             self.pruned_total += pruned
             log.debug("blocks_pruned", count=pruned, first_kept=self._chain.first_block_height())

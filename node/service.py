@@ -93,8 +93,10 @@ class Node:
             )
         self._key = key
         self.kv = LevelDBStore.open(Path(config.node.data_dir))
-        self.chain = ChainStore(self.kv, keep_undo=config.storage.keep_blocks > 0)
-        self.pruner = BlockPruner(self.chain, config.storage.keep_blocks)
+        storage = config.storage
+        keep_undo = storage.keep_blocks > 0 or storage.state_history_blocks > 0
+        self.chain = ChainStore(self.kv, keep_undo=keep_undo)
+        self.pruner = BlockPruner(self.chain, storage.keep_blocks, storage.state_history_blocks)
         genesis_changes = compute_genesis_changes(genesis)
         self.chain.initialize(genesis.hash, genesis_changes)
         self.consensus_log = ConsensusLogStore(self.kv)

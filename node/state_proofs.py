@@ -6,19 +6,28 @@ record) as the contracts store it (ledger/account_state.py), the key's bucket
 and 16 sibling hashes up to the state root (ledger/state_tree.py), the header
 whose ``state_root`` that is, and the header's commit certificate.
 
-The node keeps only the latest state tree, so a proof is of the latest height.
-Everything is read in one synchronous call: blocks commit on the event loop, so
-no block can commit between the values, the tree and the header.
+A proof of the latest height reads the node's own tree and values in one synchronous
+call: blocks commit on the event loop, so none can commit in between. A proof of an
+earlier height (as far back as the undo records go: ``[storage] state_history_blocks``,
+or the kept blocks of a pruning hub) is rebuilt from one snapshot of the store in a
+thread, one at a time, so a costly question never stalls consensus; the root it leads to
+must be the state root of that height's certified header, or nothing is answered.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.account_state import get_account_key, get_balance_key
 from ledger.state_tree import StateProof
-from ledger.types import Address
+from ledger.types import Address, Hash
+from storage import schema
 from storage.chain import ChainStore
+from storage.errors import CorruptRecord
+from storage.history import prove_state_at
+from storage.kv import LevelDBStore, MemoryStore
 
 # The format hubledger_client.state_proof.verify_state_proof_document accepts;
 # tests/unit/client/test_state_proof.py builds here and checks there.
@@ -32,31 +41,54 @@ def account_state_keys(address: Address) -> tuple[bytes, bytes]:
     return get_account_key(address), get_balance_key(address)
 
 
-def build_account_proof(chain: ChainStore, address: Address) -> dict[str, Any] | None:
-    """The proof of ``address``'s records at the latest height; None before the first block,
-    when no certified header exists to carry a state root."""
-    height = chain.latest_height()
-    block = chain.get_block(height)
-    certificate = chain.get_certificate(height)
-    if block is None or certificate is None:
-        return None
-    records = []
-    for key in account_state_keys(address):
-        proven_height, proof = chain.prove_state(key)
-        if proven_height != height:  # cannot happen while nothing awaits in here; say so if it does
-            raise RuntimeError(f"the state moved from height {height} to {proven_height} during a proof")
-        records.append(_record_json(proof))
-    return {
-        "format": STATE_PROOF_FORMAT,
-        "version": STATE_PROOF_VERSION,
-        "chain_id": block.header.chain_id,
-        "address": address.hex(),
-        "height": height,
-        "records": records,
-        "header": block.header.to_json(),
-        "block_hash": block.hash.hex(),
-        "certificate": certificate.to_json(),
-    }
+class AccountProver:
+    """Builds the proof documents of one node's chain."""
+
+    def __init__(self, chain: ChainStore, kv: LevelDBStore | MemoryStore) -> None:
+        self._chain = chain
+        self._kv = kv
+        self._rebuilding = asyncio.Lock()  # one earlier state at a time: each copies the tree (~10 MB)
+
+    async def prove(self, address: Address, height: int | None = None) -> dict[str, Any] | None:
+        """The proof of ``address``'s records after block ``height`` (default: the latest); None
+        for a height without a certified header (genesis, or before the first block). Raises
+        StorageError STATE_NOT_RETAINED for a height whose state this store cannot rebuild."""
+        chain, keys = self._chain, account_state_keys(address)
+        if height is None or height == chain.latest_height():
+            height, root = chain.latest_height(), chain.state_tree.root
+            proofs = [chain.prove_state(key)[1] for key in keys]  # no await: one height throughout
+        else:
+            async with self._rebuilding:
+                root, proofs = await asyncio.to_thread(_prove_in_snapshot, self._kv, height, keys)
+        header, certificate = chain.get_header(height), chain.get_certificate(height)
+        if header is None or certificate is None:
+            return None
+        if root != header.state_root:  # the rebuilt state must be the certified one, or nothing is said
+            raise CorruptRecord(
+                schema.undo_key(height + 1),
+                f"the state rebuilt at height {height} does not have the state root of its certified header",
+            )
+        return {
+            "format": STATE_PROOF_FORMAT,
+            "version": STATE_PROOF_VERSION,
+            "chain_id": header.chain_id,
+            "address": address.hex(),
+            "height": height,
+            "records": [_record_json(proof) for proof in proofs],
+            "header": header.to_json(),
+            "block_hash": header.hash.hex(),
+            "certificate": certificate.to_json(),
+        }
+
+
+def _prove_in_snapshot(
+    kv: LevelDBStore | MemoryStore, height: int, keys: Sequence[bytes]
+) -> tuple[Hash, list[StateProof]]:
+    view = kv.read_view()
+    try:
+        return prove_state_at(view, height, keys)
+    finally:
+        view.close()
 
 
 def _record_json(proof: StateProof) -> dict[str, Any]:

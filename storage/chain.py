@@ -41,7 +41,7 @@ from storage.block_commit import CommittedBlock, Tip, add_block, validate_belong
 from storage.chain_base import Base, load_base
 from storage.chain_setup import write_genesis
 from storage.errors import BlockPruned, CorruptRecord, StorageError
-from storage.history import compute_undo, first_undo_height
+from storage.history import compute_undo, first_undo_height, trim_undo_below
 from storage.kv import KeyValueStore, WriteBatch
 from storage.pruning import add_pruning, decode_header
 from storage.state_tree import CommittedStateTree
@@ -292,8 +292,19 @@ class ChainStore:
         return self._tree
 
     def prove_state(self, key: bytes) -> tuple[Height, StateProof]:
-        """A proof of ``key``'s record (or absence) at the latest committed height."""
+        """A proof of ``key``'s record (or absence) at the latest committed height; an earlier
+        height's is built from a snapshot of the store (storage/history.py ``prove_state_at``)."""
         return self.latest_height(), build_state_proof(self._tree, key, self.get_state(key))
+
+    def first_provable_height(self) -> Height:
+        """The lowest height whose state this store can rebuild: below the first block with an
+        undo record (storage/history.py), or the latest when it keeps none."""
+        first = first_undo_height(self._kv)
+        return self.latest_height() if first is None else Height(first - 1)
+
+    def trim_undo_below(self, height: int, *, blocks_max: int) -> int:
+        """Drop the undo records of blocks below ``height`` (storage/history.py)."""
+        return trim_undo_below(self._kv, height, self.latest_height(), blocks_max=blocks_max)
 
     def has_transaction(self, transaction_id: Hash) -> bool:
         """Whether a committed block holds the transaction; one key lookup, no block read."""

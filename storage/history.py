@@ -1,13 +1,22 @@
 """Undo records: what each block's writes overwrote, so the state of an earlier height can be
 rebuilt from the latest state.
 
-A pruning hub drops old block bodies, so nobody can re-execute its chain from genesis; what
-an auditor can still check is the header chain and certificates from genesis, then the
-state at the first kept block (its root is in a certified header), then every kept block
-re-executed from there. That state is the latest state with the kept blocks undone: for
-each kept block, its undo record lists every key it wrote with the value it found (None:
-the key was absent). Undo records are written in the block's own batch, from the first
-block committed with pruning on (``FIRST_UNDO_HEIGHT_KEY``), and pruned with the bodies.
+Two readers need the state of an earlier height. A pruning hub drops old block bodies, so
+nobody can re-execute its chain from genesis; what an auditor can still check is the header
+chain and certificates from genesis, then the state at the first kept block (its root is in
+a certified header), then every kept block re-executed from there. And a proof of an
+account at a recent height (node/state_proofs.py) needs that height's values and tree.
+
+That state is the latest state with the later blocks undone: for each block, its undo
+record lists every key it wrote with the value it found (None: the key was absent).
+
+Invariant: undo records exist for every block from ``FIRST_UNDO_HEIGHT_KEY`` to the latest
+(absent key: none are kept), except on a hub that has stopped writing them, while it drops
+the old ones (a missing record is then reported as not retained, never read around). They
+are written in the block's own batch from the first block committed with them on, dropped
+with the bodies by pruning, and otherwise dropped from the oldest once older than the hub's
+state history (``trim_undo_below``). A reader checks that the state it rebuilt has the state
+root of its certified header (storage/chain.py ``open_state``).
 """
 
 from __future__ import annotations
@@ -17,10 +26,12 @@ from collections.abc import Callable, Iterator, Sequence
 
 from ledger import cbor
 from ledger.errors import DecodeError
-from ledger.types import Height
+from ledger.state_tree import StateProof, StateTreeOverlay, build_state_proof
+from ledger.types import Hash, Height
 from storage import schema
 from storage.errors import CorruptRecord, StorageError
-from storage.kv import KeyValueStore
+from storage.kv import KeyValueStore, ReadView, WriteBatch
+from storage.state_tree import CommittedStateTree
 
 UNDO_BYTES_MAX = 64 * 1024 * 1024
 
@@ -51,17 +62,15 @@ def _is_undo_pair(pair: object) -> bool:
     )
 
 
-def first_undo_height(kv: KeyValueStore) -> Height | None:
+def first_undo_height(kv: ReadView) -> Height | None:
     data = kv.get(schema.FIRST_UNDO_HEIGHT_KEY)
     return None if data is None else schema.decode_height(data)
 
 
-def iterate_state_at(kv: KeyValueStore, height: int, latest: int) -> Iterator[tuple[bytes, bytes]]:
-    """Every (key, value) of the state after block ``height``, in key order, rebuilt from the
-    state after ``latest`` and the undo records of the blocks in between. Everything is read
-    as of this call (undo records now, the state through an iterator opened now), so commits
-    while the caller consumes it change nothing. Raises StorageError STATE_NOT_RETAINED when
-    an undo record it needs is not kept."""
+def read_undone(kv: ReadView, height: int, latest: int) -> dict[bytes, bytes | None]:
+    """The value after block ``height`` (None: absent) of every key that blocks ``height`` + 1
+    to ``latest`` wrote; every other key has its latest value. Raises StorageError
+    STATE_NOT_RETAINED when an undo record it needs is not kept."""
     first = first_undo_height(kv)
     if height < latest and (first is None or height + 1 < first):
         where = "none are kept" if first is None else f"they start at block {first}"
@@ -77,8 +86,58 @@ def iterate_state_at(kv: KeyValueStore, height: int, latest: int) -> Iterator[tu
         if data is None:
             raise StorageError(f"the undo record of block {undone} is missing", code="STATE_NOT_RETAINED")
         before.update(decode_undo(key, data))
+    return before
+
+
+def trim_undo_below(kv: KeyValueStore, height: int, latest: int, *, blocks_max: int) -> int:
+    """Drop the undo records of blocks below ``height`` (at most ``blocks_max``, oldest first);
+    returns how many. Past ``latest`` every record is gone, and so is ``FIRST_UNDO_HEIGHT_KEY``:
+    records written later start a new unbroken run."""
+    first = first_undo_height(kv)
+    if first is None:
+        return 0
+    end = min(height, first + blocks_max)
+    if end <= first:
+        return 0
+    batch = WriteBatch()
+    for trimmed in range(first, min(end, latest + 1)):
+        batch.delete(schema.undo_key(trimmed))
+    if end > latest:
+        batch.delete(schema.FIRST_UNDO_HEIGHT_KEY)
+    else:
+        batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(end))
+    kv.write(batch, sync=True)
+    return end - first
+
+
+def iterate_state_at(kv: KeyValueStore, height: int, latest: int) -> Iterator[tuple[bytes, bytes]]:
+    """Every (key, value) of the state after block ``height``, in key order, rebuilt from the
+    state after ``latest`` and the undo records of the blocks in between. Everything is read
+    as of this call (undo records now, the state through an iterator opened now), so commits
+    while the caller consumes it change nothing. Raises StorageError STATE_NOT_RETAINED when
+    an undo record it needs is not kept."""
+    before = read_undone(kv, height, latest)
     skip = len(schema.STATE_PREFIX)
     current = kv.iterate(prefix=schema.STATE_PREFIX)  # opened now: the state as of this call
     kept = ((key[skip:], value) for key, value in current if key[skip:] not in before)
     restored = sorted((key, value) for key, value in before.items() if value is not None)
     return heapq.merge(kept, restored)  # no key is in both, so tuples compare by key alone
+
+
+def prove_state_at(view: ReadView, height: int, keys: Sequence[bytes]) -> tuple[Hash, list[StateProof]]:
+    """Proofs of ``keys`` in the state after block ``height``, below the latest, and the root
+    they lead to: the latest tree and values of one snapshot of the store with the later
+    blocks undone. Reading one snapshot, it may run in a thread while blocks commit. The
+    caller checks the root against block ``height``'s certified header."""
+    data = view.get(schema.LATEST_HEIGHT_KEY)
+    latest = 0 if data is None else schema.decode_height(data)
+    if not 0 <= height < latest:
+        raise StorageError(f"height {height} is not below the latest, {latest}", code="UNKNOWN_HEIGHT")
+    undone = read_undone(view, height, latest)
+    tree = StateTreeOverlay(CommittedStateTree(view))
+    root = tree.apply(undone.items())
+    proofs = []
+    for key in keys:
+        value = undone[key] if key in undone else view.get(schema.state_key(key))
+        proofs.append(build_state_proof(tree, key, value))
+    return root, proofs

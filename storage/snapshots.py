@@ -94,7 +94,7 @@ class StateSnapshot:
         if not 0 <= chunk < CHUNKS:
             raise StorageError(f"chunk {chunk} is outside 0..{CHUNKS - 1}", code="BAD_CHUNK")
         if self._tree is None:
-            self._tree = CommittedStateTree(self.view)  # type: ignore[arg-type]  # read-only use
+            self._tree = CommittedStateTree(self.view)
             if self._tree.root != self.state_root:
                 raise StorageError(
                     f"the snapshot of height {self.height} does not hash to its header's state root",

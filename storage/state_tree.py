@@ -23,7 +23,7 @@ from ledger.state_tree import BUCKETS, EMPTY, StateTreeOverlay, hash_key, hash_n
 from ledger.types import HASH_BYTES, Hash
 from storage import schema
 from storage.errors import CorruptRecord
-from storage.kv import KeyValueStore, WriteBatch
+from storage.kv import ReadView, WriteBatch
 
 BUCKET_CACHE_MAX = 20_000
 
@@ -34,7 +34,7 @@ if state_tree.BUCKET_BITS != 16:
 class CommittedStateTree:
     """The state tree of the latest committed block: the base every speculative tree reads."""
 
-    def __init__(self, kv: KeyValueStore, *, bucket_cache_max: int = BUCKET_CACHE_MAX) -> None:
+    def __init__(self, kv: ReadView, *, bucket_cache_max: int = BUCKET_CACHE_MAX) -> None:
         self._kv = kv
         self._nodes: list[Hash] | None = None  # loaded on first use: a fresh store has no tree yet
         self._buckets: OrderedDict[int, dict[bytes, bytes]] = OrderedDict()

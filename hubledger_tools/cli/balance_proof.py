@@ -37,13 +37,17 @@ def add_balance_proof_commands(commands: Any) -> None:
     fetch = commands.add_parser(
         "balance-proof",
         help="fetch an account's state proof (balance, frozen, limit) for an auditor",
-        description="Save the state proof of an account at the node's latest height; "
-        "check it offline with `hubledger verify-balance`.",
+        description="Save the state proof of an account at the node's latest height, or at an earlier "
+        "one the node still keeps ([storage] state_history_blocks); check it offline with "
+        "`hubledger verify-balance`.",
     )
     add_reader_arguments(fetch)
     fetch.add_argument("--out", type=types.output_file, required=True, help="the file to write (JSON)")
     fetch.add_argument(
-        "--height", type=types.first_height, help="exactly this height (a node keeps only its latest state)"
+        "--height",
+        type=types.first_height,
+        help="the state after this block (default: the latest; a node keeps its recent heights, "
+        "[storage] state_history_blocks, and refuses older ones with STATE_NOT_RETAINED)",
     )
     fetch.set_defaults(handler=_balance_proof)
 

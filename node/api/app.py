@@ -7,7 +7,7 @@ from aiohttp import web
 from node.api import accounts, admin, backup, chain, state_export, state_proofs, transactions
 from node.api.errors import error_middleware
 from node.api.events import EVENTS, EventHub, get_events
-from node.api.keys import NODE, SIGNATURES, STANDING
+from node.api.keys import NODE, PROVER, SIGNATURES, STANDING
 from node.api.metrics import METRICS, get_metrics
 from node.api.status_page import add_status_routes
 from node.client_signatures import ClientSignatures
@@ -16,6 +16,7 @@ from node.peer_status import PEER_STATUS
 from node.request_limits import RequestBudget, rate_limit_middleware
 from node.service import Node
 from node.standing import Standing
+from node.state_proofs import AccountProver
 
 
 def build_api(node: Node) -> web.Application:
@@ -24,6 +25,7 @@ def build_api(node: Node) -> web.Application:
         middlewares=[error_middleware], client_max_size=node.config.api.request_bytes_max * 16
     )
     app[NODE] = node
+    app[PROVER] = AccountProver(node.chain, node.kv)
     api = node.config.api
     signatures = ClientSignatures(burst=api.bad_signatures_burst, per_s=api.bad_signatures_per_s)
     app[SIGNATURES] = signatures

@@ -6,10 +6,12 @@ read, the same readers (the account, its bank, the central bank, a
 regulator), the same 404 for an account this chain does not hold, the same
 ``min_height`` (503 BEHIND when this hub is below it).
 
-The node keeps the state tree of its latest block only, so a proof is of the
-latest height. ``height=H`` asks for exactly H: a hub below H answers 503
-BEHIND (another hub may be there), a hub past it 409 STATE_NOT_RETAINED (ask
-again without ``height``; the answer's ``height`` says which one it is).
+Without ``height`` the proof is of the latest height. ``height=H`` asks for the
+state after block H: a hub below H answers 503 BEHIND (another hub may be
+there); a hub past it rebuilds that state when it still keeps the undo records
+(``[storage] state_history_blocks`` heights below its latest, or every kept
+block of a pruning hub) and answers 409 STATE_NOT_RETAINED, naming the heights
+it can prove, when it does not. An account registered after H is proven absent.
 """
 
 from __future__ import annotations
@@ -18,27 +20,39 @@ from aiohttp import web
 
 from node.api.accounts import get_readable_account
 from node.api.heights import parse_height_parameter
+from node.api.keys import PROVER
 from node.errors import ApiError
 from node.standing import validate_min_height
-from node.state_proofs import build_account_proof
+from storage.errors import StorageError
 
 HEIGHT_PARAMETER = "height"
 
 
 async def get_account_proof_handler(request: web.Request) -> web.Response:
-    """The proof document (node/state_proofs.py), built without awaiting: one height throughout."""
-    node, address, _, height = get_readable_account(request)
+    """The proof document (node/state_proofs.py)."""
+    node, address, _, _ = get_readable_account(request)
     wanted = parse_height_parameter(request, HEIGHT_PARAMETER)
     if wanted is not None:
         validate_min_height(node, wanted)
-        if wanted < height:
+        if wanted == 0:
             raise ApiError(
-                409,
-                "STATE_NOT_RETAINED",
-                f"this hub keeps the state of its latest block ({height}) only, not of block {wanted}: "
-                "ask without height for a proof at the latest height",
+                400,
+                "MALFORMED",
+                "height must be at least 1: the genesis state has no certified header "
+                "(check it against genesis itself)",
             )
-    document = build_account_proof(node.chain, address)
+    try:
+        document = await request.app[PROVER].prove(address, wanted)
+    except StorageError as error:
+        if error.code != "STATE_NOT_RETAINED":
+            raise
+        first, latest = node.chain.first_provable_height(), node.chain.latest_height()
+        raise ApiError(
+            409,
+            "STATE_NOT_RETAINED",
+            f"this hub proves the state of heights {max(first, 1)} to {latest} only, not of block {wanted} "
+            "(it keeps [storage] state_history_blocks heights): ask a hub that keeps more",
+        ) from None
     if document is None:
         raise ApiError(503, "NOT_READY", "no block is committed yet: a proof needs a certified header")
     return web.json_response(document)

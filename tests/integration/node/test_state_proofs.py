@@ -4,6 +4,7 @@ offline check that trusts no hub, and the CLI's save-then-verify round trip."""
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,14 @@ from tests.integration.harness import (
 
 HUBS = ["beijing", "shanghai"]
 STRANGER = PrivateKey.from_secret(778)
+SUBMITTERS: dict[str, Submitter] = {}  # each keeps its bank's nonce across the module's tests
 
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     network = LocalNetwork(tmp_path_factory.mktemp("state-proofs") / "net", HUBS)
     network.start_all()
-    submitter = Submitter(network, "bank-beijing", "bank-shanghai")
+    submitter = SUBMITTERS["bank-beijing"] = Submitter(network, "bank-beijing", "bank-shanghai")
     for amount in (250, 500):  # two blocks, so that height 1 is an older height than the latest
         transaction_id = submitter.transfer("beijing", amount=amount)
         for hub in HUBS:
@@ -75,12 +77,25 @@ def test_an_unknown_account_and_heights_have_stable_codes(network: LocalNetwork)
     status, answer = signed_get(network, "beijing", f"/v1/accounts/{'42' * 20}/proof", regulator)
     assert (status, answer["error"]["code"]) == (404, "NOT_FOUND")
     path = f"/v1/accounts/{address(network, 'bank-beijing')}/proof"
-    status, answer = signed_get(network, "beijing", f"{path}?height=1", regulator)
-    assert (status, answer["error"]["code"]) == (409, "STATE_NOT_RETAINED"), answer
     status, answer = signed_get(network, "beijing", f"{path}?height=999999999", regulator)
     assert (status, answer["error"]["code"]) == (503, "BEHIND")
-    status, answer = signed_get(network, "beijing", f"{path}?height=-1", regulator)
-    assert (status, answer["error"]["code"]) == (400, "MALFORMED")
+    for height in ("-1", "0", "1.0"):  # 0: the genesis state has no certified header
+        status, answer = signed_get(network, "beijing", f"{path}?height={height}", regulator)
+        assert (status, answer["error"]["code"]) == (400, "MALFORMED"), height
+
+
+def test_a_proof_at_an_earlier_height_shows_the_balance_before_a_transfer(network: LocalNetwork) -> None:
+    transaction_id = SUBMITTERS["bank-beijing"].transfer("beijing", amount=777)
+    committed = wait_committed_on(network, "shanghai", transaction_id)["height"]
+    path = f"/v1/accounts/{address(network, 'bank-beijing')}/proof"
+    reports = {}
+    for height in (committed - 1, committed):
+        regulator = network.account_key("regulator")
+        status, document = signed_get(network, "shanghai", f"{path}?height={height}", regulator)
+        assert status == 200, document
+        reports[height] = verify_account_proof(document, network.genesis)
+        assert reports[height].height == height
+    assert reports[committed - 1].balance_fen - reports[committed].balance_fen == 777
 
 
 
@@ -121,3 +136,20 @@ def test_the_cli_saves_a_proof_an_auditor_verifies_offline(network: LocalNetwork
         str(out),
     )
     assert forbidden.returncode == 2 and "FORBIDDEN" in forbidden.stderr
+
+
+def test_a_height_past_the_hubs_state_history_is_refused_and_named(network: LocalNetwork) -> None:
+    """Last in this module: beijing comes back keeping one height of history."""
+    network.kill("beijing", signal.SIGTERM)
+    network.start("beijing", env={"HUBLEDGER_STORAGE_STATE_HISTORY_BLOCKS": "1"})
+    submitter = Submitter(network, "bank-shanghai", "bank-beijing")
+    latest = wait_committed_on(network, "beijing", submitter.transfer("shanghai"))["height"]
+    path = f"/v1/accounts/{address(network, 'bank-beijing')}/proof"
+    regulator = network.account_key("regulator")
+    status, answer = signed_get(network, "beijing", f"{path}?height=1", regulator)
+    assert (status, answer["error"]["code"]) == (409, "STATE_NOT_RETAINED"), answer
+    assert f"proves the state of heights {latest - 1} to {latest} only" in answer["error"]["message"]
+    status, document = signed_get(network, "beijing", f"{path}?height={latest - 1}", regulator)
+    assert status == 200 and verify_account_proof(document, network.genesis).height == latest - 1
+    status, document = signed_get(network, "shanghai", f"{path}?height=1", regulator)  # another keeps more
+    assert status == 200 and verify_account_proof(document, network.genesis).height == 1

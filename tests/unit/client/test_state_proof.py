@@ -3,6 +3,7 @@ alone; every value of the document, changed, is refused with the check that caug
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from hubledger_client.state_proof import verify_account_proof
 from hubledger_tools.netgen import generate_network
 from ledger.types import Address
 from node.application import ChainStateReader
-from node.state_proofs import build_account_proof
+from node.state_proofs import AccountProver
 from storage.chain import ChainStore
 from storage.kv import MemoryStore
 from tests.unit.node.audit_chain import HUBS, AuditChain, build_audit_chain
@@ -30,13 +31,19 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> AuditChain:
     return build_audit_chain(tmp_path_factory.mktemp("state") / "net", block_count=2, transfers_per_block=3)
 
 
+def build_account_proof(
+    audit: AuditChain, address: Address, height: int | None = None
+) -> dict[str, Any] | None:
+    return asyncio.run(AccountProver(audit.chain, audit.kv).prove(address, height))
+
+
 def address_of(audit: AuditChain, name: str) -> Address:
     return audit.account_key(name).public_key.address
 
 
 @pytest.fixture(scope="module")
 def proof(audit: AuditChain) -> dict[str, Any]:
-    document = build_account_proof(audit.chain, address_of(audit, "bank-beijing"))
+    document = build_account_proof(audit, address_of(audit, "bank-beijing"))
     assert document is not None
     return document
 
@@ -52,7 +59,7 @@ def test_an_accounts_proof_shows_what_reading_the_account_shows(
 ) -> None:
     for name in ("bank-beijing", "bank-shanghai", "central-bank"):
         address = address_of(audit, name)
-        document = build_account_proof(audit.chain, address)
+        document = build_account_proof(audit, address)
         report = verify_account_proof(document, audit.genesis)
         shown = get_account(ChainStateReader(audit.chain), address)
         assert shown is not None and report.record is not None
@@ -70,7 +77,7 @@ def test_an_accounts_proof_shows_what_reading_the_account_shows(
 
 
 def test_an_unknown_address_has_a_proof_of_absence(audit: AuditChain) -> None:
-    document = build_account_proof(audit.chain, Address(b"\x42" * 20))
+    document = build_account_proof(audit, Address(b"\x42" * 20))
     report = verify_account_proof(document, audit.genesis)
     assert (report.exists, report.record, report.balance_fen, report.height) == (False, None, 0, 2)
     assert document is not None and [record["value"] for record in document["records"]] == [None, None]
@@ -129,7 +136,7 @@ def test_every_value_changed_anywhere_in_the_document_is_refused(
 
 
 def test_a_proof_of_absence_changed_anywhere_is_refused(audit: AuditChain) -> None:
-    document = build_account_proof(audit.chain, Address(b"\x42" * 20))
+    document = build_account_proof(audit, Address(b"\x42" * 20))
     for path in leaves(document):
         forged = copy.deepcopy(document)
         parent, name = at(forged, path)
@@ -172,7 +179,7 @@ def test_a_present_record_claimed_absent_is_refused(audit: AuditChain, proof: di
 
 
 def test_another_accounts_records_do_not_prove_this_account(audit: AuditChain, proof: dict[str, Any]) -> None:
-    other = build_account_proof(audit.chain, address_of(audit, "bank-shanghai"))
+    other = build_account_proof(audit, address_of(audit, "bank-shanghai"))
     assert other is not None
     forged = copy.deepcopy(proof)
     forged["records"][1] = other["records"][1]
@@ -222,6 +229,8 @@ def test_another_networks_genesis_does_not_accept_the_proof(
 def test_before_the_first_block_there_is_no_certified_header_to_prove_against(audit: AuditChain) -> None:
     from contracts.genesis import compute_genesis_changes
 
-    chain = ChainStore(MemoryStore())
+    kv = MemoryStore()
+    chain = ChainStore(kv)
     chain.initialize(audit.genesis.hash, compute_genesis_changes(audit.genesis))
-    assert build_account_proof(chain, address_of(audit, "bank-beijing")) is None
+    empty = asyncio.run(AccountProver(chain, kv).prove(address_of(audit, "bank-beijing")))
+    assert empty is None

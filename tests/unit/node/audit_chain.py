@@ -39,6 +39,7 @@ class AuditChain:
     directory: Path
     genesis: Genesis
     chain: ChainStore
+    kv: MemoryStore  # under chain, which keeps undo records: earlier heights can be proven
     blocks: list[tuple[Block, CommitCertificate]] = field(default_factory=list)
     results: list[tuple[Receipt, ...]] = field(default_factory=list)
     changes: list[list[tuple[bytes, bytes | None]]] = field(default_factory=list)
@@ -103,10 +104,11 @@ def build_audit_chain(
     ``overdrawn_nonces`` ask for more than the bank holds and commit as FAILED."""
     genesis = generate_network(HUBS, directory)
     changes = compute_genesis_changes(genesis)
-    chain = ChainStore(MemoryStore())
+    kv = MemoryStore()
+    chain = ChainStore(kv, keep_undo=True)
     tree = StateTree(changes)
     chain.initialize(genesis.hash, changes)
-    audit = AuditChain(directory, genesis, chain)
+    audit = AuditChain(directory, genesis, chain, kv)
     state = DictState(changes)
     sender = audit.account_key("bank-beijing")
     receiver = audit.account_key("bank-shanghai").public_key.address.hex()
