@@ -22,7 +22,7 @@ import pytest
 from hubledger_tools.pki import NetworkPki, PkiLayout
 from hubledger_tools.pki.lifecycle import renew_certificate, revoke_certificates
 from ledger.tls_identity import Identity, Role
-from tests.integration.certificates.probe import get_presented_certificate, get_sample, scrape
+from tests.integration.certificates.probe import Samples, get_presented_certificate, get_sample, scrape
 from tests.integration.harness import LocalNetwork, Submitter, wait_committed_on, wait_for
 
 HUBS = ["beijing", "shanghai", "shenzhen", "hangzhou"]
@@ -46,6 +46,12 @@ def peers_linked(network: LocalNetwork, hub: str) -> float:
 
 def is_linked_to(network: LocalNetwork, hub: str, peers: int) -> bool:
     return peers_linked(network, hub) == peers
+
+
+def get_counted_reload(network: LocalNetwork, hub: str) -> Samples | None:
+    """``hub``'s metrics once they count a loaded reload."""
+    samples = scrape(network, hub)
+    return samples if get_sample(samples, "hubledger_tls_reloads_total", outcome="loaded") >= 1 else None
 
 
 def has_refused_shanghai(network: LocalNetwork, hub: str) -> bool:
@@ -75,7 +81,9 @@ def test_a_renewed_certificate_is_served_after_sighup_without_a_restart(network:
     )
     assert get_presented_certificate(p2p_port(network, "beijing"), network.ca_file, peer) == new
     assert network.processes["beijing"] is process and process.poll() is None
-    samples = scrape(network, "beijing")
+    # The new certificate is served as soon as it is loaded; the reload is counted only once the
+    # peer links have been told (node/tls_reload.py), which may come a moment later.
+    samples = wait_for(partial(get_counted_reload, network, "beijing"), what="beijing to count the reload")
     assert get_sample(samples, "hubledger_tls_reloads_total", outcome="loaded") == 1
     expiry = get_sample(samples, "hubledger_certificate_expiry_seconds", certificate="p2p")
     assert expiry > (new.not_valid_after_utc - old.not_valid_after_utc).total_seconds() >= 0

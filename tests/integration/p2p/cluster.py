@@ -98,6 +98,9 @@ class Cluster:
         self.nodes: dict[int, Node] = {}
         self.extra_runners: list[web.AppRunner] = []
         self.extra_networks: list[PeerNetwork] = []
+        # How long a node's runner waits at cleanup for connections still open: short, so that a
+        # test's teardown is quick; a test of that wait makes it long enough to tell apart.
+        self.shutdown_timeout_s = 1.0
 
     def get_urls(self, index: int) -> dict[int, str]:
         return {peer: f"wss://127.0.0.1:{port}/p2p" for peer, port in enumerate(self.ports) if peer != index}
@@ -121,7 +124,7 @@ class Cluster:
             settings=settings,
             tls=self.tls.peer_tls(Identity(Role.HUB, hub_name(index))),
         )
-        runner = await serve(network, self.sockets[index])
+        runner = await serve(network, self.sockets[index], self.shutdown_timeout_s)
         await network.start()
         node = Node(index, network, runner, received)
         self.nodes[index] = node
@@ -186,11 +189,11 @@ class Cluster:
         self.tls.close()
 
 
-async def serve(network: PeerNetwork, sock: socket.socket) -> web.AppRunner:
+async def serve(network: PeerNetwork, sock: socket.socket, shutdown_timeout_s: float = 1.0) -> web.AppRunner:
     """Serve ``network``'s /p2p on ``sock`` over TLS, counting refused handshakes as the node does."""
     app = web.Application()
     network.add_routes(app)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout_s)
     await runner.setup()
     context: ssl.SSLContext | None = None
     if network.tls is not None:

@@ -61,7 +61,11 @@ async def test_a_partitioned_peer_receives_nothing_until_healed(
 async def test_delay_and_one_way_rules(make_cluster: Callable[[int], Cluster]) -> None:
     cluster = make_cluster(2)
     low, high = await cluster.start_all()
-    low.network.set_link_rules(LinkRules({1: LinkRule(delay_ms=150, direction=Direction.OUTBOUND)}))
+    # The undelayed payload must cross before the delayed ones: on a loaded machine one crossing can
+    # take longer than 150 ms, so the delay is wide enough for a stall of the test process.
+    delay_s = 0.5
+    rule = LinkRule(delay_ms=int(delay_s * 1000), direction=Direction.OUTBOUND)
+    low.network.set_link_rules(LinkRules({1: rule}))
     loop = asyncio.get_running_loop()
     started = loop.time()
     for number in range(5):
@@ -70,7 +74,7 @@ async def test_delay_and_one_way_rules(make_cluster: Callable[[int], Cluster]) -
     await wait_until(lambda: low.payloads_from(1) == [b"on time"], "the undelayed direction")
     assert high.received == []
     await wait_until(lambda: len(high.received) == 5, "the delayed payloads")
-    assert loop.time() - started >= 0.15
+    assert loop.time() - started >= delay_s
     assert high.payloads_from(0) == [b"late %d" % number for number in range(5)]
 
     low.network.set_link_rules(LinkRules({1: LinkRule(drop_fraction=1.0, direction=Direction.INBOUND)}))

@@ -69,12 +69,14 @@ def asyncio_time() -> float:
 
 async def test_shutting_the_peer_app_down_first_is_prompt(make_cluster: Callable[[int], Cluster]) -> None:
     # The node's runner cleans its aiohttp apps up before it stops the network: open links
-    # must not hold that shutdown up for aiohttp's shutdown timeout.
+    # must not hold that shutdown up for aiohttp's shutdown timeout. That timeout is made far
+    # longer than the bound, so that a prompt shutdown on a loaded machine is never mistaken for it.
     cluster = make_cluster(3)
+    cluster.shutdown_timeout_s = 30.0
     nodes = await cluster.start_all()
     loop = asyncio.get_running_loop()
     started = loop.time()
     await nodes[2].runner.cleanup()
     await nodes[2].network.stop()
-    assert loop.time() - started < 1.0
+    assert loop.time() - started < 5.0
     await wait_until(lambda: nodes[0].network.connected_peers() == [1], "the others noticing")

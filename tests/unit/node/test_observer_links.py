@@ -43,6 +43,17 @@ class NoPeers:
         return 0
 
 
+class BudgetClock:
+    """The answer budget's clock: the loop's, unless a test holds it still to read a budget exactly
+    (a debt of a few kilobytes refills in milliseconds, less than a loaded machine takes to ask again)."""
+
+    def __init__(self) -> None:
+        self.held_ms: int | None = None
+
+    def __call__(self) -> int:
+        return self.held_ms if self.held_ms is not None else int(asyncio.get_running_loop().time() * 1000)
+
+
 @dataclass
 class Hub:
     endpoint: ObserverEndpoint
@@ -50,6 +61,7 @@ class Hub:
     url: str
     pki: NetworkPki
     session: aiohttp.ClientSession
+    clock: BudgetClock
 
     def link(self, observer: Identity = REGULATOR) -> HubLink:
         layout = self.pki.layout
@@ -70,7 +82,8 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     generate_network(HUBS, tmp_path)
     config = load_config(tmp_path / "beijing.toml", environ={})
     tls = load_node_tls(config, HUBS, Path("[tls]"))
-    budget = AnswerBudget(lambda: int(asyncio.get_running_loop().time() * 1000), burst_bytes=64 * 1024)
+    clock = BudgetClock()
+    budget = AnswerBudget(clock, burst_bytes=64 * 1024)
     endpoint = ObserverEndpoint(answer_kind, budget=budget)
     app = web.Application()
     endpoint.add_routes(app)
@@ -81,7 +94,7 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     reloader = TlsReloader(config, HUBS, cast(PeerNetwork, NoPeers()), tls, observers=endpoint)
     async with aiohttp.ClientSession() as session:
         pki = NetworkPki.load(PkiLayout.of(tmp_path))
-        yield Hub(endpoint, reloader, f"wss://127.0.0.1:{port}/p2p/observer", pki, session)
+        yield Hub(endpoint, reloader, f"wss://127.0.0.1:{port}/p2p/observer", pki, session, clock)
     await runner.cleanup()
 
 
@@ -125,10 +138,14 @@ async def test_one_observer_name_holds_at_most_two_links(hub: Hub) -> None:
 
 async def test_an_observer_past_its_budget_is_refused_with_a_stable_code_until_it_refills(hub: Hub) -> None:
     link = hub.link()
+    hub.clock.held_ms = hub.clock()  # no refill between the answer and the next question
     assert len(await ask(link, size=100 * 1024)) == 100 * 1024  # burst 64 KiB: answered, then in debt
     with pytest.raises(RequestFailed) as refused:
         await ask(link)
     assert refused.value.code == RATE_LIMITED
+    assert hub.endpoint.refused[("regulator", "rate_limited")] == 1
+    hub.clock.held_ms += 1000  # a second refills a debt of 36 KiB many times over
+    assert await ask(link) == b"x"
     assert hub.endpoint.refused[("regulator", "rate_limited")] == 1
 
 
