@@ -17,6 +17,7 @@ must be the state root of that height's certified header, or nothing is answered
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,6 +49,7 @@ class AccountProver:
         self._chain = chain
         self._kv = kv
         self._rebuilding = asyncio.Lock()  # one earlier state at a time: each copies the tree (~10 MB)
+        self._rebuild: asyncio.Future[tuple[Hash, list[StateProof]]] | None = None  # the latest, in a thread
 
     async def prove(self, address: Address, height: int | None = None) -> dict[str, Any] | None:
         """The proof of ``address``'s records after block ``height`` (default: the latest); None
@@ -59,7 +61,9 @@ class AccountProver:
             proofs = [chain.prove_state(key)[1] for key in keys]  # no await: one height throughout
         else:
             async with self._rebuilding:
-                root, proofs = await asyncio.to_thread(_prove_in_snapshot, self._kv, height, keys)
+                loop = asyncio.get_running_loop()
+                self._rebuild = loop.run_in_executor(None, _prove_in_snapshot, self._kv, height, keys)
+                root, proofs = await asyncio.shield(self._rebuild)  # a thread cannot be cancelled
         header, certificate = chain.get_header(height), chain.get_certificate(height)
         if header is None or certificate is None:
             return None
@@ -79,6 +83,14 @@ class AccountProver:
             "block_hash": header.hash.hex(),
             "certificate": certificate.to_json(),
         }
+
+
+    async def close(self) -> None:
+        """Wait for a rebuild still running in its thread (its request may have been cancelled):
+        the store must not be closed under a thread reading it."""
+        if self._rebuild is not None:
+            with contextlib.suppress(Exception):
+                await self._rebuild
 
 
 def _prove_in_snapshot(

@@ -5,6 +5,7 @@ state that is not the certified one, or one whose undo records are gone, is neve
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from ledger import cbor
 from ledger.types import Address
 from node.application import ChainStateReader
 from node.pruning import BlockPruner
+from node import state_proofs
 from node.state_proofs import AccountProver
 from storage import schema
 from storage.chain import ChainStore
@@ -99,3 +101,35 @@ def test_a_hub_without_state_history_drops_every_undo_record(audit: AuditChain) 
     BlockPruner(audit.chain, keep_blocks=0, state_history_blocks=0).after_commit()
     assert audit.chain.first_provable_height() == BLOCKS
     assert not list(audit.kv.iterate(prefix=schema.UNDO_PREFIX))
+
+
+def test_closing_waits_for_a_rebuild_whose_request_was_cancelled(
+    audit: AuditChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store closes after the API: a thread still reading its snapshot must end first."""
+    release, finished = threading.Event(), threading.Event()
+    real = state_proofs._prove_in_snapshot
+
+    def slow(*arguments: Any) -> Any:
+        release.wait(timeout=10)
+        result = real(*arguments)
+        finished.set()
+        return result
+
+    monkeypatch.setattr(state_proofs, "_prove_in_snapshot", slow)
+
+    async def scenario() -> None:
+        prover = AccountProver(audit.chain, audit.kv)
+        request = asyncio.create_task(prover.prove(Address(b"\x42" * 20), 1))
+        await asyncio.sleep(0)  # the request is in its thread
+        while prover._rebuild is None:  # noqa: SLF001 - the thread has started
+            await asyncio.sleep(0.001)
+        request.cancel()
+        closing = asyncio.create_task(prover.close())
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # still waiting for the thread
+        release.set()
+        await asyncio.wait_for(closing, timeout=10)
+        assert finished.is_set()
+
+    asyncio.run(scenario())
