@@ -35,7 +35,7 @@ PEER_MESSAGE_BYTES_MAX = P2PSettings().message_bytes_max
 # check's window, storage/integrity.py), and a peer that fell that far behind catches up from
 # it by blocks.
 KEEP_CHECKPOINT_INTERVALS_MIN = 4
-STATE_HISTORY_BLOCKS_MAX = 1_000_000  # rebuilding an old state reads every undo record above it
+STATE_HISTORY_BLOCKS_MAX = 100_000  # rebuilding an old state reads every undo record above it
 
 VALIDATOR, OBSERVER = "validator", "observer"
 NO_FILE = Path()  # a path field left out
@@ -133,10 +133,11 @@ class StorageSection:
     # Keep the bodies of the latest N blocks and prune older ones (headers and certificates are
     # kept; node/pruning.py). 0 keeps every block.
     keep_blocks: int = 0
-    # Without pruning, keep what the latest N blocks overwrote (storage/history.py), so the state
-    # of any of the latest N heights can be proven (GET /v1/accounts/{address}/proof?height=H)
-    # and exported. 0: the latest height only. A pruning hub proves any kept height instead.
-    state_history_blocks: int = 10_000
+    # Keep what the latest N blocks overwrote (storage/history.py), so the state after any of the
+    # N blocks before the latest can be proven too (GET /v1/accounts/{address}/proof?height=H).
+    # 0: the latest height only. A pruning hub keeps the undo records of all its kept blocks
+    # (an export needs them) but proves no further back than N either: N bounds a question's cost.
+    state_history_blocks: int = 1_000
 
 
 @dataclass(frozen=True)

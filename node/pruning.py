@@ -19,23 +19,26 @@ log = structlog.get_logger("hubledger.node.pruning")
 
 class BlockPruner:
     """After each commit: prune old bodies (``keep_blocks``), or else drop the undo records
-    older than the state history (``state_history_blocks``: how many heights below the latest
-    a hub can still prove state at, storage/history.py). A pruning hub keeps the undo records
-    of all its kept blocks, which an export needs, so it proves state at any kept height."""
+    older than the state history (``state_history_blocks``, storage/history.py). A pruning hub
+    keeps the undo records of all its kept blocks, which an export needs."""
 
     def __init__(self, chain: ChainStore, keep_blocks: int, state_history_blocks: int = 0) -> None:
         self._chain = chain
         self._keep_blocks = keep_blocks
         self._state_history_blocks = state_history_blocks
+        self._seen = chain.latest_height()
         self.pruned_total = 0
 
     def after_commit(self) -> None:
         latest = self._chain.latest_height()
+        # A few blocks at a time, plus as many as the commit added: a hub replaying fetched
+        # blocks commits hundreds at once, and must not fall behind.
+        blocks_max = BLOCKS_PER_COMMIT + max(0, latest - self._seen)
+        self._seen = latest
         if self._keep_blocks == 0:
-            below = latest - self._state_history_blocks + 1
-            self._chain.trim_undo_below(below, blocks_max=BLOCKS_PER_COMMIT)
+            self._chain.trim_undo_below(latest - self._state_history_blocks + 1, blocks_max=blocks_max)
             return
-        pruned = self._chain.prune_below(latest - self._keep_blocks + 1, blocks_max=BLOCKS_PER_COMMIT)
+        pruned = self._chain.prune_below(latest - self._keep_blocks + 1, blocks_max=blocks_max)
         if pruned:
             self.pruned_total += pruned
             log.debug("blocks_pruned", count=pruned, first_kept=self._chain.first_block_height())

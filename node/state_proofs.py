@@ -18,22 +18,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import math
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import structlog
 
 from ledger.account_state import get_account_key, get_balance_key
 from ledger.state_tree import StateProof
 from ledger.types import Address, Hash
-from storage import schema
+from node.standing import NotServing
 from storage.chain import ChainStore
-from storage.errors import CorruptRecord
+from storage.errors import DatabaseCorrupt, StorageError
 from storage.history import prove_state_at
-from storage.kv import LevelDBStore, MemoryStore
+from storage.kv import LevelDBReadView, LevelDBStore, MemoryStore
 
 # The format hubledger_client.state_proof.verify_state_proof_document accepts;
 # tests/unit/client/test_state_proof.py builds here and checks there.
 STATE_PROOF_FORMAT = "hubledger-state-proof"
 STATE_PROOF_VERSION = 1
+
+log = structlog.get_logger("hubledger.node.state_proofs")
 
 
 def account_state_keys(address: Address) -> tuple[bytes, bytes]:
@@ -45,32 +51,52 @@ def account_state_keys(address: Address) -> tuple[bytes, bytes]:
 class AccountProver:
     """Builds the proof documents of one node's chain."""
 
-    def __init__(self, chain: ChainStore, kv: LevelDBStore | MemoryStore) -> None:
+    def __init__(
+        self,
+        chain: ChainStore,
+        kv: LevelDBStore | MemoryStore,
+        *,
+        history_blocks: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._chain = chain
         self._kv = kv
-        self._rebuilding = asyncio.Lock()  # one earlier state at a time: each copies the tree (~10 MB)
+        self._history_blocks = history_blocks
+        self._clock = clock
         self._rebuild: asyncio.Future[tuple[Hash, list[StateProof]]] | None = None  # the latest, in a thread
+        # A rebuild holds the interpreter about half the time it runs: after one that took t
+        # seconds, none starts for another t, so questions about old heights, however many,
+        # never take more than about a quarter of the event loop's turns.
+        self._rest_until = 0.0
+
+    def first_provable_height(self) -> int:
+        """The lowest height a proof may be asked at: as far back as the undo records go and no
+        further than the state history, which bounds what one question costs; at least 1."""
+        latest = self._chain.latest_height()
+        return max(1, self._chain.first_provable_height(), latest - self._history_blocks)
 
     async def prove(self, address: Address, height: int | None = None) -> dict[str, Any] | None:
         """The proof of ``address``'s records after block ``height`` (default: the latest); None
-        for a height without a certified header (genesis, or before the first block). Raises
-        StorageError STATE_NOT_RETAINED for a height whose state this store cannot rebuild."""
+        before the first block, when no certified header carries a state root. Raises
+        StorageError STATE_NOT_RETAINED for a height this hub does not prove, NotServing BUSY
+        while it rebuilds another, DatabaseCorrupt when the rebuilt state is not the certified one."""
         chain, keys = self._chain, account_state_keys(address)
-        if height is None or height == chain.latest_height():
-            height, root = chain.latest_height(), chain.state_tree.root
+        latest = chain.latest_height()
+        if height is None or height == latest:
+            height, root = latest, chain.state_tree.root
             proofs = [chain.prove_state(key)[1] for key in keys]  # no await: one height throughout
         else:
-            async with self._rebuilding:
-                loop = asyncio.get_running_loop()
-                self._rebuild = loop.run_in_executor(None, _prove_in_snapshot, self._kv, height, keys)
-                root, proofs = await asyncio.shield(self._rebuild)  # a thread cannot be cancelled
+            root, proofs = await self._rebuild_at(height, keys)
         header, certificate = chain.get_header(height), chain.get_certificate(height)
         if header is None or certificate is None:
-            return None
+            if height == latest:
+                return None
+            missing = f"no certified header of block {height} is kept here"
+            raise StorageError(missing, code="STATE_NOT_RETAINED")
         if root != header.state_root:  # the rebuilt state must be the certified one, or nothing is said
-            raise CorruptRecord(
-                schema.undo_key(height + 1),
-                f"the state rebuilt at height {height} does not have the state root of its certified header",
+            log.error("state_rebuild_mismatch", height=height, latest=latest)
+            raise DatabaseCorrupt(
+                f"the state rebuilt at height {height} does not have the state root of its certified header"
             )
         return {
             "format": STATE_PROOF_FORMAT,
@@ -84,6 +110,26 @@ class AccountProver:
             "certificate": certificate.to_json(),
         }
 
+    async def _rebuild_at(self, height: int, keys: Sequence[bytes]) -> tuple[Hash, list[StateProof]]:
+        if height < self.first_provable_height():
+            past = f"height {height} is past this hub's state history"
+            raise StorageError(past, code="STATE_NOT_RETAINED")
+        resting = self._rest_until - self._clock()
+        if (self._rebuild is not None and not self._rebuild.done()) or resting > 0:
+            raise NotServing(
+                "BUSY",
+                "this hub is rebuilding, or has just rebuilt, the state of another earlier height: "
+                "retry after the Retry-After seconds, or ask another hub",
+                retry_after_s=max(1, math.ceil(resting)),
+            )
+        view = self._kv.read_view()  # the store as the question arrived, read in the thread
+        started = self._clock()
+        self._rebuild = asyncio.get_running_loop().run_in_executor(None, _prove_in_view, view, height, keys)
+        try:
+            return await asyncio.shield(self._rebuild)  # a thread cannot be cancelled: close() waits
+        finally:
+            finished = self._clock()
+            self._rest_until = finished + (finished - started)
 
     async def close(self) -> None:
         """Wait for a rebuild still running in its thread (its request may have been cancelled):
@@ -93,10 +139,9 @@ class AccountProver:
                 await self._rebuild
 
 
-def _prove_in_snapshot(
-    kv: LevelDBStore | MemoryStore, height: int, keys: Sequence[bytes]
+def _prove_in_view(
+    view: LevelDBReadView | MemoryStore, height: int, keys: Sequence[bytes]
 ) -> tuple[Hash, list[StateProof]]:
-    view = kv.read_view()
     try:
         return prove_state_at(view, height, keys)
     finally:

@@ -41,7 +41,7 @@ from storage.block_commit import CommittedBlock, Tip, add_block, validate_belong
 from storage.chain_base import Base, load_base
 from storage.chain_setup import write_genesis
 from storage.errors import BlockPruned, CorruptRecord, StorageError
-from storage.history import compute_undo, first_undo_height, trim_undo_below
+from storage.history import compute_undo, first_undo_height, mark_undo_run, trim_undo_below
 from storage.kv import KeyValueStore, WriteBatch
 from storage.pruning import add_pruning, decode_header
 from storage.state_tree import CommittedStateTree
@@ -125,8 +125,7 @@ class ChainStore:
         pending: set[Hash] = set()  # transactions of the earlier blocks in this batch
         trees = []
         written: dict[bytes, bytes | None] = {}  # state writes of the earlier blocks in this batch
-        if self._keep_undo and first_undo_height(self._kv) is None:
-            batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(latest + 1))
+        mark_undo_run(self._kv, batch, latest, keep_undo=self._keep_undo)
         for committed in blocks:
             block = committed.block
             validate_extends(block, tip)
@@ -304,7 +303,7 @@ class ChainStore:
 
     def trim_undo_below(self, height: int, *, blocks_max: int) -> int:
         """Drop the undo records of blocks below ``height`` (storage/history.py)."""
-        return trim_undo_below(self._kv, height, self.latest_height(), blocks_max=blocks_max)
+        return trim_undo_below(self._kv, height, blocks_max=blocks_max)
 
     def has_transaction(self, transaction_id: Hash) -> bool:
         """Whether a committed block holds the transaction; one key lookup, no block read."""

@@ -11,12 +11,12 @@ That state is the latest state with the later blocks undone: for each block, its
 record lists every key it wrote with the value it found (None: the key was absent).
 
 Invariant: undo records exist for every block from ``FIRST_UNDO_HEIGHT_KEY`` to the latest
-(absent key: none are kept), except on a hub that has stopped writing them, while it drops
-the old ones (a missing record is then reported as not retained, never read around). They
-are written in the block's own batch from the first block committed with them on, dropped
-with the bodies by pruning, and otherwise dropped from the oldest once older than the hub's
-state history (``trim_undo_below``). A reader checks that the state it rebuilt has the state
-root of its certified header (storage/chain.py ``open_state``).
+(absent key: none are claimed). They are written in the block's own batch, which also keeps
+the key true (``mark_undo_run``): a store that keeps them starts a new run when it has none
+or its run broke while it kept none, and a store that keeps none drops the key. Records
+below the run go with pruned bodies or are trimmed once older than the hub's state history
+(``trim_undo_below``), which also drops records left outside the run. A reader checks that
+the state it rebuilt has the state root of its certified header (node/state_proofs.py).
 """
 
 from __future__ import annotations
@@ -89,25 +89,41 @@ def read_undone(kv: ReadView, height: int, latest: int) -> dict[bytes, bytes | N
     return before
 
 
-def trim_undo_below(kv: KeyValueStore, height: int, latest: int, *, blocks_max: int) -> int:
-    """Drop the undo records of blocks below ``height`` (at most ``blocks_max``, oldest first);
-    returns how many. Past ``latest`` every record is gone, and so is ``FIRST_UNDO_HEIGHT_KEY``:
-    records written later start a new unbroken run."""
+def mark_undo_run(kv: ReadView, batch: WriteBatch, latest: int, *, keep_undo: bool) -> None:
+    """Keep ``FIRST_UNDO_HEIGHT_KEY`` true in the batch that commits the block after ``latest``:
+    a store that keeps undo records starts a new run when it has none or its run is broken
+    (it kept none for a while); one that keeps none claims none, whatever records remain."""
     first = first_undo_height(kv)
-    if first is None:
-        return 0
-    end = min(height, first + blocks_max)
-    if end <= first:
+    if keep_undo:
+        if first is None or (first <= latest and kv.get(schema.undo_key(latest)) is None):
+            batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(latest + 1))
+    elif first is not None:
+        batch.delete(schema.FIRST_UNDO_HEIGHT_KEY)
+
+
+def trim_undo_below(kv: KeyValueStore, height: int, *, blocks_max: int) -> int:
+    """Drop the undo records of blocks below ``height``, at most ``blocks_max``, oldest first,
+    wherever they are (those of a run that broke included); returns how many. Not synced: a
+    trim lost in a crash is done again after the next commit."""
+    if height <= 1:  # no block is below the first: a young chain's history is all of it
         return 0
     batch = WriteBatch()
-    for trimmed in range(first, min(end, latest + 1)):
-        batch.delete(schema.undo_key(trimmed))
-    if end > latest:
-        batch.delete(schema.FIRST_UNDO_HEIGHT_KEY)
-    else:
-        batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(end))
-    kv.write(batch, sync=True)
-    return end - first
+    trimmed = 0
+    last = -1
+    for key, _ in kv.iterate(prefix=schema.UNDO_PREFIX, stop=schema.undo_key(height)):
+        if trimmed == blocks_max:
+            break
+        batch.delete(key)
+        trimmed += 1
+        if len(key) != len(schema.undo_key(0)):
+            raise CorruptRecord(key, "an undo record's key is its prefix and an 8-byte height")
+        last = schema.decode_height(key[len(schema.UNDO_PREFIX) :])
+    first = first_undo_height(kv)
+    if first is not None and last + 1 > first:
+        batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(last + 1))
+    if trimmed:
+        kv.write(batch, sync=False)
+    return trimmed
 
 
 def iterate_state_at(kv: KeyValueStore, height: int, latest: int) -> Iterator[tuple[bytes, bytes]]:

@@ -46,8 +46,9 @@ def add_balance_proof_commands(commands: Any) -> None:
     fetch.add_argument(
         "--height",
         type=types.first_height,
-        help="the state after this block (default: the latest; a node keeps its recent heights, "
-        "[storage] state_history_blocks, and refuses older ones with STATE_NOT_RETAINED)",
+        help="the state after this block (default: the latest; a node proves up to [storage] "
+        "state_history_blocks, 1,000 by default, below its latest and refuses older ones with "
+        "STATE_NOT_RETAINED)",
     )
     fetch.set_defaults(handler=_balance_proof)
 

@@ -25,7 +25,8 @@ def build_api(node: Node) -> web.Application:
         middlewares=[error_middleware], client_max_size=node.config.api.request_bytes_max * 16
     )
     app[NODE] = node
-    prover = app[PROVER] = AccountProver(node.chain, node.kv)
+    history_blocks = node.config.storage.state_history_blocks
+    prover = app[PROVER] = AccountProver(node.chain, node.kv, history_blocks=history_blocks)
     app.on_cleanup.append(lambda _: prover.close())
     api = node.config.api
     signatures = ClientSignatures(burst=api.bad_signatures_burst, per_s=api.bad_signatures_per_s)

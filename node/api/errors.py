@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 
 from ledger.errors import LedgerError
+from storage.errors import CorruptRecord
 
 log = structlog.get_logger("hubledger.api")
 
@@ -50,6 +51,9 @@ def error_response(
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except CorruptRecord as error:  # damage found while answering: the hub's fault, said as such
+        log.error("database_corrupt", path=request.path, problem=error.message)
+        return error_response("DATABASE_CORRUPT", f"this hub's database is damaged: {error.message}")
     except LedgerError as error:
         status = getattr(error, "status", None)
         retry_after_s = getattr(error, "retry_after_s", None)

@@ -8,10 +8,11 @@ regulator), the same 404 for an account this chain does not hold, the same
 
 Without ``height`` the proof is of the latest height. ``height=H`` asks for the
 state after block H: a hub below H answers 503 BEHIND (another hub may be
-there); a hub past it rebuilds that state when it still keeps the undo records
-(``[storage] state_history_blocks`` heights below its latest, or every kept
-block of a pruning hub) and answers 409 STATE_NOT_RETAINED, naming the heights
-it can prove, when it does not. An account registered after H is proven absent.
+there); a hub past it rebuilds that state (node/state_proofs.py) when H is no
+more than ``[storage] state_history_blocks`` below its latest and it keeps
+the undo records, answers 409 STATE_NOT_RETAINED naming the heights it can
+prove when not, and 503 BUSY while it rebuilds another or rests after one.
+An account registered after H is proven absent.
 """
 
 from __future__ import annotations
@@ -46,12 +47,12 @@ async def get_account_proof_handler(request: web.Request) -> web.Response:
     except StorageError as error:
         if error.code != "STATE_NOT_RETAINED":
             raise
-        first, latest = node.chain.first_provable_height(), node.chain.latest_height()
+        first, latest = request.app[PROVER].first_provable_height(), node.chain.latest_height()
         raise ApiError(
             409,
             "STATE_NOT_RETAINED",
-            f"this hub proves the state of heights {max(first, 1)} to {latest} only, not of block {wanted} "
-            "(it keeps [storage] state_history_blocks heights): ask a hub that keeps more",
+            f"this hub proves the state of heights {first} to {latest} only, not of block {wanted} "
+            f"({error.message}; [storage] state_history_blocks): ask a hub that keeps more",
         ) from None
     if document is None:
         raise ApiError(503, "NOT_READY", "no block is committed yet: a proof needs a certified header")

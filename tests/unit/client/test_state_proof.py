@@ -24,6 +24,7 @@ from storage.kv import MemoryStore
 from tests.unit.node.audit_chain import HUBS, AuditChain, build_audit_chain
 
 Path_ = tuple[str | int, ...]
+HISTORY = 1000  # [storage] state_history_blocks
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> AuditChain:
 def build_account_proof(
     audit: AuditChain, address: Address, height: int | None = None
 ) -> dict[str, Any] | None:
-    return asyncio.run(AccountProver(audit.chain, audit.kv).prove(address, height))
+    return asyncio.run(AccountProver(audit.chain, audit.kv, history_blocks=HISTORY).prove(address, height))
 
 
 def address_of(audit: AuditChain, name: str) -> Address:
@@ -232,5 +233,5 @@ def test_before_the_first_block_there_is_no_certified_header_to_prove_against(au
     kv = MemoryStore()
     chain = ChainStore(kv)
     chain.initialize(audit.genesis.hash, compute_genesis_changes(audit.genesis))
-    empty = asyncio.run(AccountProver(chain, kv).prove(address_of(audit, "bank-beijing")))
-    assert empty is None
+    prover = AccountProver(chain, kv, history_blocks=HISTORY)
+    assert asyncio.run(prover.prove(address_of(audit, "bank-beijing"))) is None

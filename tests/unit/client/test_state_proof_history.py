@@ -16,13 +16,14 @@ from contracts.queries import get_account
 from hubledger_client.state_proof import verify_account_proof
 from ledger import cbor
 from ledger.types import Address
+from node import state_proofs
 from node.application import ChainStateReader
 from node.pruning import BlockPruner
-from node import state_proofs
+from node.standing import NotServing
 from node.state_proofs import AccountProver
 from storage import schema
 from storage.chain import ChainStore
-from storage.errors import CorruptRecord, StorageError
+from storage.errors import DatabaseCorrupt, StorageError
 from storage.history import decode_undo
 from storage.kv import MemoryStore, WriteBatch
 from tests.unit.node.audit_chain import AuditChain, build_audit_chain
@@ -35,9 +36,9 @@ def audit(tmp_path: Path) -> AuditChain:
     return build_audit_chain(tmp_path / "net", block_count=BLOCKS, transfers_per_block=2)
 
 
-def prove(audit: AuditChain, name: str, height: int | None) -> dict[str, Any] | None:
+def prove(audit: AuditChain, name: str, height: int | None, history: int = BLOCKS) -> dict[str, Any] | None:
     address = audit.account_key(name).public_key.address
-    return asyncio.run(AccountProver(audit.chain, audit.kv).prove(address, height))
+    return asyncio.run(AccountProver(audit.chain, audit.kv, history_blocks=history).prove(address, height))
 
 
 def balance_on_a_hub_that_stopped_at(audit: AuditChain, name: str, height: int) -> int:
@@ -67,7 +68,7 @@ def test_a_proof_at_each_earlier_height_verifies_and_shows_that_heights_balance(
 
 def test_an_account_absent_at_an_earlier_height_is_proven_absent_there(audit: AuditChain) -> None:
     stranger = Address(b"\x42" * 20)
-    document = asyncio.run(AccountProver(audit.chain, audit.kv).prove(stranger, 1))
+    document = asyncio.run(AccountProver(audit.chain, audit.kv, history_blocks=BLOCKS).prove(stranger, 1))
     report = verify_account_proof(document, audit.genesis)
     assert (report.exists, report.height) == (False, 1)
 
@@ -81,7 +82,7 @@ def test_an_undo_record_that_lies_yields_no_proof(audit: AuditChain) -> None:
     batch = WriteBatch()
     batch.put(key, cbor.encode(forged))
     audit.kv.write(batch)
-    with pytest.raises(CorruptRecord, match="does not have the state root of its certified header"):
+    with pytest.raises(DatabaseCorrupt, match="does not have the state root of its certified header"):
         prove(audit, "bank-shanghai", BLOCKS - 1)
     assert verify_account_proof(prove(audit, "bank-shanghai", None), audit.genesis).height == BLOCKS
 
@@ -108,7 +109,7 @@ def test_closing_waits_for_a_rebuild_whose_request_was_cancelled(
 ) -> None:
     """The store closes after the API: a thread still reading its snapshot must end first."""
     release, finished = threading.Event(), threading.Event()
-    real = state_proofs._prove_in_snapshot
+    real = state_proofs._prove_in_view
 
     def slow(*arguments: Any) -> Any:
         release.wait(timeout=10)
@@ -116,13 +117,13 @@ def test_closing_waits_for_a_rebuild_whose_request_was_cancelled(
         finished.set()
         return result
 
-    monkeypatch.setattr(state_proofs, "_prove_in_snapshot", slow)
+    monkeypatch.setattr(state_proofs, "_prove_in_view", slow)
 
     async def scenario() -> None:
-        prover = AccountProver(audit.chain, audit.kv)
+        prover = AccountProver(audit.chain, audit.kv, history_blocks=BLOCKS)
         request = asyncio.create_task(prover.prove(Address(b"\x42" * 20), 1))
         await asyncio.sleep(0)  # the request is in its thread
-        while prover._rebuild is None:  # noqa: SLF001 - the thread has started
+        while prover._rebuild is None:
             await asyncio.sleep(0.001)
         request.cancel()
         closing = asyncio.create_task(prover.close())
@@ -131,5 +132,59 @@ def test_closing_waits_for_a_rebuild_whose_request_was_cancelled(
         release.set()
         await asyncio.wait_for(closing, timeout=10)
         assert finished.is_set()
+
+    asyncio.run(scenario())
+
+
+def test_a_height_past_the_configured_history_is_refused_though_its_records_are_kept(
+    audit: AuditChain,
+) -> None:
+    """The history bounds what one question may cost, whatever a pruning hub still keeps."""
+    with pytest.raises(StorageError) as refused:
+        prove(audit, "bank-beijing", 1, history=2)
+    assert refused.value.code == "STATE_NOT_RETAINED"
+    assert verify_account_proof(prove(audit, "bank-beijing", 2, history=2), audit.genesis).height == 2
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rebuilds_take_turns_with_rests_as_long_as_themselves_and_the_latest_is_always_served(
+    audit: AuditChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real = state_proofs._prove_in_view
+
+    def slow(*arguments: Any) -> Any:
+        release.wait(timeout=10)
+        return real(*arguments)
+
+    monkeypatch.setattr(state_proofs, "_prove_in_view", slow)
+    clock = Clock()
+
+    async def scenario() -> None:
+        prover = AccountProver(audit.chain, audit.kv, history_blocks=BLOCKS, clock=clock)
+        address = audit.account_key("bank-beijing").public_key.address
+        first = asyncio.create_task(prover.prove(address, 1))
+        while prover._rebuild is None:
+            await asyncio.sleep(0.001)
+        with pytest.raises(NotServing) as busy:
+            await prover.prove(address, 2)  # while the first runs
+        assert (busy.value.code, busy.value.retry_after_s) == ("BUSY", 1)
+        assert (await prover.prove(address, None) or {})["height"] == BLOCKS  # the latest needs no rebuild
+        clock.now += 3.2  # the first rebuild takes 3.2 s
+        release.set()
+        assert (await first or {})["height"] == 1
+        clock.now += 3.0  # rested 3 s of 3.2
+        with pytest.raises(NotServing) as resting:
+            await prover.prove(address, 2)
+        assert (resting.value.code, resting.value.retry_after_s) == ("BUSY", 1)
+        clock.now += 0.2
+        assert (await prover.prove(address, 2) or {})["height"] == 2
 
     asyncio.run(scenario())

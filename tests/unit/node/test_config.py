@@ -66,7 +66,7 @@ def test_environment_overrides_a_field(tmp_path: Path) -> None:
         (VALID, {"HUBLEDGER_STORAGE_KEEP_BLOCKS": "199"}, "keep_blocks must be 0 (keep every block) or at"),
         (VALID, {"HUBLEDGER_STORAGE_KEEP_BLOCKS": "-1"}, "keep_blocks must be 0"),
         (VALID, {"HUBLEDGER_STORAGE_STATE_HISTORY_BLOCKS": "-1"}, "state_history_blocks must be between 0"),
-        (VALID + "\n[storage]\nstate_history_blocks = 1000001\n", {}, "and 1000000"),
+        (VALID + "\n[storage]\nstate_history_blocks = 100001\n", {}, "and 100000"),
         (VALID.replace('name = "beijing"', 'name = "beijing"\ncolour = 1'), {}, "unknown field(s): colour"),
         (VALID.replace('key_file = "keys/beijing.pem"\n', ""), {}, "node.key_file is required"),
         (VALID + "\n[logs]\nlevel = 1\n", {}, "unknown field(s): logs"),

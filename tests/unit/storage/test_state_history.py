@@ -82,25 +82,46 @@ def test_trimming_drops_the_oldest_undo_records_and_moves_the_first_provable_hei
     assert chain.trim_undo_below(6, blocks_max=100) == 0  # nothing more below 6
 
 
-def test_trimming_past_the_latest_ends_the_run_and_a_new_run_starts_at_the_next_block(
+def test_trimming_everything_leaves_a_run_that_starts_at_the_next_block(
     store: KeyValueStore, builder: ChainBuilder
 ) -> None:
     chain, _, _ = build_chain(store, builder)
     assert chain.trim_undo_below(BLOCKS + 1, blocks_max=100) == BLOCKS
-    assert first_undo_height(store) is None and chain.first_provable_height() == BLOCKS
+    assert (first_undo_height(store), chain.first_provable_height()) == (BLOCKS + 1, BLOCKS)
     assert not list(store.iterate(prefix=schema.UNDO_PREFIX))  # not one record left behind
     committed = builder.build(changes=[(b"height", b"again")])
     chain.commit_block(committed.block, committed.certificate, committed.receipts, committed.changes)
     assert (first_undo_height(store), chain.first_provable_height()) == (BLOCKS + 1, BLOCKS)
+    view = snapshot_of(store).read_view()
+    assert prove_state_at(view, BLOCKS, KEYS)[0] == chain.get_state_root(BLOCKS)
+    view.close()
 
 
-def test_a_store_that_stopped_keeping_undo_records_drops_them_all(builder: ChainBuilder) -> None:
+def commit_one(chain: ChainStore, builder: ChainBuilder, value: bytes) -> None:
+    committed = builder.build(changes=[(b"height", value)])
+    chain.commit_block(committed.block, committed.certificate, committed.receipts, committed.changes)
+    builder.advance(committed)
+
+
+def test_a_store_that_stops_then_resumes_keeping_undo_records_never_claims_across_the_gap(
+    builder: ChainBuilder,
+) -> None:
+    """Off for one block, with the old records only partly dropped, then on again: the run
+    starts after the gap, and what is below it is refused rather than read around."""
     store = MemoryStore()
     build_chain(store, builder)
-    chain = ChainStore(store, keep_undo=False)  # restarted with state_history_blocks = 0
-    committed = builder.build(changes=[(b"height", b"no undo")])
-    chain.commit_block(committed.block, committed.certificate, committed.receipts, committed.changes)
-    while chain.trim_undo_below(chain.latest_height() + 1, blocks_max=5):
-        pass
-    assert first_undo_height(store) is None
-    assert not list(store.iterate(prefix=schema.UNDO_PREFIX))
+    stopped = ChainStore(store, keep_undo=False)  # restarted with state_history_blocks = 0
+    assert stopped.first_provable_height() == 0  # nothing committed since: the records still hold
+    commit_one(stopped, builder, b"no undo")
+    assert first_undo_height(store) is None and stopped.first_provable_height() == BLOCKS + 1
+    assert stopped.trim_undo_below(BLOCKS + 2, blocks_max=5) == 5  # dropping them, a few at a time
+    resumed = ChainStore(store, keep_undo=True)  # restarted again, keeping them
+    commit_one(resumed, builder, b"undo again")
+    assert (first_undo_height(store), resumed.first_provable_height()) == (BLOCKS + 2, BLOCKS + 1)
+    view = store.read_view()
+    assert prove_state_at(view, BLOCKS + 1, KEYS)[0] == resumed.get_state_root(BLOCKS + 1)
+    with pytest.raises(StorageError) as refused:
+        prove_state_at(view, BLOCKS, KEYS)
+    assert refused.value.code == "STATE_NOT_RETAINED" and "they start at block 14" in refused.value.message
+    assert resumed.trim_undo_below(BLOCKS + 2, blocks_max=100) == BLOCKS - 5  # the rest of the old run
+    assert first_undo_height(store) == BLOCKS + 2 and store.get(schema.undo_key(BLOCKS + 2)) is not None
