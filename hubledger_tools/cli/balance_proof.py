@@ -29,7 +29,7 @@ from hubledger_tools.cli.common import (
     print_json,
     read_json_proof,
 )
-from hubledger_tools.cli.errors import ExitStatus
+from hubledger_tools.cli.errors import ExitStatus, print_error
 from ledger.genesis import Genesis
 
 
@@ -67,12 +67,27 @@ def _balance_proof(arguments: argparse.Namespace) -> int:
             return await client.get_account_proof(address, signer=key, height=arguments.height)
 
     document = asyncio.run(fetch())
+    problem = _describe_mismatch(document, address, arguments.height)
+    if problem is not None:  # a hub answering another question: save nothing an auditor may trust
+        print_error(f"the node answered {problem}; nothing was saved")
+        return ExitStatus.FAILED
     arguments.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if arguments.json:
         print_json({"address": address, "height": document["height"], "out": arguments.out})
         return ExitStatus.OK
     print(f"wrote the state proof of account {address} (block {document['height']}) to {arguments.out}")
     return ExitStatus.OK
+
+
+def _describe_mismatch(document: Any, address: str, height: int | None) -> str | None:
+    """What in the answer is not what was asked (verify-balance checks the rest), or None."""
+    if not isinstance(document, dict):
+        return "something that is not a proof document"
+    if document.get("address") != address.lower():
+        return f"a proof of account {document.get('address')!r}, not of {address}"
+    if height is not None and document.get("height") != height:
+        return f"a proof at height {document.get('height')!r}, not at {height}"
+    return None
 
 
 def _verify_balance(arguments: argparse.Namespace) -> int:
