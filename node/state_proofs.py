@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,9 +65,11 @@ class AccountProver:
         self._history_blocks = history_blocks
         self._clock = clock
         self._rebuild: asyncio.Future[tuple[Hash, list[StateProof]]] | None = None  # the latest, in a thread
+        self._stopping = threading.Event()  # set by close(): a running rebuild gives up
         # A rebuild holds the interpreter about half the time it runs: after one that took t
-        # seconds, none starts for another t, so questions about old heights, however many,
-        # never take more than about a quarter of the event loop's turns.
+        # seconds (timed by its thread, whatever became of its request), none starts for
+        # another t, so old heights never take more than about a quarter of the loop's turns.
+        self._started = 0.0
         self._rest_until = 0.0
 
     def first_provable_height(self) -> int:
@@ -114,36 +117,46 @@ class AccountProver:
         if height < self.first_provable_height():
             past = f"height {height} is past this hub's state history"
             raise StorageError(past, code="STATE_NOT_RETAINED")
-        resting = self._rest_until - self._clock()
-        if (self._rebuild is not None and not self._rebuild.done()) or resting > 0:
+        now = self._clock()
+        running = self._rebuild is not None and not self._rebuild.done()
+        if running or now < self._rest_until:
+            wait = 2 * (now - self._started) if running else self._rest_until - now
             raise NotServing(
                 "BUSY",
                 "this hub is rebuilding, or has just rebuilt, the state of another earlier height: "
                 "retry after the Retry-After seconds, or ask another hub",
-                retry_after_s=max(1, math.ceil(resting)),
+                retry_after_s=max(1, math.ceil(wait)),
             )
         view = self._kv.read_view()  # the store as the question arrived, read in the thread
-        started = self._clock()
-        self._rebuild = asyncio.get_running_loop().run_in_executor(None, _prove_in_view, view, height, keys)
+        self._started = now
         try:
-            return await asyncio.shield(self._rebuild)  # a thread cannot be cancelled: close() waits
-        finally:
-            finished = self._clock()
-            self._rest_until = finished + (finished - started)
+            loop = asyncio.get_running_loop()
+            rebuild = loop.run_in_executor(None, _prove_in_view, view, height, keys, self._stopping.is_set)
+        except BaseException:
+            view.close()
+            raise
+        rebuild.add_done_callback(self._rest_after)
+        self._rebuild = rebuild
+        return await asyncio.shield(rebuild)  # a thread cannot be cancelled: close() stops and waits
+
+    def _rest_after(self, _: asyncio.Future[Any]) -> None:
+        finished = self._clock()
+        self._rest_until = finished + (finished - self._started)
 
     async def close(self) -> None:
-        """Wait for a rebuild still running in its thread (its request may have been cancelled):
-        the store must not be closed under a thread reading it."""
+        """Stop a rebuild still running in its thread (its request may have been cancelled) and
+        wait for it: the store must not be closed under a thread reading it."""
+        self._stopping.set()
         if self._rebuild is not None:
             with contextlib.suppress(Exception):
                 await self._rebuild
 
 
 def _prove_in_view(
-    view: LevelDBReadView | MemoryStore, height: int, keys: Sequence[bytes]
+    view: LevelDBReadView | MemoryStore, height: int, keys: Sequence[bytes], stopping: Callable[[], bool]
 ) -> tuple[Hash, list[StateProof]]:
     try:
-        return prove_state_at(view, height, keys)
+        return prove_state_at(view, height, keys, stopping=stopping)
     finally:
         view.close()
 

@@ -67,10 +67,13 @@ def first_undo_height(kv: ReadView) -> Height | None:
     return None if data is None else schema.decode_height(data)
 
 
-def read_undone(kv: ReadView, height: int, latest: int) -> dict[bytes, bytes | None]:
+def read_undone(
+    kv: ReadView, height: int, latest: int, *, stopping: Callable[[], bool] = lambda: False
+) -> dict[bytes, bytes | None]:
     """The value after block ``height`` (None: absent) of every key that blocks ``height`` + 1
     to ``latest`` wrote; every other key has its latest value. Raises StorageError
-    STATE_NOT_RETAINED when an undo record it needs is not kept."""
+    STATE_NOT_RETAINED when an undo record it needs is not kept, STORE_CLOSED once
+    ``stopping`` says so (the store is about to close under it)."""
     first = first_undo_height(kv)
     if height < latest and (first is None or height + 1 < first):
         where = "none are kept" if first is None else f"they start at block {first}"
@@ -81,6 +84,9 @@ def read_undone(kv: ReadView, height: int, latest: int) -> dict[bytes, bytes | N
         )
     before: dict[bytes, bytes | None] = {}
     for undone in range(latest, height, -1):  # the oldest block's record is applied last
+        if stopping():
+            stopped = "the rebuild of an earlier state was stopped: the store is closing"
+            raise StorageError(stopped, code="STORE_CLOSED")
         key = schema.undo_key(undone)
         data = kv.get(key)
         if data is None:
@@ -102,9 +108,12 @@ def mark_undo_run(kv: ReadView, batch: WriteBatch, latest: int, *, keep_undo: bo
 
 
 def trim_undo_below(kv: KeyValueStore, height: int, *, blocks_max: int) -> int:
-    """Drop the undo records of blocks below ``height``, at most ``blocks_max``, oldest first,
-    wherever they are (those of a run that broke included); returns how many. Not synced: a
-    trim lost in a crash is done again after the next commit."""
+    """Drop the undo records of blocks below ``height``, and any below the run (left from one
+    that broke), at most ``blocks_max``, oldest first; returns how many. Not synced: a trim
+    lost in a crash is done again after the next commit."""
+    first = first_undo_height(kv)
+    if first is not None:  # records below the run are left from a broken one: never read, dropped
+        height = max(height, first)
     if height <= 1:  # no block is below the first: a young chain's history is all of it
         return 0
     batch = WriteBatch()
@@ -118,7 +127,6 @@ def trim_undo_below(kv: KeyValueStore, height: int, *, blocks_max: int) -> int:
         if len(key) != len(schema.undo_key(0)):
             raise CorruptRecord(key, "an undo record's key is its prefix and an 8-byte height")
         last = schema.decode_height(key[len(schema.UNDO_PREFIX) :])
-    first = first_undo_height(kv)
     if first is not None and last + 1 > first:
         batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(last + 1))
     if trimmed:
@@ -140,7 +148,9 @@ def iterate_state_at(kv: KeyValueStore, height: int, latest: int) -> Iterator[tu
     return heapq.merge(kept, restored)  # no key is in both, so tuples compare by key alone
 
 
-def prove_state_at(view: ReadView, height: int, keys: Sequence[bytes]) -> tuple[Hash, list[StateProof]]:
+def prove_state_at(
+    view: ReadView, height: int, keys: Sequence[bytes], *, stopping: Callable[[], bool] = lambda: False
+) -> tuple[Hash, list[StateProof]]:
     """Proofs of ``keys`` in the state after block ``height``, below the latest, and the root
     they lead to: the latest tree and values of one snapshot of the store with the later
     blocks undone. Reading one snapshot, it may run in a thread while blocks commit. The
@@ -149,7 +159,7 @@ def prove_state_at(view: ReadView, height: int, keys: Sequence[bytes]) -> tuple[
     latest = 0 if data is None else schema.decode_height(data)
     if not 0 <= height < latest:
         raise StorageError(f"height {height} is not below the latest, {latest}", code="UNKNOWN_HEIGHT")
-    undone = read_undone(view, height, latest)
+    undone = read_undone(view, height, latest, stopping=stopping)
     tree = StateTreeOverlay(CommittedStateTree(view))
     root = tree.apply(undone.items())
     proofs = []

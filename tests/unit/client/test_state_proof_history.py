@@ -104,25 +104,28 @@ def test_a_hub_without_state_history_drops_every_undo_record(audit: AuditChain) 
     assert not list(audit.kv.iterate(prefix=schema.UNDO_PREFIX))
 
 
-def test_closing_waits_for_a_rebuild_whose_request_was_cancelled(
+def test_closing_stops_and_waits_for_a_rebuild_whose_request_was_cancelled(
     audit: AuditChain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The store closes after the API: a thread still reading its snapshot must end first."""
-    release, finished = threading.Event(), threading.Event()
+    """The store closes after the API: a thread still reading its snapshot is told to stop and
+    is waited for."""
+    release = threading.Event()
+    outcome: list[str] = []
     real = state_proofs._prove_in_view
 
     def slow(*arguments: Any) -> Any:
         release.wait(timeout=10)
-        result = real(*arguments)
-        finished.set()
-        return result
+        try:
+            return real(*arguments)
+        except StorageError as error:
+            outcome.append(error.code)
+            raise
 
     monkeypatch.setattr(state_proofs, "_prove_in_view", slow)
 
     async def scenario() -> None:
         prover = AccountProver(audit.chain, audit.kv, history_blocks=BLOCKS)
         request = asyncio.create_task(prover.prove(Address(b"\x42" * 20), 1))
-        await asyncio.sleep(0)  # the request is in its thread
         while prover._rebuild is None:
             await asyncio.sleep(0.001)
         request.cancel()
@@ -131,7 +134,48 @@ def test_closing_waits_for_a_rebuild_whose_request_was_cancelled(
         assert not closing.done()  # still waiting for the thread
         release.set()
         await asyncio.wait_for(closing, timeout=10)
-        assert finished.is_set()
+        assert outcome == ["STORE_CLOSED"]  # it gave up instead of reading on
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_request_does_not_cut_the_rest_short(
+    audit: AuditChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rest is timed by the thread, not by the request that asked for it."""
+    release = threading.Event()
+    real = state_proofs._prove_in_view
+
+    def slow(*arguments: Any) -> Any:
+        release.wait(timeout=10)
+        return real(*arguments)
+
+    monkeypatch.setattr(state_proofs, "_prove_in_view", slow)
+    clock = Clock()
+
+    async def scenario() -> None:
+        prover = AccountProver(audit.chain, audit.kv, history_blocks=BLOCKS, clock=clock)
+        address = audit.account_key("bank-beijing").public_key.address
+        request = asyncio.create_task(prover.prove(address, 1))
+        while prover._rebuild is None:
+            await asyncio.sleep(0.001)
+        request.cancel()
+        clock.now += 1.5
+        with pytest.raises(NotServing) as running:
+            await prover.prove(address, 2)
+        assert running.value.retry_after_s == 3  # twice what it has run so far
+        clock.now += 0.5  # the thread ends 2 s after it started
+        release.set()
+        rebuild = prover._rebuild
+        assert rebuild is not None
+        await asyncio.wait([rebuild])
+        await asyncio.sleep(0)  # its done callback
+        clock.now += 1.9
+        with pytest.raises(NotServing) as resting:
+            await prover.prove(address, 2)
+        assert resting.value.retry_after_s == 1
+        clock.now += 0.1
+        assert (await prover.prove(address, 2) or {})["height"] == 2
 
     asyncio.run(scenario())
 
