@@ -160,6 +160,8 @@ def test_a_cancelled_request_does_not_cut_the_rest_short(
         while prover._rebuild is None:
             await asyncio.sleep(0.001)
         request.cancel()
+        await asyncio.wait([request])  # the request is gone; its thread runs on
+        assert request.cancelled()
         clock.now += 1.5
         with pytest.raises(NotServing) as running:
             await prover.prove(address, 2)
