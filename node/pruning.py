@@ -11,6 +11,7 @@ from __future__ import annotations
 import structlog
 
 from storage.chain import ChainStore
+from storage.errors import DatabaseCorrupt, StorageError
 
 BLOCKS_PER_COMMIT = 64
 
@@ -27,9 +28,27 @@ class BlockPruner:
         self._keep_blocks = keep_blocks
         self._state_history_blocks = state_history_blocks
         self._seen = chain.latest_height()
+        self._failing = False
         self.pruned_total = 0
 
     def after_commit(self) -> None:
+        """Housekeeping after a commit, which is on disk already: a storage error here (a full
+        disk, say) is logged once and tried again after the next commit, never raised into
+        the commit's own bookkeeping. A damaged database is raised: the node must stop."""
+        try:
+            self._drop_old()
+        except DatabaseCorrupt:
+            raise
+        except StorageError as error:
+            if not self._failing:
+                log.error("pruning_failed", problem=error.message, retry="after every commit")
+            self._failing = True
+        else:
+            if self._failing:
+                log.info("pruning_resumed")
+            self._failing = False
+
+    def _drop_old(self) -> None:
         latest = self._chain.latest_height()
         # A few blocks at a time, plus as many as the commit added: a hub replaying fetched
         # blocks commits hundreds at once, and must not fall behind.

@@ -363,9 +363,9 @@ class Node:
         started = now_ms()
         blocks = [(action.block, action.certificate) for action in delivered]
         receipts = self.application.commit_blocks(blocks)
-        self.pruner.after_commit()
         for action, block_receipts in zip(delivered, receipts, strict=True):
             self._on_committed(action.block, action.certificate, block_receipts, started)
+        self.pruner.after_commit()
         senders = {tx.sender_address: None for action in delivered for tx in action.block.transactions}
         self.mempool.remove_stale(senders, self.get_committed_nonce)
 

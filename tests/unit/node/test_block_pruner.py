@@ -5,11 +5,13 @@ pruning hub no more bodies than it keeps."""
 from __future__ import annotations
 
 import pytest
+import structlog
 
 from node import pruning
 from node.pruning import BlockPruner
 from storage import schema
 from storage.chain import ChainStore
+from storage.errors import DatabaseCorrupt, StorageError
 from storage.history import first_undo_height
 from storage.kv import MemoryStore
 from tests.unit.storage.chain_builder import GENESIS_CHANGES, GENESIS_HASH, ChainBuilder
@@ -62,3 +64,30 @@ def test_a_chain_younger_than_its_state_history_keeps_every_undo_record(chain: C
     committed_batch(chain, ChainBuilder())
     pruner.after_commit()
     assert chain.first_provable_height() == 0
+
+
+class FullDisk(ChainStore):
+    def trim_undo_below(self, height: int, *, blocks_max: int) -> int:
+        raise StorageError("the disk is full", code="STORAGE_ERROR")
+
+
+def test_a_failing_trim_is_logged_once_and_never_raised_into_the_commit(store: MemoryStore) -> None:
+    chain = FullDisk(store, keep_undo=True)
+    chain.initialize(GENESIS_HASH, GENESIS_CHANGES)
+    pruner = BlockPruner(chain, keep_blocks=0, state_history_blocks=5)
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(3):
+            pruner.after_commit()
+    assert [entry["event"] for entry in logs] == ["pruning_failed"]
+    assert logs[0]["problem"] == "the disk is full"
+
+
+def test_a_damaged_database_found_while_pruning_stops_the_node(store: MemoryStore) -> None:
+    class Damaged(ChainStore):
+        def trim_undo_below(self, height: int, *, blocks_max: int) -> int:
+            raise DatabaseCorrupt("checksum mismatch")
+
+    chain = Damaged(store, keep_undo=True)
+    chain.initialize(GENESIS_HASH, GENESIS_CHANGES)
+    with pytest.raises(DatabaseCorrupt):
+        BlockPruner(chain, keep_blocks=0, state_history_blocks=5).after_commit()
