@@ -5,7 +5,6 @@ state that is not the certified one, or one whose undo records are gone, is neve
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,8 @@ from contracts.queries import get_account
 from hubledger_client.state_proof import verify_account_proof
 from ledger import cbor
 from ledger.types import Address
-from node import state_proofs
 from node.application import ChainStateReader
 from node.pruning import BlockPruner
-from node.standing import NotServing
 from node.state_proofs import AccountProver
 from storage import schema
 from storage.chain import ChainStore
@@ -104,84 +101,6 @@ def test_a_hub_without_state_history_drops_every_undo_record(audit: AuditChain) 
     assert not list(audit.kv.iterate(prefix=schema.UNDO_PREFIX))
 
 
-def test_closing_stops_and_waits_for_a_rebuild_whose_request_was_cancelled(
-    audit: AuditChain, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The store closes after the API: a thread still reading its snapshot is told to stop and
-    is waited for."""
-    release = threading.Event()
-    outcome: list[str] = []
-    real = state_proofs._prove_in_view
-
-    def slow(*arguments: Any) -> Any:
-        release.wait(timeout=10)
-        try:
-            return real(*arguments)
-        except StorageError as error:
-            outcome.append(error.code)
-            raise
-
-    monkeypatch.setattr(state_proofs, "_prove_in_view", slow)
-
-    async def scenario() -> None:
-        prover = AccountProver(audit.chain, audit.kv, history_blocks=BLOCKS)
-        request = asyncio.create_task(prover.prove(Address(b"\x42" * 20), 1))
-        while prover._rebuild is None:
-            await asyncio.sleep(0.001)
-        request.cancel()
-        closing = asyncio.create_task(prover.close())
-        await asyncio.sleep(0.05)
-        assert not closing.done()  # still waiting for the thread
-        release.set()
-        await asyncio.wait_for(closing, timeout=10)
-        assert outcome == ["STORE_CLOSED"]  # it gave up instead of reading on
-
-    asyncio.run(scenario())
-
-
-def test_a_cancelled_request_does_not_cut_the_rest_short(
-    audit: AuditChain, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The rest is timed by the thread, not by the request that asked for it."""
-    release = threading.Event()
-    real = state_proofs._prove_in_view
-
-    def slow(*arguments: Any) -> Any:
-        release.wait(timeout=10)
-        return real(*arguments)
-
-    monkeypatch.setattr(state_proofs, "_prove_in_view", slow)
-    clock = Clock()
-
-    async def scenario() -> None:
-        prover = AccountProver(audit.chain, audit.kv, history_blocks=BLOCKS, clock=clock)
-        address = audit.account_key("bank-beijing").public_key.address
-        request = asyncio.create_task(prover.prove(address, 1))
-        while prover._rebuild is None:
-            await asyncio.sleep(0.001)
-        request.cancel()
-        await asyncio.wait([request])  # the request is gone; its thread runs on
-        assert request.cancelled()
-        clock.now += 1.5
-        with pytest.raises(NotServing) as running:
-            await prover.prove(address, 2)
-        assert running.value.retry_after_s == 3  # twice what it has run so far
-        clock.now += 0.5  # the thread ends 2 s after it started
-        release.set()
-        rebuild = prover._rebuild
-        assert rebuild is not None
-        await asyncio.wait([rebuild])
-        await asyncio.sleep(0)  # its done callback
-        clock.now += 1.9
-        with pytest.raises(NotServing) as resting:
-            await prover.prove(address, 2)
-        assert resting.value.retry_after_s == 1
-        clock.now += 0.1
-        assert (await prover.prove(address, 2) or {})["height"] == 2
-
-    asyncio.run(scenario())
-
-
 def test_a_height_past_the_configured_history_is_refused_though_its_records_are_kept(
     audit: AuditChain,
 ) -> None:
@@ -190,47 +109,3 @@ def test_a_height_past_the_configured_history_is_refused_though_its_records_are_
         prove(audit, "bank-beijing", 1, history=2)
     assert refused.value.code == "STATE_NOT_RETAINED"
     assert verify_account_proof(prove(audit, "bank-beijing", 2, history=2), audit.genesis).height == 2
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_rebuilds_take_turns_with_rests_as_long_as_themselves_and_the_latest_is_always_served(
-    audit: AuditChain, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    release = threading.Event()
-    real = state_proofs._prove_in_view
-
-    def slow(*arguments: Any) -> Any:
-        release.wait(timeout=10)
-        return real(*arguments)
-
-    monkeypatch.setattr(state_proofs, "_prove_in_view", slow)
-    clock = Clock()
-
-    async def scenario() -> None:
-        prover = AccountProver(audit.chain, audit.kv, history_blocks=BLOCKS, clock=clock)
-        address = audit.account_key("bank-beijing").public_key.address
-        first = asyncio.create_task(prover.prove(address, 1))
-        while prover._rebuild is None:
-            await asyncio.sleep(0.001)
-        with pytest.raises(NotServing) as busy:
-            await prover.prove(address, 2)  # while the first runs
-        assert (busy.value.code, busy.value.retry_after_s) == ("BUSY", 1)
-        assert (await prover.prove(address, None) or {})["height"] == BLOCKS  # the latest needs no rebuild
-        clock.now += 3.2  # the first rebuild takes 3.2 s
-        release.set()
-        assert (await first or {})["height"] == 1
-        clock.now += 3.0  # rested 3 s of 3.2
-        with pytest.raises(NotServing) as resting:
-            await prover.prove(address, 2)
-        assert (resting.value.code, resting.value.retry_after_s) == ("BUSY", 1)
-        clock.now += 0.2
-        assert (await prover.prove(address, 2) or {})["height"] == 2
-
-    asyncio.run(scenario())
