@@ -28,7 +28,7 @@ from p2p.authenticate import authenticate_peer
 from p2p.envelope import ENVELOPE_BYTES_OVERHEAD
 from p2p.errors import HandshakeRefused
 from p2p.faults import LinkRule, LinkRules
-from p2p.guard import HandshakeSlots, InboundBudget
+from p2p.guard import HandshakeSlots, InboundBudget, refuse_before_upgrade
 from p2p.link import CLOSE_TIMEOUT_S, Link, PeerState, WebSocket
 from p2p.requests import PendingRequests
 from p2p.settings import P2PSettings
@@ -80,7 +80,7 @@ class LinkEndpoints:
         refusal = self._slots.get_refusal(remote)
         if refusal is not None:  # before the upgrade: a refused connection costs one small answer
             self._refused[refusal] += 1
-            return web.Response(status=503, text=f"{refusal}\n")
+            return await refuse_before_upgrade(request, f"{refusal}\n")
         self._slots.take(remote)
         try:
             budget = InboundBudget(transport, bytes_max=self.settings.handshake_bytes_max)

@@ -8,8 +8,8 @@ byte more and the connection is cut before its bytes reach the WebSocket
 parser, so a frame announced as 60 MiB is never buffered. At most
 ``handshakes_pending_max`` connections may be in their handshake at once, and
 at most ``handshakes_per_address_max`` from one address; the next ones are
-answered 503 before the upgrade. Only after the handshake does
-``message_bytes_max`` apply.
+answered 503 before the upgrade and dropped at once (``refuse_before_upgrade``).
+Only after the handshake does ``message_bytes_max`` apply.
 
 The byte budget sits between the transport and aiohttp's protocol
 (``asyncio.BaseTransport.set_protocol``), and is taken out again, so that an
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+
+from aiohttp import web
 
 
 class HandshakeSlots:
@@ -94,3 +96,16 @@ class InboundBudget(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._inner.resume_writing()
+
+
+async def refuse_before_upgrade(request: web.Request, text: str, *, status: int = 503) -> web.StreamResponse:
+    """Answer ``status`` with ``text`` and drop the connection. A closing TLS transport reads on until
+    the other side's close_notify, so a stranger that sent a frame right behind its request
+    (without waiting for the 101) would be read, and discarded, to the frame's end; and aiohttp
+    would parse that frame as the next request and echo it in a 400."""
+    response = web.Response(status=status, text=text)
+    await response.prepare(request)
+    await response.write_eof()
+    if request.transport is not None:
+        request.transport.abort()
+    return response

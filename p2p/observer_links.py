@@ -46,6 +46,7 @@ from p2p.envelope import (
     make_error_frame,
 )
 from p2p.errors import PeerUnavailable, RequestFailed, RequestTimeout
+from p2p.guard import refuse_before_upgrade
 from p2p.observer_budget import RATE_LIMITED, AnswerBudget
 from p2p.tls import get_refusal_reason, get_tls_session
 
@@ -108,13 +109,18 @@ class ObserverEndpoint:
                 transport.get_extra_info("ssl_object") if transport else None
             ).peer_identity
         except IdentityInvalid as error:
-            return self._refuse("tls_identity", f"{error.message}\n")
+            return await self._refuse(request, "tls_identity", f"{error.message}\n")
         if identity.role is not Role.OBSERVER:
-            return self._refuse("not_an_observer", f"{identity} is not an observer; validators use /p2p\n")
+            return await self._refuse(
+                request, "not_an_observer", f"{identity} is not an observer; validators use /p2p\n"
+            )
         if len(self._links) >= self._links_max:
-            return self._refuse("too_many_observers", f"{self._links_max} observers linked already\n")
+            return await self._refuse(
+                request, "too_many_observers", f"{self._links_max} observers linked already\n"
+            )
         if list(self._links.values()).count(identity.name) >= self._links_per_observer_max:
-            return self._refuse(
+            return await self._refuse(
+                request,
                 "too_many_links",
                 f"observer {identity.name} holds {self._links_per_observer_max} links to this hub already\n",
             )
@@ -135,10 +141,10 @@ class ObserverEndpoint:
             log.info("observer_disconnected", observer=identity.name)
         return ws
 
-    def _refuse(self, reason: str, text: str) -> web.Response:
+    async def _refuse(self, request: web.Request, reason: str, text: str) -> web.StreamResponse:
         self.links_refused[reason] += 1
         log.info("observer_refused", reason=reason, detail=text.strip())
-        return web.Response(status=403, text=text)
+        return await refuse_before_upgrade(request, text, status=403)
 
     async def _serve(self, observer: str, ws: web.WebSocketResponse) -> None:
         async for message in ws:
