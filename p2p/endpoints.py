@@ -29,7 +29,7 @@ from p2p.envelope import ENVELOPE_BYTES_OVERHEAD
 from p2p.errors import HandshakeRefused
 from p2p.faults import LinkRule, LinkRules
 from p2p.guard import HandshakeSlots, InboundBudget, refuse_before_upgrade
-from p2p.link import CLOSE_TIMEOUT_S, Link, PeerState, WebSocket
+from p2p.link import CLOSE_TIMEOUT_S, Link, PeerState, WebSocket, close_within
 from p2p.requests import PendingRequests
 from p2p.settings import P2PSettings
 from p2p.tls import PeerTls, TlsSession, get_refusal_reason, get_tls_session
@@ -135,7 +135,7 @@ class LinkEndpoints:
             self._refused[code] += 1
             self._log.info("peer_refused", remote=remote, dialled=expected_index, reason=code,
                            detail=refusal.message)
-            await ws.close(code=CLOSE_REFUSED, message=refusal.code.encode("utf-8"))
+            await close_within(ws, CLOSE_TIMEOUT_S, code=CLOSE_REFUSED, message=refusal.code.encode("utf-8"))
             return None
         finally:
             self._handshaking.discard(ws)
@@ -193,6 +193,13 @@ class LinkEndpoints:
                 await asyncio.sleep(state.banned_until_s - asyncio.get_running_loop().time())
             try:
                 linked = await self._dial_once(peer)
+            except asyncio.CancelledError:
+                if self._stopping or _is_cancelled():
+                    raise
+                # A cancellation nobody asked for (a deadline inside the client that fired as the
+                # process woke from a pause) ended the task without a word, and the pair for good.
+                self._log.warning("dial_crashed", peer=peer, error="CancelledError")
+                linked = False
             except Exception as error:  # a dial task that dies leaves the pair unlinked for good
                 self._log.warning("dial_crashed", peer=peer, error=repr(error))
                 linked = False
@@ -206,13 +213,43 @@ class LinkEndpoints:
         return (ceiling_ms / 2 + self._rng.uniform(0, ceiling_ms / 2)) / 1000
 
     async def _dial_once(self, peer: int) -> bool:
-        """Open, authenticate and run one link to ``peer``; True when it got past the handshake."""
+        """Open, authenticate and run one link to ``peer``; True when it got past the handshake.
+
+        Every wait before the link runs has a deadline, the close after it too: a dial task
+        that waits without end never redials, and the pair stays unlinked for good.
+        """
+        ws = await self._open(peer)
+        if ws is None:
+            return False
+        try:
+            if not await self._prove(ws, peer):
+                return False
+            await self._run_link(peer, ws)
+            return True
+        finally:
+            await close_within(ws, CLOSE_TIMEOUT_S)
+
+    async def _prove(self, ws: aiohttp.ClientWebSocketResponse, peer: int) -> bool:
+        """Run the handshake on a dialled connection; False when it was refused or stalled."""
+        url = self._peer_urls[peer]
+        try:
+            # The handshake has a deadline of its own; this one covers closing a refused link too.
+            async with asyncio.timeout(self.settings.handshake_timeout_ms / 1000 + CLOSE_TIMEOUT_S):
+                ssl_object = ws.get_extra_info("ssl_object")
+                proven = await self._authenticate(ws, expected_index=peer, remote=url, ssl_object=ssl_object)
+        except TimeoutError:
+            self._log.info("dial_stalled", peer=peer, url=url)
+            return False
+        return proven is not None
+
+    async def _open(self, peer: int) -> aiohttp.ClientWebSocketResponse | None:
+        """The upgraded connection to ``peer``, or None (logged) when it could not be opened in time."""
         if self._session is None:
             raise RuntimeError("dialling before start()")
         url = self._peer_urls[peer]
         try:
             async with asyncio.timeout(self.settings.handshake_timeout_ms / 1000):
-                ws = await self._session.ws_connect(
+                return await self._session.ws_connect(
                     url,
                     max_msg_size=self.settings.message_bytes_max + ENVELOPE_BYTES_OVERHEAD,
                     autoping=False,
@@ -223,15 +260,13 @@ class LinkEndpoints:
             reason = get_refusal_reason(getattr(error, "certificate_error", None) or error.os_error)
             self._refused[f"outbound_{reason}"] += 1
             self._log.info("dial_refused", peer=peer, url=url, reason=reason, detail=str(error))
-            return False
+            return None
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             self._log.debug("dial_failed", peer=peer, url=url, reason=str(error) or type(error).__name__)
-            return False
-        try:
-            ssl_object = ws.get_extra_info("ssl_object")
-            if await self._authenticate(ws, expected_index=peer, remote=url, ssl_object=ssl_object) is None:
-                return False
-            await self._run_link(peer, ws)
-            return True
-        finally:
-            await ws.close()
+            return None
+
+
+def _is_cancelled() -> bool:
+    """Whether someone cancelled the running task (stop() does), rather than a stray deadline."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

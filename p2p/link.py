@@ -98,7 +98,7 @@ class Link:
         if not self.close_reason:
             self.close_reason = reason
         await self._stop_tasks()
-        await self._ws.close(code=code, message=reason.encode("utf-8")[:120])
+        await close_within(self._ws, CLOSE_TIMEOUT_S, code=code, message=reason.encode("utf-8")[:120])
 
     async def _watch(self) -> None:
         """Ping every heartbeat; close the link once the peer has been silent too long."""
@@ -207,6 +207,21 @@ class Link:
             if task is not current:
                 task.cancel()
         await asyncio.gather(*(task for task in tasks if task is not current), return_exceptions=True)
+
+
+async def close_within(
+    ws: WebSocket, timeout_s: float, *, code: int = WSCloseCode.OK, message: bytes = b""
+) -> None:
+    """Close ``ws``, dropping the connection if the closing handshake is not done in ``timeout_s``.
+
+    aiohttp bounds only its wait for the peer's CLOSE: sending ours waits without end on a
+    transport paused for writing (a frozen peer that stopped reading), and whoever closes (a
+    dial task before it redials, a handshake slot before it is released) would wait with it.
+    Cut short, aiohttp drops the connection at once.
+    """
+    with contextlib.suppress(TimeoutError, *SEND_ERRORS):
+        async with asyncio.timeout(timeout_s):
+            await ws.close(code=code, message=message)
 
 
 def get_data_received_ago_s(ws: WebSocket) -> float | None:

@@ -58,7 +58,7 @@ from p2p.errors import (
 )
 from p2p.faults import LinkRules, get_drop_reason
 from p2p.guard import HandshakeSlots
-from p2p.link import CLOSE_TIMEOUT_S, Link, PeerState, WebSocket
+from p2p.link import CLOSE_TIMEOUT_S, Link, PeerState, WebSocket, close_within
 from p2p.queue import Outbound
 from p2p.requests import PendingRequests
 from p2p.settings import P2PSettings
@@ -161,8 +161,22 @@ class PeerNetwork(LinkEndpoints):
         self._session = aiohttp.ClientSession()
         for peer in sorted(self._peer_urls):
             if peer > self.self_index:
-                task = asyncio.create_task(self._dial_forever(peer), name=f"p2p-dial-{peer}")
-                self._dialers.append(task)
+                self._start_dialer(peer)
+
+    def _start_dialer(self, peer: int) -> None:
+        task = asyncio.create_task(self._dial_forever(peer), name=f"p2p-dial-{peer}")
+        self._dialers.append(task)
+        task.add_done_callback(lambda done: self._on_dialer_done(peer, done))
+
+    def _on_dialer_done(self, peer: int, task: asyncio.Task[None]) -> None:
+        # A dial task ends only when we stop; one that ended otherwise would leave the pair
+        # unlinked for good, and nobody would know: say so, and dial again.
+        if self._stopping:
+            return
+        self._dialers.remove(task)
+        error = "cancelled" if task.cancelled() else repr(task.exception())
+        self._log.warning("dial_task_ended", peer=peer, error=error)
+        self._start_dialer(peer)
 
     async def stop(self) -> None:
         """Close every link, end our tasks and fail pending requests; calling it again is harmless."""
@@ -175,7 +189,7 @@ class PeerNetwork(LinkEndpoints):
             task.cancel()
         await asyncio.gather(
             *(link.close("stopping") for link in self._links),
-            *(ws.close() for ws in self._handshaking),
+            *(close_within(ws, CLOSE_TIMEOUT_S) for ws in self._handshaking),
             return_exceptions=True,
         )
         await asyncio.gather(*self._dialers, *self._tasks, return_exceptions=True)
