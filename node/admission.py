@@ -41,7 +41,7 @@ from ledger.genesis import Genesis
 from ledger.transaction import Transaction
 from ledger.types import Address
 from node.application import LedgerApplication
-from node.config import NodeConfig
+from node.config_sections import NodeConfig
 from node.mempool import Mempool
 from storage.chain import ChainStore
 

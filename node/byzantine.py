@@ -31,7 +31,7 @@ from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from ledger.types import TimestampMs, ValidatorIndex
 from node.clock import now_ms
-from node.config import NodeConfig
+from node.config_sections import NodeConfig
 from node.errors import ConfigError
 from node.state_transfer import StateTransferServer
 from p2p.network import PeerNetwork

@@ -15,7 +15,7 @@ from ledger import cbor
 from ledger.errors import DecodeError, LedgerError
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
-from node.config import NodeConfig
+from node.config_sections import NodeConfig
 from node.state_transfer import REQUEST_BYTES_MAX
 from node.tls_setup import get_tls_files
 from p2p.network import PeerNetwork

@@ -8,7 +8,8 @@ from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from ledger.types import TimestampMs, ValidatorIndex
 from node.application import LedgerApplication
-from node.config import NodeConfig, make_replica_config
+from node.config import make_replica_config
+from node.config_sections import NodeConfig
 from storage.chain import ChainStore
 from storage.consensus_log import ConsensusLogStore
 

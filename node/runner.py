@@ -19,7 +19,8 @@ from ledger.keys import PrivateKey
 from node.api.app import build_api
 from node.api.metrics import METRICS
 from node.certificate_expiry import CertificateExpiry
-from node.config import NodeConfig, load_config, validate_for_network
+from node.config import load_config, validate_for_network
+from node.config_sections import NodeConfig
 from node.edge import PEER_LIMITS, GuardedSite, make_runner
 from node.errors import ConfigError
 from node.logs import configure_logging

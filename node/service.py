@@ -56,7 +56,7 @@ from node.application import LedgerApplication
 from node.block_fetches import BlockFetches, Fetched
 from node.byzantine import make_outbox, make_state_transfer_server
 from node.clock import now_ms
-from node.config import NodeConfig
+from node.config_sections import NodeConfig
 from node.log_writer import ConsensusLogWriter
 from node.mempool import Mempool
 from node.peer_links import PeerRequests, RequestHandler, make_peer_network

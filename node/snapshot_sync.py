@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 from ledger.block import Block
 from ledger.certificate import CommitCertificate, compute_faults_max
 from ledger.receipt import Receipt
-from node.config import SnapshotsSection
+from node.config_sections import SnapshotsSection
 from node.service import Node
 from node.snapshot_join import JoinedSnapshot, JoinProgress, SnapshotJoiner
 from node.snapshot_protocol import CHUNK_KIND, OFFERS_KIND, SnapshotServer

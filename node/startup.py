@@ -8,7 +8,7 @@ from typing import NoReturn
 import structlog
 
 from ledger.genesis import Genesis
-from node.config import NodeConfig
+from node.config_sections import NodeConfig
 from node.edge import EdgeLimits
 from storage.errors import DatabaseCorrupt
 from storage.integrity import DATABASE_CORRUPT_EXIT_STATUS, REPAIR, WINDOW_BLOCKS, open_and_check

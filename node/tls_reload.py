@@ -36,7 +36,7 @@ from pathlib import Path
 import structlog
 from prometheus_client.core import CounterMetricFamily, Metric
 
-from node.config import NodeConfig
+from node.config_sections import NodeConfig
 from node.errors import ConfigError
 from node.tls_setup import NodeTls, get_tls_files, load_node_tls
 from p2p.network import PeerNetwork

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from ledger.tls_identity import Identity, IdentityInvalid, Role, get_identity
-from node.config import NodeConfig
+from node.config_sections import NodeConfig
 from node.errors import ConfigError
 from p2p.tls import PeerTls, TlsFiles, TlsFilesInvalid, make_server_context
 

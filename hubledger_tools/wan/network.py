@@ -28,7 +28,8 @@ from hubledger_tools.wan.namespaces import HubNamespace, create_namespaces, has_
 from hubledger_tools.wan.netem import apply_commands, build_commands, compute_netem_leaf
 from hubledger_tools.wan.relay import Listener, RelaySpec
 from ledger.genesis import Genesis
-from node.config import NodeConfig, load_config
+from node.config import load_config
+from node.config_sections import NodeConfig
 
 # Each hub has a namespace of its own, so every hub uses the same ports in it
 # (as one container per hub does); nothing else listens there.

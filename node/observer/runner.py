@@ -11,7 +11,7 @@ import uvloop
 
 from ledger.errors import LedgerError
 from ledger.genesis import Genesis
-from node.config import NodeConfig
+from node.config_sections import NodeConfig
 from node.edge import GuardedSite, make_runner
 from node.errors import ConfigError
 from node.observer.api import build_observer_api

@@ -25,7 +25,7 @@ from ledger.genesis import Genesis
 from ledger.receipt import Receipt
 from node.application import LedgerApplication
 from node.clock import now_ms
-from node.config import NodeConfig
+from node.config_sections import NodeConfig
 from node.mempool import Mempool
 from node.observer.alerts import TamperAlerts
 from node.observer.follower import CommitListener, Follower

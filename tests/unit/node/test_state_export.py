@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hubledger_tools.netgen import generate_network
 from ledger.types import Height
 from node.api.app import build_api
-from node.config import AdminSection
+from node.config_sections import AdminSection
 from node.runner import load_node_inputs
 from node.service import Node
 
