@@ -152,10 +152,7 @@ class ChainStore:
 
     def latest_height(self) -> Height:
         """Height of the latest committed block; 0 before any block."""
-        data = self._kv.get(schema.LATEST_HEIGHT_KEY)
-        if data is None:
-            return Height(0)
-        return _decode(schema.LATEST_HEIGHT_KEY, data, schema.decode_height)
+        return schema.read_height(self._kv, schema.LATEST_HEIGHT_KEY) or Height(0)
 
     def base_height(self) -> Height:
         """The height the store starts from: 0 (genesis), or that of the snapshot it joined from."""
@@ -218,8 +215,7 @@ class ChainStore:
     def first_block_height(self) -> Height:
         """The lowest height whose block body this store holds: above the snapshot a joined store
         starts from, and above the bodies it pruned (latest + 1 when it holds none)."""
-        data = self._kv.get(schema.FIRST_BLOCK_HEIGHT_KEY)
-        pruned = 1 if data is None else _decode(schema.FIRST_BLOCK_HEIGHT_KEY, data, schema.decode_height)
+        pruned = schema.read_height(self._kv, schema.FIRST_BLOCK_HEIGHT_KEY) or 1
         return Height(max(pruned, self.base_height() + 1))
 
     def prune_below(self, height: int, *, blocks_max: int) -> int:
@@ -358,8 +354,7 @@ class ChainStore:
 
     def _count_meta(self, key: bytes) -> int:
         """A meta record holding a number (8 bytes, as a height); 0 when absent."""
-        data = self._kv.get(key)
-        return 0 if data is None else _decode(key, data, schema.decode_height)
+        return schema.read_height(self._kv, key) or 0
 
     def pruned_transactions(self) -> int:
         """How many committed transactions' receipts pruning dropped (their locations stay)."""

@@ -6,7 +6,7 @@ the newest first. A record, its id index and the new count go in one batch.
 """
 
 from storage import schema
-from storage.errors import CorruptRecord, StorageError
+from storage.errors import StorageError
 from storage.kv import KeyValueStore, WriteBatch
 
 LIST_LIMIT_MAX = 10_000
@@ -40,10 +40,4 @@ class EvidenceStore:
         return records
 
     def count(self) -> int:
-        data = self._kv.get(schema.EVIDENCE_COUNT_KEY)
-        if data is None:
-            return 0
-        try:
-            return schema.decode_height(data)
-        except ValueError as error:
-            raise CorruptRecord(schema.EVIDENCE_COUNT_KEY, str(error)) from None
+        return schema.read_height(self._kv, schema.EVIDENCE_COUNT_KEY) or 0

@@ -63,8 +63,7 @@ def _is_undo_pair(pair: object) -> bool:
 
 
 def first_undo_height(kv: ReadView) -> Height | None:
-    data = kv.get(schema.FIRST_UNDO_HEIGHT_KEY)
-    return None if data is None else schema.decode_height(data)
+    return schema.read_height(kv, schema.FIRST_UNDO_HEIGHT_KEY)
 
 
 def read_undone(
@@ -119,14 +118,16 @@ def trim_undo_below(kv: KeyValueStore, height: int, *, blocks_max: int) -> int:
     batch = WriteBatch()
     trimmed = 0
     last = -1
+    skip = len(schema.UNDO_PREFIX)
     for key, _ in kv.iterate(prefix=schema.UNDO_PREFIX, stop=schema.undo_key(height)):
         if trimmed == blocks_max:
             break
         batch.delete(key)
         trimmed += 1
-        if len(key) != len(schema.undo_key(0)):
-            raise CorruptRecord(key, "an undo record's key is its prefix and an 8-byte height")
-        last = schema.decode_height(key[len(schema.UNDO_PREFIX) :])
+        try:
+            last = schema.decode_height(key[skip:])
+        except ValueError:
+            raise CorruptRecord(key, "an undo record's key is its prefix and an 8-byte height") from None
     if first is not None and last + 1 > first:
         batch.put(schema.FIRST_UNDO_HEIGHT_KEY, schema.encode_height(last + 1))
     if trimmed:
@@ -155,8 +156,7 @@ def prove_state_at(
     they lead to: the latest tree and values of one snapshot of the store with the later
     blocks undone. Reading one snapshot, it may run in a thread while blocks commit. The
     caller checks the root against block ``height``'s certified header."""
-    data = view.get(schema.LATEST_HEIGHT_KEY)
-    latest = 0 if data is None else schema.decode_height(data)
+    latest = schema.read_height(view, schema.LATEST_HEIGHT_KEY) or 0
     if not 0 <= height < latest:
         raise StorageError(f"height {height} is not below the latest, {latest}", code="UNKNOWN_HEIGHT")
     undone = read_undone(view, height, latest, stopping=stopping)

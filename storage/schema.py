@@ -24,7 +24,8 @@ instead of misread.
 """
 
 from ledger.types import UINT63_MAX, Hash, Height
-from storage.errors import StorageError
+from storage.errors import CorruptRecord, StorageError
+from storage.kv import ReadView
 
 SCHEMA_VERSION = 3  # 2: headers carry the state root, the state tree is stored; 3: and receipts_root
 VERSION_PREFIX = bytes([SCHEMA_VERSION])
@@ -71,6 +72,18 @@ def decode_height(data: bytes) -> Height:
     if len(data) != HEIGHT_BYTES:
         raise ValueError(f"a height is {HEIGHT_BYTES} bytes, not {len(data)}")
     return Height(int.from_bytes(data, "big"))
+
+
+def read_height(kv: ReadView, key: bytes) -> Height | None:
+    """The height (or count) stored under ``key``, None when there is none; a record that is not
+    one is corrupt, named by its key."""
+    data = kv.get(key)
+    if data is None:
+        return None
+    try:
+        return decode_height(data)
+    except ValueError as error:
+        raise CorruptRecord(key, str(error)) from None
 
 
 def encode_location(height: int, index: int) -> bytes:
