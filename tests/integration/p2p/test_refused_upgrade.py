@@ -5,8 +5,6 @@ does not, node/edge.py)."""
 
 from __future__ import annotations
 
-import base64
-import os
 import socket
 import ssl
 import time
@@ -20,7 +18,11 @@ from hubledger_client.tls import make_client_context
 from ledger.tls_identity import Identity, Role
 from p2p.settings import P2PSettings
 from tests.integration.harness import LocalNetwork
-from tests.integration.p2p.test_unauthenticated_flood import FRAME_BYTES, send_oversized_frame
+from tests.integration.p2p.test_unauthenticated_flood import (
+    FRAME_BYTES,
+    make_upgrade_request,
+    send_oversized_frame,
+)
 
 HUBS = ["beijing", "shanghai"]
 TARGET = "shanghai"
@@ -39,11 +41,7 @@ def hold_handshake(stack: ExitStack, port: int, context: ssl.SSLContext) -> None
     """Upgrade to WebSocket and say nothing: the connection holds a handshake slot."""
     raw = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
     connection = stack.enter_context(context.wrap_socket(raw, server_hostname="127.0.0.1"))
-    key = base64.b64encode(os.urandom(16)).decode()
-    connection.sendall(
-        f"GET /p2p HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
+    connection.sendall(make_upgrade_request(port))
     assert connection.recv(4096).startswith(b"HTTP/1.1 101"), "the held connection was not upgraded"
 
 

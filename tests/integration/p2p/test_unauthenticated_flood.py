@@ -82,6 +82,15 @@ def read_memory_bytes(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
+def make_upgrade_request(port: int) -> bytes:
+    """A WebSocket upgrade request for the peer endpoint, as any client may send one."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        f"GET /p2p HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
 def send_oversized_frame(port: int, context: ssl.SSLContext, *, pipelined: bool) -> int:
     """Upgrade to WebSocket and stream one huge binary frame; returns the payload bytes accepted.
     ``pipelined``: send the frame right behind the upgrade request, without waiting for the 101."""
@@ -90,11 +99,7 @@ def send_oversized_frame(port: int, context: ssl.SSLContext, *, pipelined: bool)
         socket.create_connection(("127.0.0.1", port), timeout=SOCKET_TIMEOUT_S) as raw,
         context.wrap_socket(raw, server_hostname="127.0.0.1") as connection,
     ):
-        key = base64.b64encode(os.urandom(16)).decode()
-        upgrade = (
-            f"GET /p2p HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
+        upgrade = make_upgrade_request(port)
         header = struct.pack("!BBQ", 0x82, 0x80 | 127, FRAME_BYTES) + os.urandom(4)  # masked, 64-bit length
         chunk = os.urandom(CHUNK_BYTES)
         try:
